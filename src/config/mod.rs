@@ -1,0 +1,684 @@
+//! Configuration: TOML in, validated domain types out.
+//!
+//! [`Config::parse`] reads the text into the serde mirror in [`raw`], then validates every
+//! value into the types below, collecting *all* problems with their line and column.
+//! Environment lookups go through a function argument so tests never touch the process
+//! environment. API keys only ever come from the environment and are held as [`Secret`].
+
+mod cron;
+pub mod demo;
+mod error;
+mod raw;
+mod simulation;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use toml::Spanned;
+
+pub use self::cron::CronSchedule;
+pub use error::{ConfigError, ConfigProblem};
+use error::Locator;
+use raw::{RawFault, RawModel, RawProvider, RawSimulation};
+pub use simulation::{FaultWindow, SimulationConfig};
+
+use crate::probe::Outcome;
+
+/// A secret value (API key, AWS secret). Its `Debug` and `Display` never show the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The value itself, for the one place that needs it: the outgoing request.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// The protocol a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProviderKind {
+    Anthropic,
+    OpenAi,
+    Gemini,
+    Bedrock,
+    Simulated,
+}
+
+impl ProviderKind {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "anthropic" => ProviderKind::Anthropic,
+            "openai" => ProviderKind::OpenAi,
+            "gemini" => ProviderKind::Gemini,
+            "bedrock" => ProviderKind::Bedrock,
+            "simulated" => ProviderKind::Simulated,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::Gemini => "gemini",
+            ProviderKind::Bedrock => "bedrock",
+            ProviderKind::Simulated => "simulated",
+        }
+    }
+
+    fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::Anthropic => Some("https://api.anthropic.com"),
+            ProviderKind::OpenAi => Some("https://api.openai.com/v1"),
+            ProviderKind::Gemini => Some("https://generativelanguage.googleapis.com"),
+            ProviderKind::Bedrock | ProviderKind::Simulated => None,
+        }
+    }
+}
+
+/// Which OpenAI API a provider of kind `openai` is probed through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenAiApi {
+    ChatCompletions,
+    Responses,
+}
+
+/// How a provider authenticates, resolved from the environment at load time.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    None,
+    ApiKey(Secret),
+    Aws {
+        access_key_id: String,
+        secret_access_key: Secret,
+        session_token: Option<Secret>,
+        region: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub database: PathBuf,
+    pub write_batch: usize,
+}
+
+/// How long stored data is kept, per resolution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetentionConfig {
+    pub raw: Duration,
+    pub minute: Duration,
+    pub hour: Duration,
+    pub day: Duration,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        let days = |d: u64| Duration::from_secs(d * 86_400);
+        RetentionConfig { raw: days(2), minute: days(3), hour: days(32), day: days(400) }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub id: String,
+    pub name: String,
+    pub kind: ProviderKind,
+    /// Base URL without a trailing slash (empty for `simulated`).
+    pub base_url: String,
+    pub api_key_env: Option<String>,
+    pub credentials: Credentials,
+    pub schedule: CronSchedule,
+    /// Bounds a whole probe: a stall before or after the first token ends as `timeout`.
+    pub timeout: Duration,
+    /// At most this many probes of this provider run at once.
+    pub concurrency: usize,
+    pub headers: Vec<(String, String)>,
+    pub openai_api: OpenAiApi,
+    pub api_version: Option<String>,
+    pub token_limit_field: String,
+    pub models: Vec<Arc<ModelConfig>>,
+}
+
+impl ProviderConfig {
+    /// Every secret value of this provider, for scrubbing error text.
+    pub fn secrets(&self) -> Vec<&str> {
+        match &self.credentials {
+            Credentials::None => Vec::new(),
+            Credentials::ApiKey(k) => vec![k.expose()],
+            Credentials::Aws { secret_access_key, session_token, .. } => {
+                let mut s = vec![secret_access_key.expose()];
+                if let Some(t) = session_token {
+                    s.push(t.expose());
+                }
+                s
+            }
+        }
+    }
+
+    /// The API key, when the provider uses one.
+    pub fn api_key(&self) -> Option<&str> {
+        match &self.credentials {
+            Credentials::ApiKey(k) => Some(k.expose()),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    pub id: String,
+    pub name: String,
+    /// Model ids of the same provider, or `provider/model` ids of others, in order of preference.
+    pub fallback: Vec<String>,
+    /// The model's own schedule, or its provider's.
+    pub schedule: CronSchedule,
+    pub prompt: String,
+    /// Output budget; about 16 tokens suits reasoning models where 1 token would fail.
+    pub max_tokens: u32,
+    pub reasoning_effort: Option<String>,
+    pub thinking_budget: Option<i64>,
+    pub deployment: Option<String>,
+    pub simulation: SimulationConfig,
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it was read from (`<built-in demo>` for the demo).
+    pub path: PathBuf,
+    pub server: ServerConfig,
+    pub retention: RetentionConfig,
+    pub providers: Vec<Arc<ProviderConfig>>,
+}
+
+pub const DEFAULT_PROMPT: &str = "Reply with the single word: ok";
+pub const DEFAULT_MAX_TOKENS: u32 = 16;
+const DEFAULT_SCHEDULE: &str = "0 * * * * *";
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Config {
+    /// Reads and validates a file, resolving `${ENV}` and key variables from the process environment.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, &e))?;
+        Config::parse(&text, path, &|name| std::env::var(name).ok())
+    }
+
+    /// Validates `text` (read from `path`), looking variables up with `env`.
+    pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let locate = Locator::new(text);
+        let fail = |problems: Vec<ConfigProblem>| ConfigError { path: path.to_path_buf(), problems };
+        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map(|s| s.start).unwrap_or(0);
+            fail(vec![locate.at(offset, e.message().trim().to_string())])
+        })?;
+        let mut v = Validator { locate: &locate, env, problems: Vec::new(), fallbacks: Vec::new() };
+        let config = v.config(raw, path);
+        if v.problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(fail(v.problems))
+        }
+    }
+
+    /// Every model with its provider, in configuration order.
+    pub fn models(&self) -> impl Iterator<Item = (&Arc<ProviderConfig>, &Arc<ModelConfig>)> {
+        self.providers.iter().flat_map(|p| p.models.iter().map(move |m| (p, m)))
+    }
+
+    pub fn model_count(&self) -> usize {
+        self.providers.iter().map(|p| p.models.len()).sum()
+    }
+}
+
+struct Validator<'a> {
+    locate: &'a Locator<'a>,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<ConfigProblem>,
+    /// (provider, model, fallback entry), checked once every model is known.
+    fallbacks: Vec<(String, String, Spanned<String>)>,
+}
+
+impl Validator<'_> {
+    fn problem<T>(&mut self, at: &Spanned<T>, message: impl Into<String>) {
+        self.problems.push(self.locate.at(at.span().start, message));
+    }
+
+    fn config(&mut self, raw: raw::RawConfig, path: &Path) -> Config {
+        let listen = match &raw.server.listen {
+            Some(l) => match self.interpolate(l).parse() {
+                Ok(addr) => addr,
+                Err(_) => {
+                    self.problem(l, format!("`listen` must be an address like 127.0.0.1:8080, not `{}`", l.get_ref()));
+                    default_listen()
+                }
+            },
+            None => default_listen(),
+        };
+        let database = raw
+            .server
+            .database
+            .as_ref()
+            .map(|d| PathBuf::from(self.interpolate(d)))
+            .unwrap_or_else(|| PathBuf::from("data/modelwatch.db"));
+        let write_batch = raw.server.write_batch.map(|b| *b.get_ref()).unwrap_or(256).max(1);
+        let retention = self.retention(&raw.retention);
+
+        let mut providers = Vec::new();
+        let mut seen = HashSet::new();
+        for p in raw.providers {
+            if !seen.insert(p.id.get_ref().clone()) {
+                self.problem(&p.id, format!("duplicate provider id `{}`: provider ids must be unique", p.id.get_ref()));
+            }
+            if let Some(provider) = self.provider(p) {
+                providers.push(provider);
+            }
+        }
+        if providers.is_empty() && self.problems.is_empty() {
+            self.problems.push(ConfigProblem {
+                line: 0,
+                column: 0,
+                message: "no providers configured: add at least one [[providers]] table with models".into(),
+            });
+        }
+        self.check_fallbacks(&providers);
+        Config {
+            path: path.to_path_buf(),
+            server: ServerConfig { listen, database, write_batch },
+            retention,
+            providers: providers.into_iter().map(Arc::new).collect(),
+        }
+    }
+
+    fn retention(&mut self, raw: &raw::RawRetention) -> RetentionConfig {
+        let d = RetentionConfig::default();
+        let retention = RetentionConfig {
+            raw: self.duration_or(&raw.raw, d.raw),
+            minute: self.duration_or(&raw.minute, d.minute),
+            hour: self.duration_or(&raw.hour, d.hour),
+            day: self.duration_or(&raw.day, d.day),
+        };
+        // Hour and day rollups are computed exactly from raw results, so raw results must
+        // outlive the largest bucket still being filled.
+        if retention.raw < Duration::from_secs(2 * 86_400) {
+            if let Some(r) = &raw.raw {
+                self.problem(r, "`retention.raw` must be at least 2d: day rollups are computed from raw results");
+            }
+        }
+        retention
+    }
+
+    fn duration_or(&mut self, value: &Option<Spanned<String>>, default: Duration) -> Duration {
+        match value {
+            None => default,
+            Some(v) => match humantime::parse_duration(v.get_ref()) {
+                Ok(d) if !d.is_zero() => d,
+                _ => {
+                    self.problem(v, format!("`{}` is not a duration; write e.g. \"30s\", \"5m\", \"2d\"", v.get_ref()));
+                    default
+                }
+            },
+        }
+    }
+
+    /// Replaces `${NAME}` with the variable's value; a missing variable is a problem.
+    fn interpolate(&mut self, value: &Spanned<String>) -> String {
+        let text = value.get_ref();
+        let mut out = String::new();
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                self.problem(value, "unterminated `${` in value; write `${NAME}`");
+                return text.clone();
+            };
+            let name = &after[..end];
+            match (self.env)(name) {
+                Some(v) => out.push_str(&v),
+                None => self.problem(value, format!("environment variable `{name}` is not set; set it or remove `${{{name}}}`")),
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn provider(&mut self, p: RawProvider) -> Option<ProviderConfig> {
+        let id = p.id.get_ref().clone();
+        if !valid_id(&id) {
+            self.problem(&p.id, format!("provider id `{id}` may use only lowercase letters, digits, `-`, `_` and `.`"));
+        }
+        let Some(kind) = ProviderKind::parse(p.kind.get_ref()) else {
+            self.problem(
+                &p.kind,
+                format!("unknown provider kind `{}`: use anthropic, openai, gemini, bedrock or simulated", p.kind.get_ref()),
+            );
+            return None;
+        };
+        let schedule = match &p.schedule {
+            Some(s) => self.schedule(s),
+            None => CronSchedule::parse(DEFAULT_SCHEDULE).ok(),
+        };
+        let timeout = self.duration_or(&p.timeout, DEFAULT_TIMEOUT);
+        let concurrency = match &p.concurrency {
+            Some(c) if *c.get_ref() == 0 => {
+                self.problem(c, "`concurrency` must be at least 1");
+                1
+            }
+            Some(c) => *c.get_ref(),
+            None => 4,
+        };
+        let region = p.region.as_ref().map(|r| self.interpolate(r));
+        let base_url = match (&p.base_url, kind) {
+            (Some(u), _) => {
+                let url = self.interpolate(u);
+                if !(url.starts_with("http://") || url.starts_with("https://")) || reqwest::Url::parse(&url).is_err() {
+                    self.problem(u, format!("`base_url` must be an http(s) URL, not `{url}`"));
+                }
+                url.trim_end_matches('/').to_string()
+            }
+            (None, ProviderKind::Bedrock) => {
+                let region = region.clone().or_else(|| self.aws_region()).unwrap_or_default();
+                format!("https://bedrock-runtime.{region}.amazonaws.com")
+            }
+            (None, k) => k.default_base_url().unwrap_or_default().to_string(),
+        };
+        let credentials = self.credentials(&p, kind, region);
+        let headers = p.headers.iter().map(|(k, v)| (k.clone(), self.interpolate(v))).collect::<Vec<_>>();
+        for (name, value) in &headers {
+            if http::HeaderName::try_from(name.as_str()).is_err() || http::HeaderValue::try_from(value.as_str()).is_err() {
+                self.problems.push(self.locate.at(p.id.span().start, format!("header `{name}` of provider `{id}` is not a valid HTTP header")));
+            }
+        }
+        let openai_api = match p.api.as_ref().map(|a| a.get_ref().as_str()) {
+            None | Some("chat") => OpenAiApi::ChatCompletions,
+            Some("responses") => OpenAiApi::Responses,
+            Some(other) => {
+                let msg = format!("`api` must be \"chat\" or \"responses\", not `{other}`");
+                self.problem(p.api.as_ref().expect("matched Some"), msg);
+                OpenAiApi::ChatCompletions
+            }
+        };
+        let token_limit_field = match &p.token_limit_field {
+            None => "max_tokens".to_string(),
+            Some(f) if matches!(f.get_ref().as_str(), "max_tokens" | "max_completion_tokens") => f.get_ref().clone(),
+            Some(f) => {
+                self.problem(f, "`token_limit_field` must be \"max_tokens\" or \"max_completion_tokens\"");
+                "max_tokens".to_string()
+            }
+        };
+        let provider_sim = match &p.simulate {
+            Some(s) => self.simulation(s, &SimulationConfig::default()),
+            None => SimulationConfig::default(),
+        };
+        if kind != ProviderKind::Simulated && p.simulate.is_some() {
+            self.problem(p.simulate.as_ref().expect("checked"), "`simulate` applies only to providers of kind \"simulated\"");
+        }
+        let mut models = Vec::new();
+        let mut seen = HashSet::new();
+        if p.models.is_empty() {
+            self.problem(&p.id, format!("provider `{id}` has no models: add `models = [{{ id = \"...\" }}]`"));
+        }
+        for m in p.models {
+            if !seen.insert(m.id.get_ref().clone()) {
+                self.problem(&m.id, format!("duplicate model id `{}` in provider `{id}`", m.id.get_ref()));
+            }
+            if let Some(model) = self.model(&id, m, schedule.as_ref(), &provider_sim, kind) {
+                models.push(Arc::new(model));
+            }
+        }
+        Some(ProviderConfig {
+            name: p.name.unwrap_or_else(|| id.clone()),
+            id,
+            kind,
+            base_url,
+            api_key_env: p.api_key_env.as_ref().map(|e| e.get_ref().clone()),
+            credentials,
+            schedule: schedule?,
+            timeout,
+            concurrency,
+            headers,
+            openai_api,
+            api_version: p.api_version.as_ref().map(|v| v.get_ref().clone()),
+            token_limit_field,
+            models,
+        })
+    }
+
+    fn aws_region(&self) -> Option<String> {
+        (self.env)("AWS_REGION").or_else(|| (self.env)("AWS_DEFAULT_REGION"))
+    }
+
+    fn credentials(&mut self, p: &RawProvider, kind: ProviderKind, region: Option<String>) -> Credentials {
+        match kind {
+            ProviderKind::Simulated => Credentials::None,
+            ProviderKind::Bedrock => {
+                let region = region.or_else(|| self.aws_region());
+                let key_id = (self.env)("AWS_ACCESS_KEY_ID");
+                let secret = (self.env)("AWS_SECRET_ACCESS_KEY");
+                match (key_id, secret, region) {
+                    (Some(access_key_id), Some(secret), Some(region)) => Credentials::Aws {
+                        access_key_id,
+                        secret_access_key: Secret::new(secret),
+                        session_token: (self.env)("AWS_SESSION_TOKEN").map(Secret::new),
+                        region,
+                    },
+                    (_, _, None) => {
+                        self.problem(&p.kind, "bedrock needs a region: set `region = \"us-east-1\"` or AWS_REGION");
+                        Credentials::None
+                    }
+                    _ => {
+                        self.problem(&p.kind, "bedrock credentials missing: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN if temporary)");
+                        Credentials::None
+                    }
+                }
+            }
+            _ => match &p.api_key_env {
+                // Local OpenAI-compatible servers (Ollama, vLLM, llama.cpp) need no key.
+                None => Credentials::None,
+                Some(var) => match (self.env)(var.get_ref()).filter(|v| !v.is_empty()) {
+                    Some(key) => Credentials::ApiKey(Secret::new(key)),
+                    None => {
+                        let msg = format!(
+                            "environment variable `{}` (api_key_env of provider `{}`) is not set; export it or remove `api_key_env` for a server without keys",
+                            var.get_ref(),
+                            p.id.get_ref()
+                        );
+                        self.problem(var, msg);
+                        Credentials::None
+                    }
+                },
+            },
+        }
+    }
+
+    fn schedule(&mut self, s: &Spanned<String>) -> Option<CronSchedule> {
+        match CronSchedule::parse(s.get_ref()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                self.problem(s, e);
+                None
+            }
+        }
+    }
+
+    fn model(
+        &mut self,
+        provider_id: &str,
+        m: RawModel,
+        provider_schedule: Option<&CronSchedule>,
+        provider_sim: &SimulationConfig,
+        kind: ProviderKind,
+    ) -> Option<ModelConfig> {
+        let id = m.id.get_ref().clone();
+        if id.is_empty() || id.contains(char::is_whitespace) {
+            self.problem(&m.id, format!("model id `{id}` must be non-empty and without spaces"));
+        }
+        for f in &m.fallback {
+            self.fallbacks.push((provider_id.to_string(), id.clone(), f.clone()));
+        }
+        let schedule = match &m.schedule {
+            Some(s) => self.schedule(s),
+            None => provider_schedule.cloned(),
+        };
+        let max_tokens = match &m.max_tokens {
+            Some(t) if *t.get_ref() == 0 => {
+                self.problem(t, "`max_tokens` must be at least 1 (about 16 suits reasoning models)");
+                DEFAULT_MAX_TOKENS
+            }
+            Some(t) => *t.get_ref(),
+            None => DEFAULT_MAX_TOKENS,
+        };
+        let simulation = match &m.simulate {
+            Some(s) if kind == ProviderKind::Simulated => self.simulation(s, provider_sim),
+            Some(s) => {
+                self.problem(s, "`simulate` applies only to models of a \"simulated\" provider");
+                provider_sim.clone()
+            }
+            None => provider_sim.clone(),
+        };
+        Some(ModelConfig {
+            name: m.name.unwrap_or_else(|| id.clone()),
+            id,
+            fallback: m.fallback.iter().map(|f| f.get_ref().clone()).collect(),
+            schedule: schedule?,
+            prompt: m.prompt.unwrap_or_else(|| DEFAULT_PROMPT.to_string()),
+            max_tokens,
+            reasoning_effort: m.reasoning_effort,
+            thinking_budget: m.thinking_budget,
+            deployment: m.deployment,
+            simulation,
+        })
+    }
+
+    fn simulation(&mut self, s: &Spanned<RawSimulation>, base: &SimulationConfig) -> SimulationConfig {
+        let raw = s.get_ref();
+        let mut dur = |v: &Option<String>, default: Duration, this: &mut Self| match v {
+            None => default,
+            Some(text) => humantime::parse_duration(text).unwrap_or_else(|_| {
+                this.problem(s, format!("`{text}` in `simulate` is not a duration; write e.g. \"300ms\""));
+                default
+            }),
+        };
+        let ttft = dur(&raw.ttft, base.ttft, self);
+        let generation = dur(&raw.generation, base.generation, self);
+        let jitter = dur(&raw.jitter, base.jitter, self);
+        let error_rate = self.rate(s, raw.error_rate, base.error_rate);
+        let error_mix = self.mix(s, raw.error_mix.as_ref(), &base.error_mix);
+        let faults = if raw.faults.is_empty() {
+            base.faults.clone()
+        } else {
+            raw.faults.iter().map(|f| self.fault(s, f, &error_mix, &mut dur)).collect()
+        };
+        SimulationConfig { ttft, generation, jitter, error_rate, error_mix, faults }
+    }
+
+    fn fault(
+        &mut self,
+        s: &Spanned<RawSimulation>,
+        f: &RawFault,
+        base_mix: &[(Outcome, u32)],
+        dur: &mut dyn FnMut(&Option<String>, Duration, &mut Self) -> Duration,
+    ) -> FaultWindow {
+        FaultWindow {
+            after: dur(&Some(f.after.clone()), Duration::ZERO, self),
+            duration: dur(&Some(f.duration.clone()), Duration::ZERO, self),
+            every: f.every.as_ref().map(|e| dur(&Some(e.clone()), Duration::ZERO, self)),
+            error_rate: self.rate(s, f.error_rate, 0.0),
+            error_mix: self.mix(s, f.error_mix.as_ref(), base_mix),
+            ttft: f.ttft.as_ref().map(|t| dur(&Some(t.clone()), Duration::ZERO, self)),
+        }
+    }
+
+    fn rate(&mut self, s: &Spanned<RawSimulation>, rate: Option<f64>, default: f64) -> f64 {
+        match rate {
+            None => default,
+            Some(r) if (0.0..=1.0).contains(&r) => r,
+            Some(r) => {
+                self.problem(s, format!("`error_rate` must be between 0.0 and 1.0, not {r}"));
+                default
+            }
+        }
+    }
+
+    fn mix(
+        &mut self,
+        s: &Spanned<RawSimulation>,
+        mix: Option<&std::collections::BTreeMap<String, u32>>,
+        default: &[(Outcome, u32)],
+    ) -> Vec<(Outcome, u32)> {
+        let Some(mix) = mix else {
+            return default.to_vec();
+        };
+        let mut out = Vec::new();
+        for (name, weight) in mix {
+            match name.parse::<Outcome>() {
+                Ok(Outcome::Ok) | Err(_) => self.problem(s, format!("`error_mix` key `{name}` is not an error class")),
+                Ok(o) => out.push((o, *weight)),
+            }
+        }
+        if out.iter().all(|(_, w)| *w == 0) {
+            return default.to_vec();
+        }
+        out
+    }
+
+    /// Fallbacks must name configured models: `model` (same provider) or `provider/model`.
+    fn check_fallbacks(&mut self, providers: &[ProviderConfig]) {
+        let known: HashSet<String> = providers
+            .iter()
+            .flat_map(|p| p.models.iter().map(move |m| format!("{}/{}", p.id, m.id)))
+            .collect();
+        for (provider, model, fallback) in std::mem::take(&mut self.fallbacks) {
+            match resolve_fallback(&known, &provider, fallback.get_ref()) {
+                Some(full) if full == format!("{provider}/{model}") => {
+                    self.problem(&fallback, format!("model `{provider}/{model}` lists itself as a fallback"))
+                }
+                Some(_) => {}
+                None => self.problem(
+                    &fallback,
+                    format!(
+                        "fallback `{}` of model `{provider}/{model}` is not a configured model; use a model id of the same provider or `provider/model`",
+                        fallback.get_ref()
+                    ),
+                ),
+            }
+        }
+    }
+}
+
+/// The full `provider/model` id a fallback entry names, if it names a known model: a model
+/// of the same provider first (model ids may contain `/`), else a `provider/model` id.
+pub fn resolve_fallback(known: &HashSet<String>, provider: &str, fallback: &str) -> Option<String> {
+    let same_provider = format!("{provider}/{fallback}");
+    if known.contains(&same_provider) {
+        Some(same_provider)
+    } else if known.contains(fallback) {
+        Some(fallback.to_string())
+    } else {
+        None
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}

@@ -1,0 +1,107 @@
+//! The configuration file as written: serde types that mirror the TOML exactly.
+//!
+//! Every key is listed here and unknown keys are refused (`deny_unknown_fields`), so a typo
+//! is an error with its line rather than a silently ignored setting. Values that later
+//! validation may reject keep their position (`Spanned`) so the error can name the line.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub retention: RawRetention,
+    #[serde(default)]
+    pub providers: Vec<RawProvider>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<Spanned<String>>,
+    pub database: Option<Spanned<String>>,
+    /// Probe results are written in one transaction per batch of at most this many.
+    pub write_batch: Option<Spanned<usize>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetention {
+    pub raw: Option<Spanned<String>>,
+    pub minute: Option<Spanned<String>>,
+    pub hour: Option<Spanned<String>>,
+    pub day: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    pub id: Spanned<String>,
+    pub name: Option<String>,
+    pub kind: Spanned<String>,
+    pub base_url: Option<Spanned<String>>,
+    pub api_key_env: Option<Spanned<String>>,
+    pub schedule: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub concurrency: Option<Spanned<usize>>,
+    /// Extra request headers; values may use `${ENV}`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, Spanned<String>>,
+    /// `openai` kind: `chat` (Chat Completions, default) or `responses` (Responses API).
+    pub api: Option<Spanned<String>>,
+    /// `openai` kind: Azure OpenAI `api-version`; switches to Azure's deployment URLs and `api-key` header.
+    pub api_version: Option<Spanned<String>>,
+    /// `openai` kind: the request field for the output budget (`max_tokens` or `max_completion_tokens`).
+    pub token_limit_field: Option<Spanned<String>>,
+    /// `bedrock` kind: AWS region (else `AWS_REGION` / `AWS_DEFAULT_REGION`).
+    pub region: Option<Spanned<String>>,
+    /// Defaults for every model of a `simulated` provider.
+    pub simulate: Option<Spanned<RawSimulation>>,
+    #[serde(default)]
+    pub models: Vec<RawModel>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    pub id: Spanned<String>,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub fallback: Vec<Spanned<String>>,
+    pub schedule: Option<Spanned<String>>,
+    pub prompt: Option<String>,
+    pub max_tokens: Option<Spanned<u32>>,
+    pub reasoning_effort: Option<String>,
+    pub thinking_budget: Option<i64>,
+    /// Azure deployment name (defaults to the model id).
+    pub deployment: Option<String>,
+    pub simulate: Option<Spanned<RawSimulation>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSimulation {
+    pub ttft: Option<String>,
+    pub generation: Option<String>,
+    pub jitter: Option<String>,
+    pub error_rate: Option<f64>,
+    pub error_mix: Option<BTreeMap<String, u32>>,
+    #[serde(default)]
+    pub faults: Vec<RawFault>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    pub after: String,
+    pub duration: String,
+    pub every: Option<String>,
+    pub error_rate: Option<f64>,
+    pub error_mix: Option<BTreeMap<String, u32>>,
+    pub ttft: Option<String>,
+}

@@ -1,0 +1,21 @@
+//! modelwatch: probes every configured AI provider/model, decides per model whether it is
+//! healthy, and tells people and programs at once.
+//!
+//! # Layout
+//! Data flows one way, one folder per domain:
+//! - [`config`]: TOML in, validated domain types out (with file:line errors);
+//! - [`probe`]: one prober per protocol behind one trait, plus the built-in simulation;
+//! - [`schedule`]: cron-driven probing with spread, per-provider limits and overrun skips;
+//! - [`store`]: SQLite (migrations, batched writes, rollups, retention);
+//! - [`startup`]: wires it all into an [`startup::Application`]; `main.rs` only parses flags.
+//!
+//! **Architecture invariant:** probers never return errors: a failed probe is data.
+
+pub mod clock;
+pub mod cli;
+pub mod config;
+pub mod probe;
+pub mod schedule;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

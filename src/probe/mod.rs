@@ -1,0 +1,128 @@
+//! Probers: one small, real, streamed request per model, classified and timed.
+//!
+//! One file per protocol behind the [`Prober`] trait. HTTP protocols share the streaming
+//! driver in [`stream`]: they only build the request and decode their own stream format.
+//!
+//! **Architecture invariant:** a failed probe is data, not an error. `Prober::probe` never
+//! returns `Err` and never panics on anything the network sends; every path ends in a
+//! [`ProbeReport`] with an [`Outcome`].
+
+pub mod anthropic;
+pub mod bedrock;
+pub mod gemini;
+pub mod openai;
+pub mod outcome;
+pub mod redact;
+pub mod simulated;
+pub mod sse;
+pub mod stream;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::{ModelConfig, ProviderConfig, ProviderKind};
+pub use outcome::Outcome;
+
+/// What one probe measured. Timings are from the moment the request was sent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeReport {
+    pub outcome: Outcome,
+    /// HTTP status of the response, when one arrived.
+    pub http_status: Option<u16>,
+    /// Time until response headers arrived.
+    pub headers_ms: Option<u32>,
+    /// Time until the first *non-empty text* delta (not the first event).
+    pub ttft_ms: Option<u32>,
+    /// Time until the probe ended, whatever the outcome.
+    pub total_ms: u32,
+    /// The provider's request id (from headers or the stream), for support tickets.
+    pub request_id: Option<String>,
+    /// Error text, scrubbed of secrets and truncated; `None` when the outcome is `ok`.
+    pub error: Option<String>,
+}
+
+impl ProbeReport {
+    /// A report for a probe that failed before any response (used by probers that cannot even
+    /// build their request, e.g. missing credentials).
+    pub fn failed(outcome: Outcome, error: impl Into<String>) -> Self {
+        ProbeReport {
+            outcome,
+            http_status: None,
+            headers_ms: None,
+            ttft_ms: None,
+            total_ms: 0,
+            request_id: None,
+            error: Some(error.into()),
+        }
+    }
+}
+
+/// One stored probe: the report plus which model it was and when it started.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeResult {
+    pub provider: String,
+    pub model: String,
+    pub started_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub report: ProbeReport,
+}
+
+impl ProbeResult {
+    /// The stable `provider/model` id.
+    pub fn model_key(&self) -> String {
+        format!("{}/{}", self.provider, self.model)
+    }
+}
+
+/// What a prober needs to know about the model it probes.
+#[derive(Debug, Clone)]
+pub struct ProbeTarget {
+    pub provider: Arc<ProviderConfig>,
+    pub model: Arc<ModelConfig>,
+}
+
+impl ProbeTarget {
+    /// The stable `provider/model` id.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.provider.id, self.model.id)
+    }
+
+    /// Secrets that must never appear in stored error text for this target.
+    pub fn secrets(&self) -> Vec<&str> {
+        self.provider.secrets()
+    }
+}
+
+/// One protocol's way of probing a model.
+#[async_trait]
+pub trait Prober: Send + Sync {
+    /// Sends one probe and classifies it. Bounded by the provider's `timeout`.
+    async fn probe(&self, target: &ProbeTarget) -> ProbeReport;
+}
+
+/// Builds the prober for a provider kind. One HTTP client is shared by all HTTP probers so
+/// connections are pooled across probes of the same provider.
+pub fn prober_for(kind: ProviderKind, client: &reqwest::Client, started: DateTime<Utc>) -> Arc<dyn Prober> {
+    match kind {
+        ProviderKind::Anthropic => Arc::new(anthropic::AnthropicProber::new(client.clone())),
+        ProviderKind::OpenAi => Arc::new(openai::OpenAiProber::new(client.clone())),
+        ProviderKind::Gemini => Arc::new(gemini::GeminiProber::new(client.clone())),
+        ProviderKind::Bedrock => Arc::new(bedrock::BedrockProber::new(client.clone())),
+        ProviderKind::Simulated => Arc::new(simulated::SimulatedProber::live(started)),
+    }
+}
+
+/// The HTTP client probers share: no redirects (a probe endpoint that redirects is
+/// misconfigured), no proxy from the environment surprises, a bounded connect time.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(concat!("modelwatch/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("the probe HTTP client configuration is static and valid")
+}
