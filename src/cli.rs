@@ -1,1 +1,135 @@
-//! being written
+//! The commands behind `modelwatch probe` and `modelwatch check-config`, as library functions
+//! so tests call them directly; `main.rs` only parses flags and prints.
+
+use std::fmt::Write as _;
+
+use futures::future::join_all;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::probe::{http_client, prober_for, ProbeResult};
+use crate::schedule;
+
+/// Probes every configured model once, concurrently within each provider's limit, and
+/// returns the results in configuration order.
+pub async fn probe_once(config: &Config) -> Vec<ProbeResult> {
+    let clock = Clock::system();
+    let client = http_client();
+    let planned = schedule::plan(config, &clock, |p| prober_for(p.kind, &client, clock));
+    let probes = planned.into_iter().map(|p| async move {
+        // The semaphore is never closed here, so acquiring cannot fail; a failure would only
+        // mean running without the limit.
+        let _permit = p.limit.acquire().await.ok();
+        let started_at = clock.now();
+        let report = p.prober.probe(&p.target).await;
+        ProbeResult {
+            provider: p.target.provider.id.clone(),
+            model: p.target.model.id.clone(),
+            started_at,
+            report,
+        }
+    });
+    join_all(probes).await
+}
+
+/// A fixed-width table: model, outcome, status, ttft, total, request id, then any error.
+pub fn format_table(results: &[ProbeResult]) -> String {
+    let width = results
+        .iter()
+        .map(|r| r.model_key().len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:<12}  {:>6}  {:>8}  {:>8}  REQUEST ID",
+        "MODEL", "OUTCOME", "STATUS", "TTFT", "TOTAL"
+    );
+    for r in results {
+        let ms = |v: Option<u32>| v.map(|v| format!("{v}ms")).unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<12}  {:>6}  {:>8}  {:>8}  {}",
+            r.model_key(),
+            r.report.outcome.as_str(),
+            r.report
+                .http_status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "-".into()),
+            ms(r.report.ttft_ms),
+            ms(Some(r.report.total_ms)),
+            r.report.request_id.as_deref().unwrap_or("-"),
+        );
+        if let Some(error) = &r.report.error {
+            let _ = writeln!(out, "{:<width$}  └ {error}", "");
+        }
+    }
+    out
+}
+
+/// A one-paragraph summary of a valid configuration for `check-config`.
+pub fn describe(config: &Config) -> String {
+    let mut out = format!(
+        "{}: ok — {} providers, {} models; database {}; listen {}\n",
+        config.path.display(),
+        config.providers.len(),
+        config.model_count(),
+        config.server.database.display(),
+        config.server.listen
+    );
+    for p in &config.providers {
+        let _ = writeln!(
+            out,
+            "  {} ({}, {}): {} models, schedule `{}`, timeout {}, concurrency {}",
+            p.id,
+            p.kind.as_str(),
+            if p.base_url.is_empty() {
+                "built in"
+            } else {
+                &p.base_url
+            },
+            p.models.len(),
+            p.schedule.expression(),
+            humantime::format_duration(p.timeout),
+            p.concurrency
+        );
+    }
+    out
+}
+
+/// The current state, decision, fallback and reason per model, read from the database.
+pub async fn status_table(config: &Config) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let store = crate::store::Store::open(&config.server.database)
+        .await
+        .with_context(|| format!("opening {}", config.server.database.display()))?;
+    let engine = crate::evaluate::engine::Engine::new(store, config, chrono::Utc::now()).await?;
+    let table = engine.subscribe().borrow().clone();
+    let width = table
+        .models
+        .iter()
+        .map(|r| r.id.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:<20}  {:<8}  {:<28}  {:<20}  REASON",
+        "MODEL", "STATE", "DECISION", "FALLBACK", "SINCE"
+    );
+    for r in &table.models {
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<20}  {:<8}  {:<28}  {:<20}  {}",
+            r.id,
+            r.state.as_str(),
+            if r.enabled { "enabled" } else { "disabled" },
+            r.fallback.as_deref().unwrap_or("-"),
+            r.since.format("%Y-%m-%d %H:%M:%SZ"),
+            r.reason
+        );
+    }
+    Ok(out)
+}

@@ -22,7 +22,10 @@ impl Clock {
 
     /// A clock whose "now" is `wall` at this moment of tokio time.
     pub fn starting_at(wall: DateTime<Utc>) -> Self {
-        Clock { wall_at_anchor: wall, anchor: Instant::now() }
+        Clock {
+            wall_at_anchor: wall,
+            anchor: Instant::now(),
+        }
     }
 
     pub fn now(&self) -> DateTime<Utc> {

@@ -11,11 +11,13 @@
 //!
 //! **Architecture invariant:** probers never return errors: a failed probe is data.
 
-pub mod clock;
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod evaluate;
 pub mod probe;
 pub mod schedule;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod web;

@@ -1,1 +1,166 @@
-fn main() {}
+//! The `modelwatch` command line: parses flags and starts the requested command.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use modelwatch::clock::Clock;
+use modelwatch::config::{demo::demo_config, Config, ConfigError};
+use modelwatch::startup::{shutdown_signal, Application};
+use modelwatch::{cli, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "modelwatch",
+    version,
+    about = "Per-model health probing and status for AI providers"
+)]
+struct Cli {
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: probing, evaluation and the HTTP surface.
+    Serve {
+        /// Configuration file; without it, the built-in offline demo runs.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Address to listen on, overriding `[server] listen`.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Probe every model once, print a table, exit 1 if any probe failed.
+    Probe {
+        #[arg(long)]
+        config: PathBuf,
+        /// Print a JSON array (one object per probe) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print each model's state, routing decision, fallback and reason from the database.
+    Status {
+        /// Configuration file; without it, the built-in demo's database is read.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Validate a configuration file and say exactly what is wrong and where.
+    CheckConfig {
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(matches!(cli.log_format, LogFormat::Json));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli.command))
+}
+
+async fn run(command: Command) -> ExitCode {
+    match command {
+        Command::CheckConfig { config } => match Config::load(&config) {
+            Ok(c) => {
+                print!("{}", cli::describe(&c));
+                ExitCode::SUCCESS
+            }
+            Err(e) => config_failure(&e),
+        },
+        Command::Status { config } => {
+            let loaded = match &config {
+                Some(path) => Config::load(path),
+                None => demo_config(),
+            };
+            let config = match loaded {
+                Ok(c) => c,
+                Err(e) => return config_failure(&e),
+            };
+            match cli::status_table(&config).await {
+                Ok(table) => {
+                    print!("{table}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Probe { config, json } => {
+            let config = match Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => return config_failure(&e),
+            };
+            let results = cli::probe_once(&config).await;
+            if json {
+                match serde_json::to_string_pretty(&results) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => {
+                        eprintln!("error: cannot encode results: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                print!("{}", cli::format_table(&results));
+            }
+            if results.iter().any(|r| r.report.outcome.is_failure()) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Command::Serve { config, listen } => {
+            let loaded = match &config {
+                Some(path) => Config::load(path),
+                None => demo_config(),
+            };
+            let mut config = match loaded {
+                Ok(c) => c,
+                Err(e) => return config_failure(&e),
+            };
+            if let Some(listen) = listen {
+                config.server.listen = listen;
+            }
+            let app = match Application::build(config, Clock::system()).await {
+                Ok(app) => app,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match app.run_until_stopped(shutdown_signal()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn config_failure(e: &ConfigError) -> ExitCode {
+    eprintln!("invalid configuration:\n{e}");
+    ExitCode::from(2)
+}

@@ -1,1 +1,148 @@
-//! being written
+//! Wiring: builds the [`Application`] from a configuration and runs it until shutdown.
+//!
+//! Order of shutdown matters for "nothing finished is lost": the scheduler stops starting
+//! probes and finishes the ones in hand, then the result channel closes, then the writer
+//! drains every result into SQLite, then the maintenance loop and the HTTP server stop.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tracing::info;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::evaluate::{self, engine::Engine};
+use crate::probe::{http_client, prober_for};
+use crate::schedule;
+use crate::store::writer::{spawn_maintenance, spawn_writer};
+use crate::store::Store;
+use crate::web::{router, AppState};
+
+/// How often rollups and retention run.
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
+
+/// A built, not yet running service: the listener is bound and the database open.
+pub struct Application {
+    listener: TcpListener,
+    config: Arc<Config>,
+    store: Store,
+    clock: Clock,
+}
+
+impl Application {
+    /// Opens the database (applying migrations) and binds the configured address.
+    pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Application> {
+        let store = Store::open(&config.server.database)
+            .await
+            .with_context(|| {
+                format!("opening the database {}", config.server.database.display())
+            })?;
+        let listener = TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("binding {}", config.server.listen))?;
+        Ok(Application {
+            listener,
+            config: Arc::new(config),
+            store,
+            clock,
+        })
+    }
+
+    /// The bound port (tests listen on port 0 and ask).
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Runs probing, storage and the HTTP server until `shutdown` resolves, then stops in order.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Application {
+            listener,
+            config,
+            store,
+            clock,
+        } = self;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (results_tx, results_rx) = mpsc::channel(config.server.write_batch * 4);
+
+        let writer = spawn_writer(store.clone(), results_rx, config.server.write_batch);
+        let maintenance = spawn_maintenance(
+            store.clone(),
+            config.retention.clone(),
+            clock,
+            MAINTENANCE_EVERY,
+            stop_rx.clone(),
+        );
+        let client = http_client();
+        let planned = schedule::plan(&config, &clock, |p| prober_for(p.kind, &client, clock));
+        let scheduler = schedule::spawn(planned, clock, results_tx, stop_rx.clone());
+        let engine = Engine::new(store.clone(), &config, clock.now())
+            .await
+            .context("loading the evaluator's state")?;
+        let routing = engine.subscribe();
+        let evaluator = evaluate::engine::spawn(engine, clock, stop_rx.clone());
+        info!(models = config.model_count(), listen = %listener.local_addr()?, config = %config.path.display(), "modelwatch running");
+
+        let app = router(AppState {
+            config: Arc::clone(&config),
+            store: store.clone(),
+            routing,
+        });
+        let mut server_stop = stop_rx.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = server_stop.wait_for(|stop| *stop).await;
+                })
+                .await
+        });
+
+        shutdown.await;
+        info!("shutting down: finishing probes in hand and writing their results");
+        let _ = stop_tx.send(true);
+        scheduler.join().await;
+        writer.await.context("the result writer ended abnormally")?;
+        evaluator.await.context("the evaluator ended abnormally")?;
+        maintenance
+            .await
+            .context("the maintenance loop ended abnormally")?;
+        server
+            .await
+            .context("the HTTP server task ended abnormally")?
+            .context("serving HTTP")?;
+        info!("stopped cleanly");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -24,7 +24,10 @@ impl CronSchedule {
         let schedule = cron::Schedule::from_str(expression).map_err(|e| {
             format!("invalid cron schedule `{expression}`: {e} (expected `sec min hour day month weekday`, e.g. `*/30 * * * * *`)")
         })?;
-        let parsed = CronSchedule { expression: expression.to_string(), schedule };
+        let parsed = CronSchedule {
+            expression: expression.to_string(),
+            schedule,
+        };
         if parsed.next_after(Utc::now()).is_none() {
             return Err(format!("cron schedule `{expression}` never fires again"));
         }
@@ -66,8 +69,21 @@ mod tests {
     #[test]
     fn interval_of_common_schedules() {
         let now = Utc::now();
-        assert_eq!(CronSchedule::parse("*/30 * * * * *").unwrap().interval_at(now), Duration::from_secs(30));
-        assert_eq!(CronSchedule::parse("* * * * * *").unwrap().interval_at(now), Duration::from_secs(1));
-        assert_eq!(CronSchedule::parse("0 */5 * * * *").unwrap().interval_at(now), Duration::from_secs(300));
+        assert_eq!(
+            CronSchedule::parse("*/30 * * * * *")
+                .unwrap()
+                .interval_at(now),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            CronSchedule::parse("* * * * * *").unwrap().interval_at(now),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            CronSchedule::parse("0 */5 * * * *")
+                .unwrap()
+                .interval_at(now),
+            Duration::from_secs(300)
+        );
     }
 }

@@ -22,7 +22,11 @@ impl ConfigError {
     pub fn io(path: &Path, err: &std::io::Error) -> Self {
         ConfigError {
             path: path.to_path_buf(),
-            problems: vec![ConfigProblem { line: 0, column: 0, message: format!("cannot read the file: {err}") }],
+            problems: vec![ConfigProblem {
+                line: 0,
+                column: 0,
+                message: format!("cannot read the file: {err}"),
+            }],
         }
     }
 }
@@ -36,7 +40,14 @@ impl fmt::Display for ConfigError {
             if p.line == 0 {
                 write!(f, "{}: {}", self.path.display(), p.message)?;
             } else {
-                write!(f, "{}:{}:{}: {}", self.path.display(), p.line, p.column, p.message)?;
+                write!(
+                    f,
+                    "{}:{}:{}: {}",
+                    self.path.display(),
+                    p.line,
+                    p.column,
+                    p.message
+                )?;
             }
         }
         Ok(())
@@ -59,7 +70,16 @@ impl<'a> Locator<'a> {
         let offset = offset.min(self.text.len());
         let before = self.text.get(..offset).unwrap_or(self.text);
         let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
-        ConfigProblem { line, column, message: message.into() }
+        let column = before
+            .rsplit('\n')
+            .next()
+            .map(|l| l.chars().count())
+            .unwrap_or(0)
+            + 1;
+        ConfigProblem {
+            line,
+            column,
+            message: message.into(),
+        }
     }
 }

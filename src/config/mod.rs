@@ -8,6 +8,7 @@
 mod cron;
 pub mod demo;
 mod error;
+mod policy;
 mod raw;
 mod simulation;
 
@@ -21,11 +22,12 @@ use std::time::Duration;
 use toml::Spanned;
 
 pub use self::cron::CronSchedule;
-pub use error::{ConfigError, ConfigProblem};
 use error::Locator;
+pub use error::{ConfigError, ConfigProblem};
 use raw::{RawFault, RawModel, RawProvider, RawSimulation};
 pub use simulation::{FaultWindow, SimulationConfig};
 
+use crate::evaluate::Policy;
 use crate::probe::Outcome;
 
 /// A secret value (API key, AWS secret). Its `Debug` and `Display` never show the value.
@@ -129,7 +131,12 @@ pub struct RetentionConfig {
 impl Default for RetentionConfig {
     fn default() -> Self {
         let days = |d: u64| Duration::from_secs(d * 86_400);
-        RetentionConfig { raw: days(2), minute: days(3), hour: days(32), day: days(400) }
+        RetentionConfig {
+            raw: days(2),
+            minute: days(3),
+            hour: days(32),
+            day: days(400),
+        }
     }
 }
 
@@ -160,7 +167,11 @@ impl ProviderConfig {
         match &self.credentials {
             Credentials::None => Vec::new(),
             Credentials::ApiKey(k) => vec![k.expose()],
-            Credentials::Aws { secret_access_key, session_token, .. } => {
+            Credentials::Aws {
+                secret_access_key,
+                session_token,
+                ..
+            } => {
                 let mut s = vec![secret_access_key.expose()];
                 if let Some(t) = session_token {
                     s.push(t.expose());
@@ -194,6 +205,8 @@ pub struct ModelConfig {
     pub thinking_budget: Option<i64>,
     pub deployment: Option<String>,
     pub simulation: SimulationConfig,
+    /// How the evaluator judges this model (defaults, then `[evaluator]`, provider, model).
+    pub policy: Policy,
 }
 
 /// The whole validated configuration.
@@ -219,14 +232,27 @@ impl Config {
     }
 
     /// Validates `text` (read from `path`), looking variables up with `env`.
-    pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let locate = Locator::new(text);
-        let fail = |problems: Vec<ConfigProblem>| ConfigError { path: path.to_path_buf(), problems };
+        let fail = |problems: Vec<ConfigProblem>| ConfigError {
+            path: path.to_path_buf(),
+            problems,
+        };
         let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
             let offset = e.span().map(|s| s.start).unwrap_or(0);
             fail(vec![locate.at(offset, e.message().trim().to_string())])
         })?;
-        let mut v = Validator { locate: &locate, env, problems: Vec::new(), fallbacks: Vec::new() };
+        let mut v = Validator {
+            locate: &locate,
+            env,
+            problems: Vec::new(),
+            fallbacks: Vec::new(),
+            policy: Policy::default(),
+        };
         let config = v.config(raw, path);
         if v.problems.is_empty() {
             Ok(config)
@@ -237,7 +263,9 @@ impl Config {
 
     /// Every model with its provider, in configuration order.
     pub fn models(&self) -> impl Iterator<Item = (&Arc<ProviderConfig>, &Arc<ModelConfig>)> {
-        self.providers.iter().flat_map(|p| p.models.iter().map(move |m| (p, m)))
+        self.providers
+            .iter()
+            .flat_map(|p| p.models.iter().map(move |m| (p, m)))
     }
 
     pub fn model_count(&self) -> usize {
@@ -251,6 +279,8 @@ struct Validator<'a> {
     problems: Vec<ConfigProblem>,
     /// (provider, model, fallback entry), checked once every model is known.
     fallbacks: Vec<(String, String, Spanned<String>)>,
+    /// The policy of `[evaluator]` over the defaults; providers and models refine it.
+    policy: Policy,
 }
 
 impl Validator<'_> {
@@ -263,7 +293,13 @@ impl Validator<'_> {
             Some(l) => match self.interpolate(l).parse() {
                 Ok(addr) => addr,
                 Err(_) => {
-                    self.problem(l, format!("`listen` must be an address like 127.0.0.1:8080, not `{}`", l.get_ref()));
+                    self.problem(
+                        l,
+                        format!(
+                            "`listen` must be an address like 127.0.0.1:8080, not `{}`",
+                            l.get_ref()
+                        ),
+                    );
                     default_listen()
                 }
             },
@@ -275,14 +311,26 @@ impl Validator<'_> {
             .as_ref()
             .map(|d| PathBuf::from(self.interpolate(d)))
             .unwrap_or_else(|| PathBuf::from("data/modelwatch.db"));
-        let write_batch = raw.server.write_batch.map(|b| *b.get_ref()).unwrap_or(256).max(1);
+        let write_batch = raw
+            .server
+            .write_batch
+            .map(|b| *b.get_ref())
+            .unwrap_or(256)
+            .max(1);
         let retention = self.retention(&raw.retention);
+        self.policy = self.policy(&Policy::default(), raw.evaluator.as_ref());
 
         let mut providers = Vec::new();
         let mut seen = HashSet::new();
         for p in raw.providers {
             if !seen.insert(p.id.get_ref().clone()) {
-                self.problem(&p.id, format!("duplicate provider id `{}`: provider ids must be unique", p.id.get_ref()));
+                self.problem(
+                    &p.id,
+                    format!(
+                        "duplicate provider id `{}`: provider ids must be unique",
+                        p.id.get_ref()
+                    ),
+                );
             }
             if let Some(provider) = self.provider(p) {
                 providers.push(provider);
@@ -292,13 +340,19 @@ impl Validator<'_> {
             self.problems.push(ConfigProblem {
                 line: 0,
                 column: 0,
-                message: "no providers configured: add at least one [[providers]] table with models".into(),
+                message:
+                    "no providers configured: add at least one [[providers]] table with models"
+                        .into(),
             });
         }
         self.check_fallbacks(&providers);
         Config {
             path: path.to_path_buf(),
-            server: ServerConfig { listen, database, write_batch },
+            server: ServerConfig {
+                listen,
+                database,
+                write_batch,
+            },
             retention,
             providers: providers.into_iter().map(Arc::new).collect(),
         }
@@ -328,7 +382,13 @@ impl Validator<'_> {
             Some(v) => match humantime::parse_duration(v.get_ref()) {
                 Ok(d) if !d.is_zero() => d,
                 _ => {
-                    self.problem(v, format!("`{}` is not a duration; write e.g. \"30s\", \"5m\", \"2d\"", v.get_ref()));
+                    self.problem(
+                        v,
+                        format!(
+                            "`{}` is not a duration; write e.g. \"30s\", \"5m\", \"2d\"",
+                            v.get_ref()
+                        ),
+                    );
                     default
                 }
             },
@@ -350,7 +410,12 @@ impl Validator<'_> {
             let name = &after[..end];
             match (self.env)(name) {
                 Some(v) => out.push_str(&v),
-                None => self.problem(value, format!("environment variable `{name}` is not set; set it or remove `${{{name}}}`")),
+                None => self.problem(
+                    value,
+                    format!(
+                        "environment variable `{name}` is not set; set it or remove `${{{name}}}`"
+                    ),
+                ),
             }
             rest = &after[end + 1..];
         }
@@ -361,7 +426,12 @@ impl Validator<'_> {
     fn provider(&mut self, p: RawProvider) -> Option<ProviderConfig> {
         let id = p.id.get_ref().clone();
         if !valid_id(&id) {
-            self.problem(&p.id, format!("provider id `{id}` may use only lowercase letters, digits, `-`, `_` and `.`"));
+            self.problem(
+                &p.id,
+                format!(
+                    "provider id `{id}` may use only lowercase letters, digits, `-`, `_` and `.`"
+                ),
+            );
         }
         let Some(kind) = ProviderKind::parse(p.kind.get_ref()) else {
             self.problem(
@@ -387,38 +457,60 @@ impl Validator<'_> {
         let base_url = match (&p.base_url, kind) {
             (Some(u), _) => {
                 let url = self.interpolate(u);
-                if !(url.starts_with("http://") || url.starts_with("https://")) || reqwest::Url::parse(&url).is_err() {
+                if !(url.starts_with("http://") || url.starts_with("https://"))
+                    || reqwest::Url::parse(&url).is_err()
+                {
                     self.problem(u, format!("`base_url` must be an http(s) URL, not `{url}`"));
                 }
                 url.trim_end_matches('/').to_string()
             }
             (None, ProviderKind::Bedrock) => {
-                let region = region.clone().or_else(|| self.aws_region()).unwrap_or_default();
+                let region = region
+                    .clone()
+                    .or_else(|| self.aws_region())
+                    .unwrap_or_default();
                 format!("https://bedrock-runtime.{region}.amazonaws.com")
             }
             (None, k) => k.default_base_url().unwrap_or_default().to_string(),
         };
         let credentials = self.credentials(&p, kind, region);
-        let headers = p.headers.iter().map(|(k, v)| (k.clone(), self.interpolate(v))).collect::<Vec<_>>();
+        let headers = p
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), self.interpolate(v)))
+            .collect::<Vec<_>>();
         for (name, value) in &headers {
-            if http::HeaderName::try_from(name.as_str()).is_err() || http::HeaderValue::try_from(value.as_str()).is_err() {
-                self.problems.push(self.locate.at(p.id.span().start, format!("header `{name}` of provider `{id}` is not a valid HTTP header")));
+            if http::HeaderName::try_from(name.as_str()).is_err()
+                || http::HeaderValue::try_from(value.as_str()).is_err()
+            {
+                self.problems.push(self.locate.at(
+                    p.id.span().start,
+                    format!("header `{name}` of provider `{id}` is not a valid HTTP header"),
+                ));
             }
         }
-        let openai_api = match p.api.as_ref().map(|a| a.get_ref().as_str()) {
-            None | Some("chat") => OpenAiApi::ChatCompletions,
-            Some("responses") => OpenAiApi::Responses,
-            Some(other) => {
-                let msg = format!("`api` must be \"chat\" or \"responses\", not `{other}`");
-                self.problem(p.api.as_ref().expect("matched Some"), msg);
-                OpenAiApi::ChatCompletions
-            }
+        let openai_api = match &p.api {
+            None => OpenAiApi::ChatCompletions,
+            Some(api) => match api.get_ref().as_str() {
+                "chat" => OpenAiApi::ChatCompletions,
+                "responses" => OpenAiApi::Responses,
+                other => {
+                    let msg = format!("`api` must be \"chat\" or \"responses\", not `{other}`");
+                    self.problem(api, msg);
+                    OpenAiApi::ChatCompletions
+                }
+            },
         };
         let token_limit_field = match &p.token_limit_field {
             None => "max_tokens".to_string(),
-            Some(f) if matches!(f.get_ref().as_str(), "max_tokens" | "max_completion_tokens") => f.get_ref().clone(),
+            Some(f) if matches!(f.get_ref().as_str(), "max_tokens" | "max_completion_tokens") => {
+                f.get_ref().clone()
+            }
             Some(f) => {
-                self.problem(f, "`token_limit_field` must be \"max_tokens\" or \"max_completion_tokens\"");
+                self.problem(
+                    f,
+                    "`token_limit_field` must be \"max_tokens\" or \"max_completion_tokens\"",
+                );
                 "max_tokens".to_string()
             }
         };
@@ -426,19 +518,33 @@ impl Validator<'_> {
             Some(s) => self.simulation(s, &SimulationConfig::default()),
             None => SimulationConfig::default(),
         };
-        if kind != ProviderKind::Simulated && p.simulate.is_some() {
-            self.problem(p.simulate.as_ref().expect("checked"), "`simulate` applies only to providers of kind \"simulated\"");
+        if let Some(sim) = p.simulate.as_ref().filter(|_| kind != ProviderKind::Simulated) {
+            self.problem(sim, "`simulate` applies only to providers of kind \"simulated\"");
         }
+        let provider_policy = self.policy(&self.policy.clone(), p.evaluator.as_ref());
         let mut models = Vec::new();
         let mut seen = HashSet::new();
         if p.models.is_empty() {
-            self.problem(&p.id, format!("provider `{id}` has no models: add `models = [{{ id = \"...\" }}]`"));
+            self.problem(
+                &p.id,
+                format!("provider `{id}` has no models: add `models = [{{ id = \"...\" }}]`"),
+            );
         }
         for m in p.models {
             if !seen.insert(m.id.get_ref().clone()) {
-                self.problem(&m.id, format!("duplicate model id `{}` in provider `{id}`", m.id.get_ref()));
+                self.problem(
+                    &m.id,
+                    format!("duplicate model id `{}` in provider `{id}`", m.id.get_ref()),
+                );
             }
-            if let Some(model) = self.model(&id, m, schedule.as_ref(), &provider_sim, kind) {
+            if let Some(model) = self.model(
+                &id,
+                m,
+                schedule.as_ref(),
+                &provider_sim,
+                &provider_policy,
+                kind,
+            ) {
                 models.push(Arc::new(model));
             }
         }
@@ -464,7 +570,12 @@ impl Validator<'_> {
         (self.env)("AWS_REGION").or_else(|| (self.env)("AWS_DEFAULT_REGION"))
     }
 
-    fn credentials(&mut self, p: &RawProvider, kind: ProviderKind, region: Option<String>) -> Credentials {
+    fn credentials(
+        &mut self,
+        p: &RawProvider,
+        kind: ProviderKind,
+        region: Option<String>,
+    ) -> Credentials {
         match kind {
             ProviderKind::Simulated => Credentials::None,
             ProviderKind::Bedrock => {
@@ -479,7 +590,10 @@ impl Validator<'_> {
                         region,
                     },
                     (_, _, None) => {
-                        self.problem(&p.kind, "bedrock needs a region: set `region = \"us-east-1\"` or AWS_REGION");
+                        self.problem(
+                            &p.kind,
+                            "bedrock needs a region: set `region = \"us-east-1\"` or AWS_REGION",
+                        );
                         Credentials::None
                     }
                     _ => {
@@ -507,6 +621,20 @@ impl Validator<'_> {
         }
     }
 
+    fn policy(&mut self, base: &Policy, raw: Option<&Spanned<raw::RawPolicy>>) -> Policy {
+        let Some(raw) = raw else {
+            return base.clone();
+        };
+        let (policy, problems) = policy::merge(base, raw.get_ref());
+        for message in problems {
+            self.problems.push(
+                self.locate
+                    .at(policy::span_of(raw), format!("evaluator: {message}")),
+            );
+        }
+        policy
+    }
+
     fn schedule(&mut self, s: &Spanned<String>) -> Option<CronSchedule> {
         match CronSchedule::parse(s.get_ref()) {
             Ok(c) => Some(c),
@@ -523,14 +651,20 @@ impl Validator<'_> {
         m: RawModel,
         provider_schedule: Option<&CronSchedule>,
         provider_sim: &SimulationConfig,
+        provider_policy: &Policy,
         kind: ProviderKind,
     ) -> Option<ModelConfig> {
+        let policy = self.policy(provider_policy, m.evaluator.as_ref());
         let id = m.id.get_ref().clone();
         if id.is_empty() || id.contains(char::is_whitespace) {
-            self.problem(&m.id, format!("model id `{id}` must be non-empty and without spaces"));
+            self.problem(
+                &m.id,
+                format!("model id `{id}` must be non-empty and without spaces"),
+            );
         }
         for f in &m.fallback {
-            self.fallbacks.push((provider_id.to_string(), id.clone(), f.clone()));
+            self.fallbacks
+                .push((provider_id.to_string(), id.clone(), f.clone()));
         }
         let schedule = match &m.schedule {
             Some(s) => self.schedule(s),
@@ -538,7 +672,10 @@ impl Validator<'_> {
         };
         let max_tokens = match &m.max_tokens {
             Some(t) if *t.get_ref() == 0 => {
-                self.problem(t, "`max_tokens` must be at least 1 (about 16 suits reasoning models)");
+                self.problem(
+                    t,
+                    "`max_tokens` must be at least 1 (about 16 suits reasoning models)",
+                );
                 DEFAULT_MAX_TOKENS
             }
             Some(t) => *t.get_ref(),
@@ -547,7 +684,10 @@ impl Validator<'_> {
         let simulation = match &m.simulate {
             Some(s) if kind == ProviderKind::Simulated => self.simulation(s, provider_sim),
             Some(s) => {
-                self.problem(s, "`simulate` applies only to models of a \"simulated\" provider");
+                self.problem(
+                    s,
+                    "`simulate` applies only to models of a \"simulated\" provider",
+                );
                 provider_sim.clone()
             }
             None => provider_sim.clone(),
@@ -563,15 +703,23 @@ impl Validator<'_> {
             thinking_budget: m.thinking_budget,
             deployment: m.deployment,
             simulation,
+            policy,
         })
     }
 
-    fn simulation(&mut self, s: &Spanned<RawSimulation>, base: &SimulationConfig) -> SimulationConfig {
+    fn simulation(
+        &mut self,
+        s: &Spanned<RawSimulation>,
+        base: &SimulationConfig,
+    ) -> SimulationConfig {
         let raw = s.get_ref();
         let mut dur = |v: &Option<String>, default: Duration, this: &mut Self| match v {
             None => default,
             Some(text) => humantime::parse_duration(text).unwrap_or_else(|_| {
-                this.problem(s, format!("`{text}` in `simulate` is not a duration; write e.g. \"300ms\""));
+                this.problem(
+                    s,
+                    format!("`{text}` in `simulate` is not a duration; write e.g. \"300ms\""),
+                );
                 default
             }),
         };
@@ -583,9 +731,19 @@ impl Validator<'_> {
         let faults = if raw.faults.is_empty() {
             base.faults.clone()
         } else {
-            raw.faults.iter().map(|f| self.fault(s, f, &error_mix, &mut dur)).collect()
+            raw.faults
+                .iter()
+                .map(|f| self.fault(s, f, &error_mix, &mut dur))
+                .collect()
         };
-        SimulationConfig { ttft, generation, jitter, error_rate, error_mix, faults }
+        SimulationConfig {
+            ttft,
+            generation,
+            jitter,
+            error_rate,
+            error_mix,
+            faults,
+        }
     }
 
     fn fault(
@@ -598,10 +756,16 @@ impl Validator<'_> {
         FaultWindow {
             after: dur(&Some(f.after.clone()), Duration::ZERO, self),
             duration: dur(&Some(f.duration.clone()), Duration::ZERO, self),
-            every: f.every.as_ref().map(|e| dur(&Some(e.clone()), Duration::ZERO, self)),
+            every: f
+                .every
+                .as_ref()
+                .map(|e| dur(&Some(e.clone()), Duration::ZERO, self)),
             error_rate: self.rate(s, f.error_rate, 0.0),
             error_mix: self.mix(s, f.error_mix.as_ref(), base_mix),
-            ttft: f.ttft.as_ref().map(|t| dur(&Some(t.clone()), Duration::ZERO, self)),
+            ttft: f
+                .ttft
+                .as_ref()
+                .map(|t| dur(&Some(t.clone()), Duration::ZERO, self)),
         }
     }
 
@@ -610,7 +774,10 @@ impl Validator<'_> {
             None => default,
             Some(r) if (0.0..=1.0).contains(&r) => r,
             Some(r) => {
-                self.problem(s, format!("`error_rate` must be between 0.0 and 1.0, not {r}"));
+                self.problem(
+                    s,
+                    format!("`error_rate` must be between 0.0 and 1.0, not {r}"),
+                );
                 default
             }
         }
@@ -628,7 +795,9 @@ impl Validator<'_> {
         let mut out = Vec::new();
         for (name, weight) in mix {
             match name.parse::<Outcome>() {
-                Ok(Outcome::Ok) | Err(_) => self.problem(s, format!("`error_mix` key `{name}` is not an error class")),
+                Ok(Outcome::Ok) | Err(_) => {
+                    self.problem(s, format!("`error_mix` key `{name}` is not an error class"))
+                }
                 Ok(o) => out.push((o, *weight)),
             }
         }
@@ -676,7 +845,10 @@ pub fn resolve_fallback(known: &HashSet<String>, provider: &str, fallback: &str)
 }
 
 fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
 }
 
 fn default_listen() -> SocketAddr {

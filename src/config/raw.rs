@@ -16,6 +16,7 @@ pub struct RawConfig {
     pub server: RawServer,
     #[serde(default)]
     pub retention: RawRetention,
+    pub evaluator: Option<Spanned<RawPolicy>>,
     #[serde(default)]
     pub providers: Vec<RawProvider>,
 }
@@ -62,6 +63,7 @@ pub struct RawProvider {
     pub region: Option<Spanned<String>>,
     /// Defaults for every model of a `simulated` provider.
     pub simulate: Option<Spanned<RawSimulation>>,
+    pub evaluator: Option<Spanned<RawPolicy>>,
     #[serde(default)]
     pub models: Vec<RawModel>,
 }
@@ -81,6 +83,7 @@ pub struct RawModel {
     /// Azure deployment name (defaults to the model id).
     pub deployment: Option<String>,
     pub simulate: Option<Spanned<RawSimulation>>,
+    pub evaluator: Option<Spanned<RawPolicy>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -104,4 +107,26 @@ pub struct RawFault {
     pub error_rate: Option<f64>,
     pub error_mix: Option<BTreeMap<String, u32>>,
     pub ttft: Option<String>,
+}
+
+/// Evaluator settings; the same keys in `[evaluator]`, a provider's and a model's `evaluator`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    pub window_probes: Option<u32>,
+    pub evaluate_every_probes: Option<u32>,
+    pub confirm_every_probes: Option<u32>,
+    pub min_samples: Option<u32>,
+    pub confidence_z: Option<f64>,
+    pub degraded_error_rate: Option<f64>,
+    pub partial_error_rate: Option<f64>,
+    pub major_error_rate: Option<f64>,
+    pub failure_threshold: Option<u32>,
+    pub success_threshold: Option<u32>,
+    pub latency_factor: Option<f64>,
+    pub ttft_limit: Option<String>,
+    pub total_limit: Option<String>,
+    pub baseline_probes: Option<u32>,
+    pub disable_at: Option<String>,
+    pub quiet_probes: Option<u32>,
 }

@@ -83,7 +83,10 @@ mod tests {
         assert!(once.active_at(s(89)));
         assert!(!once.active_at(s(90)));
         assert!(!once.active_at(s(1000)));
-        let repeating = FaultWindow { every: Some(s(100)), ..once };
+        let repeating = FaultWindow {
+            every: Some(s(100)),
+            ..once
+        };
         assert!(repeating.active_at(s(165)));
         assert!(!repeating.active_at(s(195)));
     }

@@ -24,6 +24,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::clock::Clock;
 use crate::config::{ModelConfig, ProviderConfig, ProviderKind};
 pub use outcome::Outcome;
 
@@ -105,14 +106,15 @@ pub trait Prober: Send + Sync {
 }
 
 /// Builds the prober for a provider kind. One HTTP client is shared by all HTTP probers so
-/// connections are pooled across probes of the same provider.
-pub fn prober_for(kind: ProviderKind, client: &reqwest::Client, started: DateTime<Utc>) -> Arc<dyn Prober> {
+/// connections are pooled across probes of the same provider. The simulated provider counts
+/// its fault windows from `clock`'s present moment.
+pub fn prober_for(kind: ProviderKind, client: &reqwest::Client, clock: Clock) -> Arc<dyn Prober> {
     match kind {
         ProviderKind::Anthropic => Arc::new(anthropic::AnthropicProber::new(client.clone())),
         ProviderKind::OpenAi => Arc::new(openai::OpenAiProber::new(client.clone())),
         ProviderKind::Gemini => Arc::new(gemini::GeminiProber::new(client.clone())),
         ProviderKind::Bedrock => Arc::new(bedrock::BedrockProber::new(client.clone())),
-        ProviderKind::Simulated => Arc::new(simulated::SimulatedProber::live(started)),
+        ProviderKind::Simulated => Arc::new(simulated::SimulatedProber::new(clock, clock.now())),
     }
 }
 

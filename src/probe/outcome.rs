@@ -85,7 +85,10 @@ impl Outcome {
 
     /// True for classes that mean our own probe is misconfigured (never announced publicly).
     pub fn is_misconfiguration(self) -> bool {
-        matches!(self, Outcome::Auth | Outcome::BadRequest | Outcome::NotFound)
+        matches!(
+            self,
+            Outcome::Auth | Outcome::BadRequest | Outcome::NotFound
+        )
     }
 
     /// True for anything but `ok`; used for the exit code of `modelwatch probe`.
@@ -137,7 +140,10 @@ mod tests {
     fn names_round_trip_and_match_serde() {
         for o in Outcome::ALL {
             assert_eq!(o.as_str().parse::<Outcome>().unwrap(), o);
-            assert_eq!(serde_json::to_string(&o).unwrap(), format!("\"{}\"", o.as_str()));
+            assert_eq!(
+                serde_json::to_string(&o).unwrap(),
+                format!("\"{}\"", o.as_str())
+            );
         }
         assert!("nope".parse::<Outcome>().is_err());
     }

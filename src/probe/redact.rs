@@ -19,10 +19,14 @@ pub fn scrub(text: &str, secrets: &[&str]) -> String {
     let masked: Vec<String> = out
         .split_whitespace()
         .map(|word| {
-            let core = word.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_');
-            let looks_like_key = KEY_PREFIXES.iter().any(|p| core.starts_with(p)) && core.len() >= 12;
+            let core =
+                word.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_');
+            let looks_like_key =
+                KEY_PREFIXES.iter().any(|p| core.starts_with(p)) && core.len() >= 12;
             let bearer_token = core.len() >= 32
-                && core.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && core
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
                 && core.chars().any(|c| c.is_ascii_digit())
                 && core.chars().any(|c| c.is_ascii_alphabetic());
             if looks_like_key || bearer_token {
@@ -51,7 +55,10 @@ mod tests {
 
     #[test]
     fn configured_secret_is_removed() {
-        let s = scrub("bad key hunter2-secret-value given", &["hunter2-secret-value"]);
+        let s = scrub(
+            "bad key hunter2-secret-value given",
+            &["hunter2-secret-value"],
+        );
         assert_eq!(s, "bad key [redacted] given");
     }
 
@@ -66,7 +73,10 @@ mod tests {
 
     #[test]
     fn ordinary_words_survive_and_text_is_bounded() {
-        assert_eq!(scrub("overloaded_error: Overloaded", &[]), "overloaded_error: Overloaded");
+        assert_eq!(
+            scrub("overloaded_error: Overloaded", &[]),
+            "overloaded_error: Overloaded"
+        );
         let long = "é".repeat(1000);
         let s = scrub(&long, &[]);
         assert_eq!(s.chars().count(), MAX_ERROR_CHARS);

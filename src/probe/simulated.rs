@@ -24,13 +24,9 @@ pub struct SimulatedProber {
 }
 
 impl SimulatedProber {
-    /// A prober whose fault windows count from now.
-    pub fn live(started: chrono::DateTime<chrono::Utc>) -> Self {
-        SimulatedProber { clock: Clock::system(), started }
-    }
-
-    /// A prober on a given clock (tests anchor it to a fixed wall time under paused tokio time).
-    pub fn with_clock(clock: Clock, started: chrono::DateTime<chrono::Utc>) -> Self {
+    /// A prober on `clock` whose fault windows count from `started` (tests anchor the clock
+    /// to a fixed wall time under paused tokio time).
+    pub fn new(clock: Clock, started: chrono::DateTime<chrono::Utc>) -> Self {
         SimulatedProber { clock, started }
     }
 }
@@ -45,9 +41,14 @@ impl Prober for SimulatedProber {
             // A simulated stall longer than the provider's timeout ends as a real one would.
             report = ProbeReport {
                 outcome: Outcome::Timeout,
-                ttft_ms: report.ttft_ms.filter(|t| (*t as u128) < target.provider.timeout.as_millis()),
+                ttft_ms: report
+                    .ttft_ms
+                    .filter(|t| (*t as u128) < target.provider.timeout.as_millis()),
                 total_ms: target.provider.timeout.as_millis() as u32,
-                error: Some(format!("timed out after {}", humantime::format_duration(target.provider.timeout))),
+                error: Some(format!(
+                    "timed out after {}",
+                    humantime::format_duration(target.provider.timeout)
+                )),
                 ..report
             };
         }
@@ -90,7 +91,9 @@ pub fn simulate(sim: &SimulationConfig, model_key: &str, elapsed: Duration) -> P
             Outcome::Timeout => (None, "timed out (simulated)"),
             Outcome::Connect => (None, "connection refused (simulated)"),
             Outcome::Malformed => (Some(200), "stream truncated (simulated)"),
-            Outcome::Empty | Outcome::Ok => (Some(200), "stream finished without any text (simulated)"),
+            Outcome::Empty | Outcome::Ok => {
+                (Some(200), "stream finished without any text (simulated)")
+            }
         };
         let total = headers_ms + jitter(&mut rng) as u32 / 2;
         return ProbeReport {
@@ -165,10 +168,24 @@ mod tests {
         let outside = (0..60).map(|s| simulate(&sim, "sim/a", Duration::from_secs(s)));
         assert!(outside.clone().all(|r| r.outcome == Outcome::Ok));
         assert!(outside.clone().all(|r| r.ttft_ms.unwrap() < 1000));
-        let inside: Vec<_> = (0..600).map(|i| simulate(&sim, "sim/a", Duration::from_millis(60_000 + i * 100))).collect();
-        let failed = inside.iter().filter(|r| r.outcome == Outcome::Overloaded).count();
-        assert!((300..420).contains(&failed), "{failed} of 600 failed, want about 360");
-        let ok_slow = inside.iter().filter(|r| r.outcome == Outcome::Ok).all(|r| r.ttft_ms.unwrap() >= 3000);
-        assert!(ok_slow, "successful probes in the fault have the slow first token");
+        let inside: Vec<_> = (0..600)
+            .map(|i| simulate(&sim, "sim/a", Duration::from_millis(60_000 + i * 100)))
+            .collect();
+        let failed = inside
+            .iter()
+            .filter(|r| r.outcome == Outcome::Overloaded)
+            .count();
+        assert!(
+            (300..420).contains(&failed),
+            "{failed} of 600 failed, want about 360"
+        );
+        let ok_slow = inside
+            .iter()
+            .filter(|r| r.outcome == Outcome::Ok)
+            .all(|r| r.ttft_ms.unwrap() >= 3000);
+        assert!(
+            ok_slow,
+            "successful probes in the fault have the slow first token"
+        );
     }
 }

@@ -96,8 +96,14 @@ mod tests {
         assert_eq!(
             ev,
             vec![
-                SseEvent { event: Some("message_start".into()), data: "{\"a\":1}".into() },
-                SseEvent { event: None, data: "x".into() }
+                SseEvent {
+                    event: Some("message_start".into()),
+                    data: "{\"a\":1}".into()
+                },
+                SseEvent {
+                    event: None,
+                    data: "x".into()
+                }
             ]
         );
         assert!(!p.has_partial());
@@ -107,7 +113,13 @@ mod tests {
     fn comments_and_multiline_data() {
         let mut p = SseParser::new();
         let ev = p.feed(b": ping\n\ndata: a\ndata: b\n\n");
-        assert_eq!(ev, vec![SseEvent { event: None, data: "a\nb".into() }]);
+        assert_eq!(
+            ev,
+            vec![SseEvent {
+                event: None,
+                data: "a\nb".into()
+            }]
+        );
     }
 
     #[test]

@@ -48,7 +48,10 @@ where
     F: FnMut(&SseEvent) -> Vec<Signal> + Send,
 {
     pub fn new(map: F) -> Self {
-        SseDecoder { parser: SseParser::new(), map }
+        SseDecoder {
+            parser: SseParser::new(),
+            map,
+        }
     }
 }
 
@@ -117,7 +120,13 @@ pub async fn run(probe: HttpProbe<'_>, decoder: &mut dyn StreamDecoder) -> Probe
             } else {
                 "no response headers before the deadline"
             };
-            (Outcome::Timeout, Some(format!("{phase}: timed out after {}", humantime::format_duration(timeout))))
+            (
+                Outcome::Timeout,
+                Some(format!(
+                    "{phase}: timed out after {}",
+                    humantime::format_duration(timeout)
+                )),
+            )
         }
     };
     ProbeReport {
@@ -160,7 +169,10 @@ async fn drive(
             .unwrap_or_default();
         let body = read_bounded(response).await;
         let (outcome, message) = (probe.classify_error)(status, &body);
-        return (outcome, Some(format!("HTTP {status}: {message}{retry_after}")));
+        return (
+            outcome,
+            Some(format!("HTTP {status}: {message}{retry_after}")),
+        );
     }
 
     let mut body = response.bytes_stream();
@@ -169,8 +181,15 @@ async fn drive(
         let chunk = match body.next().await {
             Some(Ok(chunk)) => chunk,
             Some(Err(e)) => {
-                let what = if saw_text { "stream broken after the first token" } else { "stream broken" };
-                return (Outcome::Malformed, Some(format!("{what}: {}", error_chain(&e))));
+                let what = if saw_text {
+                    "stream broken after the first token"
+                } else {
+                    "stream broken"
+                };
+                return (
+                    Outcome::Malformed,
+                    Some(format!("{what}: {}", error_chain(&e))),
+                );
             }
             None => break,
         };
@@ -185,7 +204,11 @@ async fn drive(
             return end;
         }
     }
-    let what = if saw_text { "stream truncated: ended without its end marker" } else { "stream ended without any event" };
+    let what = if saw_text {
+        "stream truncated: ended without its end marker"
+    } else {
+        "stream ended without any event"
+    };
     (Outcome::Malformed, Some(what.to_string()))
 }
 
@@ -208,9 +231,14 @@ fn apply(
             progress.request_id.get_or_insert(id);
             None
         }
-        Signal::Fail(outcome, message) => Some((outcome, Some(format!("error in stream: {message}")))),
+        Signal::Fail(outcome, message) => {
+            Some((outcome, Some(format!("error in stream: {message}"))))
+        }
         Signal::Done if *saw_text => Some((Outcome::Ok, None)),
-        Signal::Done => Some((Outcome::Empty, Some("stream finished without any text".to_string()))),
+        Signal::Done => Some((
+            Outcome::Empty,
+            Some("stream finished without any text".to_string()),
+        )),
     }
 }
 
@@ -270,9 +298,15 @@ mod tests {
 
     #[test]
     fn json_error_message_reads_common_shapes() {
-        assert_eq!(json_error_message(r#"{"error":{"type":"x","message":"boom"}}"#), "boom");
+        assert_eq!(
+            json_error_message(r#"{"error":{"type":"x","message":"boom"}}"#),
+            "boom"
+        );
         assert_eq!(json_error_message(r#"{"error":"plain"}"#), "plain");
-        assert_eq!(json_error_message("<html>bad gateway</html>"), "<html>bad gateway</html>");
+        assert_eq!(
+            json_error_message("<html>bad gateway</html>"),
+            "<html>bad gateway</html>"
+        );
     }
 
     #[test]
@@ -280,11 +314,17 @@ mod tests {
         let start = Instant::now();
         let mut p = Progress::default();
         let mut saw = false;
-        assert_eq!(apply(Signal::Done, start, &mut p, &mut saw).unwrap().0, Outcome::Empty);
+        assert_eq!(
+            apply(Signal::Done, start, &mut p, &mut saw).unwrap().0,
+            Outcome::Empty
+        );
         assert!(apply(Signal::Text(String::new()), start, &mut p, &mut saw).is_none());
         assert!(p.ttft_ms.is_none(), "an empty delta is not a first token");
         assert!(apply(Signal::Text("Hi".into()), start, &mut p, &mut saw).is_none());
         assert!(p.ttft_ms.is_some());
-        assert_eq!(apply(Signal::Done, start, &mut p, &mut saw).unwrap().0, Outcome::Ok);
+        assert_eq!(
+            apply(Signal::Done, start, &mut p, &mut saw).unwrap().0,
+            Outcome::Ok
+        );
     }
 }

@@ -1,1 +1,226 @@
-//! being written
+//! The scheduler: every model probed on its cron schedule, spread out, bounded, never twice at once.
+//!
+//! One task per model. Each sleeps until its next fire time plus a fixed *spread offset* (so
+//! a provider's models are not all hit in the same instant), takes a permit from its
+//! provider's semaphore (the per-provider concurrency limit), probes, and sends the result to
+//! the store's writer. Because a model's task runs its probes one after another, the same
+//! model is never probed twice at once; a probe that outlasts its interval makes the task skip
+//! the fire times it missed and say so (overrun handling).
+//!
+//! Time comes from [`Clock`], which follows tokio's clock, so tests run the scheduler under
+//! `tokio::time::pause` and a day passes in milliseconds.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinSet;
+use tracing::{debug, info_span, warn, Instrument};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::probe::{ProbeResult, ProbeTarget, Prober};
+
+/// Counters the scheduler keeps for `/metrics` and readiness.
+#[derive(Debug, Default)]
+pub struct SchedulerStats {
+    pub probes_started: AtomicU64,
+    pub probes_finished: AtomicU64,
+    /// Fire times skipped because the previous probe of the same model was still running.
+    pub runs_skipped: AtomicU64,
+    /// How late the most recent probe started after its planned time, in milliseconds.
+    pub last_lag_ms: AtomicU64,
+}
+
+/// One model to probe, with the prober for its protocol and its provider's limit.
+#[derive(Clone)]
+pub struct ScheduledProbe {
+    pub target: ProbeTarget,
+    pub prober: Arc<dyn Prober>,
+    /// Shared by every model of the provider: the per-provider concurrency limit.
+    pub limit: Arc<Semaphore>,
+    /// Fixed delay after each fire time, spreading a provider's models over its interval.
+    pub offset: Duration,
+}
+
+/// Builds the probe list for a configuration, choosing each provider's prober with `prober_for`.
+pub fn plan(
+    config: &Config,
+    clock: &Clock,
+    mut prober_for: impl FnMut(&crate::config::ProviderConfig) -> Arc<dyn Prober>,
+) -> Vec<ScheduledProbe> {
+    let mut planned = Vec::new();
+    for provider in &config.providers {
+        let prober = prober_for(provider);
+        let limit = Arc::new(Semaphore::new(provider.concurrency));
+        let n = provider.models.len().max(1) as u32;
+        for (i, model) in provider.models.iter().enumerate() {
+            let interval = model.schedule.interval_at(clock.now());
+            planned.push(ScheduledProbe {
+                target: ProbeTarget {
+                    provider: Arc::clone(provider),
+                    model: Arc::clone(model),
+                },
+                prober: Arc::clone(&prober),
+                limit: Arc::clone(&limit),
+                offset: spread_offset(interval, i as u32, n),
+            });
+        }
+    }
+    planned
+}
+
+/// The `i`-th of `n` models of a provider starts `interval * i / n` after each fire time,
+/// capped so a slow schedule does not delay probes by many minutes.
+pub fn spread_offset(interval: Duration, i: u32, n: u32) -> Duration {
+    const MAX_SPREAD: Duration = Duration::from_secs(30);
+    interval.min(MAX_SPREAD) * i / n.max(1)
+}
+
+/// Running scheduler tasks; [`SchedulerHandle::join`] waits until they have all stopped.
+pub struct SchedulerHandle {
+    tasks: JoinSet<()>,
+    pub stats: Arc<SchedulerStats>,
+}
+
+impl SchedulerHandle {
+    /// Waits for every model task to finish (after shutdown was signalled). Each finishes the
+    /// probe in hand and hands its result to the writer before ending.
+    pub async fn join(mut self) {
+        while let Some(res) = self.tasks.join_next().await {
+            if let Err(e) = res {
+                warn!(error = %e, "a scheduler task ended abnormally");
+            }
+        }
+    }
+}
+
+/// Starts one task per planned probe. Results go to `results`; tasks end when `shutdown`
+/// becomes true (or the writer is gone).
+pub fn spawn(
+    planned: Vec<ScheduledProbe>,
+    clock: Clock,
+    results: mpsc::Sender<ProbeResult>,
+    shutdown: watch::Receiver<bool>,
+) -> SchedulerHandle {
+    let stats = Arc::new(SchedulerStats::default());
+    let mut tasks = JoinSet::new();
+    for probe in planned {
+        let span = info_span!("model", model = %probe.target.key());
+        tasks.spawn(
+            run_model(
+                probe,
+                clock,
+                results.clone(),
+                shutdown.clone(),
+                Arc::clone(&stats),
+            )
+            .instrument(span),
+        );
+    }
+    SchedulerHandle { tasks, stats }
+}
+
+async fn run_model(
+    probe: ScheduledProbe,
+    clock: Clock,
+    results: mpsc::Sender<ProbeResult>,
+    mut shutdown: watch::Receiver<bool>,
+    stats: Arc<SchedulerStats>,
+) {
+    let schedule = &probe.target.model.schedule;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let Some(fire) = schedule.next_after(clock.now()) else {
+            return;
+        };
+        let planned_at = clock.instant_at(fire) + probe.offset;
+        tokio::select! {
+            _ = tokio::time::sleep_until(planned_at) => {}
+            _ = shutdown.changed() => return,
+        }
+        let permit = tokio::select! {
+            permit = probe.limit.acquire() => match permit {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+            _ = shutdown.changed() => return,
+        };
+        let lag = tokio::time::Instant::now().saturating_duration_since(planned_at);
+        stats
+            .last_lag_ms
+            .store(lag.as_millis() as u64, Ordering::Relaxed);
+        stats.probes_started.fetch_add(1, Ordering::Relaxed);
+
+        let started_at = clock.now();
+        // The probe in hand is finished even if shutdown arrives meanwhile: it is bounded by
+        // the provider's timeout, and its result is worth keeping.
+        let report = probe.prober.probe(&probe.target).await;
+        drop(permit);
+        stats.probes_finished.fetch_add(1, Ordering::Relaxed);
+        debug!(outcome = %report.outcome, total_ms = report.total_ms, "probe finished");
+        let result = ProbeResult {
+            provider: probe.target.provider.id.clone(),
+            model: probe.target.model.id.clone(),
+            started_at,
+            report,
+        };
+        if results.send(result).await.is_err() {
+            return;
+        }
+
+        let skipped = missed_fires(&probe, fire, &clock);
+        if skipped > 0 {
+            stats.runs_skipped.fetch_add(skipped, Ordering::Relaxed);
+            warn!(
+                skipped,
+                took_ms = (clock.now() - started_at).num_milliseconds(),
+                "probe took longer than its interval; skipped the runs it overlapped"
+            );
+        }
+    }
+}
+
+/// Fire times after `fire` whose planned start has already passed: they are skipped, not
+/// queued, so a slow provider is never probed back to back.
+fn missed_fires(probe: &ScheduledProbe, fire: chrono::DateTime<chrono::Utc>, clock: &Clock) -> u64 {
+    let now = clock.now();
+    let offset = chrono::Duration::from_std(probe.offset).unwrap_or_default();
+    let mut count = 0;
+    let mut t = fire;
+    while let Some(next) = probe.target.model.schedule.next_after(t) {
+        if next + offset > now || count >= 10_000 {
+            break;
+        }
+        count += 1;
+        t = next;
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_spread_over_the_interval() {
+        let i = Duration::from_secs(10);
+        let offsets: Vec<_> = (0..4).map(|k| spread_offset(i, k, 4)).collect();
+        assert_eq!(
+            offsets,
+            vec![
+                Duration::ZERO,
+                Duration::from_millis(2500),
+                Duration::from_secs(5),
+                Duration::from_millis(7500)
+            ]
+        );
+        assert_eq!(
+            spread_offset(Duration::from_secs(3600), 1, 2),
+            Duration::from_secs(15)
+        );
+    }
+}

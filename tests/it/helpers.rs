@@ -22,14 +22,22 @@ pub async fn spawn_server(router: axum::Router) -> SocketAddr {
 
 /// Parses a configuration from text with the given environment variables only.
 pub fn config_from(toml: &str, env: &[(&str, &str)]) -> Config {
-    let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    Config::parse(toml, Path::new("test.toml"), &move |name| env.get(name).cloned())
-        .unwrap_or_else(|e| panic!("test configuration is invalid:\n{e}"))
+    let env: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::parse(toml, Path::new("test.toml"), &move |name| {
+        env.get(name).cloned()
+    })
+    .unwrap_or_else(|e| panic!("test configuration is invalid:\n{e}"))
 }
 
 /// The probe target for the first model of the first provider.
 pub fn first_target(config: &Config) -> ProbeTarget {
     let provider = config.providers[0].clone();
     let model = provider.models[0].clone();
-    ProbeTarget { provider: Arc::clone(&provider), model }
+    ProbeTarget {
+        provider: Arc::clone(&provider),
+        model,
+    }
 }

@@ -1,0 +1,282 @@
+//! Automatic incidents, planned purely: one per provider whose models leave operational.
+//!
+//! Given a provider's models after an evaluation round and its open incident (if any), says
+//! what to do: open one naming the affected models and the impact, add an update when models
+//! join or recover, move it to monitoring when all have recovered, and resolve it after a
+//! quiet period without impairment.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::ModelState;
+
+/// One model of the provider as the incident sees it.
+#[derive(Debug, Clone)]
+pub struct ModelView {
+    pub key: String,
+    pub name: String,
+    pub state: ModelState,
+}
+
+/// The provider's open incident, as stored.
+#[derive(Debug, Clone)]
+pub struct OpenIncident {
+    pub id: i64,
+    pub status: IncidentStatus,
+    pub affected: BTreeSet<String>,
+    /// When it moved to monitoring (all recovered), if it has.
+    pub monitoring_since: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncidentStatus {
+    Investigating,
+    Identified,
+    Monitoring,
+    Resolved,
+}
+
+impl IncidentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentStatus::Investigating => "investigating",
+            IncidentStatus::Identified => "identified",
+            IncidentStatus::Monitoring => "monitoring",
+            IncidentStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "investigating" => IncidentStatus::Investigating,
+            "identified" => IncidentStatus::Identified,
+            "monitoring" => IncidentStatus::Monitoring,
+            "resolved" => IncidentStatus::Resolved,
+            _ => return None,
+        })
+    }
+}
+
+/// Statuspage's impact words, from the worst affected model.
+pub fn impact(models: &[ModelView]) -> &'static str {
+    match models.iter().filter_map(|m| m.state.severity()).max() {
+        Some(3) => "critical",
+        Some(2) => "major",
+        Some(1) => "minor",
+        _ => "none",
+    }
+}
+
+/// What the engine should write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IncidentAction {
+    Open {
+        title: String,
+        impact: &'static str,
+        affected: BTreeSet<String>,
+        body: String,
+    },
+    Update {
+        id: i64,
+        status: IncidentStatus,
+        impact: &'static str,
+        affected: BTreeSet<String>,
+        body: String,
+    },
+    Resolve {
+        id: i64,
+        body: String,
+    },
+}
+
+/// Plans the incident action for one provider, if any.
+pub fn plan(
+    provider_name: &str,
+    models: &[ModelView],
+    open: Option<&OpenIncident>,
+    now: DateTime<Utc>,
+    quiet: Duration,
+) -> Option<IncidentAction> {
+    let impaired: Vec<&ModelView> = models.iter().filter(|m| m.state.is_impaired()).collect();
+    let affected: BTreeSet<String> = impaired.iter().map(|m| m.key.clone()).collect();
+    let names = |list: &[&ModelView]| {
+        list.iter()
+            .map(|m| format!("{} ({})", m.name, m.state.label().to_lowercase()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let impaired_views: Vec<ModelView> = impaired.iter().map(|m| (*m).clone()).collect();
+    let impact = impact(&impaired_views);
+    match open {
+        None if affected.is_empty() => None,
+        None => Some(IncidentAction::Open {
+            title: format!("{provider_name}: {} impaired", short_list(&impaired)),
+            impact,
+            body: format!(
+                "We are seeing problems with {}. Other {provider_name} models are not affected.",
+                names(&impaired)
+            ),
+            affected,
+        }),
+        Some(inc) if !affected.is_empty() => {
+            if affected == inc.affected && inc.status != IncidentStatus::Monitoring {
+                return None;
+            }
+            let joined: Vec<&ModelView> = impaired
+                .iter()
+                .copied()
+                .filter(|m| !inc.affected.contains(&m.key))
+                .collect();
+            let recovered: Vec<&ModelView> = models
+                .iter()
+                .filter(|m| inc.affected.contains(&m.key) && !affected.contains(&m.key))
+                .collect();
+            let mut body = Vec::new();
+            if inc.status == IncidentStatus::Monitoring {
+                body.push("The problem has returned.".to_string());
+            }
+            if !joined.is_empty() {
+                body.push(format!("Now also affected: {}.", names(&joined)));
+            }
+            if !recovered.is_empty() {
+                body.push(format!(
+                    "Recovered: {}.",
+                    recovered
+                        .iter()
+                        .map(|m| m.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            body.push(format!("Still affected: {}.", names(&impaired)));
+            let status = if inc.status == IncidentStatus::Monitoring {
+                IncidentStatus::Investigating
+            } else {
+                inc.status
+            };
+            Some(IncidentAction::Update {
+                id: inc.id,
+                status,
+                impact,
+                affected,
+                body: body.join(" "),
+            })
+        }
+        Some(inc) => match inc.monitoring_since {
+            None => Some(IncidentAction::Update {
+                id: inc.id,
+                status: IncidentStatus::Monitoring,
+                impact: "none",
+                affected: inc.affected.clone(),
+                body: "All affected models have recovered; we are monitoring.".to_string(),
+            }),
+            Some(since) if now - since >= quiet => Some(IncidentAction::Resolve {
+                id: inc.id,
+                body: format!(
+                    "Resolved: no further problems for {} minutes.",
+                    quiet.num_minutes().max(1)
+                ),
+            }),
+            Some(_) => None,
+        },
+    }
+}
+
+fn short_list(models: &[&ModelView]) -> String {
+    match models {
+        [one] => one.name.clone(),
+        [a, b] => format!("{} and {}", a.name, b.name),
+        [a, rest @ ..] => format!("{} and {} more models", a.name, rest.len()),
+        [] => "no models".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn view(key: &str, state: ModelState) -> ModelView {
+        ModelView {
+            key: key.into(),
+            name: key.to_uppercase(),
+            state,
+        }
+    }
+
+    #[test]
+    fn lifecycle_open_update_monitor_resolve() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        let quiet = Duration::minutes(5);
+        let healthy = [
+            view("a/x", ModelState::Operational),
+            view("a/y", ModelState::Operational),
+        ];
+        assert_eq!(plan("A", &healthy, None, now, quiet), None);
+
+        let one = [
+            view("a/x", ModelState::PartialOutage),
+            view("a/y", ModelState::Operational),
+        ];
+        let Some(IncidentAction::Open {
+            impact,
+            affected,
+            body,
+            ..
+        }) = plan("A", &one, None, now, quiet)
+        else {
+            panic!()
+        };
+        assert_eq!(impact, "major");
+        assert_eq!(affected.into_iter().collect::<Vec<_>>(), vec!["a/x"]);
+        assert!(body.contains("Other A models are not affected"), "{body}");
+
+        let open = OpenIncident {
+            id: 1,
+            status: IncidentStatus::Investigating,
+            affected: ["a/x".to_string()].into(),
+            monitoring_since: None,
+        };
+        assert_eq!(
+            plan("A", &one, Some(&open), now, quiet),
+            None,
+            "nothing new, no update"
+        );
+        let both = [
+            view("a/x", ModelState::PartialOutage),
+            view("a/y", ModelState::DegradedPerformance),
+        ];
+        let Some(IncidentAction::Update { body, .. }) = plan("A", &both, Some(&open), now, quiet)
+        else {
+            panic!()
+        };
+        assert!(body.contains("Now also affected: A/Y"), "{body}");
+
+        let Some(IncidentAction::Update { status, .. }) =
+            plan("A", &healthy, Some(&open), now, quiet)
+        else {
+            panic!()
+        };
+        assert_eq!(status, IncidentStatus::Monitoring);
+        let monitoring = OpenIncident {
+            status: IncidentStatus::Monitoring,
+            monitoring_since: Some(now),
+            ..open
+        };
+        assert_eq!(
+            plan(
+                "A",
+                &healthy,
+                Some(&monitoring),
+                now + Duration::minutes(4),
+                quiet
+            ),
+            None
+        );
+        assert!(matches!(
+            plan("A", &healthy, Some(&monitoring), now + quiet, quiet),
+            Some(IncidentAction::Resolve { .. })
+        ));
+    }
+}

@@ -1,0 +1,300 @@
+//! The evaluator's rows: model states, state changes, events and outbox, written per round
+//! in one transaction together with the round's incident actions.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::json;
+
+use super::{SqlxContext, Store, StoreError};
+use crate::evaluate::incidents::IncidentAction;
+use crate::evaluate::{Evidence, ModelState, Tracker};
+
+/// A model's persisted evaluator state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredModelState {
+    pub model_key: String,
+    pub tracker: Tracker,
+    pub enabled: bool,
+    pub reasons: Vec<String>,
+    pub evidence: Evidence,
+    pub evaluated_at: DateTime<Utc>,
+}
+
+/// One state change, for the model's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateChange {
+    pub model_key: String,
+    pub at: DateTime<Utc>,
+    pub from: ModelState,
+    pub to: ModelState,
+    pub enabled: bool,
+    pub reasons: Vec<String>,
+    pub evidence: Evidence,
+}
+
+/// An event to announce. `public` is false for what only SREs see.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub kind: &'static str,
+    pub provider_id: String,
+    pub model_key: Option<String>,
+    pub public: bool,
+    pub payload: serde_json::Value,
+}
+
+/// A stored event, as read back.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: i64,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub occurred_at: i64,
+    pub provider_id: Option<String>,
+    pub model_key: Option<String>,
+    pub incident_id: Option<i64>,
+    pub public: bool,
+    pub payload_json: String,
+}
+
+/// Everything one evaluation round decided.
+#[derive(Debug, Default)]
+pub struct Round {
+    pub at: Option<DateTime<Utc>>,
+    pub states: Vec<StoredModelState>,
+    pub changes: Vec<StateChange>,
+    pub events: Vec<NewEvent>,
+    /// (provider id, provider name, action)
+    pub incidents: Vec<(String, IncidentAction)>,
+}
+
+pub(crate) fn ms_to_time(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    // Serializing our own plain data types cannot fail; an empty object is a safe fallback.
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+#[derive(sqlx::FromRow)]
+struct StateRow {
+    model_key: String,
+    state: String,
+    enabled: bool,
+    since: i64,
+    reasons_json: String,
+    evidence_json: String,
+    recent_json: String,
+    evaluated_at: i64,
+}
+
+impl StateRow {
+    fn into_state(self) -> Result<StoredModelState, StoreError> {
+        let corrupt = |problem: String| StoreError::Corrupt {
+            table: "model_states",
+            row: self.model_key.clone(),
+            problem,
+        };
+        let state = self.state.parse::<ModelState>().map_err(corrupt)?;
+        let recent: Vec<ModelState> = serde_json::from_str(&self.recent_json)
+            .map_err(|e| corrupt(format!("recent_json: {e}")))?;
+        let reasons = serde_json::from_str(&self.reasons_json)
+            .map_err(|e| corrupt(format!("reasons_json: {e}")))?;
+        let evidence = serde_json::from_str(&self.evidence_json)
+            .map_err(|e| corrupt(format!("evidence_json: {e}")))?;
+        Ok(StoredModelState {
+            tracker: Tracker {
+                state,
+                since: ms_to_time(self.since),
+                recent,
+            },
+            enabled: self.enabled,
+            reasons,
+            evidence,
+            evaluated_at: ms_to_time(self.evaluated_at),
+            model_key: self.model_key,
+        })
+    }
+}
+
+impl Store {
+    /// Every model's persisted state (the evaluator resumes from these at start).
+    pub async fn load_model_states(&self) -> Result<Vec<StoredModelState>, StoreError> {
+        let rows: Vec<StateRow> = sqlx::query_as(
+            "SELECT model_key, state, enabled, since, reasons_json, evidence_json, recent_json, evaluated_at FROM model_states ORDER BY model_key",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .context(|| "reading model states")?;
+        rows.into_iter().map(StateRow::into_state).collect()
+    }
+
+    /// A model's state changes since `since`, oldest first.
+    pub async fn state_changes(
+        &self,
+        model_key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<StateChange>, StoreError> {
+        let rows: Vec<(i64, String, String, bool, String, String)> = sqlx::query_as(
+            "SELECT at, from_state, to_state, enabled, reasons_json, evidence_json FROM state_changes WHERE model_key = ? AND at >= ? ORDER BY at, id",
+        )
+        .bind(model_key)
+        .bind(since.timestamp_millis())
+        .fetch_all(&self.pool)
+        .await
+        .context(|| format!("reading state changes of {model_key}"))?;
+        rows.into_iter()
+            .map(|(at, from, to, enabled, reasons, evidence)| {
+                let corrupt = |problem: String| StoreError::Corrupt {
+                    table: "state_changes",
+                    row: format!("{model_key} at {at}"),
+                    problem,
+                };
+                Ok(StateChange {
+                    model_key: model_key.to_string(),
+                    at: ms_to_time(at),
+                    from: from.parse().map_err(corrupt)?,
+                    to: to.parse().map_err(corrupt)?,
+                    enabled,
+                    reasons: serde_json::from_str(&reasons).map_err(|e| corrupt(e.to_string()))?,
+                    evidence: serde_json::from_str(&evidence)
+                        .map_err(|e| corrupt(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Events in id order, optionally only those after `after_id`.
+    pub async fn events_after(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        sqlx::query_as(
+            "SELECT id, type, occurred_at, provider_id, model_key, incident_id, public, payload_json FROM events WHERE id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .context(|| "reading events")
+    }
+
+    /// Outbox rows not yet delivered.
+    pub async fn outbox_pending(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE done_at IS NULL")
+            .fetch_one(&self.pool)
+            .await
+            .context(|| "counting pending outbox rows")
+    }
+
+    /// Writes a round: states, changes, incident actions, events and their outbox rows, in
+    /// one transaction. Nothing of a round is visible unless all of it is.
+    pub async fn commit_round(&self, round: &Round) -> Result<(), StoreError> {
+        let at = round.at.unwrap_or_else(Utc::now).timestamp_millis();
+        let mut tx = self.begin_write("an evaluation round").await?;
+        for s in &round.states {
+            sqlx::query(
+                "INSERT INTO model_states (model_key, state, enabled, since, reasons_json, evidence_json, recent_json, evaluated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (model_key) DO UPDATE SET state = excluded.state, enabled = excluded.enabled, since = excluded.since, \
+                 reasons_json = excluded.reasons_json, evidence_json = excluded.evidence_json, recent_json = excluded.recent_json, \
+                 evaluated_at = excluded.evaluated_at",
+            )
+            .bind(&s.model_key)
+            .bind(s.tracker.state.as_str())
+            .bind(s.enabled)
+            .bind(s.tracker.since.timestamp_millis())
+            .bind(to_json(&s.reasons))
+            .bind(to_json(&s.evidence))
+            .bind(to_json(&s.tracker.recent))
+            .bind(s.evaluated_at.timestamp_millis())
+            .execute(&mut *tx)
+            .await
+            .context(|| format!("saving the state of {}", s.model_key))?;
+        }
+        for c in &round.changes {
+            sqlx::query(
+                "INSERT INTO state_changes (model_key, at, from_state, to_state, enabled, reasons_json, evidence_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&c.model_key)
+            .bind(c.at.timestamp_millis())
+            .bind(c.from.as_str())
+            .bind(c.to.as_str())
+            .bind(c.enabled)
+            .bind(to_json(&c.reasons))
+            .bind(to_json(&c.evidence))
+            .execute(&mut *tx)
+            .await
+            .context(|| format!("recording the state change of {}", c.model_key))?;
+        }
+        for e in &round.events {
+            insert_event(&mut tx, e, None, at).await?;
+        }
+        for (provider_id, action) in &round.incidents {
+            let (incident_id, kind, payload) =
+                super::incidents::apply_action(&mut tx, provider_id, action, at).await?;
+            let event = NewEvent {
+                kind,
+                provider_id: provider_id.clone(),
+                model_key: None,
+                public: true,
+                payload,
+            };
+            insert_event(&mut tx, &event, Some(incident_id), at).await?;
+        }
+        tx.commit()
+            .await
+            .context(|| "committing an evaluation round")
+    }
+}
+
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    e: &NewEvent,
+    incident_id: Option<i64>,
+    at: i64,
+) -> Result<(), StoreError> {
+    let mut payload = e.payload.clone();
+    if let Some(obj) = payload.as_object_mut() {
+        obj.insert("type".into(), json!(e.kind));
+        obj.insert("occurred_at".into(), json!(ms_to_time(at).to_rfc3339()));
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO events (type, occurred_at, provider_id, model_key, incident_id, public, payload_json) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(e.kind)
+    .bind(at)
+    .bind(&e.provider_id)
+    .bind(&e.model_key)
+    .bind(incident_id)
+    .bind(e.public)
+    .bind(to_json(&payload))
+    .fetch_one(&mut **tx)
+    .await
+    .context(|| format!("recording event {}", e.kind))?;
+    sqlx::query("INSERT INTO outbox (event_id, created_at) VALUES (?, ?)")
+        .bind(id)
+        .bind(at)
+        .execute(&mut **tx)
+        .await
+        .context(|| format!("queueing event {} for delivery", e.kind))?;
+    Ok(())
+}
+
+impl Store {
+    /// The outcome of each model's most recent probe started at or after `since`.
+    pub async fn latest_outcomes(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        // SQLite returns the bare columns of the row holding max(); that is documented behaviour.
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT model_key, outcome, max(started_at) FROM probe_results WHERE started_at >= ? GROUP BY model_key",
+        )
+        .bind(since.timestamp_millis())
+        .fetch_all(&self.pool)
+        .await
+        .context(|| "reading the latest outcome of every model")?;
+        Ok(rows.into_iter().map(|(k, o, _)| (k, o)).collect())
+    }
+}

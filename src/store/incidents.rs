@@ -1,0 +1,238 @@
+//! Incidents and their timelines.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::evaluations::ms_to_time;
+use super::{SqlxContext, Store, StoreError};
+use crate::evaluate::incidents::{IncidentAction, IncidentStatus, OpenIncident};
+
+/// An incident with its timeline, newest update last.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incident {
+    pub id: i64,
+    pub provider_id: String,
+    pub title: String,
+    pub status: String,
+    pub impact: String,
+    pub affected: Vec<String>,
+    pub automatic: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub updates: Vec<IncidentUpdate>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentUpdate {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub status: String,
+    pub impact: String,
+    pub body: String,
+    pub affected: Vec<String>,
+}
+
+type IncidentRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    bool,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+const INCIDENT_COLUMNS: &str = "SELECT id, provider_id, title, status, impact, affected_json, automatic, created_at, updated_at, monitoring_since, resolved_at FROM incidents";
+
+impl Store {
+    /// Open (unresolved) incidents per provider, as the incident planner needs them.
+    pub async fn open_incidents(&self) -> Result<Vec<(String, OpenIncident)>, StoreError> {
+        let rows: Vec<IncidentRow> = sqlx::query_as(&format!(
+            "{INCIDENT_COLUMNS} WHERE resolved_at IS NULL ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .context(|| "reading open incidents")?;
+        rows.into_iter()
+            .map(|r| {
+                let status = IncidentStatus::parse(&r.3).ok_or_else(|| StoreError::Corrupt {
+                    table: "incidents",
+                    row: r.0.to_string(),
+                    problem: format!("status {}", r.3),
+                })?;
+                let affected: BTreeSet<String> = serde_json::from_str(&r.5).unwrap_or_default();
+                Ok((
+                    r.1,
+                    OpenIncident {
+                        id: r.0,
+                        status,
+                        affected,
+                        monitoring_since: r.9.map(ms_to_time),
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// Incidents, newest first, with their timelines.
+    pub async fn incidents(&self, limit: i64) -> Result<Vec<Incident>, StoreError> {
+        let rows: Vec<IncidentRow> =
+            sqlx::query_as(&format!("{INCIDENT_COLUMNS} ORDER BY id DESC LIMIT ?"))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .context(|| "reading incidents")?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let updates: Vec<(i64, i64, String, String, String, String)> = sqlx::query_as(
+                "SELECT id, at, status, impact, body, affected_json FROM incident_updates WHERE incident_id = ? ORDER BY at, id",
+            )
+            .bind(r.0)
+            .fetch_all(&self.pool)
+            .await
+            .context(|| format!("reading the timeline of incident {}", r.0))?;
+            out.push(Incident {
+                id: r.0,
+                provider_id: r.1,
+                title: r.2,
+                status: r.3,
+                impact: r.4,
+                affected: serde_json::from_str(&r.5).unwrap_or_default(),
+                automatic: r.6,
+                created_at: ms_to_time(r.7),
+                updated_at: ms_to_time(r.8),
+                resolved_at: r.10.map(ms_to_time),
+                updates: updates
+                    .into_iter()
+                    .map(|u| IncidentUpdate {
+                        id: u.0,
+                        at: ms_to_time(u.1),
+                        status: u.2,
+                        impact: u.3,
+                        body: u.4,
+                        affected: serde_json::from_str(&u.5).unwrap_or_default(),
+                    })
+                    .collect(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Applies one planned action inside the round's transaction. Returns the incident id, the
+/// event type and the event payload.
+pub(crate) async fn apply_action(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    provider_id: &str,
+    action: &IncidentAction,
+    at: i64,
+) -> Result<(i64, &'static str, serde_json::Value), StoreError> {
+    let affected_json =
+        |a: &BTreeSet<String>| serde_json::to_string(a).unwrap_or_else(|_| "[]".into());
+    let (id, kind, status, impact, body, affected) = match action {
+        IncidentAction::Open {
+            title,
+            impact,
+            affected,
+            body,
+        } => {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO incidents (provider_id, title, status, impact, affected_json, automatic, created_at, updated_at) \
+                 VALUES (?, ?, 'investigating', ?, ?, 1, ?, ?) RETURNING id",
+            )
+            .bind(provider_id)
+            .bind(title)
+            .bind(impact)
+            .bind(affected_json(affected))
+            .bind(at)
+            .bind(at)
+            .fetch_one(&mut **tx)
+            .await
+            .context(|| format!("opening an incident for {provider_id}"))?;
+            (
+                id,
+                "incident.created",
+                "investigating",
+                *impact,
+                body,
+                Some(affected),
+            )
+        }
+        IncidentAction::Update {
+            id,
+            status,
+            impact,
+            affected,
+            body,
+        } => {
+            let monitoring_since = (*status == IncidentStatus::Monitoring).then_some(at);
+            sqlx::query(
+                "UPDATE incidents SET status = ?, impact = CASE WHEN ? = 'none' THEN impact ELSE ? END, affected_json = ?, updated_at = ?, monitoring_since = ? WHERE id = ?",
+            )
+            .bind(status.as_str())
+            .bind(*impact)
+            .bind(*impact)
+            .bind(affected_json(affected))
+            .bind(at)
+            .bind(monitoring_since)
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .context(|| format!("updating incident {id}"))?;
+            (
+                *id,
+                "incident.updated",
+                status.as_str(),
+                *impact,
+                body,
+                Some(affected),
+            )
+        }
+        IncidentAction::Resolve { id, body } => {
+            sqlx::query("UPDATE incidents SET status = 'resolved', updated_at = ?, resolved_at = ? WHERE id = ?")
+                .bind(at)
+                .bind(at)
+                .bind(id)
+                .execute(&mut **tx)
+                .await
+                .context(|| format!("resolving incident {id}"))?;
+            (*id, "incident.resolved", "resolved", "none", body, None)
+        }
+    };
+    let affected_text = affected.map(affected_json).unwrap_or_else(|| "[]".into());
+    sqlx::query("INSERT INTO incident_updates (incident_id, at, status, impact, body, affected_json) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(id)
+        .bind(at)
+        .bind(status)
+        .bind(impact)
+        .bind(body)
+        .bind(&affected_text)
+        .execute(&mut **tx)
+        .await
+        .context(|| format!("adding an update to incident {id}"))?;
+    let title: String = sqlx::query_scalar("SELECT title FROM incidents WHERE id = ?")
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await
+        .context(|| format!("reading incident {id}"))?;
+    let payload = json!({
+        "provider": provider_id,
+        "incident": {
+            "id": id,
+            "title": title,
+            "status": status,
+            "impact": impact,
+            "affected_models": serde_json::from_str::<serde_json::Value>(&affected_text).unwrap_or_default(),
+            "url": format!("/incidents/{id}"),
+        },
+        "body": body,
+    });
+    Ok((id, kind, payload))
+}

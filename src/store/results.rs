@@ -1,0 +1,166 @@
+//! Raw probe results: batched inserts and per-model reads.
+//!
+//! Inserts are multi-row `INSERT`s inside one transaction per call, so a batch of a few
+//! hundred results costs one commit. Reads convert stored integers back into domain types
+//! and report rows they cannot convert as [`StoreError::Corrupt`] instead of panicking.
+
+use chrono::{DateTime, Utc};
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::{SqlxContext, Store, StoreError};
+use crate::probe::{Outcome, ProbeResult};
+
+/// Rows per multi-row `INSERT`: 9 parameters each stays under SQLite's historical limit of
+/// 999 parameters per statement, whatever SQLite version is linked.
+const ROWS_PER_INSERT: usize = 100;
+
+/// One raw result as read back from the database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResult {
+    pub model_key: String,
+    pub started_at: DateTime<Utc>,
+    pub outcome: Outcome,
+    pub http_status: Option<u16>,
+    pub headers_ms: Option<u32>,
+    pub ttft_ms: Option<u32>,
+    pub total_ms: u32,
+    pub request_id: Option<String>,
+    pub error: Option<String>,
+}
+
+/// The row as SQLite types; converted by [`ResultRow::into_stored`].
+#[derive(sqlx::FromRow)]
+struct ResultRow {
+    id: i64,
+    model_key: String,
+    started_at: i64,
+    outcome: String,
+    http_status: Option<i64>,
+    headers_ms: Option<i64>,
+    ttft_ms: Option<i64>,
+    total_ms: i64,
+    request_id: Option<String>,
+    error: Option<String>,
+}
+
+const SELECT_COLUMNS: &str = "SELECT id, model_key, started_at, outcome, http_status, \
+     headers_ms, ttft_ms, total_ms, request_id, error FROM probe_results";
+
+impl ResultRow {
+    fn into_stored(self) -> Result<StoredResult, StoreError> {
+        let id = self.id;
+        let corrupt = |problem: String| StoreError::Corrupt {
+            table: "probe_results",
+            row: format!("id {id}"),
+            problem,
+        };
+        let ms = |name: &str, v: i64| {
+            u32::try_from(v).map_err(|_| corrupt(format!("{name} {v} is out of range")))
+        };
+        let opt_ms = |name: &str, v: Option<i64>| v.map(|v| ms(name, v)).transpose();
+        Ok(StoredResult {
+            started_at: timestamp(self.started_at).ok_or_else(|| {
+                corrupt(format!("started_at {} is out of range", self.started_at))
+            })?,
+            outcome: self.outcome.parse().map_err(|e| corrupt(format!("{e}")))?,
+            http_status: self
+                .http_status
+                .map(|s| {
+                    u16::try_from(s)
+                        .map_err(|_| corrupt(format!("http_status {s} is out of range")))
+                })
+                .transpose()?,
+            headers_ms: opt_ms("headers_ms", self.headers_ms)?,
+            ttft_ms: opt_ms("ttft_ms", self.ttft_ms)?,
+            total_ms: ms("total_ms", self.total_ms)?,
+            model_key: self.model_key,
+            request_id: self.request_id,
+            error: self.error,
+        })
+    }
+}
+
+/// A stored unix-millisecond time as a `DateTime`, if representable.
+pub(crate) fn timestamp(ms: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms)
+}
+
+impl Store {
+    /// Writes `results` in one transaction: all of them or none.
+    pub async fn insert_results(&self, results: &[ProbeResult]) -> Result<(), StoreError> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let what = || format!("inserting {} probe results", results.len());
+        let mut tx = self.begin_write(&what()).await?;
+        let keys: Vec<String> = results.iter().map(ProbeResult::model_key).collect();
+        for (chunk, keys) in results
+            .chunks(ROWS_PER_INSERT)
+            .zip(keys.chunks(ROWS_PER_INSERT))
+        {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO probe_results (model_key, started_at, outcome, http_status, \
+                 headers_ms, ttft_ms, total_ms, request_id, error) ",
+            );
+            insert.push_values(chunk.iter().zip(keys), |mut row, (r, key)| {
+                let rep = &r.report;
+                row.push_bind(key.as_str())
+                    .push_bind(r.started_at.timestamp_millis())
+                    .push_bind(rep.outcome.as_str())
+                    .push_bind(rep.http_status.map(i64::from))
+                    .push_bind(rep.headers_ms.map(i64::from))
+                    .push_bind(rep.ttft_ms.map(i64::from))
+                    .push_bind(i64::from(rep.total_ms))
+                    .push_bind(rep.request_id.as_deref())
+                    .push_bind(rep.error.as_deref());
+            });
+            insert.build().execute(&mut *tx).await.context(what)?;
+        }
+        tx.commit().await.context(what)
+    }
+
+    /// Results of `model_key` that started at or after `since`, oldest first.
+    pub async fn results_since(
+        &self,
+        model_key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<StoredResult>, StoreError> {
+        let sql = format!(
+            "{SELECT_COLUMNS} WHERE model_key = ? AND started_at >= ? \
+             ORDER BY started_at ASC, id ASC"
+        );
+        let rows: Vec<ResultRow> = sqlx::query_as(&sql)
+            .bind(model_key)
+            .bind(since.timestamp_millis())
+            .fetch_all(&self.pool)
+            .await
+            .context(|| format!("reading results of {model_key} since {since}"))?;
+        rows.into_iter().map(ResultRow::into_stored).collect()
+    }
+
+    /// The `limit` most recent results of `model_key`, newest first.
+    pub async fn latest_results(
+        &self,
+        model_key: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredResult>, StoreError> {
+        let sql = format!(
+            "{SELECT_COLUMNS} WHERE model_key = ? ORDER BY started_at DESC, id DESC LIMIT ?"
+        );
+        let rows: Vec<ResultRow> = sqlx::query_as(&sql)
+            .bind(model_key)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .context(|| format!("reading the latest {limit} results of {model_key}"))?;
+        rows.into_iter().map(ResultRow::into_stored).collect()
+    }
+
+    /// How many raw results are stored, all models together.
+    pub async fn count_results(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM probe_results")
+            .fetch_one(&self.pool)
+            .await
+            .context(|| "counting probe results")
+    }
+}

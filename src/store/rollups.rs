@@ -1,0 +1,280 @@
+//! Rollups: per model and minute/hour/day bucket, counts per outcome class and latency
+//! percentiles, computed exactly from raw results.
+//!
+//! **Percentiles** are nearest-rank ([`percentile`]): the smallest sample with at least p% of
+//! samples at or below it, so every reported value is a latency that was really measured.
+//! `ttft_*` use the TTFT of `ok` probes only (a failed probe's first token, if any, says
+//! little); `total_*` use the total time of *every* probe, because a timeout or slow error is
+//! exactly the wait a user experienced. A bucket without samples stores `NULL`.
+//!
+//! Computation lives in `rollup_job`; this file holds the types and the reads.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use super::results::timestamp;
+use super::{SqlxContext, Store, StoreError};
+use crate::probe::Outcome;
+
+/// The length of a rollup bucket. Buckets are aligned to the unix epoch, so day buckets
+/// start at midnight UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Granularity {
+    Minute,
+    Hour,
+    Day,
+}
+
+impl Granularity {
+    pub const ALL: [Granularity; 3] = [Granularity::Minute, Granularity::Hour, Granularity::Day];
+
+    /// The name stored in the `granularity` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Granularity::Minute => "minute",
+            Granularity::Hour => "hour",
+            Granularity::Day => "day",
+        }
+    }
+
+    /// The bucket length.
+    pub fn length(self) -> TimeDelta {
+        TimeDelta::milliseconds(self.millis())
+    }
+
+    pub(crate) fn millis(self) -> i64 {
+        match self {
+            Granularity::Minute => 60_000,
+            Granularity::Hour => 3_600_000,
+            Granularity::Day => 86_400_000,
+        }
+    }
+
+    /// The start of the bucket containing `t`.
+    pub fn bucket_start(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        timestamp(self.floor_ms(t.timestamp_millis())).unwrap_or(t)
+    }
+
+    /// The start of the bucket containing unix-millisecond time `ms` (also before 1970).
+    pub(crate) fn floor_ms(self, ms: i64) -> i64 {
+        ms - ms.rem_euclid(self.millis())
+    }
+
+    /// The `store_meta` key of this granularity's watermark.
+    pub(crate) fn watermark_key(self) -> String {
+        format!("rollup_watermark_{}", self.as_str())
+    }
+}
+
+impl fmt::Display for Granularity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Granularity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Granularity::ALL
+            .into_iter()
+            .find(|g| g.as_str() == s)
+            .ok_or_else(|| format!("unknown granularity `{s}` (expected minute, hour or day)"))
+    }
+}
+
+/// One stored rollup row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rollup {
+    pub model_key: String,
+    pub granularity: Granularity,
+    pub bucket_start: DateTime<Utc>,
+    pub probes: u32,
+    /// Probes per outcome class, indexed like [`Outcome::ALL`]; see [`Rollup::count`].
+    pub by_outcome: [u32; 11],
+    pub ttft_p50: Option<u32>,
+    pub ttft_p95: Option<u32>,
+    pub ttft_p99: Option<u32>,
+    pub total_p50: Option<u32>,
+    pub total_p95: Option<u32>,
+    pub total_p99: Option<u32>,
+}
+
+impl Rollup {
+    /// Probes of this bucket that ended in `outcome`.
+    pub fn count(&self, outcome: Outcome) -> u32 {
+        self.by_outcome[outcome_index(outcome)]
+    }
+}
+
+/// The position of `outcome` in [`Outcome::ALL`] (and in every per-class array).
+pub(crate) fn outcome_index(outcome: Outcome) -> usize {
+    Outcome::ALL
+        .iter()
+        .position(|o| *o == outcome)
+        .expect("Outcome::ALL lists every outcome")
+}
+
+/// Nearest-rank percentile `p` (0..=100) of ascending `sorted` samples; `None` when empty.
+pub fn percentile(sorted: &[u32], p: u32) -> Option<u32> {
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    // rank = ceil(p/100 * n), at least 1: integer arithmetic avoids float rounding at edges.
+    let rank = (p.min(100) as usize * n).div_ceil(100).max(1);
+    Some(sorted[rank - 1])
+}
+
+/// `n_ok, n_timeout, ...` in [`Outcome::ALL`] order.
+pub(super) fn count_columns() -> String {
+    Outcome::ALL.map(|o| format!("n_{}", o.as_str())).join(", ")
+}
+
+pub(super) const PERCENTILE_COLUMNS: &str =
+    "ttft_p50, ttft_p95, ttft_p99, total_p50, total_p95, total_p99";
+
+impl Store {
+    /// Rollups of `model_key` at `granularity` whose bucket starts in `[from, to)`, oldest first.
+    /// Buckets without any probe have no row.
+    pub async fn rollups(
+        &self,
+        model_key: &str,
+        granularity: Granularity,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Rollup>, StoreError> {
+        let sql = format!(
+            "SELECT model_key, bucket_start, probes, {}, {PERCENTILE_COLUMNS} FROM rollups \
+             WHERE model_key = ? AND granularity = ? AND bucket_start >= ? AND bucket_start < ? \
+             ORDER BY bucket_start",
+            count_columns()
+        );
+        let rows = sqlx::query(&sql)
+            .bind(model_key)
+            .bind(granularity.as_str())
+            .bind(from.timestamp_millis())
+            .bind(to.timestamp_millis())
+            .fetch_all(&self.pool)
+            .await
+            .context(|| format!("reading {granularity} rollups of {model_key}"))?;
+        rows.iter()
+            .map(|row| rollup_from_row(row, granularity))
+            .collect()
+    }
+
+    /// The start of the first bucket of `granularity` not yet rolled up (`None` before the
+    /// first rollup). Every bucket before it has its final rollup row.
+    pub async fn rollup_watermark(
+        &self,
+        granularity: Granularity,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self.watermark_ms(granularity).await?.and_then(timestamp))
+    }
+
+    pub(crate) async fn watermark_ms(
+        &self,
+        granularity: Granularity,
+    ) -> Result<Option<i64>, StoreError> {
+        let value: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT value FROM store_meta WHERE key = ?")
+                .bind(granularity.watermark_key())
+                .fetch_optional(&self.pool)
+                .await
+                .context(|| format!("reading the {granularity} rollup watermark"))?;
+        Ok(value.flatten())
+    }
+}
+
+fn rollup_from_row(row: &SqliteRow, granularity: Granularity) -> Result<Rollup, StoreError> {
+    let model_key: String = row
+        .try_get("model_key")
+        .context(|| "decoding a rollup row")?;
+    let start: i64 = row
+        .try_get("bucket_start")
+        .context(|| "decoding a rollup row")?;
+    let row_name = format!("{model_key} {granularity} {start}");
+    let corrupt = |problem: String| StoreError::Corrupt {
+        table: "rollups",
+        row: row_name.clone(),
+        problem,
+    };
+    let get_u32 = |column: &str| -> Result<Option<u32>, StoreError> {
+        let v: Option<i64> = row
+            .try_get(column)
+            .context(|| format!("decoding rollup column {column}"))?;
+        v.map(|v| u32::try_from(v).map_err(|_| corrupt(format!("{column} {v} is out of range"))))
+            .transpose()
+    };
+    let required =
+        |column: &str| get_u32(column)?.ok_or_else(|| corrupt(format!("{column} is NULL")));
+    let mut by_outcome = [0; 11];
+    for (slot, outcome) in by_outcome.iter_mut().zip(Outcome::ALL) {
+        *slot = required(&format!("n_{}", outcome.as_str()))?;
+    }
+    Ok(Rollup {
+        bucket_start: timestamp(start)
+            .ok_or_else(|| corrupt(format!("bucket_start {start} is out of range")))?,
+        probes: required("probes")?,
+        by_outcome,
+        ttft_p50: get_u32("ttft_p50")?,
+        ttft_p95: get_u32("ttft_p95")?,
+        ttft_p99: get_u32("ttft_p99")?,
+        total_p50: get_u32("total_p50")?,
+        total_p95: get_u32("total_p95")?,
+        total_p99: get_u32("total_p99")?,
+        model_key,
+        granularity,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<u32> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50), Some(50));
+        assert_eq!(percentile(&v, 95), Some(95));
+        assert_eq!(percentile(&v, 99), Some(99));
+        assert_eq!(percentile(&v, 100), Some(100));
+        assert_eq!(percentile(&v, 0), Some(1));
+        // Few samples: p50 of 4 is the 2nd, p95 and p99 the largest.
+        let few = [10, 20, 30, 40];
+        assert_eq!(percentile(&few, 50), Some(20));
+        assert_eq!(percentile(&few, 95), Some(40));
+        assert_eq!(percentile(&[7], 99), Some(7));
+        assert_eq!(percentile(&[], 50), None);
+        // 3 samples: ceil(0.5 * 3) = 2nd.
+        assert_eq!(percentile(&[1, 2, 3], 50), Some(2));
+    }
+
+    #[test]
+    fn buckets_align_to_utc_boundaries() {
+        let t: DateTime<Utc> = "2024-03-05T13:47:29.123Z".parse().unwrap();
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            Granularity::Minute.bucket_start(t),
+            at("2024-03-05T13:47:00Z")
+        );
+        assert_eq!(
+            Granularity::Hour.bucket_start(t),
+            at("2024-03-05T13:00:00Z")
+        );
+        assert_eq!(Granularity::Day.bucket_start(t), at("2024-03-05T00:00:00Z"));
+        // A time on a boundary starts its own bucket.
+        assert_eq!(
+            Granularity::Hour.bucket_start(at("2024-03-05T13:00:00Z")),
+            at("2024-03-05T13:00:00Z")
+        );
+        // Before 1970 the floor still goes down, not toward zero.
+        assert_eq!(Granularity::Minute.floor_ms(-1), -60_000);
+        assert_eq!(Granularity::Day.length(), TimeDelta::days(1));
+        assert!("week".parse::<Granularity>().is_err());
+        assert_eq!("hour".parse::<Granularity>().unwrap(), Granularity::Hour);
+    }
+}

@@ -1,0 +1,204 @@
+//! Configuration: the brief's shape parses as written, and every kind of mistake names the
+//! file, the line and what to change.
+
+use std::path::Path;
+
+use modelwatch::config::Config;
+
+const BRIEF_EXAMPLE: &str = r#"
+[server]
+listen = "127.0.0.1:8080"
+database = "data/modelwatch.db"
+
+[[providers]]
+id = "anthropic"
+name = "Anthropic"
+kind = "anthropic"                     # anthropic | openai | gemini | bedrock | simulated
+base_url = "https://api.anthropic.com" # any reachable URL; tests point it at a local server
+api_key_env = "ANTHROPIC_API_KEY"
+schedule = "*/30 * * * * *"            # cron with a seconds field
+timeout = "20s"
+models = [
+  { id = "claude-opus-4-8", name = "Claude Opus 4.8", fallback = ["claude-sonnet-4-5"] },
+  { id = "claude-sonnet-4-5", name = "Claude Sonnet 4.5" },
+]
+"#;
+
+fn parse(text: &str, env: &[(&str, &str)]) -> Result<Config, String> {
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::parse(text, Path::new("conf/test.toml"), &move |name| {
+        env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    })
+    .map_err(|e| e.to_string())
+}
+
+#[test]
+fn the_briefs_example_parses_as_written() {
+    let config = parse(
+        BRIEF_EXAMPLE,
+        &[("ANTHROPIC_API_KEY", "sk-ant-test-0123456789")],
+    )
+    .unwrap();
+    assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+    let p = &config.providers[0];
+    assert_eq!(
+        (p.id.as_str(), p.name.as_str(), p.kind.as_str()),
+        ("anthropic", "Anthropic", "anthropic")
+    );
+    assert_eq!(p.timeout, std::time::Duration::from_secs(20));
+    assert_eq!(p.api_key(), Some("sk-ant-test-0123456789"));
+    assert_eq!(p.models[0].fallback, vec!["claude-sonnet-4-5"]);
+    assert_eq!(
+        p.models[0].max_tokens, 16,
+        "reasoning-friendly default budget"
+    );
+    assert!(
+        !format!("{config:?}").contains("sk-ant-test"),
+        "Debug output must not show the key"
+    );
+}
+
+/// Each case: a replacement applied to the brief's example, the line the error must name and
+/// words it must contain.
+#[test]
+fn every_mistake_names_file_line_and_fix() {
+    let cases: &[(&str, &str, usize, &str)] = &[
+        (
+            "timeout = \"20s\"",
+            "timeout = \"20s\"\ntimout = \"5s\"",
+            14,
+            "unknown field `timout`",
+        ),
+        ("*/30 * * * * *", "*/30 * * * *", 12, "seconds field"),
+        (
+            "*/30 * * * * *",
+            "every thirty seconds",
+            12,
+            "invalid cron schedule",
+        ),
+        (
+            "{ id = \"claude-sonnet-4-5\", name",
+            "{ id = \"claude-opus-4-8\", name",
+            16,
+            "duplicate model id `claude-opus-4-8`",
+        ),
+        (
+            "fallback = [\"claude-sonnet-4-5\"]",
+            "fallback = [\"claude-sonnet-9\"]",
+            15,
+            "fallback `claude-sonnet-9`",
+        ),
+        (
+            "api_key_env = \"ANTHROPIC_API_KEY\"",
+            "api_key_env = \"MISSING_KEY\"",
+            11,
+            "`MISSING_KEY`",
+        ),
+        (
+            "kind = \"anthropic\"  ",
+            "kind = \"anthropik\"  ",
+            9,
+            "unknown provider kind `anthropik`",
+        ),
+        (
+            "timeout = \"20s\"",
+            "timeout = \"twenty\"",
+            13,
+            "not a duration",
+        ),
+        (
+            "listen = \"127.0.0.1:8080\"",
+            "listen = \"localhost\"",
+            3,
+            "address like 127.0.0.1:8080",
+        ),
+        (
+            "base_url = \"https://api.anthropic.com\"",
+            "base_url = \"ftp://x\"",
+            10,
+            "http(s) URL",
+        ),
+        ("[server]", "[server\n", 2, ""),
+    ];
+    for (from, to, line, words) in cases {
+        assert!(BRIEF_EXAMPLE.contains(from), "case {from:?} does not apply");
+        let text = BRIEF_EXAMPLE.replacen(from, to, 1);
+        let err = parse(&text, &[("ANTHROPIC_API_KEY", "k-123456")])
+            .expect_err(&format!("{to:?} must be refused"));
+        let prefix = format!("conf/test.toml:{line}:");
+        assert!(
+            err.contains(&prefix),
+            "error for {to:?} should name {prefix}, got:\n{err}"
+        );
+        assert!(
+            err.contains(words),
+            "error for {to:?} should say {words:?}, got:\n{err}"
+        );
+    }
+}
+
+#[test]
+fn duplicate_providers_and_all_problems_reported_together() {
+    let twice = format!(
+        "{BRIEF_EXAMPLE}\n{}",
+        &BRIEF_EXAMPLE[BRIEF_EXAMPLE.find("[[providers]]").unwrap()..]
+    );
+    let text = twice.replacen("timeout = \"20s\"", "timeout = \"soon\"", 1);
+    let err = parse(&text, &[("ANTHROPIC_API_KEY", "k-123456")]).unwrap_err();
+    assert!(err.contains("duplicate provider id `anthropic`"), "{err}");
+    assert!(err.contains("not a duration"), "{err}");
+    assert!(err.lines().count() >= 2, "both problems listed: {err}");
+}
+
+#[test]
+fn env_interpolation_in_urls_and_headers() {
+    let text = r#"
+[[providers]]
+id = "local"
+kind = "openai"
+base_url = "http://${HOST}/v1"
+headers = { "X-Team" = "${TEAM}" }
+models = [ { id = "llama3" } ]
+"#;
+    let config = parse(text, &[("HOST", "127.0.0.1:11434"), ("TEAM", "sre")]).unwrap();
+    assert_eq!(config.providers[0].base_url, "http://127.0.0.1:11434/v1");
+    assert_eq!(
+        config.providers[0].headers,
+        vec![("X-Team".to_string(), "sre".to_string())]
+    );
+    let err = parse(text, &[("HOST", "h")]).unwrap_err();
+    assert!(
+        err.contains("conf/test.toml:6:") && err.contains("`TEAM` is not set"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cross_provider_fallbacks_resolve() {
+    let text = r#"
+[[providers]]
+id = "a"
+kind = "simulated"
+models = [ { id = "m1", fallback = ["b/m2"] } ]
+[[providers]]
+id = "b"
+kind = "simulated"
+models = [ { id = "m2" } ]
+"#;
+    parse(text, &[]).unwrap();
+    let err = parse(&text.replace("b/m2", "c/m2"), &[]).unwrap_err();
+    assert!(
+        err.contains("conf/test.toml:5:") && err.contains("fallback `c/m2`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_secret_never_appears_in_an_error() {
+    let text = BRIEF_EXAMPLE.replace("timeout = \"20s\"", "timeout = \"bad\"");
+    let err = parse(&text, &[("ANTHROPIC_API_KEY", "sk-ant-supersecret-42")]).unwrap_err();
+    assert!(!err.contains("supersecret"), "{err}");
+}

@@ -1,0 +1,336 @@
+//! The evaluator end to end in simulated time: probes of the simulated provider are written
+//! to a real SQLite file second by second, and the engine runs on that clock. No sleeps.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use modelwatch::config::Config;
+use modelwatch::evaluate::engine::Engine;
+use modelwatch::evaluate::ModelState;
+use modelwatch::probe::simulated::simulate;
+use modelwatch::probe::ProbeResult;
+use modelwatch::store::Store;
+
+use crate::helpers::config_from;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
+}
+
+/// A run of the engine over simulated probes, recording everything it announced.
+struct Replay {
+    config: Config,
+    store: Store,
+    engine: Engine,
+    _dir: tempfile::TempDir,
+    /// Per second: the routing decision of every model after that second's round.
+    enabled_log: Vec<(u64, BTreeMap<String, bool>)>,
+}
+
+impl Replay {
+    async fn new(toml: &str) -> Replay {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config_from(toml, &[]);
+        let store = Store::open(&dir.path().join("replay.db")).await.unwrap();
+        let engine = Engine::new(store.clone(), &config, t0()).await.unwrap();
+        Replay {
+            config,
+            store,
+            engine,
+            _dir: dir,
+            enabled_log: Vec::new(),
+        }
+    }
+
+    /// Probes every model whose schedule fires in each second of `[from, to)`, then runs
+    /// the engine just after that second's probes.
+    async fn run(&mut self, from: u64, to: u64) {
+        for s in from..to {
+            let now = t0() + Duration::seconds(s as i64);
+            let mut batch = Vec::new();
+            for (p, m) in self.config.models() {
+                let fires = m
+                    .schedule
+                    .next_after(now - Duration::milliseconds(1))
+                    .is_some_and(|f| f == now);
+                if fires {
+                    let key = format!("{}/{}", p.id, m.id);
+                    let report = simulate(&m.simulation, &key, std::time::Duration::from_secs(s));
+                    batch.push(ProbeResult {
+                        provider: p.id.clone(),
+                        model: m.id.clone(),
+                        started_at: now,
+                        report,
+                    });
+                }
+            }
+            self.store.insert_results(&batch).await.unwrap();
+            self.engine
+                .run_once(now + Duration::milliseconds(999))
+                .await
+                .unwrap();
+            let table = self.engine.subscribe().borrow().clone();
+            self.enabled_log.push((
+                s,
+                table
+                    .models
+                    .iter()
+                    .map(|r| (r.id.clone(), r.enabled))
+                    .collect(),
+            ));
+        }
+    }
+
+    /// Simulates a restart: a new engine resumes from the database.
+    async fn restart(&mut self, at: u64) {
+        self.engine = Engine::new(
+            self.store.clone(),
+            &self.config,
+            t0() + Duration::seconds(at as i64),
+        )
+        .await
+        .unwrap();
+    }
+
+    /// Every event as (type, model key, seconds since t0, public).
+    async fn events(&self) -> Vec<(String, Option<String>, i64, bool)> {
+        self.store
+            .events_after(0, 100_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| {
+                (
+                    e.kind,
+                    e.model_key,
+                    (e.occurred_at - t0().timestamp_millis()) / 1000,
+                    e.public,
+                )
+            })
+            .collect()
+    }
+
+    fn first_second(&self, model: &str, enabled: bool, after: u64) -> Option<u64> {
+        self.enabled_log
+            .iter()
+            .find(|(s, m)| *s >= after && m.get(model) == Some(&enabled))
+            .map(|(s, _)| *s)
+    }
+}
+
+const FAULT_START: u64 = 607;
+const FAULT_END: u64 = 907;
+
+fn incident_config() -> String {
+    let fault = format!(
+        "simulate = {{ faults = [ {{ after = \"{FAULT_START}s\", duration = \"{}s\", error_rate = 0.6, error_mix = {{ overloaded = 1 }}, ttft = \"4s\" }} ] }}",
+        FAULT_END - FAULT_START
+    );
+    format!(
+        r#"
+[[providers]]
+id = "anthropic"
+kind = "simulated"
+schedule = "* * * * * *"
+simulate = {{ ttft = "700ms", jitter = "300ms", error_rate = 0.01 }}
+models = [
+  {{ id = "opus-4-8", fallback = ["sonnet-4-5"], {fault} }},
+  {{ id = "opus-4-7", fallback = ["sonnet-4-5"], {fault} }},
+  {{ id = "sonnet-4-5" }},
+]
+[[providers]]
+id = "openai"
+kind = "simulated"
+schedule = "* * * * * *"
+simulate = {{ ttft = "500ms", jitter = "300ms", error_rate = 0.01 }}
+models = [ {{ id = "gpt-5" }}, {{ id = "gpt-5-mini" }} ]
+"#
+    )
+}
+
+#[tokio::test]
+async fn incident_replay_disables_only_the_affected_models_and_restores_them() {
+    let mut replay = Replay::new(&incident_config()).await;
+    replay.run(0, 750).await;
+    // A restart in the middle of the incident must neither repeat nor lose events.
+    replay.restart(750).await;
+    replay.run(750, 1200).await;
+
+    let evaluation_interval = 15; // default: every 15 probe intervals of 1 s
+    let events = replay.events().await;
+    for model in ["anthropic/opus-4-8", "anthropic/opus-4-7"] {
+        let of = |kind: &str| {
+            events
+                .iter()
+                .filter(|e| e.0 == kind && e.1.as_deref() == Some(model))
+                .map(|e| e.2)
+                .collect::<Vec<_>>()
+        };
+        let disabled = of("model.disabled");
+        let restored = of("model.restored");
+        assert_eq!(
+            disabled.len(),
+            1,
+            "{model}: one disable event, got {disabled:?}"
+        );
+        assert_eq!(
+            restored.len(),
+            1,
+            "{model}: one restore event, got {restored:?}"
+        );
+        let detection = disabled[0] - FAULT_START as i64;
+        let recovery = restored[0] - FAULT_END as i64;
+        eprintln!("{model}: disabled {detection} s after the fault began, restored {recovery} s after it ended");
+        assert!(
+            (0..=2 * evaluation_interval).contains(&detection),
+            "{model} disabled {detection} s after the fault"
+        );
+        assert!(
+            (0..=3 * evaluation_interval).contains(&recovery),
+            "{model} restored {recovery} s after recovery"
+        );
+        // While disabled, the routing table points at the healthy fallback.
+        let table_at = replay
+            .enabled_log
+            .iter()
+            .find(|(s, _)| *s == disabled[0] as u64 + 1)
+            .unwrap();
+        assert_eq!(table_at.1.get(model), Some(&false));
+    }
+    for model in ["anthropic/sonnet-4-5", "openai/gpt-5", "openai/gpt-5-mini"] {
+        assert_eq!(
+            replay.first_second(model, false, 0),
+            None,
+            "{model} must stay enabled throughout"
+        );
+        assert!(
+            !events
+                .iter()
+                .any(|e| e.1.as_deref() == Some(model) && e.0 != "model.state_changed"),
+            "{model}: no announcement"
+        );
+    }
+
+    let incidents = replay.store.incidents(10).await.unwrap();
+    assert_eq!(incidents.len(), 1, "one incident: {incidents:?}");
+    let incident = &incidents[0];
+    assert_eq!(incident.provider_id, "anthropic");
+    assert_eq!(incident.status, "resolved");
+    assert!(
+        incident
+            .affected
+            .iter()
+            .all(|m| m.starts_with("anthropic/opus")),
+        "{:?}",
+        incident.affected
+    );
+    let statuses: Vec<&str> = incident.updates.iter().map(|u| u.status.as_str()).collect();
+    assert_eq!(statuses.first(), Some(&"investigating"));
+    assert!(statuses.contains(&"monitoring"), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&"resolved"));
+    let created = events.iter().filter(|e| e.0 == "incident.created").count();
+    let resolved = events.iter().filter(|e| e.0 == "incident.resolved").count();
+    assert_eq!((created, resolved), (1, 1));
+    assert!(events.iter().any(|e| e.0 == "incident.updated"));
+
+    // Every event has its outbox row, and every row belongs to an event.
+    let outbox: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox o JOIN events e ON e.id = o.event_id")
+            .fetch_one(replay.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(outbox as usize, events.len());
+}
+
+#[tokio::test]
+async fn a_noisy_but_healthy_day_changes_nothing() {
+    let toml = r#"
+[[providers]]
+id = "noisy"
+kind = "simulated"
+schedule = "*/10 * * * * *"
+simulate = { ttft = "600ms", jitter = "2s", generation = "300ms", error_rate = 0.02, error_mix = { http_5xx = 1, overloaded = 1, timeout = 1 } }
+models = [ { id = "a" }, { id = "b" } ]
+"#;
+    let mut replay = Replay::new(toml).await;
+    replay.run(0, 86_400).await;
+    let events = replay.events().await;
+    let changes: Vec<_> = events
+        .iter()
+        .filter(|e| e.0 == "model.state_changed")
+        .collect();
+    // The only change allowed is each model's first evidence: unknown → operational.
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    for model in ["noisy/a", "noisy/b"] {
+        let changes = replay.store.state_changes(model, t0()).await.unwrap();
+        assert_eq!(changes.len(), 1, "{model}: {changes:?}");
+        assert_eq!(
+            (changes[0].from, changes[0].to),
+            (ModelState::Unknown, ModelState::Operational)
+        );
+    }
+    assert!(replay.store.incidents(10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn misconfiguration_is_never_an_outage() {
+    let toml = r#"
+[[providers]]
+id = "wrongkey"
+kind = "simulated"
+schedule = "* * * * * *"
+simulate = { error_rate = 1.0, error_mix = { auth = 1 } }
+models = [ { id = "m" } ]
+"#;
+    let mut replay = Replay::new(toml).await;
+    replay.run(0, 600).await;
+    let events = replay.events().await;
+    assert!(events.iter().all(|e| !e.3), "no public event: {events:?}");
+    assert!(!events.iter().any(|e| e.0 == "model.disabled"));
+    assert!(replay.store.incidents(10).await.unwrap().is_empty());
+    let states = replay.store.load_model_states().await.unwrap();
+    assert_eq!(states[0].tracker.state, ModelState::Unknown);
+    assert!(states[0].enabled, "lack of evidence never disables a model");
+    assert!(
+        states[0].reasons[0].starts_with("probe misconfigured"),
+        "{:?}",
+        states[0].reasons
+    );
+}
+
+#[tokio::test]
+async fn our_own_network_down_is_not_announced() {
+    let down = r#"faults = [ { after = "400s", duration = "300s", error_rate = 1.0, error_mix = { connect = 1 } } ]"#;
+    let toml = format!(
+        r#"
+[[providers]]
+id = "p1"
+kind = "simulated"
+schedule = "* * * * * *"
+simulate = {{ {down} }}
+models = [ {{ id = "a" }}, {{ id = "b" }} ]
+[[providers]]
+id = "p2"
+kind = "simulated"
+schedule = "* * * * * *"
+simulate = {{ {down} }}
+models = [ {{ id = "c" }} ]
+"#
+    );
+    let mut replay = Replay::new(&toml).await;
+    replay.run(0, 650).await;
+    let states = replay.store.load_model_states().await.unwrap();
+    assert!(
+        states
+            .iter()
+            .all(|s| s.tracker.state == ModelState::Unknown),
+        "{states:?}"
+    );
+    assert!(states.iter().all(|s| s.enabled));
+    let events = replay.events().await;
+    assert!(
+        events.iter().filter(|e| e.2 >= 400).all(|e| !e.3),
+        "nothing public while our network is down: {events:?}"
+    );
+    assert!(replay.store.incidents(10).await.unwrap().is_empty());
+}
