@@ -518,8 +518,15 @@ impl Validator<'_> {
             Some(s) => self.simulation(s, &SimulationConfig::default()),
             None => SimulationConfig::default(),
         };
-        if let Some(sim) = p.simulate.as_ref().filter(|_| kind != ProviderKind::Simulated) {
-            self.problem(sim, "`simulate` applies only to providers of kind \"simulated\"");
+        if let Some(sim) = p
+            .simulate
+            .as_ref()
+            .filter(|_| kind != ProviderKind::Simulated)
+        {
+            self.problem(
+                sim,
+                "`simulate` applies only to providers of kind \"simulated\"",
+            );
         }
         let provider_policy = self.policy(&self.policy.clone(), p.evaluator.as_ref());
         let mut models = Vec::new();

@@ -37,11 +37,20 @@ pub struct Route {
     pub reason: String,
 }
 
+/// A provider's rollup: derived from its models, never the other way round.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProviderRollup {
+    pub id: String,
+    pub name: String,
+    pub state: ModelState,
+}
+
 /// The routing table, replaced as a whole whenever a round changes anything.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RoutingTable {
     pub generated_at: DateTime<Utc>,
     pub models: Vec<Route>,
+    pub providers: Vec<ProviderRollup>,
 }
 
 /// What the engine knows of one configured model.
@@ -419,10 +428,32 @@ impl Engine {
                         .unwrap_or_else(|| "no evaluation yet".into()),
                 }
             })
-            .collect();
+            .collect::<Vec<Route>>();
+        let mut providers: Vec<ProviderRollup> = Vec::new();
+        for m in &self.models {
+            if providers.iter().any(|p| p.id == m.provider_id) {
+                continue;
+            }
+            let states: Vec<ModelState> = self
+                .models
+                .iter()
+                .filter(|o| o.provider_id == m.provider_id)
+                .map(|o| lookup(&o.key).0)
+                .collect();
+            providers.push(ProviderRollup {
+                id: m.provider_id.clone(),
+                name: self
+                    .provider_names
+                    .get(&m.provider_id)
+                    .cloned()
+                    .unwrap_or_else(|| m.provider_id.clone()),
+                state: super::state::provider_rollup(&states),
+            });
+        }
         self.routing.send_replace(Arc::new(RoutingTable {
             generated_at: now,
             models,
+            providers,
         }));
     }
 }

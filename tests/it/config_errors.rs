@@ -202,3 +202,50 @@ fn the_secret_never_appears_in_an_error() {
     let err = parse(&text, &[("ANTHROPIC_API_KEY", "sk-ant-supersecret-42")]).unwrap_err();
     assert!(!err.contains("supersecret"), "{err}");
 }
+
+#[test]
+fn evaluator_settings_cascade_and_are_checked() {
+    let text = r#"
+[evaluator]
+window_probes = 40
+
+[[providers]]
+id = "p"
+kind = "simulated"
+evaluator = { failure_threshold = 3, disable_at = "major_outage" }
+models = [ { id = "a" }, { id = "b", evaluator = { window_probes = 12, min_samples = 6, ttft_limit = "4s" } } ]
+"#;
+    let config = parse(text, &[]).unwrap();
+    let (a, b) = (
+        &config.providers[0].models[0].policy,
+        &config.providers[0].models[1].policy,
+    );
+    assert_eq!((a.window_probes, a.failure_threshold), (40, 3));
+    assert_eq!(a.disable_at, modelwatch::evaluate::ModelState::MajorOutage);
+    assert_eq!(
+        (b.window_probes, b.min_samples, b.failure_threshold),
+        (12, 6, 3)
+    );
+    assert_eq!(b.ttft_limit, Some(std::time::Duration::from_secs(4)));
+
+    let err = parse(&text.replace("\"major_outage\"", "\"sometimes\""), &[]).unwrap_err();
+    assert!(
+        err.contains("conf/test.toml:8:") && err.contains("disable_at"),
+        "{err}"
+    );
+    let err = parse(
+        &text.replace("window_probes = 12", "window_probes = 3"),
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("conf/test.toml:9:") && err.contains("at least `min_samples`"),
+        "{err}"
+    );
+    let err = parse(
+        &text.replace("window_probes = 40", "windw_probes = 40"),
+        &[],
+    )
+    .unwrap_err();
+    assert!(err.contains("unknown field `windw_probes`"), "{err}");
+}

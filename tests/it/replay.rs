@@ -25,6 +25,8 @@ struct Replay {
     _dir: tempfile::TempDir,
     /// Per second: the routing decision of every model after that second's round.
     enabled_log: Vec<(u64, BTreeMap<String, bool>)>,
+    /// Per second: each provider's rollup state.
+    rollup_log: Vec<(u64, BTreeMap<String, ModelState>)>,
 }
 
 impl Replay {
@@ -39,6 +41,7 @@ impl Replay {
             engine,
             _dir: dir,
             enabled_log: Vec::new(),
+            rollup_log: Vec::new(),
         }
     }
 
@@ -78,6 +81,12 @@ impl Replay {
                     .map(|r| (r.id.clone(), r.enabled))
                     .collect(),
             ));
+            let rollups = table
+                .providers
+                .iter()
+                .map(|p| (p.id.clone(), p.state))
+                .collect();
+            self.rollup_log.push((s, rollups));
         }
     }
 
@@ -196,6 +205,11 @@ async fn incident_replay_disables_only_the_affected_models_and_restores_them() {
             .find(|(s, _)| *s == disabled[0] as u64 + 1)
             .unwrap();
         assert_eq!(table_at.1.get(model), Some(&false));
+        // The provider's rollup shows the partial outage; its healthy model stays enabled.
+        let rollup_at = &replay.rollup_log[disabled[0] as usize + 1].1;
+        assert_eq!(rollup_at.get("anthropic"), Some(&ModelState::PartialOutage));
+        assert_eq!(rollup_at.get("openai"), Some(&ModelState::Operational));
+        assert_eq!(table_at.1.get("anthropic/sonnet-4-5"), Some(&true));
     }
     for model in ["anthropic/sonnet-4-5", "openai/gpt-5", "openai/gpt-5-mini"] {
         assert_eq!(
