@@ -20,7 +20,8 @@ use crate::probe::{http_client, prober_for};
 use crate::schedule;
 use crate::store::writer::{spawn_maintenance, spawn_writer};
 use crate::store::Store;
-use crate::web::{router, AppState};
+use crate::web::publisher::Publisher;
+use crate::web::{renderers, router, AppState};
 
 /// How often rollups and retention run.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
@@ -93,10 +94,22 @@ impl Application {
         let evaluator = evaluate::engine::spawn(engine, clock, stop_rx.clone());
         info!(models = config.model_count(), listen = %listener.local_addr()?, config = %config.path.display(), "modelwatch running");
 
+        let mut publisher = Publisher::new(
+            store.clone(),
+            Arc::clone(&config),
+            routing.clone(),
+            clock,
+            renderers(),
+        );
+        // The first site is published before the server answers, so no request sees an empty one.
+        publisher.publish().await;
+        let site = publisher.handle();
+        let publishing = publisher.spawn(stop_rx.clone());
         let app = router(AppState {
             config: Arc::clone(&config),
             store: store.clone(),
             routing,
+            site,
         });
         let mut server_stop = stop_rx.clone();
         let server = tokio::spawn(async move {
@@ -113,6 +126,7 @@ impl Application {
         scheduler.join().await;
         writer.await.context("the result writer ended abnormally")?;
         evaluator.await.context("the evaluator ended abnormally")?;
+        publishing.await.context("the publisher ended abnormally")?;
         maintenance
             .await
             .context("the maintenance loop ended abnormally")?;

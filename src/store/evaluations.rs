@@ -20,7 +20,7 @@ pub struct StoredModelState {
 }
 
 /// One state change, for the model's history.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StateChange {
     pub model_key: String,
     pub at: DateTime<Utc>,

@@ -10,7 +10,7 @@ use super::{SqlxContext, Store, StoreError};
 use crate::evaluate::incidents::{IncidentAction, IncidentStatus, OpenIncident};
 
 /// An incident with its timeline, newest update last.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Incident {
     pub id: i64,
     pub provider_id: String,
@@ -25,7 +25,7 @@ pub struct Incident {
     pub updates: Vec<IncidentUpdate>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct IncidentUpdate {
     pub id: i64,
     pub at: DateTime<Utc>,

@@ -1,4 +1,21 @@
 //! The HTTP surface. One route table in [`router`]; handlers read shared [`AppState`].
+//!
+//! Public bodies (pages, `/api/v2`, `/api/v1`, feeds, badges) are rendered once per snapshot
+//! by the renderers listed in [`renderers`] and served from the [`site::Site`] by the
+//! fallback handler; only a few live endpoints are handled directly.
+//!
+//! - [`snapshot`]: what the public sees, read from the store in one go;
+//! - [`publisher`]: rebuilds and swaps the site; [`site`]: bodies, compression, ETags;
+//! - renderers: [`pages`] (HTML), [`statuspage`] (`/api/v2`), [`api_v1`], [`feeds`], [`badges`].
+
+pub mod api_v1;
+pub mod badges;
+pub mod feeds;
+pub mod pages;
+pub mod publisher;
+pub mod site;
+pub mod snapshot;
+pub mod statuspage;
 
 use std::sync::Arc;
 
@@ -12,6 +29,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::evaluate::engine::RoutingTable;
 use crate::store::Store;
+use site::{Renderer, SiteHandle};
 
 /// What every handler may read.
 #[derive(Clone)]
@@ -22,14 +40,29 @@ pub struct AppState {
     pub store: Store,
     /// The routing table, replaced by the evaluator after every committed change.
     pub routing: watch::Receiver<Arc<RoutingTable>>,
+    /// The rendered public site, replaced by the publisher.
+    pub site: SiteHandle,
+}
+
+/// Every renderer of the public site.
+pub fn renderers() -> Vec<Renderer> {
+    vec![
+        pages::render,
+        statuspage::render,
+        api_v1::render,
+        feeds::render,
+        badges::render,
+    ]
 }
 
 /// The route table.
 pub fn router(state: AppState) -> Router {
+    let site = state.site.clone();
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/routing", get(routing))
         .with_state(state)
+        .fallback_service(axum::routing::any(site::serve).with_state(site))
 }
 
 /// Liveness: the process is up and answering.
@@ -38,6 +71,7 @@ async fn healthz() -> &'static str {
 }
 
 /// The routing table: per model its state, whether it is enabled, and what to use instead.
+/// Served live from the evaluator's table so clients see a change the moment it commits.
 async fn routing(State(state): State<AppState>) -> impl IntoResponse {
     let table = state.routing.borrow().clone();
     let body = serde_json::to_vec(&*table).unwrap_or_else(|_| b"{}".to_vec());

@@ -41,3 +41,144 @@ pub fn first_target(config: &Config) -> ProbeTarget {
         model,
     }
 }
+
+/// A running service on port 0 with a database seeded by a replayed incident.
+pub struct TestApp {
+    pub base: String,
+    pub store: modelwatch::store::Store,
+    pub client: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let r = self.get(path).await;
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    /// Stops the service and waits until it has shut down cleanly.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+}
+
+/// The fixture's providers: Anthropic's two Opus models fail 60% with slow first tokens
+/// between minutes 10 and 20 of the seeded half hour; everything else is healthy.
+pub const SEEDED_PROVIDERS: &str = r#"
+[[providers]]
+id = "anthropic"
+name = "Anthropic"
+kind = "simulated"
+schedule = "* * * * * *"
+simulate = { ttft = "700ms", jitter = "300ms", error_rate = 0.01 }
+models = [
+  { id = "claude-opus-4-8", name = "Claude Opus 4.8", fallback = ["claude-sonnet-4-5"], simulate = { faults = [ { after = "600s", duration = "600s", error_rate = 0.6, error_mix = { overloaded = 1 }, ttft = "4s" } ] } },
+  { id = "claude-sonnet-4-5", name = "Claude Sonnet 4.5" },
+]
+[[providers]]
+id = "openai"
+name = "OpenAI"
+kind = "simulated"
+schedule = "* * * * * *"
+simulate = { ttft = "500ms", jitter = "200ms", error_rate = 0.01 }
+models = [ { id = "gpt-5", name = "GPT-5" } ]
+"#;
+
+/// Seconds of history the fixture replays, ending now.
+pub const SEEDED_SECONDS: i64 = 1800;
+
+static SEEDED_DB: tokio::sync::OnceCell<(tempfile::TempDir, std::path::PathBuf)> =
+    tokio::sync::OnceCell::const_new();
+
+/// Replays [`SEEDED_PROVIDERS`] over the last half hour into a database, once per test run.
+async fn seeded_database() -> &'static std::path::Path {
+    let (_, path) = SEEDED_DB
+        .get_or_init(|| async {
+            use chrono::Duration;
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("seed.db");
+            let config = config_from(SEEDED_PROVIDERS, &[]);
+            let store = modelwatch::store::Store::open(&path).await.unwrap();
+            let start = chrono::Utc::now() - Duration::seconds(SEEDED_SECONDS);
+            let mut engine =
+                modelwatch::evaluate::engine::Engine::new(store.clone(), &config, start)
+                    .await
+                    .unwrap();
+            for s in 0..SEEDED_SECONDS {
+                let now = start + Duration::seconds(s);
+                let batch: Vec<_> = config
+                    .models()
+                    .map(|(p, m)| modelwatch::probe::ProbeResult {
+                        provider: p.id.clone(),
+                        model: m.id.clone(),
+                        started_at: now,
+                        report: modelwatch::probe::simulated::simulate(
+                            &m.simulation,
+                            &format!("{}/{}", p.id, m.id),
+                            std::time::Duration::from_secs(s as u64),
+                        ),
+                    })
+                    .collect();
+                store.insert_results(&batch).await.unwrap();
+                engine
+                    .run_once(now + Duration::milliseconds(999))
+                    .await
+                    .unwrap();
+            }
+            store.compute_rollups(chrono::Utc::now()).await.unwrap();
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(store.pool())
+                .await
+                .unwrap();
+            (dir, path)
+        })
+        .await;
+    path
+}
+
+/// Starts the real service (scheduler, evaluator, publisher, HTTP) on a copy of the seeded
+/// database, listening on a fresh loopback port.
+pub async fn spawn_seeded_app() -> TestApp {
+    let seed = seeded_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("app.db");
+    std::fs::copy(seed, &db).unwrap();
+    let toml = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\ndatabase = \"{}\"\n{SEEDED_PROVIDERS}",
+        db.display()
+    );
+    let config = config_from(&toml, &[]);
+    let app = modelwatch::startup::Application::build(config, modelwatch::clock::Clock::system())
+        .await
+        .unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let store = app.store().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        base,
+        store,
+        client: reqwest::Client::new(),
+        stop: Some(stop),
+        task: Some(task),
+        _dir: dir,
+    }
+}

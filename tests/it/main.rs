@@ -11,3 +11,4 @@ mod probe_openai;
 mod replay;
 mod scheduler;
 mod store_results;
+mod web_site;

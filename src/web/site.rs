@@ -1,0 +1,309 @@
+//! Rendered bodies and how they are served: once per snapshot, precompressed, with ETags.
+//!
+//! A [`Site`] maps a path to a [`Body`] rendered from one [`PublicSnapshot`]: identity,
+//! gzip and brotli bytes, a weak ETag from the content, a content type. Serving is a map
+//! lookup plus header negotiation; no rendering, no database, no allocation per request
+//! beyond the response headers. Lookups use the path only (plus a validated `period`
+//! parameter), so query strings and odd headers can never add cache entries or grow memory.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::sync::Arc;
+
+use axum::body::Body as AxumBody;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+use super::snapshot::PublicSnapshot;
+
+/// One rendered body, as a renderer produces it.
+pub struct Rendered {
+    /// Path (and, for parameterised views, `?period=…`) it is served at.
+    pub path: String,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl Rendered {
+    pub fn json(path: impl Into<String>, value: &impl serde::Serialize) -> Rendered {
+        Rendered {
+            path: path.into(),
+            content_type: "application/json",
+            body: serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec()),
+        }
+    }
+
+    pub fn html(path: impl Into<String>, body: String) -> Rendered {
+        Rendered {
+            path: path.into(),
+            content_type: "text/html; charset=utf-8",
+            body: body.into_bytes(),
+        }
+    }
+}
+
+/// A body ready to serve in every encoding.
+#[derive(Debug)]
+pub struct Body {
+    pub content_type: HeaderValue,
+    pub etag: HeaderValue,
+    pub identity: Bytes,
+    pub gzip: Bytes,
+    pub br: Bytes,
+}
+
+/// Smaller bodies are not worth compressing (and some clients mishandle tiny gzip bodies).
+const COMPRESS_MIN: usize = 256;
+
+impl Body {
+    pub fn new(content_type: &'static str, bytes: Vec<u8>) -> Body {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        bytes.hash(&mut hasher);
+        // A weak validator: the same content has the same tag in every encoding.
+        let etag = HeaderValue::from_str(&format!("W/\"{:016x}\"", hasher.finish()))
+            .unwrap_or(HeaderValue::from_static("W/\"0\""));
+        let (gzip, br) = if bytes.len() >= COMPRESS_MIN {
+            (gzip(&bytes), brotli(&bytes))
+        } else {
+            (Bytes::new(), Bytes::new())
+        };
+        Body {
+            content_type: HeaderValue::from_static(content_type),
+            etag,
+            identity: Bytes::from(bytes),
+            gzip,
+            br,
+        }
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Bytes {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(bytes);
+    encoder.finish().map(Bytes::from).unwrap_or_default()
+}
+
+fn brotli(bytes: &[u8]) -> Bytes {
+    let mut out = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 9,
+        ..Default::default()
+    };
+    match brotli::BrotliCompress(&mut &bytes[..], &mut out, &params) {
+        Ok(_) => Bytes::from(out),
+        Err(_) => Bytes::new(),
+    }
+}
+
+/// Every public body of one snapshot version.
+#[derive(Debug, Default)]
+pub struct Site {
+    pub version: u64,
+    pub generated_at: Option<DateTime<Utc>>,
+    pub bodies: HashMap<String, Arc<Body>>,
+}
+
+/// A renderer turns a snapshot into bodies; each public surface has one.
+pub type Renderer = fn(&PublicSnapshot) -> Vec<Rendered>;
+
+impl Site {
+    /// Renders and compresses every body of `snapshot`.
+    pub fn render(snapshot: &PublicSnapshot, renderers: &[Renderer]) -> Site {
+        let bodies = renderers
+            .iter()
+            .flat_map(|r| r(snapshot))
+            .map(|r| (r.path, Arc::new(Body::new(r.content_type, r.body))))
+            .collect();
+        Site {
+            version: snapshot.version,
+            generated_at: Some(snapshot.generated_at),
+            bodies,
+        }
+    }
+}
+
+/// The site as handlers see it: replaced whole by the publisher.
+pub type SiteHandle = watch::Receiver<Arc<Site>>;
+
+/// Parameters a view may take, with their allowed values.
+const PERIODS: [&str; 3] = ["24h", "7d", "30d"];
+
+/// Serves any GET or HEAD from the current site.
+pub async fn serve(
+    State(site): State<SiteHandle>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "GET, HEAD")],
+            "method not allowed\n",
+        )
+            .into_response();
+    }
+    let path = uri.path();
+    let period = uri
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("period=")));
+    if let Some(p) = period {
+        if !PERIODS.contains(&p) {
+            return not_found_or_bad(
+                path,
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "parameter `period` must be one of 24h, 7d, 30d, not `{}`",
+                    truncate(p)
+                ),
+            );
+        }
+    }
+    let body = {
+        let site = site.borrow();
+        let with_period = period.map(|p| format!("{path}?period={p}"));
+        with_period
+            .and_then(|k| site.bodies.get(&k).cloned())
+            .or_else(|| site.bodies.get(path).cloned())
+    };
+    let Some(body) = body else {
+        return not_found_or_bad(
+            path,
+            StatusCode::NOT_FOUND,
+            &format!("nothing at `{}`", truncate(path)),
+        );
+    };
+    respond(&body, &headers, method == Method::HEAD)
+}
+
+/// Builds the response for `body`, honouring If-None-Match and Accept-Encoding.
+pub fn respond(body: &Body, headers: &HeaderMap, head: bool) -> Response {
+    let mut builder = Response::builder()
+        .header(header::ETAG, body.etag.clone())
+        .header(
+            header::CACHE_CONTROL,
+            "public, max-age=5, stale-while-revalidate=30",
+        )
+        .header(header::VARY, "Accept-Encoding");
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| {
+            tags.split(',')
+                .any(|t| t.trim() == "*" || weak_eq(t.trim(), &body.etag))
+        });
+    if not_modified {
+        return builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(AxumBody::empty())
+            .unwrap_or_default();
+    }
+    let accept = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let (bytes, encoding) = if !body.br.is_empty() && accepts(accept, "br") {
+        (body.br.clone(), Some("br"))
+    } else if !body.gzip.is_empty() && accepts(accept, "gzip") {
+        (body.gzip.clone(), Some("gzip"))
+    } else {
+        (body.identity.clone(), None)
+    };
+    builder = builder
+        .header(header::CONTENT_TYPE, body.content_type.clone())
+        .header(header::CONTENT_LENGTH, bytes.len());
+    if let Some(e) = encoding {
+        builder = builder.header(header::CONTENT_ENCODING, e);
+    }
+    let payload = if head {
+        AxumBody::empty()
+    } else {
+        AxumBody::from(bytes)
+    };
+    builder
+        .status(StatusCode::OK)
+        .body(payload)
+        .unwrap_or_default()
+}
+
+/// Weak comparison (RFC 9110 §8.8.3.2): tags match ignoring the `W/` prefix.
+fn weak_eq(a: &str, b: &HeaderValue) -> bool {
+    let strip = |t: &str| t.strip_prefix("W/").unwrap_or(t).to_string();
+    b.to_str().map(|b| strip(a) == strip(b)).unwrap_or(false)
+}
+
+/// True when `accept` lists `coding` without `q=0`.
+fn accepts(accept: &str, coding: &str) -> bool {
+    accept.split(',').any(|part| {
+        let mut pieces = part.trim().split(';');
+        let name = pieces.next().unwrap_or("").trim();
+        let refused = pieces.any(|p| {
+            let p = p.trim().replace(' ', "");
+            p == "q=0" || p == "q=0.0" || p == "q=0.00" || p == "q=0.000"
+        });
+        name.eq_ignore_ascii_case(coding) && !refused
+    })
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(120).collect()
+}
+
+/// JSON errors under `/api/`, a short HTML page elsewhere.
+pub fn not_found_or_bad(path: &str, status: StatusCode, message: &str) -> Response {
+    if path.starts_with("/api/") {
+        let body =
+            serde_json::json!({ "error": { "status": status.as_u16(), "message": message } });
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response()
+    } else {
+        let escaped = message
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        let page = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title></head><body><main><h1>{}</h1><p>{escaped}</p><p><a href=\"/\">Back to the status page</a></p></main></body></html>",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("Error")
+        );
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            page,
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_are_negotiated() {
+        assert!(accepts("gzip, deflate, br", "br"));
+        assert!(accepts("gzip;q=1.0, br;q=0.5", "br"));
+        assert!(!accepts("gzip, br;q=0", "br"));
+        assert!(!accepts("identity", "gzip"));
+    }
+
+    #[test]
+    fn bodies_compress_and_tag_by_content() {
+        let a = Body::new("text/plain", "hello ".repeat(100).into_bytes());
+        let b = Body::new("text/plain", "hello ".repeat(100).into_bytes());
+        assert_eq!(a.etag, b.etag);
+        assert!(a.gzip.len() < a.identity.len() && a.br.len() < a.identity.len());
+        let c = Body::new("text/plain", b"tiny".to_vec());
+        assert!(c.gzip.is_empty(), "tiny bodies are served as they are");
+    }
+}

@@ -1,0 +1,398 @@
+//! The public snapshot: everything the public surfaces show, read from the store in one go.
+//!
+//! Handlers never touch the database: a publisher builds a [`PublicSnapshot`] when the
+//! routing table changes (and every half minute for fresh figures), renders every body once
+//! ([`super::site`]), and swaps the result in. If the database cannot be read, the previous
+//! snapshot is kept, refreshed from the in-memory routing table, and marked stale.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::evaluate::engine::RoutingTable;
+use crate::evaluate::{Evidence, ModelState};
+use crate::probe::Outcome;
+use crate::store::evaluations::StateChange;
+use crate::store::incidents::Incident;
+use crate::store::{Granularity, Rollup, Store, StoreError};
+
+/// Days of history shown as uptime bars.
+pub const HISTORY_DAYS: i64 = 90;
+/// Points of the 24-hour sparkline (one per 15 minutes).
+pub const SPARKLINE_POINTS: usize = 96;
+
+/// One point of a latency chart.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LatencyPoint {
+    pub at: DateTime<Utc>,
+    pub probes: u32,
+    pub failures: u32,
+    pub ttft_p50_ms: Option<u32>,
+    pub ttft_p95_ms: Option<u32>,
+    pub total_p50_ms: Option<u32>,
+    pub total_p95_ms: Option<u32>,
+}
+
+/// One day's uptime bar.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DayBar {
+    pub date: NaiveDate,
+    /// The worst state the model was in that day (`unknown` without any evidence).
+    pub worst: ModelState,
+    /// Successful share of counted probes (ok + provider faults), `None` without probes.
+    pub uptime: Option<f64>,
+    pub probes: u32,
+    pub failures: u32,
+    pub ttft_p50_ms: Option<u32>,
+    pub ttft_p95_ms: Option<u32>,
+    /// Incidents of the model's provider that affected the model and overlapped that day.
+    pub incidents: Vec<i64>,
+}
+
+/// A model as the public sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelView {
+    /// `provider/model`.
+    pub id: String,
+    pub provider_id: String,
+    pub model_id: String,
+    pub name: String,
+    pub state: ModelState,
+    pub enabled: bool,
+    pub fallback: Option<String>,
+    pub fallback_name: Option<String>,
+    pub since: DateTime<Utc>,
+    pub reason: String,
+    pub reasons: Vec<String>,
+    pub evidence: Option<Evidence>,
+    /// Time to first token of the latest successful probe.
+    pub ttft_now_ms: Option<u32>,
+    pub last_probe_at: Option<DateTime<Utc>>,
+    /// Median time to first token per 15 minutes over the last 24 hours, oldest first.
+    pub sparkline: Vec<Option<u32>>,
+    /// The last [`HISTORY_DAYS`] days, oldest first.
+    pub days: Vec<DayBar>,
+    pub uptime_90d: Option<f64>,
+    /// Per minute over 24 h, per hour over 7 d and 30 d.
+    pub chart_24h: Vec<LatencyPoint>,
+    pub chart_7d: Vec<LatencyPoint>,
+    pub chart_30d: Vec<LatencyPoint>,
+    /// Probes per outcome class over the last 24 hours.
+    pub outcomes_24h: BTreeMap<String, u32>,
+    /// State changes of the last 30 days, newest first.
+    pub history: Vec<StateChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProviderView {
+    pub id: String,
+    pub name: String,
+    pub state: ModelState,
+    pub models: Vec<ModelView>,
+}
+
+/// Everything the public surfaces render, at one instant.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublicSnapshot {
+    /// Increases with every rebuild; part of every ETag.
+    pub version: u64,
+    pub generated_at: DateTime<Utc>,
+    /// The page's name and public base URL (for links in feeds and the Statuspage API).
+    pub page_name: String,
+    pub base_url: String,
+    pub providers: Vec<ProviderView>,
+    /// Incidents of the last [`HISTORY_DAYS`] days and every unresolved one, newest first.
+    pub incidents: Vec<Incident>,
+    /// Set when the database could not be read: the data is as of this time.
+    pub stale_since: Option<DateTime<Utc>>,
+}
+
+impl PublicSnapshot {
+    pub fn models(&self) -> impl Iterator<Item = &ModelView> {
+        self.providers.iter().flat_map(|p| p.models.iter())
+    }
+
+    pub fn model(&self, id: &str) -> Option<&ModelView> {
+        self.models().find(|m| m.id == id)
+    }
+
+    pub fn unresolved_incidents(&self) -> impl Iterator<Item = &Incident> {
+        self.incidents.iter().filter(|i| i.resolved_at.is_none())
+    }
+
+    /// The overall state: the worst health state of any model (unknown models aside).
+    pub fn overall(&self) -> ModelState {
+        let worst = self.models().filter_map(|m| m.state.severity()).max();
+        match worst {
+            None => ModelState::Unknown,
+            Some(0) => ModelState::Operational,
+            Some(1) => ModelState::DegradedPerformance,
+            Some(2) => ModelState::PartialOutage,
+            Some(_) => ModelState::MajorOutage,
+        }
+    }
+}
+
+/// Reads everything the public surfaces show. `routing` is the evaluator's current table.
+pub async fn build(
+    store: &Store,
+    config: &Config,
+    routing: &RoutingTable,
+    version: u64,
+    now: DateTime<Utc>,
+) -> Result<PublicSnapshot, StoreError> {
+    let states: BTreeMap<String, _> = store
+        .load_model_states()
+        .await?
+        .into_iter()
+        .map(|s| (s.model_key.clone(), s))
+        .collect();
+    let incidents: Vec<Incident> = store
+        .incidents(500)
+        .await?
+        .into_iter()
+        .filter(|i| i.resolved_at.is_none() || i.created_at >= now - Duration::days(HISTORY_DAYS))
+        .collect();
+    let names: BTreeMap<String, String> = config
+        .models()
+        .map(|(p, m)| (format!("{}/{}", p.id, m.id), m.name.clone()))
+        .collect();
+    let mut providers = Vec::new();
+    for p in &config.providers {
+        let mut models = Vec::new();
+        for m in &p.models {
+            let id = format!("{}/{}", p.id, m.id);
+            let route = routing.models.iter().find(|r| r.id == id);
+            let stored = states.get(&id);
+            let mut view = ModelView {
+                id: id.clone(),
+                provider_id: p.id.clone(),
+                model_id: m.id.clone(),
+                name: m.name.clone(),
+                state: route.map(|r| r.state).unwrap_or(ModelState::Unknown),
+                enabled: route.map(|r| r.enabled).unwrap_or(true),
+                fallback: route.and_then(|r| r.fallback.clone()),
+                fallback_name: route
+                    .and_then(|r| r.fallback.as_ref())
+                    .and_then(|f| names.get(f).cloned()),
+                since: route.map(|r| r.since).unwrap_or(now),
+                reason: route.map(|r| r.reason.clone()).unwrap_or_default(),
+                reasons: stored.map(|s| s.reasons.clone()).unwrap_or_default(),
+                evidence: stored.map(|s| s.evidence.clone()),
+                ttft_now_ms: None,
+                last_probe_at: None,
+                sparkline: Vec::new(),
+                days: Vec::new(),
+                uptime_90d: None,
+                chart_24h: Vec::new(),
+                chart_7d: Vec::new(),
+                chart_30d: Vec::new(),
+                outcomes_24h: BTreeMap::new(),
+                history: Vec::new(),
+            };
+            fill_figures(store, &mut view, &incidents, now).await?;
+            models.push(view);
+        }
+        let route_state = routing
+            .providers
+            .iter()
+            .find(|r| r.id == p.id)
+            .map(|r| r.state)
+            .unwrap_or(ModelState::Unknown);
+        providers.push(ProviderView {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            state: route_state,
+            models,
+        });
+    }
+    Ok(PublicSnapshot {
+        version,
+        generated_at: now,
+        page_name: "modelwatch".into(),
+        base_url: format!("http://{}", config.server.listen),
+        providers,
+        incidents,
+        stale_since: None,
+    })
+}
+
+async fn fill_figures(
+    store: &Store,
+    view: &mut ModelView,
+    incidents: &[Incident],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let latest = store.latest_results(&view.id, 20).await?;
+    view.last_probe_at = latest.first().map(|r| r.started_at);
+    view.ttft_now_ms = latest
+        .iter()
+        .find(|r| r.outcome == Outcome::Ok)
+        .and_then(|r| r.ttft_ms);
+
+    let minutes = store
+        .rollups(
+            &view.id,
+            Granularity::Minute,
+            now - Duration::hours(24),
+            now,
+        )
+        .await?;
+    let hours = store
+        .rollups(&view.id, Granularity::Hour, now - Duration::days(30), now)
+        .await?;
+    let days = store
+        .rollups(
+            &view.id,
+            Granularity::Day,
+            now - Duration::days(HISTORY_DAYS),
+            now,
+        )
+        .await?;
+    view.chart_24h = minutes.iter().map(point).collect();
+    view.chart_30d = hours.iter().map(point).collect();
+    view.chart_7d = hours
+        .iter()
+        .filter(|h| h.bucket_start >= now - Duration::days(7))
+        .map(point)
+        .collect();
+    view.sparkline = sparkline(&minutes, now);
+    for r in &minutes {
+        for o in Outcome::ALL {
+            let n = r.count(o);
+            if n > 0 {
+                *view.outcomes_24h.entry(o.as_str().to_string()).or_default() += n;
+            }
+        }
+    }
+    let changes = store
+        .state_changes(&view.id, now - Duration::days(HISTORY_DAYS))
+        .await?;
+    view.days = day_bars(&days, &changes, incidents, &view.id, now);
+    let (ok, counted) = days.iter().fold((0u64, 0u64), |(ok, n), d| {
+        let failures = failures(d);
+        (
+            ok + d.count(Outcome::Ok) as u64,
+            n + d.count(Outcome::Ok) as u64 + failures as u64,
+        )
+    });
+    view.uptime_90d = (counted > 0).then(|| ok as f64 / counted as f64);
+    let month_ago = now - Duration::days(30);
+    view.history = changes
+        .into_iter()
+        .rev()
+        .filter(|c| c.at >= month_ago)
+        .collect();
+    Ok(())
+}
+
+fn failures(r: &Rollup) -> u32 {
+    Outcome::ALL
+        .iter()
+        .filter(|o| o.is_provider_fault())
+        .map(|o| r.count(*o))
+        .sum()
+}
+
+fn point(r: &Rollup) -> LatencyPoint {
+    LatencyPoint {
+        at: r.bucket_start,
+        probes: r.probes,
+        failures: failures(r),
+        ttft_p50_ms: r.ttft_p50,
+        ttft_p95_ms: r.ttft_p95,
+        total_p50_ms: r.total_p50,
+        total_p95_ms: r.total_p95,
+    }
+}
+
+/// The median of each 15-minute slot's minute medians over the last 24 hours.
+pub fn sparkline(minutes: &[Rollup], now: DateTime<Utc>) -> Vec<Option<u32>> {
+    let start = now - Duration::hours(24);
+    let slot = Duration::minutes(15);
+    let mut slots: Vec<Vec<u32>> = vec![Vec::new(); SPARKLINE_POINTS];
+    for r in minutes {
+        let index = ((r.bucket_start - start).num_seconds() / slot.num_seconds()) as usize;
+        if let (Some(v), Some(s)) = (r.ttft_p50, slots.get_mut(index)) {
+            s.push(v);
+        }
+    }
+    slots
+        .into_iter()
+        .map(|mut s| {
+            s.sort_unstable();
+            s.get(s.len().saturating_sub(1) / 2).copied()
+        })
+        .collect()
+}
+
+/// One bar per day: the worst state that day (from the state changes), the day's uptime and
+/// latency (from day rollups), and the incidents that touched the model.
+pub fn day_bars(
+    days: &[Rollup],
+    changes: &[StateChange],
+    incidents: &[Incident],
+    model: &str,
+    now: DateTime<Utc>,
+) -> Vec<DayBar> {
+    let today = now.date_naive();
+    let mut bars = Vec::with_capacity(HISTORY_DAYS as usize);
+    for back in (0..HISTORY_DAYS).rev() {
+        let date = today - Duration::days(back);
+        let start = date
+            .and_hms_opt(0, 0, 0)
+            .map(|d| d.and_utc())
+            .unwrap_or(now);
+        let end = start + Duration::days(1);
+        let rollup = days.iter().find(|d| d.bucket_start == start);
+        // The state at the start of the day is the `to` of the last change before it.
+        let mut states: Vec<ModelState> = changes
+            .iter()
+            .filter(|c| c.at < start)
+            .next_back()
+            .map(|c| vec![c.to])
+            .unwrap_or_default();
+        states.extend(
+            changes
+                .iter()
+                .filter(|c| c.at >= start && c.at < end)
+                .map(|c| c.to),
+        );
+        let worst = states
+            .iter()
+            .copied()
+            .filter(|s| s.severity().is_some())
+            .max_by_key(|s| s.severity())
+            .unwrap_or(if rollup.is_some() {
+                ModelState::Operational
+            } else {
+                ModelState::Unknown
+            });
+        let (probes, fails, ok) = rollup
+            .map(|r| (r.probes, failures(r), r.count(Outcome::Ok)))
+            .unwrap_or((0, 0, 0));
+        bars.push(DayBar {
+            date,
+            worst,
+            uptime: (ok + fails > 0).then(|| ok as f64 / (ok + fails) as f64),
+            probes,
+            failures: fails,
+            ttft_p50_ms: rollup.and_then(|r| r.ttft_p50),
+            ttft_p95_ms: rollup.and_then(|r| r.ttft_p95),
+            incidents: incidents
+                .iter()
+                .filter(|i| {
+                    i.affected.iter().any(|a| a == model)
+                        || i.updates
+                            .iter()
+                            .any(|u| u.affected.iter().any(|a| a == model))
+                })
+                .filter(|i| i.created_at < end && i.resolved_at.is_none_or(|r| r >= start))
+                .map(|i| i.id)
+                .collect(),
+        });
+    }
+    bars
+}
