@@ -57,6 +57,12 @@ impl Publisher {
         self.site.subscribe()
     }
 
+    /// When the published data is stale (the database could not be read), the time it is
+    /// from; `None` while fresh.
+    pub fn last_stale_since(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.last.as_ref().and_then(|s| s.stale_since)
+    }
+
     /// Rebuilds the snapshot (or marks the last one stale) and swaps in a freshly rendered site.
     pub async fn publish(&mut self) {
         self.version += 1;

@@ -1,0 +1,83 @@
+// Loads the status page served by the real modelwatch binary in headless Chromium (Debian's
+// /usr/bin/chromium, driven by playwright-core), and fails when:
+// - a page does not answer 200, or a configured model or its state is missing from it;
+// - the browser reports a console error or an uncaught exception;
+// - axe-core reports a serious or critical accessibility violation, in light or dark mode;
+// - the page scrolls sideways on a 360-pixel-wide phone.
+// It saves screenshots next to the build output (target/browser/).
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const base = process.argv[2];
+const outDir = process.argv[3] ?? 'target/browser';
+if (!base) {
+  console.error('usage: node check.mjs BASE_URL [OUT_DIR]');
+  process.exit(2);
+}
+fs.mkdirSync(outDir, { recursive: true });
+const axeSource = fs.readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+const failures = [];
+const fail = (msg) => { failures.push(msg); console.error(`FAIL ${msg}`); };
+
+const routing = await (await fetch(`${base}/api/v1/routing`)).json();
+const models = routing.models.map((m) => m.id);
+if (models.length === 0) fail('the routing table lists no models');
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+try {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+
+  const pages = ['/', `/models/${models[0]}`, '/history'];
+  for (const route of pages) {
+    const response = await page.goto(base + route, { waitUntil: 'load' });
+    if (!response || response.status() !== 200) fail(`${route} answered ${response?.status()}`);
+    for (const scheme of ['light', 'dark']) {
+      await page.emulateMedia({ colorScheme: scheme });
+      await page.addScriptTag({ content: axeSource });
+      const result = await page.evaluate(async () => await window.axe.run());
+      for (const v of result.violations.filter((v) => ['serious', 'critical'].includes(v.impact))) {
+        fail(`${route} (${scheme}): axe ${v.impact} ${v.id}: ${v.help} (${v.nodes.length} nodes, e.g. ${v.nodes[0]?.target})`);
+      }
+    }
+  }
+
+  // The front page names every model, with a link to its page and a state in words.
+  await page.goto(base + '/', { waitUntil: 'load' });
+  await page.emulateMedia({ colorScheme: 'light' });
+  const stateWords = ['Operational', 'Degraded performance', 'Partial outage', 'Major outage', 'Under maintenance', 'Unknown'];
+  for (const id of models) {
+    const row = page.locator(`a[href="/models/${id}"]`);
+    if ((await row.count()) === 0) fail(`no link to /models/${id} on the front page`);
+  }
+  const text = await page.locator('main').innerText();
+  const found = stateWords.filter((w) => text.includes(w));
+  if (found.length === 0) fail('no state label (e.g. "Operational") on the front page');
+  await page.screenshot({ path: path.join(outDir, 'status-light.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: path.join(outDir, 'status-dark.png'), fullPage: true });
+
+  // A phone: no sideways scrolling.
+  await page.setViewportSize({ width: 360, height: 800 });
+  await page.goto(base + '/', { waitUntil: 'load' });
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  if (width > 360) fail(`the front page is ${width}px wide on a 360px phone`);
+  await page.screenshot({ path: path.join(outDir, 'status-phone.png'), fullPage: true });
+
+  for (const e of consoleErrors) fail(`browser console error: ${e}`);
+} finally {
+  await browser.close();
+}
+if (failures.length > 0) {
+  console.error(`${failures.length} browser check(s) failed`);
+  process.exit(1);
+}
+console.log(`browser checks passed for ${models.length} models; screenshots in ${outDir}`);
