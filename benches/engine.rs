@@ -37,6 +37,7 @@ use modelwatch::evaluate::engine::Engine;
 use modelwatch::evaluate::{assess, step, Baseline, ModelState, Override, Policy, Sample, Tracker};
 use modelwatch::probe::openai::{chat_body, endpoint};
 use modelwatch::probe::simulated::simulate;
+use modelwatch::probe::sse::SseParser;
 use modelwatch::probe::{http_client, prober_for, Outcome, ProbeResult, ProbeTarget};
 use modelwatch::schedule;
 use modelwatch::store::writer::spawn_writer;
@@ -61,6 +62,7 @@ fn main() {
     let rt = runtime(CLIENT_THREAD, None);
     rt.block_on(database_size());
     rt.block_on(evaluator_cost());
+    println!("Load average at the end: {}.", load_average());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -259,15 +261,26 @@ fn print_header() {
     println!("# modelwatch engine benchmarks");
     println!();
     println!(
-        "Machine: {cores} cores ({model}), {:.1} GiB memory. Build: {}.",
+        "Machine: {cores} cores ({model}), {:.1} GiB memory. Build: {}. Load average at the start: {}.",
         mem_kib as f64 / 1024.0 / 1024.0,
         if cfg!(debug_assertions) {
             "DEBUG (numbers are meaningless; use `scripts/bench`)"
         } else {
             "release"
-        }
+        },
+        load_average()
     );
     println!();
+}
+
+/// The 1, 5 and 15 minute load averages: other work on the machine skews absolute times,
+/// which is why comparisons are made as ratios within one run.
+fn load_average() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -279,7 +292,7 @@ const PROBES: usize = 5_000;
 /// Probes in flight at once.
 const CONCURRENCY: usize = 32;
 /// Rounds alternate bare / prober, so a slow spell of the machine hits both paths alike.
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 /// Requests per path before measuring: connections are opened and caches are warm.
 const WARMUP: usize = 500;
 
@@ -454,6 +467,18 @@ async fn compare_probe_paths(addr: SocketAddr) {
     };
     let (bare_rate, bare_cpu) = total(&bare_rounds);
     let (probe_rate, probe_cpu) = total(&probe_rounds);
+    let mut ratios: Vec<f64> = bare_rounds
+        .iter()
+        .zip(&probe_rounds)
+        .map(|(b, p)| p.per_second() / b.per_second())
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    println!();
+    println!(
+        "Throughput ratio prober / bare per round: {:.2} to {:.2}.",
+        ratios[0],
+        ratios[ratios.len() - 1]
+    );
     println!();
     println!(
         "All rounds: bare {bare_rate:.0}/s, prober {probe_rate:.0}/s: **prober throughput = {:.2}× bare**; client CPU per request {probe_cpu:.0} µs vs {bare_cpu:.0} µs: **{:.2}× bare** (+{:.0} µs per probe).",
@@ -461,6 +486,58 @@ async fn compare_probe_paths(addr: SocketAddr) {
         probe_cpu / bare_cpu,
         probe_cpu - bare_cpu
     );
+    println!();
+    probe_overhead_pieces(&provider, &model);
+}
+
+/// Iterations of each piece of per-probe work measured alone.
+const PIECE_ITERATIONS: u32 = 100_000;
+
+/// Per-probe work the prober does and the bare loop does not, measured alone (pure CPU, no
+/// IO), to see where the extra CPU per probe goes. The prober's own chat decoder is private;
+/// its stand-in here does the same parsing: the SSE parser, then each event's JSON as a
+/// `serde_json::Value`.
+fn probe_overhead_pieces(
+    provider: &modelwatch::config::ProviderConfig,
+    model: &modelwatch::config::ModelConfig,
+) {
+    let body_ns = ns_per_call(PIECE_ITERATIONS, || {
+        let body = chat_body(black_box(provider), black_box(model));
+        black_box(serde_json::to_vec(&body).expect("serializable"));
+    });
+    let url_ns = ns_per_call(PIECE_ITERATIONS, || {
+        let url = endpoint(black_box(provider), black_box(model));
+        black_box(reqwest::Url::parse(&url).expect("a valid URL"));
+    });
+    let decode_ns = ns_per_call(PIECE_ITERATIONS, || {
+        let mut parser = SseParser::new();
+        for chunk in SSE_EVENTS {
+            for event in parser.feed(black_box(chunk.as_bytes())) {
+                if event.data != "[DONE]" {
+                    let value: serde_json::Value =
+                        serde_json::from_str(&event.data).expect("valid JSON");
+                    black_box(value);
+                }
+            }
+        }
+    });
+    println!("Per-probe work of the prober that the bare loop skips, measured alone:");
+    println!();
+    println!("| piece | µs per probe |");
+    println!("| --- | ---: |");
+    println!(
+        "| request body: `chat_body` as a `serde_json::Value`, serialized | {:.2} |",
+        body_ns / 1e3
+    );
+    println!(
+        "| endpoint: `endpoint` formatted, then parsed as a URL | {:.2} |",
+        url_ns / 1e3
+    );
+    println!(
+        "| response: `SseParser` over the 4 events, each event's JSON as a `Value` | {:.2} |",
+        decode_ns / 1e3
+    );
+    println!("| sum | {:.2} |", (body_ns + url_ns + decode_ns) / 1e3);
     println!();
 }
 
@@ -892,22 +969,30 @@ fn pure_core_cost() {
 async fn engine_round_cost() {
     let config = fleet_config(SIZE_MODELS.0, SIZE_MODELS.1);
     let models = config.model_count();
-    let hours = 8;
-    let results = generate_results(&config, t0(), t0() + chrono::Duration::hours(hours));
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let store = Store::open(&dir.path().join("engine.db"))
-        .await
-        .expect("opening the database");
-    insert_in_batches(&store, &results).await;
-
     // Starts once a full window and baseline (390 probes = 3 h 15 min) are stored; the
     // first evaluation is one evaluation interval (15 probes = 7.5 min) later.
     let started = t0() + chrono::Duration::minutes(195);
     let interval = chrono::Duration::seconds(15 * 30);
+    let end = started + interval * (ENGINE_ROUNDS as i32 + 1);
+    let results = generate_results(&config, t0(), end);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = Store::open(&dir.path().join("engine.db"))
+        .await
+        .expect("opening the database");
+    // Results are stored up to each round's `now`, as in the service (a read past `now`
+    // would find nothing there either), and the insert is not timed.
+    let mut stored = 0;
+    let mut store_until = async |until: DateTime<Utc>| {
+        let upto = results.partition_point(|r| r.started_at < until);
+        insert_in_batches(&store, &results[stored..upto]).await;
+        stored = upto;
+    };
+
     let mut engine = Engine::new(store.clone(), &config, started)
         .await
         .expect("starting the evaluator");
     let mut now = started + interval;
+    store_until(now).await;
     let first_start = Instant::now();
     let first = engine.run_once(now).await.expect("the first round");
     let first_time = first_start.elapsed();
@@ -916,6 +1001,7 @@ async fn engine_round_cost() {
     let mut evaluated = 0;
     for _ in 0..ENGINE_ROUNDS {
         now += interval;
+        store_until(now).await;
         let start = Instant::now();
         let summary = engine.run_once(now).await.expect("an evaluation round");
         times.push(start.elapsed());
@@ -944,12 +1030,30 @@ async fn engine_round_cost() {
         }
     }
     let reads = read_start.elapsed();
+    // The same rows visited by SQLite but summed there, one row back: what the read costs
+    // without fetching each row through sqlx and converting it.
+    let aggregate_start = Instant::now();
+    for _ in 0..ENGINE_ROUNDS {
+        for key in &keys {
+            let sql = "SELECT COUNT(*), SUM(total_ms) FROM probe_results \
+                       WHERE model_key = ? AND started_at >= ?";
+            let row: (i64, Option<i64>) = sqlx::query_as(sql)
+                .bind(key)
+                .bind(since.timestamp_millis())
+                .fetch_one(store.pool())
+                .await
+                .expect("aggregating");
+            black_box(row);
+        }
+    }
+    let aggregate = aggregate_start.elapsed();
     let per_model = |d: Duration| d.as_secs_f64() * 1e6 / models as f64;
-    let reads_per_model = reads.as_secs_f64() * 1e6 / (ENGINE_ROUNDS * models) as f64;
+    let per_read = |d: Duration| d.as_secs_f64() * 1e6 / (ENGINE_ROUNDS * models) as f64;
 
     println!(
-        "Full `Engine::run_once`, {models} models due, SQLite holding {} results ({hours} h of all models):",
-        thousands(results.len() as u64)
+        "Full `Engine::run_once`, {models} models due, SQLite holding up to {} results ({:.1} h of all models, up to each round's time):",
+        thousands(stored as u64),
+        (end - t0()).num_minutes() as f64 / 60.0
     );
     println!();
     println!("| round | ms per round | µs per model |");
@@ -972,8 +1076,13 @@ async fn engine_round_cost() {
         per_model(mean)
     );
     println!(
-        "| of which would be reads: `results_since` alone ({} rows per model) | | {reads_per_model:.0} |",
-        read_rows / (ENGINE_ROUNDS * models)
+        "| the read alone: `results_since` ({} rows per model) | | {:.0} |",
+        read_rows / (ENGINE_ROUNDS * models),
+        per_read(reads)
+    );
+    println!(
+        "| the same rows summed inside SQLite (one row returned) | | {:.0} |",
+        per_read(aggregate)
     );
     println!();
 }

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod evaluate;
+pub mod notify;
 pub mod probe;
 pub mod schedule;
 pub mod startup;

@@ -16,11 +16,15 @@ use tracing::info;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::evaluate::{self, engine::Engine};
+use crate::notify::dispatcher::Dispatcher;
+use crate::notify::email::Mailer;
+use crate::notify::secrets::SecretBox;
 use crate::probe::{http_client, prober_for};
 use crate::schedule;
 use crate::store::writer::{spawn_maintenance, spawn_writer};
 use crate::store::Store;
 use crate::web::publisher::Publisher;
+use crate::web::subscriptions::NotifyState;
 use crate::web::{renderers, router, AppState};
 
 /// How often rollups and retention run.
@@ -105,19 +109,42 @@ impl Application {
         publisher.publish().await;
         let site = publisher.handle();
         let publishing = publisher.spawn(stop_rx.clone());
+        let key_file = config.server.database.with_file_name("modelwatch.key");
+        let key_env = config
+            .notify
+            .secret_key_env
+            .as_ref()
+            .and_then(|name| std::env::var(name).ok());
+        let secrets = SecretBox::load(key_env.as_deref(), &key_file)
+            .context("loading the key that protects webhook secrets")?;
+        let mailer = Mailer::from_config(&config.notify).context("setting up email")?;
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            &config.notify,
+            secrets.clone(),
+            mailer.clone(),
+            &config.server.public_url,
+            clock,
+        );
+        let dispatching = dispatcher.spawn(stop_rx.clone());
+        let notify = Arc::new(NotifyState::new(store.clone(), &config, secrets, mailer));
         let app = router(AppState {
             config: Arc::clone(&config),
             store: store.clone(),
             routing,
             site,
+            notify,
         });
         let mut server_stop = stop_rx.clone();
         let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = server_stop.wait_for(|stop| *stop).await;
-                })
-                .await
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|stop| *stop).await;
+            })
+            .await
         });
 
         shutdown.await;
@@ -127,6 +154,9 @@ impl Application {
         writer.await.context("the result writer ended abnormally")?;
         evaluator.await.context("the evaluator ended abnormally")?;
         publishing.await.context("the publisher ended abnormally")?;
+        dispatching
+            .await
+            .context("the dispatcher ended abnormally")?;
         maintenance
             .await
             .context("the maintenance loop ended abnormally")?;

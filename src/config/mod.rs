@@ -8,6 +8,7 @@
 mod cron;
 pub mod demo;
 mod error;
+mod notify;
 mod policy;
 mod raw;
 mod simulation;
@@ -24,6 +25,7 @@ use toml::Spanned;
 pub use self::cron::CronSchedule;
 use error::Locator;
 pub use error::{ConfigError, ConfigProblem};
+pub use notify::{EmailTransport, NotifyConfig, SmtpTls};
 use raw::{RawFault, RawModel, RawProvider, RawSimulation};
 pub use simulation::{FaultWindow, SimulationConfig};
 
@@ -115,6 +117,8 @@ pub enum Credentials {
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// The page's public address for links (feeds, emails, webhooks); defaults to `http://{listen}`.
+    pub public_url: String,
     pub database: PathBuf,
     pub write_batch: usize,
 }
@@ -216,6 +220,7 @@ pub struct Config {
     pub path: PathBuf,
     pub server: ServerConfig,
     pub retention: RetentionConfig,
+    pub notify: NotifyConfig,
     pub providers: Vec<Arc<ProviderConfig>>,
 }
 
@@ -317,6 +322,33 @@ impl Validator<'_> {
             .map(|b| *b.get_ref())
             .unwrap_or(256)
             .max(1);
+        let public_url = match &raw.server.public_url {
+            Some(u) => {
+                let url = self.interpolate(u);
+                let http = reqwest::Url::parse(&url)
+                    .is_ok_and(|p| p.scheme() == "http" || p.scheme() == "https");
+                if http {
+                    url.trim_end_matches('/').to_string()
+                } else {
+                    self.problem(
+                        u,
+                        format!("`public_url` must be an http(s) URL, not `{url}`"),
+                    );
+                    format!("http://{listen}")
+                }
+            }
+            None => format!("http://{listen}"),
+        };
+        let notify = match &raw.notify {
+            Some(n) => {
+                let (notify, problems) = notify::parse(n.get_ref(), self.env);
+                for message in problems {
+                    self.problem(n, format!("notify: {message}"));
+                }
+                notify
+            }
+            None => NotifyConfig::default(),
+        };
         let retention = self.retention(&raw.retention);
         self.policy = self.policy(&Policy::default(), raw.evaluator.as_ref());
 
@@ -348,8 +380,10 @@ impl Validator<'_> {
         self.check_fallbacks(&providers);
         Config {
             path: path.to_path_buf(),
+            notify,
             server: ServerConfig {
                 listen,
+                public_url,
                 database,
                 write_batch,
             },

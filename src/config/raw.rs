@@ -17,6 +17,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub retention: RawRetention,
     pub evaluator: Option<Spanned<RawPolicy>>,
+    pub notify: Option<Spanned<RawNotify>>,
     #[serde(default)]
     pub providers: Vec<RawProvider>,
 }
@@ -28,6 +29,8 @@ pub struct RawServer {
     pub database: Option<Spanned<String>>,
     /// Probe results are written in one transaction per batch of at most this many.
     pub write_batch: Option<Spanned<usize>>,
+    /// The public address of the status page, for links in feeds, emails and webhooks.
+    pub public_url: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -129,4 +132,26 @@ pub struct RawPolicy {
     pub baseline_probes: Option<u32>,
     pub disable_at: Option<String>,
     pub quiet_probes: Option<u32>,
+}
+
+/// `[notify]`: subscriptions and their delivery.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    #[serde(default)]
+    pub allow_internal_targets: Vec<String>,
+    pub secret_key_env: Option<String>,
+    pub delivery_concurrency: Option<usize>,
+    pub attempt_timeout: Option<String>,
+    pub retry_for: Option<String>,
+    pub disable_after: Option<String>,
+    pub subscribe_per_hour: Option<u32>,
+    pub email_from: Option<String>,
+    pub email_transport: Option<String>,
+    pub email_dir: Option<String>,
+    pub smtp_host: Option<String>,
+    pub smtp_port: Option<u16>,
+    pub smtp_tls: Option<String>,
+    pub smtp_username_env: Option<String>,
+    pub smtp_password_env: Option<String>,
 }

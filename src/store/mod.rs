@@ -7,16 +7,20 @@
 //! - [`rollups`]: rollup types and queries; `rollup_job` computes them exactly, driven by
 //!   watermarks;
 //! - [`retention`]: bounded deletes of old data (never of raw data not yet rolled up);
-//! - [`writer`]: the background tasks that batch writes and run maintenance.
+//! - [`writer`]: the background tasks that batch writes and run maintenance;
+//! - [`evaluations`], [`incidents`], [`subscriptions`], [`deliveries`]: the evaluator's and
+//!   the notifier's tables.
 //!
 //! Times are stored as unix milliseconds UTC in `INTEGER` columns.
 
+pub mod deliveries;
 pub mod evaluations;
 pub mod incidents;
 pub mod results;
 pub mod retention;
 mod rollup_job;
 pub mod rollups;
+pub mod subscriptions;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -96,7 +100,16 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Rows cross from SQLite's worker thread one by one; a deeper buffer lets the
+            // worker run ahead instead of waking the reader for every row (rollups read
+            // hundreds of thousands of rows a day).
+            .row_buffer_size(1024)
+            .pragma(
+                "cache_size",
+                std::env::var("X_CACHE").unwrap_or("-2000".into()),
+            )
+            .pragma("mmap_size", std::env::var("X_MMAP").unwrap_or("0".into()));
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .connect_with(options)

@@ -16,6 +16,8 @@ pub mod publisher;
 pub mod site;
 pub mod snapshot;
 pub mod statuspage;
+pub mod subscribe_pages;
+pub mod subscriptions;
 
 use std::sync::Arc;
 
@@ -42,6 +44,8 @@ pub struct AppState {
     pub routing: watch::Receiver<Arc<RoutingTable>>,
     /// The rendered public site, replaced by the publisher.
     pub site: SiteHandle,
+    /// Subscriptions: store, secrets, mailer, address guard, rate limiter.
+    pub notify: Arc<subscriptions::NotifyState>,
 }
 
 /// Every renderer of the public site.
@@ -57,11 +61,42 @@ pub fn renderers() -> Vec<Renderer> {
 
 /// The route table.
 pub fn router(state: AppState) -> Router {
+    use axum::routing::post;
     let site = state.site.clone();
+    let subscriptions = Router::new()
+        .route("/api/v1/subscriptions", post(subscriptions::create))
+        .route(
+            "/api/v1/subscriptions/{id}",
+            get(subscriptions::show).delete(subscriptions::delete),
+        )
+        .route(
+            "/api/v1/subscriptions/{id}/rotate-secret",
+            post(subscriptions::rotate),
+        )
+        .route(
+            "/api/v1/subscriptions/{id}/deliveries",
+            get(subscriptions::deliveries),
+        )
+        .route(
+            "/api/v1/subscriptions/{id}/deliveries/{delivery}/redeliver",
+            post(subscriptions::redeliver),
+        )
+        .route("/subscriptions/new", post(subscribe_pages::form))
+        .route("/subscriptions/confirm", get(subscribe_pages::confirm))
+        .route(
+            "/subscriptions/{id}/unsubscribe",
+            get(subscribe_pages::unsubscribe_page).post(subscribe_pages::unsubscribe),
+        )
+        .route(
+            "/subscriptions/{id}/manage",
+            get(subscribe_pages::manage_page).post(subscribe_pages::manage),
+        )
+        .with_state(Arc::clone(&state.notify));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/routing", get(routing))
         .with_state(state)
+        .merge(subscriptions)
         .fallback_service(axum::routing::any(site::serve).with_state(site))
 }
 

@@ -212,7 +212,7 @@ pub async fn build(
         version,
         generated_at: now,
         page_name: "modelwatch".into(),
-        base_url: format!("http://{}", config.server.listen),
+        base_url: config.server.public_url.clone(),
         providers,
         incidents,
         stale_since: None,
@@ -350,8 +350,7 @@ pub fn day_bars(
         // The state at the start of the day is the `to` of the last change before it.
         let mut states: Vec<ModelState> = changes
             .iter()
-            .filter(|c| c.at < start)
-            .next_back()
+            .rfind(|c| c.at < start)
             .map(|c| vec![c.to])
             .unwrap_or_default();
         states.extend(

@@ -155,12 +155,17 @@ async fn seeded_database() -> &'static std::path::Path {
 /// Starts the real service (scheduler, evaluator, publisher, HTTP) on a copy of the seeded
 /// database, listening on a fresh loopback port.
 pub async fn spawn_seeded_app() -> TestApp {
+    spawn_seeded_app_with("").await
+}
+
+/// [`spawn_seeded_app`] with extra configuration (e.g. a `[notify]` table) before the providers.
+pub async fn spawn_seeded_app_with(extra_toml: &str) -> TestApp {
     let seed = seeded_database().await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("app.db");
     std::fs::copy(seed, &db).unwrap();
     let toml = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\ndatabase = \"{}\"\n{SEEDED_PROVIDERS}",
+        "[server]\nlisten = \"127.0.0.1:0\"\ndatabase = \"{}\"\n{extra_toml}\n{SEEDED_PROVIDERS}",
         db.display()
     );
     let config = config_from(&toml, &[]);

@@ -1,14 +1,24 @@
 //! Integration tests, in one binary so the crate links once. Fake providers and receivers
 //! are real local servers on port 0; anything that waits runs in simulated time.
 
+mod api_v1;
 mod cli;
 mod config_errors;
+mod email;
+mod email_subscription;
+mod feeds_badges;
 mod helpers;
+mod notify_crash;
 mod probe_anthropic;
 mod probe_bedrock;
 mod probe_gemini;
 mod probe_openai;
 mod replay;
 mod scheduler;
+mod smtp_sink;
+mod status_page;
+mod statuspage_api;
 mod store_results;
+mod subscriptions_api;
 mod web_site;
+mod webhooks;

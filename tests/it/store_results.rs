@@ -372,15 +372,25 @@ async fn store_perf_tmp() {
     for m in 0..100 {
         data.extend(synthetic(&format!("p/m{m}"), t0()..at(24, 0), 30, m + 1));
     }
+    if std::env::var("PERF_SORT").is_ok() {
+        data.sort_by_key(|r| r.started_at);
+    }
     let t = std::time::Instant::now();
     for chunk in data.chunks(1000) {
         store.insert_results(chunk).await.unwrap();
     }
     eprintln!("insert {} rows: {:?}", data.len(), t.elapsed());
-    if std::env::var("PERF_SKIP").is_ok() { return; }
+    if std::env::var("PERF_SKIP").is_ok() {
+        return;
+    }
     let t = std::time::Instant::now();
+    let c = cpu();
     let n = store.compute_rollups(at(24, 0)).await.unwrap();
-    eprintln!("rollup day: {n} rows in {:?}", t.elapsed());
+    eprintln!(
+        "rollup day: {n} rows in {:?} cpu {:?}",
+        t.elapsed(),
+        cpu() - c
+    );
     let t = std::time::Instant::now();
     let n = store.compute_rollups(at(24, 60)).await.unwrap();
     eprintln!("rollup noop: {n} rows in {:?}", t.elapsed());
@@ -392,6 +402,19 @@ async fn store_perf_tmp() {
         day: days(400),
     };
     let t = std::time::Instant::now();
+    let c = cpu();
     let r = store.apply_retention(at(24, 60), &retention).await.unwrap();
-    eprintln!("retention {r:?} in {:?}", t.elapsed());
+    eprintln!("retention {r:?} in {:?} cpu {:?}", t.elapsed(), cpu() - c);
+}
+
+fn cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let f: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
 }

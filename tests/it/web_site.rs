@@ -53,21 +53,51 @@ async fn a_database_outage_keeps_the_last_snapshot_marked_stale() {
     // A second publisher on the same database, so the outage can be staged on its own pool.
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("copy.db");
-    sqlx::query("VACUUM INTO ?").bind(copy.to_str().unwrap()).execute(app.store.pool()).await.unwrap();
+    sqlx::query("VACUUM INTO ?")
+        .bind(copy.to_str().unwrap())
+        .execute(app.store.pool())
+        .await
+        .unwrap();
     app.stop().await;
     let store = modelwatch::store::Store::open(&copy).await.unwrap();
-    let config = Arc::new(crate::helpers::config_from(crate::helpers::SEEDED_PROVIDERS, &[]));
-    let engine = Engine::new(store.clone(), &config, chrono::Utc::now()).await.unwrap();
-    let mut publisher = Publisher::new(store.clone(), config, engine.subscribe(), Clock::system(), renderers());
+    let config = Arc::new(crate::helpers::config_from(
+        crate::helpers::SEEDED_PROVIDERS,
+        &[],
+    ));
+    let engine = Engine::new(store.clone(), &config, chrono::Utc::now())
+        .await
+        .unwrap();
+    let mut publisher = Publisher::new(
+        store.clone(),
+        config,
+        engine.subscribe(),
+        Clock::system(),
+        renderers(),
+    );
     let site = publisher.handle();
     publisher.publish().await;
     let first = site.borrow().clone();
-    assert!(first.bodies.contains_key("/api/v2/summary.json") || first.bodies.is_empty() || first.version == 1);
+    assert!(
+        first.bodies.contains_key("/api/v2/summary.json")
+            || first.bodies.is_empty()
+            || first.version == 1
+    );
 
     store.pool().close().await;
     publisher.publish().await;
     let second = site.borrow().clone();
-    assert_eq!(second.version, first.version + 1, "a new site is published even without the database");
-    assert_eq!(second.bodies.len(), first.bodies.len(), "every body is still served");
-    assert_eq!(publisher.last_stale_since(), Some(first.generated_at.unwrap()));
+    assert_eq!(
+        second.version,
+        first.version + 1,
+        "a new site is published even without the database"
+    );
+    assert_eq!(
+        second.bodies.len(),
+        first.bodies.len(),
+        "every body is still served"
+    );
+    assert_eq!(
+        publisher.last_stale_since(),
+        Some(first.generated_at.unwrap())
+    );
 }

@@ -1,0 +1,399 @@
+//! The OpenAPI 3.1 document of `/api/v1`, served at `/api/v1/openapi.json`.
+//!
+//! Written by hand next to the wire types in [`super`] rather than derived, so the document
+//! carries descriptions a derive could not know. Every object schema lists *all* its
+//! properties as required because the bodies always contain every field (absent values are
+//! `null`, typed `[T, "null"]`); the integration tests validate real responses against it.
+
+use serde_json::{json, Map, Value};
+
+/// The document, with `base_url` as its server.
+pub fn document(base_url: &str) -> Value {
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "modelwatch API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Per-model health of AI providers as judged by modelwatch's own \
+                probes. Every body except the routing table is rebuilt at most every half \
+                minute; bodies carry weak ETags and honour If-None-Match. Field names are \
+                snake_case and stable; fields may be added, never renamed. Errors are \
+                `{\"error\": {\"status\", \"message\"}}`. Unknown query parameters are ignored.",
+        },
+        "servers": [{ "url": base_url }],
+        "paths": paths(),
+        "components": {
+            "schemas": schemas(),
+            "parameters": {
+                "provider": path_param("provider", "Provider id, e.g. `anthropic`."),
+                "model": path_param("model", "Model id within the provider, e.g. `claude-opus-4-8`."),
+                "incident_id": {
+                    "name": "id", "in": "path", "required": true,
+                    "description": "Incident id.",
+                    "schema": { "type": "integer" },
+                },
+                "period": {
+                    "name": "period", "in": "query", "required": false,
+                    "description": "Span of the chart: per minute over 24h, per hour over 7d or 30d.",
+                    "schema": { "type": "string", "enum": super::PERIODS, "default": "24h" },
+                },
+            },
+            "responses": {
+                "NotFound": error_response("No such model, incident or path."),
+                "BadRequest": error_response("A query parameter has a value that is not allowed."),
+            },
+        },
+    })
+}
+
+fn path_param(name: &str, description: &str) -> Value {
+    json!({
+        "name": name, "in": "path", "required": true, "description": description,
+        "schema": { "type": "string", "pattern": "^[a-z0-9._-]+$" },
+    })
+}
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": reference("Error") } },
+    })
+}
+
+/// One GET operation answering `schema` as JSON, with the given parameters and errors.
+fn get(id: &str, summary: &str, schema: &str, params: &[&str], errors: &[&str]) -> Value {
+    let mut responses = Map::new();
+    responses.insert(
+        "200".into(),
+        json!({
+            "description": summary,
+            "content": { "application/json": { "schema": reference(schema) } },
+        }),
+    );
+    for e in errors {
+        let (code, name) = match *e {
+            "400" => ("400", "BadRequest"),
+            _ => ("404", "NotFound"),
+        };
+        responses.insert(
+            code.into(),
+            json!({ "$ref": format!("#/components/responses/{name}") }),
+        );
+    }
+    let parameters: Vec<Value> = params
+        .iter()
+        .map(|p| json!({ "$ref": format!("#/components/parameters/{p}") }))
+        .collect();
+    json!({ "get": {
+        "operationId": id,
+        "summary": summary,
+        "parameters": parameters,
+        "responses": responses,
+    }})
+}
+
+fn paths() -> Value {
+    let model = ["provider", "model"];
+    json!({
+        "/api/v1/routing": get("getRouting",
+            "The live routing table: per model whether to use it and what to use instead.",
+            "RoutingTable", &[], &[]),
+        "/api/v1/models": get("listModels", "Every model with its state and recent figures.",
+            "ModelList", &[], &[]),
+        "/api/v1/models/{provider}/{model}": get("getModel",
+            "One model with its outcomes of the last 24 hours and its state changes.",
+            "ModelResponse", &model, &["404"]),
+        "/api/v1/models/{provider}/{model}/history": get("getModelHistory",
+            "A model's latency and error chart for one period.",
+            "History", &["provider", "model", "period"], &["400", "404"]),
+        "/api/v1/incidents": get("listIncidents",
+            "Incidents of the last 90 days and every unresolved one, newest first.",
+            "IncidentList", &[], &[]),
+        "/api/v1/incidents/{id}": get("getIncident", "One incident with its updates.",
+            "IncidentResponse", &["incident_id"], &["404"]),
+        "/api/v1/providers": get("listProviders", "Providers with their rolled-up state.",
+            "ProviderList", &[], &[]),
+        "/api/v1/badges/{provider}/{model}.json": get("getBadgeEndpoint",
+            "A model's state as a shields.io endpoint badge.",
+            "ShieldsEndpoint", &model, &["404"]),
+        "/api/v1/openapi.json": get("getOpenApi", "This document.", "OpenApiDocument", &[], &[]),
+    })
+}
+
+fn reference(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// An object schema whose properties are all required.
+fn object(description: &str, properties: Vec<(&str, Value)>) -> Value {
+    let required: Vec<&str> = properties.iter().map(|(k, _)| *k).collect();
+    let properties: Map<String, Value> = properties
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    json!({
+        "type": "object",
+        "description": description,
+        "required": required,
+        "properties": properties,
+    })
+}
+
+fn typed(ty: &str, description: &str) -> Value {
+    json!({ "type": ty, "description": description })
+}
+
+fn nullable(ty: &str, description: &str) -> Value {
+    json!({ "type": [ty, "null"], "description": description })
+}
+
+fn time(description: &str) -> Value {
+    json!({ "type": "string", "format": "date-time", "description": description })
+}
+
+fn nullable_time(description: &str) -> Value {
+    json!({ "type": ["string", "null"], "format": "date-time", "description": description })
+}
+
+fn array_of(items: Value, description: &str) -> Value {
+    json!({ "type": "array", "items": items, "description": description })
+}
+
+fn nullable_ref(name: &str, description: &str) -> Value {
+    json!({ "anyOf": [reference(name), { "type": "null" }], "description": description })
+}
+
+/// `generated_at` and `stale_since`, then the payload's own properties.
+fn envelope(description: &str, payload: Vec<(&str, Value)>) -> Value {
+    let mut props = vec![
+        ("generated_at", time("When this body was built.")),
+        (
+            "stale_since",
+            nullable_time("Set when the database could not be read: the data is as of then."),
+        ),
+    ];
+    props.extend(payload);
+    object(description, props)
+}
+
+fn model_summary_properties() -> Vec<(&'static str, Value)> {
+    vec![
+        ("id", typed("string", "`provider/model`.")),
+        ("provider", typed("string", "Provider id.")),
+        ("model", typed("string", "Model id within the provider.")),
+        ("name", typed("string", "Display name.")),
+        ("state", reference("ModelState")),
+        (
+            "enabled",
+            typed("boolean", "Whether clients should route to this model."),
+        ),
+        (
+            "fallback",
+            nullable(
+                "string",
+                "When disabled: the model to use instead (`provider/model`).",
+            ),
+        ),
+        (
+            "fallback_name",
+            nullable("string", "Display name of `fallback`."),
+        ),
+        ("since", time("When the model entered its current state.")),
+        ("reason", typed("string", "One-line reason for the state.")),
+        (
+            "reasons",
+            array_of(
+                typed("string", ""),
+                "Every reason of the latest evaluation.",
+            ),
+        ),
+        (
+            "ttft_now_ms",
+            nullable(
+                "integer",
+                "Time to first token of the latest successful probe.",
+            ),
+        ),
+        (
+            "uptime_90d",
+            nullable(
+                "number",
+                "Successful share of counted probes over 90 days (0–1).",
+            ),
+        ),
+        (
+            "last_probe_at",
+            nullable_time("When the latest probe started."),
+        ),
+        (
+            "recent",
+            nullable_ref(
+                "Figures",
+                "Figures of the latest evaluation; null before the first.",
+            ),
+        ),
+    ]
+}
+
+fn schemas() -> Value {
+    let ms = |d: &str| nullable("integer", d);
+    let mut detail = model_summary_properties();
+    detail.push((
+        "outcomes_24h",
+        json!({
+            "type": "object",
+            "description": "Probes per outcome class over the last 24 hours (`ok`, `timeout`, `overloaded`, …).",
+            "additionalProperties": { "type": "integer" },
+        }),
+    ));
+    detail.push((
+        "history",
+        array_of(
+            reference("StateChange"),
+            "State changes of the last 30 days, newest first.",
+        ),
+    ));
+    json!({
+        "Error": object("An error answer.", vec![("error", object("", vec![
+            ("status", typed("integer", "The HTTP status.")),
+            ("message", typed("string", "What went wrong, naming the path or parameter.")),
+        ]))]),
+        "ModelState": {
+            "type": "string",
+            "enum": ["unknown", "operational", "degraded_performance", "partial_outage",
+                     "major_outage", "under_maintenance"],
+            "description": "`unknown`: no evidence yet, or only misconfigured probes.",
+        },
+        "Baseline": object("The model's usual latency, from the probes before the window.", vec![
+            ("ttft_p50_ms", ms("Median time to first token.")),
+            ("total_p50_ms", ms("Median total time.")),
+            ("samples", typed("integer", "Successful probes it is computed from.")),
+        ]),
+        "Figures": object("The evidence of one evaluation window.", vec![
+            ("probes", typed("integer", "Probes in the window, of every class.")),
+            ("samples", typed("integer", "Counted probes: ok plus provider faults.")),
+            ("failures", typed("integer", "Provider faults among the samples.")),
+            ("error_rate", nullable("number", "failures / samples; null when too few samples.")),
+            ("error_rate_lower", nullable("number", "Lower Wilson bound (compared with thresholds).")),
+            ("error_rate_upper", nullable("number", "Upper Wilson bound.")),
+            ("ttft_p50_ms", ms("Median time to first token.")),
+            ("ttft_p95_ms", ms("95th percentile time to first token.")),
+            ("total_p50_ms", ms("Median total time.")),
+            ("total_p95_ms", ms("95th percentile total time.")),
+            ("baseline", reference("Baseline")),
+        ]),
+        "ModelSummary": object("A model with its state and recent figures.", model_summary_properties()),
+        "ModelDetail": object("A model with its recent outcomes and history.", detail),
+        "StateChange": object("One change of a model's state.", vec![
+            ("at", time("When it changed.")),
+            ("from", reference("ModelState")),
+            ("to", reference("ModelState")),
+            ("enabled", typed("boolean", "Whether the model was enabled after the change.")),
+            ("reasons", array_of(typed("string", ""), "Why.")),
+            ("evidence", reference("Figures")),
+        ]),
+        "HistoryPoint": object("One bucket of a chart.", vec![
+            ("at", time("Start of the bucket.")),
+            ("probes", typed("integer", "Probes in the bucket, of every class.")),
+            ("failures", typed("integer", "Provider faults in the bucket.")),
+            ("ttft_p50_ms", ms("Median time to first token.")),
+            ("ttft_p95_ms", ms("95th percentile time to first token.")),
+            ("total_p50_ms", ms("Median total time.")),
+            ("total_p95_ms", ms("95th percentile total time.")),
+        ]),
+        "IncidentUpdate": object("One update of an incident's timeline.", vec![
+            ("id", typed("integer", "Update id.")),
+            ("at", time("When it was posted.")),
+            ("status", typed("string", "investigating, identified, monitoring or resolved.")),
+            ("impact", typed("string", "none, minor, major or critical.")),
+            ("body", typed("string", "Plain text.")),
+            ("affected", array_of(typed("string", ""), "Affected models (`provider/model`).")),
+        ]),
+        "Incident": object("An incident of one provider.", vec![
+            ("id", typed("integer", "Incident id.")),
+            ("provider", typed("string", "Provider id.")),
+            ("title", typed("string", "Plain text.")),
+            ("status", typed("string", "investigating, identified, monitoring or resolved.")),
+            ("impact", typed("string", "none, minor, major or critical.")),
+            ("affected", array_of(typed("string", ""), "Affected models (`provider/model`).")),
+            ("automatic", typed("boolean", "Opened by the evaluator rather than by a person.")),
+            ("created_at", time("When it was opened.")),
+            ("updated_at", time("When it last changed.")),
+            ("resolved_at", nullable_time("When it was resolved; null while open.")),
+            ("url", typed("string", "The incident's public page.")),
+            ("updates", array_of(reference("IncidentUpdate"), "Its timeline, newest first.")),
+        ]),
+        "Provider": object("A provider's rollup.", vec![
+            ("id", typed("string", "Provider id.")),
+            ("name", typed("string", "Display name.")),
+            ("state", reference("ModelState")),
+            ("models", array_of(typed("string", ""), "Its models (`provider/model`).")),
+        ]),
+        "Route": object("One model of the routing table.", vec![
+            ("id", typed("string", "`provider/model`.")),
+            ("state", reference("ModelState")),
+            ("enabled", typed("boolean", "Whether to route to this model.")),
+            ("fallback", nullable("string", "When disabled: the first enabled model of its fallback chain.")),
+            ("since", time("When the model entered its state.")),
+            ("reason", typed("string", "One-line reason.")),
+        ]),
+        "ProviderRollup": object("A provider's state, derived from its models.", vec![
+            ("id", typed("string", "Provider id.")),
+            ("name", typed("string", "Display name.")),
+            ("state", reference("ModelState")),
+        ]),
+        "RoutingTable": object("The routing table, served live (no `stale_since`).", vec![
+            ("generated_at", time("When the table last changed.")),
+            ("models", array_of(reference("Route"), "Every model.")),
+            ("providers", array_of(reference("ProviderRollup"), "Every provider.")),
+        ]),
+        "ModelList": envelope("Every model.", vec![
+            ("models", array_of(reference("ModelSummary"), "In configuration order.")),
+        ]),
+        "ModelResponse": envelope("One model.", vec![("model", reference("ModelDetail"))]),
+        "History": envelope("A model's chart for one period.", vec![
+            ("id", typed("string", "`provider/model`.")),
+            ("period", json!({ "type": "string", "enum": super::PERIODS })),
+            ("resolution", json!({ "type": "string", "enum": ["minute", "hour"],
+                "description": "Bucket size: minute for 24h, hour for 7d and 30d." })),
+            ("points", array_of(reference("HistoryPoint"), "Oldest first; empty buckets are left out.")),
+        ]),
+        "IncidentList": envelope("Incidents, newest first.", vec![
+            ("incidents", array_of(reference("Incident"), "Newest first.")),
+        ]),
+        "IncidentResponse": envelope("One incident.", vec![("incident", reference("Incident"))]),
+        "ProviderList": envelope("Every provider.", vec![
+            ("providers", array_of(reference("Provider"), "In configuration order.")),
+        ]),
+        "ShieldsEndpoint": object(
+            "https://shields.io/badges/endpoint-badge (its camelCase `schemaVersion` is shields' own).",
+            vec![
+                ("schemaVersion", json!({ "type": "integer", "const": 1 })),
+                ("label", typed("string", "The model's name.")),
+                ("message", typed("string", "The state, in words.")),
+                ("color", typed("string", "A shields colour name for the state.")),
+            ],
+        ),
+        "OpenApiDocument": { "type": "object", "description": "An OpenAPI 3.1 document." },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reference_resolves() {
+        let doc = document("http://127.0.0.1:8080");
+        let text = doc.to_string();
+        for piece in text.split("\"$ref\":\"#/components/").skip(1) {
+            let target = piece.split('"').next().unwrap();
+            let (kind, name) = target.split_once('/').unwrap();
+            assert!(
+                doc["components"][kind].get(name).is_some(),
+                "dangling $ref {target}"
+            );
+        }
+        assert_eq!(doc["openapi"], "3.1.0");
+    }
+}

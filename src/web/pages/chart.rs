@@ -1,0 +1,324 @@
+//! Latency charts as plain data: p50 and p95 polylines, value and time axes with round
+//! ticks. The model page's template draws them (see `chart` in `public/macros.html`).
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::ms_text;
+use super::svg::{round1, segments};
+use crate::evaluate::rules::ms;
+use crate::web::snapshot::LatencyPoint;
+
+/// A tick on an axis: position in SVG units and its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tick {
+    pub pos: f64,
+    /// SVG `text-anchor`: labels at the plot's ends are anchored inwards so they are not
+    /// clipped by the edge of the image.
+    pub anchor: &'static str,
+    pub label: String,
+}
+
+/// Steps for time axes, smallest first.
+const TIME_STEPS: [i64; 11] = [
+    900,
+    1800,
+    3600,
+    2 * 3600,
+    3 * 3600,
+    6 * 3600,
+    12 * 3600,
+    86400,
+    2 * 86400,
+    7 * 86400,
+    14 * 86400,
+];
+
+/// Round times between `start` and `end` (at most six), each with its label: the smallest
+/// step that needs no more than five intervals, aligned to whole steps since the epoch so
+/// labels read 00:00, 06:00… rather than wherever "now" happens to fall.
+pub fn time_ticks(start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<(DateTime<Utc>, String)> {
+    let span = (end - start).num_seconds().max(1);
+    let step = TIME_STEPS
+        .into_iter()
+        .find(|s| span / s <= 5)
+        .unwrap_or(TIME_STEPS[TIME_STEPS.len() - 1]);
+    let fmt = if step < 86400 { "%H:%M" } else { "%m-%d" };
+    let first = start.timestamp().div_euclid(step) * step
+        + if start.timestamp().rem_euclid(step) == 0 {
+            0
+        } else {
+            step
+        };
+    (0..)
+        .map(|k| first + k * step)
+        .take_while(|t| *t <= end.timestamp())
+        .filter_map(|t| DateTime::from_timestamp(t, 0))
+        .map(|at| (at, at.format(fmt).to_string()))
+        .collect()
+}
+
+/// Anchors a label at `pos` so it stays inside `[left, right]` (labels are ~30 units wide).
+fn anchor(pos: f64, left: f64, right: f64) -> &'static str {
+    if pos < left + 15.0 {
+        "start"
+    } else if pos > right - 15.0 {
+        "end"
+    } else {
+        "middle"
+    }
+}
+
+/// A latency chart with p50 and p95 lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineChart {
+    pub width: u32,
+    pub height: u32,
+    /// The plot area: left, right, top, bottom.
+    pub left: f64,
+    pub right: f64,
+    pub top: f64,
+    pub bottom: f64,
+    pub p50: Vec<String>,
+    pub p95: Vec<String>,
+    pub y_ticks: Vec<Tick>,
+    pub x_ticks: Vec<Tick>,
+    pub label: String,
+    pub empty: bool,
+}
+
+// Small user units on purpose: on a phone the chart is drawn about 1:1, so its 10-unit
+// tick labels stay legible; wider screens only scale it up.
+const CHART_W: u32 = 320;
+const CHART_H: u32 = 160;
+const MARGIN_LEFT: f64 = 48.0;
+const MARGIN_RIGHT: f64 = 8.0;
+const MARGIN_TOP: f64 = 8.0;
+const MARGIN_BOTTOM: f64 = 22.0;
+
+/// The smallest 1, 2, 2.5 or 5 × 10ⁿ at least `v`: round axis maxima read easily.
+pub fn nice_ceil(v: f64) -> f64 {
+    if v <= 0.0 || !v.is_finite() {
+        return 1.0;
+    }
+    let mag = 10f64.powf(v.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|c| *c >= v)
+        .unwrap_or(10.0 * mag)
+}
+
+/// How many intervals divide an axis from 0 to a [`nice_ceil`] maximum into round steps:
+/// 2.5 and 5 split in fives (0.5, 1), 1 and 2 in fours (0.25, 0.5).
+pub fn tick_intervals(max: f64) -> u32 {
+    let lead = max / 10f64.powf(max.log10().floor());
+    if (lead - 2.5).abs() < 1e-9 || (lead - 5.0).abs() < 1e-9 {
+        5
+    } else {
+        4
+    }
+}
+
+/// A point's p50 and p95.
+type Pair = (Option<u32>, Option<u32>);
+
+/// Which latency of a [`LatencyPoint`] a chart shows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Metric {
+    Ttft,
+    Total,
+}
+
+impl Metric {
+    fn pick(self, p: &LatencyPoint) -> Pair {
+        match self {
+            Metric::Ttft => (p.ttft_p50_ms, p.ttft_p95_ms),
+            Metric::Total => (p.total_p50_ms, p.total_p95_ms),
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Metric::Ttft => "Time to first token",
+            Metric::Total => "Total latency",
+        }
+    }
+}
+
+/// Lays out one chart over `[start, end]`. Points further apart than two buckets are not
+/// joined: the gap is missing data, not a straight trend.
+pub fn line_chart(
+    points: &[LatencyPoint],
+    metric: Metric,
+    period: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    bucket: Duration,
+) -> LineChart {
+    let (left, right) = (MARGIN_LEFT, CHART_W as f64 - MARGIN_RIGHT);
+    let (top, bottom) = (MARGIN_TOP, CHART_H as f64 - MARGIN_BOTTOM);
+    let span = (end - start).num_seconds().max(1) as f64;
+    let values: Vec<Pair> = points.iter().map(|p| metric.pick(p)).collect();
+    let max_raw = values
+        .iter()
+        .flat_map(|(a, b)| [*a, *b])
+        .flatten()
+        .max()
+        .unwrap_or(0);
+    // At least 100 ms, so an empty or flat chart still has distinct tick labels.
+    let y_max = nice_ceil(max_raw.max(100) as f64);
+    let x_of = |at: DateTime<Utc>| {
+        let t = ((at - start).num_seconds() as f64 / span).clamp(0.0, 1.0);
+        left + t * (right - left)
+    };
+    let y_of = |v: f64| bottom - (v / y_max).min(1.0) * (bottom - top);
+    // Insert a break wherever consecutive points are more than two buckets apart.
+    let series = |which: fn(&Pair) -> Option<u32>| {
+        let mut xs = Vec::new();
+        let mut vals = Vec::new();
+        for (i, p) in points.iter().enumerate() {
+            if i > 0 && p.at - points[i - 1].at > bucket * 2 {
+                xs.push(0.0);
+                vals.push(None);
+            }
+            xs.push(x_of(p.at));
+            vals.push(which(&values[i]).map(f64::from));
+        }
+        segments(&vals, |i, v| (xs[i], y_of(v)))
+    };
+    let p50 = series(|v| v.0);
+    let p95 = series(|v| v.1);
+    let steps = tick_intervals(y_max);
+    let y_ticks = (0..=steps)
+        .map(|k| {
+            let v = y_max * k as f64 / steps as f64;
+            Tick {
+                pos: round1(y_of(v)),
+                anchor: "end",
+                label: ms(v.round() as u32),
+            }
+        })
+        .collect();
+    let x_ticks = time_ticks(start, end)
+        .into_iter()
+        .map(|(at, label)| {
+            let pos = round1(x_of(at));
+            Tick {
+                pos,
+                anchor: anchor(pos, left, right),
+                label,
+            }
+        })
+        .collect();
+    let p50_max = values.iter().filter_map(|v| v.0).max();
+    let p95_max = values.iter().filter_map(|v| v.1).max();
+    let empty = p50_max.is_none() && p95_max.is_none();
+    let label = if empty {
+        format!("{}, {period}: no data", metric.title())
+    } else {
+        format!(
+            "{}, {period}: p50 up to {}, p95 up to {}",
+            metric.title(),
+            ms_text(p50_max),
+            ms_text(p95_max)
+        )
+    };
+    LineChart {
+        width: CHART_W,
+        height: CHART_H,
+        left,
+        right,
+        top,
+        bottom,
+        p50,
+        p95,
+        y_ticks,
+        x_ticks,
+        label,
+        empty,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn time_ticks_fall_on_round_times() {
+        let start = Utc.with_ymd_and_hms(2025, 1, 1, 11, 59, 0).unwrap();
+        let labels =
+            |end| -> Vec<String> { time_ticks(start, end).into_iter().map(|t| t.1).collect() };
+        assert_eq!(
+            labels(start + Duration::hours(24)),
+            ["12:00", "18:00", "00:00", "06:00"]
+        );
+        // Seven days: every second day (aligned to the epoch), dated.
+        assert_eq!(
+            labels(start + Duration::days(7)),
+            ["01-02", "01-04", "01-06", "01-08"]
+        );
+        // Thirty days: weekly, on the Thursdays the epoch started with.
+        assert_eq!(
+            labels(start + Duration::days(30)),
+            ["01-02", "01-09", "01-16", "01-23", "01-30"]
+        );
+    }
+
+    #[test]
+    fn axis_maxima_are_round() {
+        assert_eq!(nice_ceil(0.0), 1.0);
+        assert_eq!(nice_ceil(730.0), 1000.0);
+        assert_eq!(nice_ceil(2100.0), 2500.0);
+        assert_eq!(nice_ceil(4000.0), 5000.0);
+        assert_eq!(nice_ceil(200.0), 200.0);
+        let steps: Vec<u32> = [1000.0, 2000.0, 2500.0, 5000.0].map(tick_intervals).into();
+        assert_eq!(steps, [4, 4, 5, 5]);
+    }
+
+    fn point(at: DateTime<Utc>, p50: u32, p95: u32) -> LatencyPoint {
+        LatencyPoint {
+            at,
+            probes: 60,
+            failures: 0,
+            ttft_p50_ms: Some(p50),
+            ttft_p95_ms: Some(p95),
+            total_p50_ms: None,
+            total_p95_ms: None,
+        }
+    }
+
+    #[test]
+    fn chart_maps_time_and_value_and_breaks_at_gaps() {
+        let start = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
+        let end = start + Duration::hours(4);
+        let pts = [
+            point(start, 500, 1000),
+            point(start + Duration::hours(1), 1000, 2000),
+            // Two hours without a bucket: the line must break here.
+            point(start + Duration::hours(4), 500, 1000),
+        ];
+        let c = line_chart(&pts, Metric::Ttft, "test", start, end, Duration::hours(1));
+        // y: 2000 → axis max 2000; plot 8..138 high, 48..312 wide.
+        assert_eq!(c.p95.len(), 2);
+        assert_eq!(c.p95[0], "48,73 114,8");
+        assert_eq!(c.p50[1], "311.5,105.5 312.5,105.5");
+        assert_eq!(c.y_ticks.first().map(|t| t.pos), Some(138.0));
+        assert_eq!(c.y_ticks.last().map(|t| t.label.as_str()), Some("2.0 s"));
+        let x: Vec<_> = c
+            .x_ticks
+            .iter()
+            .map(|t| (t.pos, t.anchor, t.label.as_str()))
+            .collect();
+        assert_eq!(x[0], (48.0, "start", "00:00"));
+        assert_eq!(x[2], (180.0, "middle", "02:00"));
+        assert_eq!(x[4], (312.0, "end", "04:00"));
+        assert!(
+            !c.empty && c.label.contains("p95 up to 2.0 s"),
+            "{}",
+            c.label
+        );
+        let none = line_chart(&pts, Metric::Total, "test", start, end, Duration::hours(1));
+        assert!(none.empty && none.p50.is_empty());
+    }
+}

@@ -1,0 +1,127 @@
+//! The front page `/`: overall banner, active incidents, providers with one row per model,
+//! maintenance and the subscribe entry point.
+
+use askama::Template;
+
+use super::incident::{render_failed, IncidentView};
+use super::svg::{self, DayBars, Sparkline};
+use super::{model_href, model_link, ms_text, pct, state_view, Layout, ModelLink, StateView};
+use crate::evaluate::ModelState;
+use crate::web::snapshot::{ModelView, PublicSnapshot, HISTORY_DAYS};
+
+/// One model's row.
+#[derive(Debug, Clone)]
+pub struct ModelRow {
+    pub name: String,
+    pub href: String,
+    pub state: StateView,
+    pub enabled: bool,
+    /// Set when the model is disabled and a fallback is enabled.
+    pub fallback: Option<ModelLink>,
+    pub ttft_now: String,
+    pub spark: Sparkline,
+    pub bars: DayBars,
+    /// "99.95% uptime", or a sentence when there is nothing to count yet.
+    pub uptime: String,
+}
+
+impl ModelRow {
+    fn new(snapshot: &PublicSnapshot, m: &ModelView) -> ModelRow {
+        ModelRow {
+            name: m.name.clone(),
+            href: model_href(&m.provider_id, &m.model_id),
+            state: state_view(m.state),
+            enabled: m.enabled,
+            fallback: fallback_link(snapshot, m),
+            ttft_now: ms_text(m.ttft_now_ms),
+            spark: svg::sparkline(&m.sparkline),
+            bars: svg::day_bars(&m.days, m.uptime_90d),
+            uptime: match m.uptime_90d {
+                Some(u) => format!("{} uptime", pct(u)),
+                None => "No uptime data yet".into(),
+            },
+        }
+    }
+}
+
+/// The model to use instead of a disabled one, named as configured when it is known.
+pub fn fallback_link(snapshot: &PublicSnapshot, m: &ModelView) -> Option<ModelLink> {
+    if m.enabled {
+        return None;
+    }
+    let id = m.fallback.as_deref()?;
+    let mut link = model_link(snapshot, id);
+    if let Some(name) = &m.fallback_name {
+        link.name = name.clone();
+    }
+    Some(link)
+}
+
+#[derive(Debug, Clone)]
+pub struct ProviderGroup {
+    pub id: String,
+    pub name: String,
+    pub state: StateView,
+    pub models: Vec<ModelRow>,
+}
+
+#[derive(Template)]
+#[template(path = "public/index.html")]
+pub struct IndexPage {
+    pub layout: Layout,
+    pub banner: StateView,
+    pub banner_text: &'static str,
+    pub active: Vec<IncidentView>,
+    pub providers: Vec<ProviderGroup>,
+    pub days: i64,
+}
+
+/// The banner's words for the overall state.
+pub fn banner_text(overall: ModelState) -> &'static str {
+    match overall {
+        ModelState::Operational => "All systems operational",
+        ModelState::DegradedPerformance => "Some models degraded",
+        ModelState::PartialOutage => "Partial outage",
+        ModelState::MajorOutage => "Major outage",
+        ModelState::UnderMaintenance => "Under maintenance",
+        ModelState::Unknown => "Status not yet known",
+    }
+}
+
+pub fn render(snapshot: &PublicSnapshot) -> String {
+    let overall = snapshot.overall();
+    let page = IndexPage {
+        layout: Layout::new(
+            snapshot,
+            "Status",
+            format!(
+                "Live health of every AI model {} watches: {}",
+                snapshot.page_name,
+                banner_text(overall)
+            ),
+            "status",
+        ),
+        banner: state_view(overall),
+        banner_text: banner_text(overall),
+        active: snapshot
+            .unresolved_incidents()
+            .map(|i| IncidentView::new(snapshot, i))
+            .collect(),
+        providers: snapshot
+            .providers
+            .iter()
+            .map(|p| ProviderGroup {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                state: state_view(p.state),
+                models: p
+                    .models
+                    .iter()
+                    .map(|m| ModelRow::new(snapshot, m))
+                    .collect(),
+            })
+            .collect(),
+        days: HISTORY_DAYS,
+    };
+    page.render().unwrap_or_else(|e| render_failed(&e))
+}

@@ -1,0 +1,271 @@
+//! A model's page `/models/{provider}/{model}`: latency charts over three periods, errors by
+//! class, state history, and the reasons and evidence behind the current decision.
+
+use askama::Template;
+use chrono::Duration;
+
+use super::chart::{self, LineChart, Metric};
+use super::incident::render_failed;
+use super::index::fallback_link;
+use super::svg::{self, DayBars};
+use super::{ms_text, pct, state_view, time, Layout, ModelLink, StateView, TimeView};
+use crate::evaluate::rules::ms;
+use crate::evaluate::Evidence;
+use crate::probe::Outcome;
+use crate::web::snapshot::{LatencyPoint, ModelView, PublicSnapshot, HISTORY_DAYS};
+
+/// The two charts of one period.
+#[derive(Debug, Clone)]
+pub struct ChartGroup {
+    /// Used in element ids (`chart-24h`).
+    pub id: &'static str,
+    pub heading: &'static str,
+    pub ttft: LineChart,
+    pub total: LineChart,
+}
+
+/// One outcome class of the last 24 hours.
+#[derive(Debug, Clone)]
+pub struct OutcomeRow {
+    pub class: String,
+    pub count: u32,
+    pub share: String,
+    /// How the evaluator treats the class, so a reader knows which errors count.
+    pub counts_as: &'static str,
+}
+
+/// One state change.
+#[derive(Debug, Clone)]
+pub struct ChangeRow {
+    pub at: TimeView,
+    pub from: StateView,
+    pub to: StateView,
+    pub enabled: bool,
+    pub reasons: Vec<String>,
+}
+
+/// A term and its value in the evidence list.
+#[derive(Debug, Clone)]
+pub struct Fact {
+    pub term: &'static str,
+    pub value: String,
+}
+
+#[derive(Template)]
+#[template(path = "public/model.html")]
+pub struct ModelPage {
+    pub layout: Layout,
+    pub name: String,
+    pub id: String,
+    pub provider: String,
+    pub state: StateView,
+    pub enabled: bool,
+    pub fallback: Option<ModelLink>,
+    /// Disabled without any enabled fallback.
+    pub no_fallback: bool,
+    pub since: TimeView,
+    pub reason: String,
+    pub reasons: Vec<String>,
+    pub ttft_now: String,
+    pub last_probe: Option<TimeView>,
+    pub uptime: String,
+    pub days: i64,
+    pub bars: DayBars,
+    pub charts: Vec<ChartGroup>,
+    pub outcomes: Vec<OutcomeRow>,
+    pub outcomes_total: u32,
+    pub history: Vec<ChangeRow>,
+    pub evidence: Vec<Fact>,
+}
+
+pub fn render(snapshot: &PublicSnapshot, m: &ModelView) -> String {
+    let provider = snapshot
+        .providers
+        .iter()
+        .find(|p| p.id == m.provider_id)
+        .map(|p| p.name.clone())
+        .unwrap_or_else(|| m.provider_id.clone());
+    let fallback = fallback_link(snapshot, m);
+    let page = ModelPage {
+        layout: Layout::new(
+            snapshot,
+            format!("{} ({provider})", m.name),
+            format!("{} of {provider}: {}", m.name, m.state.label()),
+            "",
+        ),
+        name: m.name.clone(),
+        id: m.id.clone(),
+        provider,
+        state: state_view(m.state),
+        enabled: m.enabled,
+        no_fallback: !m.enabled && fallback.is_none(),
+        fallback,
+        since: time(m.since),
+        reason: m.reason.clone(),
+        reasons: m.reasons.clone(),
+        ttft_now: ms_text(m.ttft_now_ms),
+        last_probe: m.last_probe_at.map(time),
+        uptime: m.uptime_90d.map(pct).unwrap_or_else(|| "no data".into()),
+        days: HISTORY_DAYS,
+        bars: svg::day_bars(&m.days, m.uptime_90d),
+        charts: charts(snapshot, m),
+        outcomes_total: m.outcomes_24h.values().sum(),
+        outcomes: outcome_rows(m),
+        history: m
+            .history
+            .iter()
+            .map(|c| ChangeRow {
+                at: time(c.at),
+                from: state_view(c.from),
+                to: state_view(c.to),
+                enabled: c.enabled,
+                reasons: c.reasons.clone(),
+            })
+            .collect(),
+        evidence: m.evidence.as_ref().map(facts).unwrap_or_default(),
+    };
+    page.render().unwrap_or_else(|e| render_failed(&e))
+}
+
+fn charts(snapshot: &PublicSnapshot, m: &ModelView) -> Vec<ChartGroup> {
+    let end = snapshot.generated_at;
+    let periods: [(
+        &'static str,
+        &'static str,
+        &[LatencyPoint],
+        Duration,
+        Duration,
+    ); 3] = [
+        (
+            "24h",
+            "Last 24 hours",
+            &m.chart_24h,
+            Duration::hours(24),
+            Duration::minutes(1),
+        ),
+        (
+            "7d",
+            "Last 7 days",
+            &m.chart_7d,
+            Duration::days(7),
+            Duration::hours(1),
+        ),
+        (
+            "30d",
+            "Last 30 days",
+            &m.chart_30d,
+            Duration::days(30),
+            Duration::hours(1),
+        ),
+    ];
+    periods
+        .into_iter()
+        .map(|(id, heading, points, span, bucket)| {
+            let period = heading.to_lowercase();
+            let chart =
+                |metric| chart::line_chart(points, metric, &period, end - span, end, bucket);
+            ChartGroup {
+                id,
+                heading,
+                ttft: chart(Metric::Ttft),
+                total: chart(Metric::Total),
+            }
+        })
+        .collect()
+}
+
+fn outcome_rows(m: &ModelView) -> Vec<OutcomeRow> {
+    let total: u32 = m.outcomes_24h.values().sum();
+    let mut rows: Vec<OutcomeRow> = m
+        .outcomes_24h
+        .iter()
+        .map(|(class, count)| {
+            let outcome = Outcome::ALL.into_iter().find(|o| o.as_str() == class);
+            OutcomeRow {
+                class: class.clone(),
+                count: *count,
+                share: pct(f64::from(*count) / f64::from(total.max(1))),
+                counts_as: match outcome {
+                    Some(Outcome::Ok) => "success",
+                    Some(Outcome::RateLimited) => "our probe throttled (not counted)",
+                    Some(o) if o.is_misconfiguration() => "probe misconfiguration (not counted)",
+                    Some(o) if o.is_provider_fault() => "provider failure",
+                    _ => "other",
+                },
+            }
+        })
+        .collect();
+    // Most frequent first: the class that explains the errors leads the table.
+    rows.sort_by(|a, b| b.count.cmp(&a.count).then(a.class.cmp(&b.class)));
+    rows
+}
+
+/// The evidence of the current decision, in words.
+pub fn facts(e: &Evidence) -> Vec<Fact> {
+    let pair = |a: Option<u32>, b: Option<u32>| format!("p50 {}, p95 {}", ms_text(a), ms_text(b));
+    let mut out = vec![
+        Fact {
+            term: "Probes in the window",
+            value: e.probes.to_string(),
+        },
+        Fact {
+            term: "Counted samples (successes and provider failures)",
+            value: e.samples.to_string(),
+        },
+        Fact {
+            term: "Failures",
+            value: e.failures.to_string(),
+        },
+        Fact {
+            term: "Error rate",
+            value: format!(
+                "{} (99% interval {} to {})",
+                pct(e.error_rate),
+                pct(e.error_rate_lower),
+                pct(e.error_rate_upper)
+            ),
+        },
+        Fact {
+            term: "Time to first token",
+            value: pair(e.ttft_p50_ms, e.ttft_p95_ms),
+        },
+        Fact {
+            term: "Total latency",
+            value: pair(e.total_p50_ms, e.total_p95_ms),
+        },
+        Fact {
+            term: "Baseline",
+            value: match (e.baseline.ttft_p50_ms, e.baseline.total_p50_ms) {
+                (None, None) => {
+                    format!("not enough successful probes yet ({})", e.baseline.samples)
+                }
+                (t, total) => format!(
+                    "time to first token p50 {}, total p50 {} (from {} successful probes)",
+                    t.map(ms).unwrap_or_else(|| "—".into()),
+                    total.map(ms).unwrap_or_else(|| "—".into()),
+                    e.baseline.samples
+                ),
+            },
+        },
+    ];
+    if !e.outcomes.is_empty() {
+        let list: Vec<String> = e.outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        out.push(Fact {
+            term: "Outcomes in the window",
+            value: list.join(", "),
+        });
+    }
+    if e.throttled > 0 {
+        out.push(Fact {
+            term: "Our probe throttled (429, not counted)",
+            value: e.throttled.to_string(),
+        });
+    }
+    if e.misconfigured > 0 {
+        out.push(Fact {
+            term: "Probe misconfiguration (not counted)",
+            value: e.misconfigured.to_string(),
+        });
+    }
+    out
+}

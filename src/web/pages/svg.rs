@@ -1,0 +1,241 @@
+//! Geometry for the inline SVGs of the front page (sparklines, daily bars) and the shared
+//! line helpers, as plain data: coordinates, `points` strings, tooltips. The templates emit
+//! the elements, so no markup is built here and every text still passes through askama's
+//! escaping. Latency charts with axes are in [`super::chart`].
+
+use super::{ms_text, pct, state_view, StateView};
+use crate::evaluate::rules::ms;
+use crate::evaluate::ModelState;
+use crate::web::snapshot::DayBar;
+
+/// Rounds to one decimal: enough for SVG user units, and keeps the markup short.
+pub fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+/// Joins runs of present values into polyline `points` strings; a missing value breaks the
+/// line, because drawing across a gap would invent figures we never measured.
+/// `xy` maps an index and value to coordinates.
+pub fn segments(values: &[Option<f64>], xy: impl Fn(usize, f64) -> (f64, f64)) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut run: Vec<(f64, f64)> = Vec::new();
+    let flush = |run: &mut Vec<(f64, f64)>, out: &mut Vec<String>| {
+        // A lone point would draw nothing as a polyline: give it a short horizontal tick.
+        if run.len() == 1 {
+            let (x, y) = run[0];
+            run.clear();
+            run.extend([(x - 0.5, y), (x + 0.5, y)]);
+        }
+        if !run.is_empty() {
+            let pts: Vec<String> = run
+                .iter()
+                .map(|(x, y)| format!("{},{}", round1(*x), round1(*y)))
+                .collect();
+            out.push(pts.join(" "));
+        }
+        run.clear();
+    };
+    for (i, v) in values.iter().enumerate() {
+        match v {
+            Some(v) => run.push(xy(i, *v)),
+            None => flush(&mut run, &mut out),
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// The 24-hour sparkline of a model row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sparkline {
+    pub width: u32,
+    pub height: u32,
+    pub lines: Vec<String>,
+    pub label: String,
+}
+
+pub const SPARK_W: u32 = 96;
+pub const SPARK_H: u32 = 24;
+
+/// Scales values into a `SPARK_W`×`SPARK_H` box: zero at the bottom, the day's maximum at
+/// the top (with a pixel of margin so the stroke is not clipped).
+pub fn sparkline(values: &[Option<u32>]) -> Sparkline {
+    let present: Vec<u32> = values.iter().flatten().copied().collect();
+    let max = present.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let n = values.len().max(2) as f64;
+    let (w, h) = (SPARK_W as f64, SPARK_H as f64);
+    let floats: Vec<Option<f64>> = values.iter().map(|v| v.map(f64::from)).collect();
+    let lines = segments(&floats, |i, v| {
+        (i as f64 * w / (n - 1.0), h - 1.0 - v / max * (h - 2.0))
+    });
+    let label = match (present.iter().min(), present.iter().max(), present.last()) {
+        (Some(lo), Some(hi), Some(last)) => format!(
+            "Time to first token over the last 24 hours: between {} and {}, latest {}",
+            ms(*lo),
+            ms(*hi),
+            ms(*last)
+        ),
+        _ => "Time to first token over the last 24 hours: no data".to_string(),
+    };
+    Sparkline {
+        width: SPARK_W,
+        height: SPARK_H,
+        lines,
+        label,
+    }
+}
+
+/// One day's bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bar {
+    pub x: u32,
+    pub state: StateView,
+    pub tooltip: String,
+}
+
+/// The 90 uptime bars of a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayBars {
+    pub width: u32,
+    pub height: u32,
+    pub bar_width: u32,
+    pub bars: Vec<Bar>,
+    pub label: String,
+}
+
+/// Each bar takes `BAR_STEP` units: `BAR_W` drawn plus a gap, so days stay distinct even
+/// when the whole strip is squeezed onto a phone.
+pub const BAR_STEP: u32 = 4;
+pub const BAR_W: u32 = 3;
+pub const BAR_H: u32 = 28;
+
+pub fn day_bars(days: &[DayBar], uptime: Option<f64>) -> DayBars {
+    let bars: Vec<Bar> = days
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Bar {
+            x: i as u32 * BAR_STEP,
+            state: state_view(d.worst),
+            tooltip: day_tooltip(d),
+        })
+        .collect();
+    // The summary counts days per state so the strip says in words what its colours say.
+    let mut counts: Vec<(ModelState, usize)> = Vec::new();
+    for d in days {
+        match counts.iter_mut().find(|(s, _)| *s == d.worst) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((d.worst, 1)),
+        }
+    }
+    counts.sort_by_key(|(s, _)| (s.severity().map_or(9, |v| 3 - v), s.as_str()));
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(s, n)| {
+            let what = if *s == ModelState::Unknown {
+                "without data".to_string()
+            } else {
+                s.label().to_lowercase()
+            };
+            format!("{n} {} {what}", if *n == 1 { "day" } else { "days" })
+        })
+        .collect();
+    let label = format!(
+        "Uptime over the last {} days: {}; {}",
+        days.len(),
+        uptime.map(pct).unwrap_or_else(|| "no data".into()),
+        if parts.is_empty() {
+            "no days".to_string()
+        } else {
+            parts.join(", ")
+        }
+    );
+    DayBars {
+        width: (days.len() as u32).max(1) * BAR_STEP - (BAR_STEP - BAR_W),
+        height: BAR_H,
+        bar_width: BAR_W,
+        bars,
+        label,
+    }
+}
+
+/// The tooltip of one bar: date, state, uptime, incidents and latency, in words.
+pub fn day_tooltip(d: &DayBar) -> String {
+    let mut parts = vec![d.date.format("%Y-%m-%d").to_string()];
+    if d.worst == ModelState::Unknown && d.probes == 0 {
+        parts.push("no data".into());
+        return parts.join(" · ");
+    }
+    parts.push(d.worst.label().to_string());
+    parts.push(match d.uptime {
+        Some(u) => format!("uptime {}", pct(u)),
+        None => "uptime: no counted probes".into(),
+    });
+    parts.push(match d.incidents.len() {
+        0 => "no incidents".into(),
+        n => {
+            let ids: Vec<String> = d.incidents.iter().map(|i| format!("#{i}")).collect();
+            let noun = if n == 1 { "incident" } else { "incidents" };
+            format!("{n} {noun} ({})", ids.join(", "))
+        }
+    });
+    parts.push(format!(
+        "TTFT p50 {}, p95 {}",
+        ms_text(d.ttft_p50_ms),
+        ms_text(d.ttft_p95_ms)
+    ));
+    parts.join(" · ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_split_lines_and_lone_points_get_a_tick() {
+        let v = [Some(1.0), Some(2.0), None, Some(3.0), None, None];
+        let lines = segments(&v, |i, v| (i as f64, v * 10.0));
+        assert_eq!(lines, vec!["0,10 1,20".to_string(), "2.5,30 3.5,30".into()]);
+        assert!(segments(&[None, None], |i, v| (i as f64, v)).is_empty());
+    }
+
+    #[test]
+    fn sparkline_scales_into_its_box() {
+        let s = sparkline(&[Some(0), Some(500), Some(1000), None]);
+        // Zero sits at the bottom (minus the stroke margin), the maximum at the top.
+        assert_eq!(s.lines, vec!["0,23 32,12 64,1".to_string()]);
+        assert!(s.label.contains("between 0 ms and 1.0 s"), "{}", s.label);
+        assert!(sparkline(&[None; 4]).label.ends_with("no data"));
+    }
+
+    #[test]
+    fn day_bars_have_positions_tooltips_and_a_summary() {
+        let date = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap();
+        let day = |worst, probes, incidents: Vec<i64>| DayBar {
+            date,
+            worst,
+            uptime: (probes > 0).then_some(0.9995),
+            probes,
+            failures: 1,
+            ttft_p50_ms: Some(700),
+            ttft_p95_ms: Some(1200),
+            incidents,
+        };
+        let days = [
+            day(ModelState::Unknown, 0, vec![]),
+            day(ModelState::Operational, 100, vec![]),
+            day(ModelState::PartialOutage, 100, vec![7]),
+        ];
+        let b = day_bars(&days, Some(0.99));
+        assert_eq!(b.bars.iter().map(|b| b.x).collect::<Vec<_>>(), [0, 4, 8]);
+        assert_eq!(b.width, 11);
+        assert_eq!(b.bars[0].tooltip, "2025-03-01 · no data");
+        assert_eq!(
+            b.bars[2].tooltip,
+            "2025-03-01 · Partial outage · uptime 99.95% · 1 incident (#7) · TTFT p50 700 ms, p95 1.2 s"
+        );
+        assert_eq!(
+            b.label,
+            "Uptime over the last 3 days: 99.00%; 1 day partial outage, 1 day operational, 1 day without data"
+        );
+    }
+}

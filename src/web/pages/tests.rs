@@ -1,0 +1,249 @@
+//! Renders hand-built snapshots: cases the seeded service never reaches (a model disabled
+//! right now, hostile incident text, a stale database).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::render;
+use crate::evaluate::{Evidence, ModelState};
+use crate::store::incidents::{Incident, IncidentUpdate};
+use crate::web::site::Rendered;
+use crate::web::snapshot::{ModelView, ProviderView, PublicSnapshot};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 6, 1, 14, 5, 0).unwrap()
+}
+
+fn model(provider: &str, id: &str, name: &str, state: ModelState, enabled: bool) -> ModelView {
+    ModelView {
+        id: format!("{provider}/{id}"),
+        provider_id: provider.into(),
+        model_id: id.into(),
+        name: name.into(),
+        state,
+        enabled,
+        fallback: None,
+        fallback_name: None,
+        since: now() - Duration::minutes(5),
+        reason: String::new(),
+        reasons: vec!["error rate 60% (lower bound 45%) ≥ 20%".into()],
+        evidence: Some(Evidence {
+            probes: 30,
+            samples: 30,
+            failures: 18,
+            error_rate: 0.6,
+            error_rate_lower: 0.45,
+            error_rate_upper: 0.73,
+            ..Evidence::default()
+        }),
+        ttft_now_ms: Some(720),
+        last_probe_at: Some(now()),
+        sparkline: vec![Some(700), None, Some(900)],
+        days: Vec::new(),
+        uptime_90d: Some(0.999),
+        chart_24h: Vec::new(),
+        chart_7d: Vec::new(),
+        chart_30d: Vec::new(),
+        outcomes_24h: BTreeMap::from([("ok".to_string(), 90), ("overloaded".to_string(), 10)]),
+        history: Vec::new(),
+    }
+}
+
+/// Anthropic's Opus is disabled (partial outage) with Sonnet as its fallback.
+fn snapshot(incidents: Vec<Incident>) -> PublicSnapshot {
+    let mut opus = model(
+        "anthropic",
+        "claude-opus-4-8",
+        "Claude Opus 4.8",
+        ModelState::PartialOutage,
+        false,
+    );
+    opus.fallback = Some("anthropic/claude-sonnet-4-5".into());
+    opus.fallback_name = Some("Claude Sonnet 4.5".into());
+    let sonnet = model(
+        "anthropic",
+        "claude-sonnet-4-5",
+        "Claude Sonnet 4.5",
+        ModelState::Operational,
+        true,
+    );
+    PublicSnapshot {
+        version: 1,
+        generated_at: now(),
+        page_name: "modelwatch".into(),
+        base_url: "http://127.0.0.1:8080".into(),
+        providers: vec![ProviderView {
+            id: "anthropic".into(),
+            name: "Anthropic".into(),
+            state: ModelState::PartialOutage,
+            models: vec![opus, sonnet],
+        }],
+        incidents,
+        stale_since: None,
+    }
+}
+
+fn incident(title: &str, body: &str) -> Incident {
+    Incident {
+        id: 7,
+        provider_id: "anthropic".into(),
+        title: title.into(),
+        status: "investigating".into(),
+        impact: "major".into(),
+        affected: vec!["anthropic/claude-opus-4-8".into()],
+        automatic: true,
+        created_at: now() - Duration::minutes(5),
+        updated_at: now() - Duration::minutes(1),
+        resolved_at: None,
+        updates: vec![
+            IncidentUpdate {
+                id: 1,
+                at: now() - Duration::minutes(5),
+                status: "investigating".into(),
+                impact: "major".into(),
+                body: "First update.".into(),
+                affected: vec!["anthropic/claude-opus-4-8".into()],
+            },
+            IncidentUpdate {
+                id: 2,
+                at: now() - Duration::minutes(1),
+                status: "identified".into(),
+                impact: "major".into(),
+                body: body.into(),
+                affected: vec!["anthropic/claude-opus-4-8".into()],
+            },
+        ],
+    }
+}
+
+fn page<'a>(out: &'a [Rendered], path: &str) -> &'a str {
+    let r = out
+        .iter()
+        .find(|r| r.path == path)
+        .unwrap_or_else(|| panic!("no body at {path}"));
+    std::str::from_utf8(&r.body).unwrap()
+}
+
+#[test]
+fn disabled_model_names_its_fallback_with_state_in_words() {
+    let out = render(&snapshot(Vec::new()));
+    let index = page(&out, "/");
+    assert!(index.contains("Partial outage"), "banner and state label");
+    assert!(index.contains("Disabled") && index.contains("Enabled"));
+    assert!(
+        index.contains(
+            r#"Use <a href="/models/anthropic/claude-sonnet-4-5">Claude Sonnet 4.5</a> instead."#
+        ),
+        "{index}"
+    );
+    // Only the disabled model gets a fallback note.
+    assert_eq!(index.matches("instead.").count(), 1);
+    assert_eq!(page(&out, "/index.html"), index);
+    let opus = page(&out, "/models/anthropic/claude-opus-4-8");
+    assert!(opus.contains("Use <a href=\"/models/anthropic/claude-sonnet-4-5\">"));
+    assert!(
+        opus.contains("60.00% (99% interval 45.00% to 73.00%)"),
+        "{opus}"
+    );
+    assert!(opus.contains("<code>overloaded</code></th><td class=\"num\">10</td>"));
+}
+
+#[test]
+fn incident_text_is_escaped_everywhere() {
+    let evil = "<script>alert(1)</script>";
+    let out = render(&snapshot(vec![incident(evil, evil)]));
+    for path in ["/", "/history", "/incidents/7"] {
+        let html = page(&out, path);
+        // askama writes numeric references (`&#60;`); named ones (`&lt;`) would do as well.
+        let escaped = [
+            "&#60;script&#62;alert(1)&#60;/script&#62;",
+            "&lt;script&gt;alert(1)&lt;/script&gt;",
+        ];
+        assert!(escaped.iter().any(|e| html.contains(e)), "{path}: {html}");
+        assert!(!html.contains("<script>alert"), "{path}: {html}");
+    }
+}
+
+#[test]
+fn active_incident_shows_latest_update_first() {
+    let out = render(&snapshot(vec![incident("Opus impaired", "Second update.")]));
+    let index = page(&out, "/");
+    assert!(index.contains("Active incidents") && index.contains("Second update."));
+    assert!(
+        !index.contains("First update."),
+        "only the latest update on the front page"
+    );
+    let timeline = page(&out, "/incidents/7");
+    let (second, first) = (
+        timeline.find("Second update.").unwrap(),
+        timeline.find("First update.").unwrap(),
+    );
+    assert!(second < first, "newest first");
+    assert!(timeline.contains(
+        r#"<time datetime="2025-06-01T14:04:00Z" data-style="full">2025-06-01 14:04 UTC</time>"#
+    ));
+}
+
+#[test]
+fn quiet_pages_say_so() {
+    let out = render(&snapshot(Vec::new()));
+    assert!(page(&out, "/").contains("No maintenance scheduled"));
+    assert!(!page(&out, "/").contains("Active incidents"));
+    assert!(page(&out, "/history").contains("No incidents in the last 90 days"));
+    let subscribe = page(&out, "/subscribe");
+    assert!(
+        subscribe.contains("href=\"/history.atom\"") && subscribe.contains("href=\"/history.rss\"")
+    );
+}
+
+#[test]
+fn stale_snapshot_says_how_old_its_figures_are() {
+    let mut s = snapshot(Vec::new());
+    assert!(!page(&render(&s), "/").contains("database is unavailable"));
+    s.stale_since = Some(now() - Duration::minutes(3));
+    let out = render(&s);
+    assert!(page(&out, "/").contains(
+        r#"Figures as of <time datetime="2025-06-01T14:02:00Z" data-style="time">14:02 UTC</time>; the database is unavailable"#
+    ));
+}
+
+#[test]
+fn every_page_has_the_shared_head_and_landmarks() {
+    let out = render(&snapshot(vec![incident("t", "b")]));
+    for r in out
+        .iter()
+        .filter(|r| r.content_type.starts_with("text/html"))
+    {
+        let html = std::str::from_utf8(&r.body).unwrap();
+        for needle in [
+            "<html lang=\"en\">",
+            "name=\"viewport\"",
+            "name=\"description\"",
+            r#"<link rel="alternate" type="application/atom+xml""#,
+            r#"<script src="/static/localtime.js" defer></script>"#,
+            "<header",
+            "<nav",
+            "<main id=\"main\"",
+            "<footer",
+            "href=\"#main\"",
+        ] {
+            assert!(html.contains(needle), "{}: {needle}", r.path);
+        }
+        assert_eq!(html.matches("<h1").count(), 1, "{}", r.path);
+    }
+    let css = out.iter().find(|r| r.path == "/static/style.css").unwrap();
+    assert_eq!(css.content_type, "text/css; charset=utf-8");
+    assert!(std::str::from_utf8(&css.body)
+        .unwrap()
+        .contains("prefers-color-scheme: dark"));
+}
+
+#[test]
+fn paths_are_encoded_like_browsers_request_them() {
+    assert_eq!(super::path_segment("gpt-4.1"), "gpt-4.1");
+    assert_eq!(
+        super::model_href("bedrock", "anthropic.claude v1:0/x"),
+        "/models/bedrock/anthropic.claude%20v1:0%2Fx"
+    );
+}

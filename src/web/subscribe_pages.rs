@@ -1,0 +1,396 @@
+//! The HTML side of subscriptions: the `/subscribe` form's result, the confirmation link,
+//! one-click unsubscribe (RFC 8058) and the preferences page. Links in emails carry an
+//! HMAC token for the subscription, so no token is ever stored in clear.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::pages::subscribe::{event_choices, Choice};
+use super::pages::Layout;
+use super::subscriptions::{parse_filter, subscribe, NotifyState};
+use crate::notify::secrets::hash_token;
+use crate::notify::subscription::Status;
+
+#[derive(Template)]
+#[template(path = "public/notice.html")]
+struct Notice {
+    layout: Layout,
+    heading: String,
+    paragraphs: Vec<String>,
+    /// Values shown once (signing secret, management token).
+    shown_once: Vec<(String, String)>,
+    button_action: Option<String>,
+    button_label: String,
+}
+
+#[derive(Template)]
+#[template(path = "public/manage.html")]
+struct Manage {
+    layout: Layout,
+    id: String,
+    kind: String,
+    target: Option<String>,
+    status: String,
+    action: String,
+    unsubscribe: String,
+    models: Vec<Choice>,
+    events: Vec<Choice>,
+}
+
+fn page(status: StatusCode, t: impl Template) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "rendering a subscription page failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong").into_response()
+        }
+    }
+}
+
+fn notice(status: StatusCode, heading: &str, paragraphs: Vec<String>) -> Response {
+    page(
+        status,
+        Notice {
+            layout: Layout::plain(heading, "subscribe"),
+            heading: heading.into(),
+            paragraphs,
+            shown_once: Vec::new(),
+            button_action: None,
+            button_label: String::new(),
+        },
+    )
+}
+
+/// Pairs of a urlencoded body (repeated keys kept, which serde_urlencoded cannot do).
+fn pairs(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn first(pairs: &[(String, String)], key: &str) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn all(pairs: &[(String, String)], key: &str) -> Vec<String> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+/// `POST /subscriptions/new`: the forms of `/subscribe`.
+pub async fn form(
+    State(state): State<Arc<NotifyState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
+    if let Err(retry) = state.limiter.check(client.ip()) {
+        return notice(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many requests",
+            vec![format!(
+                "Please try again in {} minutes.",
+                retry.div_ceil(60)
+            )],
+        );
+    }
+    let form = pairs(&body);
+    let kind = first(&form, "kind").unwrap_or_default();
+    let filter = match parse_filter(
+        &state,
+        all(&form, "models"),
+        Vec::new(),
+        all(&form, "events"),
+    ) {
+        Ok(f) => f,
+        Err(e) => return notice(e.status, "We could not subscribe you", vec![e.message]),
+    };
+    let created = subscribe(
+        &state,
+        &kind,
+        first(&form, "url").as_deref(),
+        first(&form, "email").as_deref(),
+        first(&form, "format").as_deref(),
+        first(&form, "routing_key").as_deref(),
+        filter,
+        Some(client.ip()),
+    )
+    .await;
+    match created {
+        Err(e) => notice(
+            if e.status.is_server_error() {
+                e.status
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            },
+            "We could not subscribe you",
+            vec![e.message],
+        ),
+        Ok(body) if kind == "email" => notice(
+            StatusCode::CREATED,
+            "Check your inbox",
+            vec![format!(
+                "We sent a confirmation link to {}. Nothing else is sent until you click it.",
+                body["email"].as_str().unwrap_or("your address")
+            )],
+        ),
+        Ok(body) => {
+            let mut shown_once = Vec::new();
+            if let Some(secret) = body["secret"].as_str() {
+                shown_once.push(("Signing secret".to_string(), secret.to_string()));
+            }
+            if let Some(token) = body["management_token"].as_str() {
+                shown_once.push(("Management token".to_string(), token.to_string()));
+            }
+            page(
+                StatusCode::CREATED,
+                Notice {
+                    layout: Layout::plain("Webhook subscribed", "subscribe"),
+                    heading: "Webhook subscribed".into(),
+                    paragraphs: vec![format!(
+                        "Subscription {} will receive events at {}.",
+                        body["id"].as_str().unwrap_or(""),
+                        body["url"].as_str().unwrap_or("")
+                    )],
+                    shown_once,
+                    button_action: None,
+                    button_label: String::new(),
+                },
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+/// `GET /subscriptions/confirm?token=…`: the double opt-in click.
+pub async fn confirm(
+    State(state): State<Arc<NotifyState>>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let Some(token) = q.token else {
+        return notice(
+            StatusCode::BAD_REQUEST,
+            "Link incomplete",
+            vec![
+                "The confirmation link has no token; open the link from the email as it is.".into(),
+            ],
+        );
+    };
+    match state
+        .store
+        .confirm_subscription(&hash_token(token.trim()), Utc::now())
+        .await
+    {
+        Ok(Some(sub)) => notice(
+            StatusCode::OK,
+            "Subscription confirmed",
+            vec![format!(
+                "You will get emails at {} when the models you chose change state.",
+                sub.email.unwrap_or_default()
+            )],
+        ),
+        Ok(None) => notice(
+            StatusCode::NOT_FOUND,
+            "Link not valid",
+            vec!["This confirmation link is unknown or was already used.".into()],
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "confirming a subscription failed");
+            notice(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                vec!["Please try the link again later.".into()],
+            )
+        }
+    }
+}
+
+fn authorised(state: &NotifyState, purpose: &str, id: &str, token: &Option<String>) -> bool {
+    token
+        .as_deref()
+        .is_some_and(|t| state.secrets.check_link_token(purpose, id, t))
+}
+
+/// `GET /subscriptions/{id}/unsubscribe?token=…`: asks for the click (link scanners GET
+/// links; unsubscribing needs the POST).
+pub async fn unsubscribe_page(
+    State(state): State<Arc<NotifyState>>,
+    Path(id): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    if !authorised(&state, "unsubscribe", &id, &q.token) {
+        return notice(
+            StatusCode::NOT_FOUND,
+            "Link not valid",
+            vec!["This unsubscribe link is not valid.".into()],
+        );
+    }
+    page(
+        StatusCode::OK,
+        Notice {
+            layout: Layout::plain("Unsubscribe", "subscribe"),
+            heading: "Unsubscribe".into(),
+            paragraphs: vec!["Stop all emails for this subscription?".into()],
+            shown_once: Vec::new(),
+            button_action: Some(format!(
+                "/subscriptions/{id}/unsubscribe?token={}",
+                q.token.unwrap_or_default()
+            )),
+            button_label: "Unsubscribe".into(),
+        },
+    )
+}
+
+/// `POST /subscriptions/{id}/unsubscribe?token=…`: RFC 8058 one-click (the mail client posts
+/// `List-Unsubscribe=One-Click`), or the page's button.
+pub async fn unsubscribe(
+    State(state): State<Arc<NotifyState>>,
+    Path(id): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    if !authorised(&state, "unsubscribe", &id, &q.token) {
+        return notice(
+            StatusCode::NOT_FOUND,
+            "Link not valid",
+            vec!["This unsubscribe link is not valid.".into()],
+        );
+    }
+    match state
+        .store
+        .set_subscription_status(
+            &id,
+            Status::Unsubscribed,
+            Some("unsubscribed by link"),
+            Utc::now(),
+        )
+        .await
+    {
+        Ok(()) => notice(
+            StatusCode::OK,
+            "Unsubscribed",
+            vec!["You will not receive further emails for this subscription.".into()],
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "unsubscribing failed");
+            notice(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                vec!["Please try again later.".into()],
+            )
+        }
+    }
+}
+
+/// `GET /subscriptions/{id}/manage?token=…`: the preferences form.
+pub async fn manage_page(
+    State(state): State<Arc<NotifyState>>,
+    Path(id): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    if !authorised(&state, "manage", &id, &q.token) {
+        return notice(
+            StatusCode::NOT_FOUND,
+            "Link not valid",
+            vec!["This preferences link is not valid.".into()],
+        );
+    }
+    let Ok(Some(sub)) = state.store.subscription(&id).await else {
+        return notice(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            vec![format!("There is no subscription {id}.")],
+        );
+    };
+    let token = q.token.unwrap_or_default();
+    let mut models: Vec<String> = state.models.iter().cloned().collect();
+    models.sort();
+    page(
+        StatusCode::OK,
+        Manage {
+            layout: Layout::plain("Your subscription", "subscribe"),
+            kind: format!("{:?}", sub.kind).to_lowercase(),
+            target: sub.email.clone().or(sub.url.clone()),
+            status: sub.status.as_str().into(),
+            action: format!("/subscriptions/{id}/manage?token={token}"),
+            unsubscribe: format!(
+                "/subscriptions/{id}/unsubscribe?token={}",
+                state.secrets.link_token("unsubscribe", &id)
+            ),
+            models: models
+                .into_iter()
+                .map(|m| Choice {
+                    checked: sub.filter.models.contains(&m),
+                    label: m.clone(),
+                    value: m,
+                })
+                .collect(),
+            events: event_choices(&sub.filter.events),
+            id,
+        },
+    )
+}
+
+/// `POST /subscriptions/{id}/manage?token=…`: saves the preferences.
+pub async fn manage(
+    State(state): State<Arc<NotifyState>>,
+    Path(id): Path<String>,
+    Query(q): Query<TokenQuery>,
+    body: Bytes,
+) -> Response {
+    if !authorised(&state, "manage", &id, &q.token) {
+        return notice(
+            StatusCode::NOT_FOUND,
+            "Link not valid",
+            vec!["This preferences link is not valid.".into()],
+        );
+    }
+    let form = pairs(&body);
+    let filter = match parse_filter(
+        &state,
+        all(&form, "models"),
+        Vec::new(),
+        all(&form, "events"),
+    ) {
+        Ok(f) => f,
+        Err(e) => {
+            return notice(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Preferences not saved",
+                vec![e.message],
+            )
+        }
+    };
+    match state.store.update_filter(&id, &filter).await {
+        Ok(()) => notice(
+            StatusCode::OK,
+            "Preferences saved",
+            vec!["Your subscription now follows the models and events you chose.".into()],
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "saving preferences failed");
+            notice(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                vec!["Please try again later.".into()],
+            )
+        }
+    }
+}

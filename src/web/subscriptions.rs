@@ -1,0 +1,559 @@
+//! The public subscription API: `POST /api/v1/subscriptions`, and the management API a
+//! subscriber reaches with the management token it was given (`Authorization: Bearer`).
+//!
+//! Input is parsed into domain types at the edge; every refusal says which field and why
+//! (400 for malformed JSON, 422 for a value we cannot accept, 429 past the per-client limit).
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+use tracing::{error, info};
+
+use crate::config::{Config, NotifyConfig};
+use crate::notify::dispatcher::links;
+use crate::notify::email::{self, Mailer};
+use crate::notify::secrets::{hash_token, new_id, new_token, SecretBox};
+use crate::notify::signing::new_secret;
+use crate::notify::ssrf::AddressGuard;
+use crate::notify::subscription::{Filter, Format, Kind, Status, PUBLIC_EVENTS};
+use crate::store::subscriptions::{NewSubscription, Subscription};
+use crate::store::Store;
+
+/// How long a rotated-out secret keeps signing alongside the new one.
+pub const ROTATION_GRACE: Duration = Duration::from_secs(24 * 3600);
+/// PagerDuty's Events API v2 endpoint, the default URL of `pagerduty` subscriptions.
+const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
+/// What the subscription handlers share.
+pub struct NotifyState {
+    pub store: Store,
+    pub secrets: SecretBox,
+    pub mailer: Mailer,
+    pub guard: AddressGuard,
+    pub config: NotifyConfig,
+    pub base_url: String,
+    /// Configured `provider/model` ids and provider ids, for validating filters.
+    pub models: HashSet<String>,
+    pub providers: HashSet<String>,
+    pub limiter: RateLimiter,
+}
+
+impl NotifyState {
+    pub fn new(store: Store, config: &Config, secrets: SecretBox, mailer: Mailer) -> NotifyState {
+        NotifyState {
+            store,
+            secrets,
+            mailer,
+            guard: AddressGuard::new(config.notify.allow_internal_targets.clone()),
+            limiter: RateLimiter::new(config.notify.subscribe_per_hour, Duration::from_secs(3600)),
+            config: config.notify.clone(),
+            base_url: config.server.public_url.clone(),
+            models: config
+                .models()
+                .map(|(p, m)| format!("{}/{}", p.id, m.id))
+                .collect(),
+            providers: config.providers.iter().map(|p| p.id.clone()).collect(),
+        }
+    }
+}
+
+/// A fixed-window counter per client address. Bounded: windows of idle clients are dropped
+/// when the map grows, so a flood of addresses cannot grow memory without limit.
+pub struct RateLimiter {
+    per_window: u32,
+    window: Duration,
+    seen: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+impl RateLimiter {
+    pub fn new(per_window: u32, window: Duration) -> Self {
+        RateLimiter {
+            per_window,
+            window,
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts a request; `Err(seconds until allowed)` past the limit.
+    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        let Ok(mut seen) = self.seen.lock() else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        if seen.len() > 10_000 {
+            seen.retain(|_, (start, _)| now.duration_since(*start) < self.window);
+        }
+        let entry = seen.entry(ip).or_insert((now, 0));
+        if now.duration_since(entry.0) >= self.window {
+            *entry = (now, 0);
+        }
+        if entry.1 >= self.per_window {
+            return Err((self.window - now.duration_since(entry.0)).as_secs().max(1));
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+}
+
+/// An API error: status, message, and the field it is about.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub field: Option<&'static str>,
+}
+
+impl ApiError {
+    fn field(field: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: message.into(),
+            field: Some(field),
+        }
+    }
+    fn status(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            field: None,
+        }
+    }
+    fn internal(e: impl std::fmt::Display) -> Self {
+        error!(error = %e, "subscription request failed");
+        ApiError::status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "something went wrong; try again later",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({ "status": self.status.as_u16(), "message": self.message });
+        if let Some(f) = self.field {
+            error["field"] = json!(f);
+        }
+        (self.status, Json(json!({ "error": error }))).into_response()
+    }
+}
+
+/// The JSON a client sends to subscribe.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribeRequest {
+    pub kind: String,
+    pub url: Option<String>,
+    pub email: Option<String>,
+    #[serde(default)]
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub providers: Vec<String>,
+    #[serde(default)]
+    pub events: Vec<String>,
+    pub format: Option<String>,
+    /// PagerDuty's integration (routing) key, for `format = "pagerduty"`.
+    pub routing_key: Option<String>,
+}
+
+/// Validates a filter against the configuration, naming the first bad entry.
+pub fn parse_filter(
+    state: &NotifyState,
+    models: Vec<String>,
+    providers: Vec<String>,
+    events: Vec<String>,
+) -> Result<Filter, ApiError> {
+    for (i, m) in models.iter().enumerate() {
+        if !state.models.contains(m) {
+            return Err(ApiError::field(
+                "models",
+                format!("models[{i}] `{m}` is not a configured model (use `provider/model`)"),
+            ));
+        }
+    }
+    for (i, p) in providers.iter().enumerate() {
+        if !state.providers.contains(p) {
+            return Err(ApiError::field(
+                "providers",
+                format!("providers[{i}] `{p}` is not a configured provider"),
+            ));
+        }
+    }
+    for (i, e) in events.iter().enumerate() {
+        if !PUBLIC_EVENTS.contains(&e.as_str()) {
+            return Err(ApiError::field(
+                "events",
+                format!(
+                    "events[{i}] `{e}` is not an event type; use one of {}",
+                    PUBLIC_EVENTS.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(Filter {
+        models,
+        providers,
+        events,
+    })
+}
+
+fn parse_email(field: &'static str, text: &str) -> Result<String, ApiError> {
+    let trimmed = text.trim();
+    match trimmed.parse::<lettre::Address>() {
+        Ok(a) if trimmed.len() <= 254 => Ok(a.to_string()),
+        _ => Err(ApiError::field(
+            field,
+            format!(
+                "`{}` is not an email address",
+                trimmed.chars().take(100).collect::<String>()
+            ),
+        )),
+    }
+}
+
+/// `POST /api/v1/subscriptions`.
+pub async fn create(
+    State(state): State<Arc<NotifyState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    body: Result<Json<SubscribeRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    if let Err(retry) = state.limiter.check(client.ip()) {
+        let mut r = ApiError::status(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many subscription requests from your address; retry in {retry} s"),
+        )
+        .into_response();
+        r.headers_mut().insert(header::RETRY_AFTER, retry.into());
+        return Ok(r);
+    }
+    let Json(req) = body.map_err(|e| {
+        ApiError::status(
+            StatusCode::BAD_REQUEST,
+            format!("invalid JSON body: {}", e.body_text()),
+        )
+    })?;
+    let filter = parse_filter(&state, req.models, req.providers, req.events)?;
+    let created = subscribe(
+        &state,
+        &req.kind,
+        req.url.as_deref(),
+        req.email.as_deref(),
+        req.format.as_deref(),
+        req.routing_key.as_deref(),
+        filter,
+        Some(client.ip()),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+/// Creates a subscription (shared by the JSON API and the page's form). Returns the body
+/// to show once: id, management token and, for native webhooks, the signing secret.
+#[allow(clippy::too_many_arguments)]
+pub async fn subscribe(
+    state: &NotifyState,
+    kind: &str,
+    url: Option<&str>,
+    email_addr: Option<&str>,
+    format: Option<&str>,
+    routing_key: Option<&str>,
+    filter: Filter,
+    client: Option<IpAddr>,
+) -> Result<serde_json::Value, ApiError> {
+    let now = Utc::now();
+    let id = new_id("sub_");
+    let manage_token = new_token("mgt_");
+    match kind {
+        "webhook" => {
+            let format = match format {
+                None => Format::Native,
+                Some(f) => Format::parse(f).filter(|f| *f != Format::Email).ok_or_else(|| {
+                    ApiError::field("format", format!("`{f}` is not a webhook format; use native, slack, discord, teams or pagerduty"))
+                })?,
+            };
+            let url = match (url, format) {
+                (Some(u), _) => u.trim().to_string(),
+                (None, Format::Pagerduty) => PAGERDUTY_URL.to_string(),
+                (None, _) => {
+                    return Err(ApiError::field("url", "a webhook subscription needs `url`"))
+                }
+            };
+            let parsed = state
+                .guard
+                .check_url(&url)
+                .map_err(|r| ApiError::field("url", r.to_string()))?;
+            state
+                .guard
+                .resolve(&parsed)
+                .await
+                .map_err(|r| ApiError::field("url", r.to_string()))?;
+            let owner = email_addr.map(|e| parse_email("email", e)).transpose()?;
+            let secret = match format {
+                Format::Pagerduty => {
+                    let key = routing_key
+                        .map(str::trim)
+                        .filter(|k| !k.is_empty())
+                        .ok_or_else(|| {
+                            ApiError::field(
+                                "routing_key",
+                                "a pagerduty subscription needs `routing_key`",
+                            )
+                        })?;
+                    crate::config::Secret::new(key)
+                }
+                _ => new_secret(),
+            };
+            state
+                .store
+                .insert_subscription(&NewSubscription {
+                    id: id.clone(),
+                    kind: Kind::Webhook,
+                    format,
+                    url: Some(url.clone()),
+                    email: owner.clone(),
+                    filter: filter.clone(),
+                    status: Status::Active,
+                    secret_enc: Some(state.secrets.seal(&secret)),
+                    manage_token_hash: hash_token(manage_token.expose()),
+                    confirm_token_hash: None,
+                    client_addr: client.map(|c| c.to_string()),
+                    created_at: now,
+                })
+                .await
+                .map_err(ApiError::internal)?;
+            info!(subscription = %id, format = format.as_str(), "webhook subscription created");
+            let mut body = json!({
+                "id": id, "kind": "webhook", "status": "active", "format": format.as_str(), "url": url, "email": owner,
+                "models": filter.models, "providers": filter.providers, "events": filter.events,
+                "management_token": manage_token.expose(), "created_at": now,
+            });
+            if format == Format::Native {
+                body["secret"] = json!(secret.expose());
+            }
+            Ok(body)
+        }
+        "email" => {
+            let address = parse_email(
+                "email",
+                email_addr.ok_or_else(|| {
+                    ApiError::field("email", "an email subscription needs `email`")
+                })?,
+            )?;
+            let confirm = new_token("cfm_");
+            state
+                .store
+                .insert_subscription(&NewSubscription {
+                    id: id.clone(),
+                    kind: Kind::Email,
+                    format: Format::Email,
+                    url: None,
+                    email: Some(address.clone()),
+                    filter: filter.clone(),
+                    status: Status::Pending,
+                    secret_enc: None,
+                    manage_token_hash: hash_token(manage_token.expose()),
+                    confirm_token_hash: Some(hash_token(confirm.expose())),
+                    client_addr: client.map(|c| c.to_string()),
+                    created_at: now,
+                })
+                .await
+                .map_err(ApiError::internal)?;
+            let mut l = links(&state.base_url, &state.secrets, &id);
+            l.confirm = Some(format!(
+                "{}/subscriptions/confirm?token={}",
+                state.base_url,
+                confirm.expose()
+            ));
+            let sent = match email::confirmation(&state.config.email_from, &address, &l) {
+                Ok(message) => state.mailer.send(message).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = sent {
+                error!(subscription = %id, error = %e, "could not send the confirmation email");
+                let _ = state
+                    .store
+                    .set_subscription_status(
+                        &id,
+                        Status::Unsubscribed,
+                        Some("confirmation email failed"),
+                        now,
+                    )
+                    .await;
+                return Err(ApiError::status(
+                    StatusCode::BAD_GATEWAY,
+                    "the confirmation email could not be sent; try again later",
+                ));
+            }
+            info!(subscription = %id, "email subscription pending confirmation");
+            Ok(json!({
+                "id": id, "kind": "email", "status": "pending", "email": address,
+                "models": filter.models, "providers": filter.providers, "events": filter.events,
+                "management_token": manage_token.expose(), "created_at": now,
+                "message": "check your inbox: nothing is sent before you confirm",
+            }))
+        }
+        other => Err(ApiError::field(
+            "kind",
+            format!("`{other}` is not a subscription kind; use \"webhook\" or \"email\""),
+        )),
+    }
+}
+
+/// The subscription the bearer's management token belongs to, if it is `id`.
+async fn authorised(
+    state: &NotifyState,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<Subscription, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::status(
+                StatusCode::UNAUTHORIZED,
+                "send the management token as `Authorization: Bearer TOKEN`",
+            )
+        })?;
+    match state
+        .store
+        .subscription_by_manage_token(&hash_token(token.trim()))
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Some(s) if s.id == id => Ok(s),
+        _ => Err(ApiError::status(
+            StatusCode::NOT_FOUND,
+            format!("no subscription `{id}` for this token"),
+        )),
+    }
+}
+
+fn describe(s: &Subscription) -> serde_json::Value {
+    json!({
+        "id": s.id, "kind": s.kind, "format": s.format.as_str(), "status": s.status.as_str(), "url": s.url, "email": s.email,
+        "models": s.filter.models, "providers": s.filter.providers, "events": s.filter.events,
+        "created_at": s.created_at, "confirmed_at": s.confirmed_at, "disabled_at": s.disabled_at, "disabled_reason": s.disabled_reason,
+    })
+}
+
+/// `GET /api/v1/subscriptions/{id}`.
+pub async fn show(
+    State(state): State<Arc<NotifyState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(describe(&authorised(&state, &headers, &id).await?)))
+}
+
+/// `DELETE /api/v1/subscriptions/{id}`.
+pub async fn delete(
+    State(state): State<Arc<NotifyState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    authorised(&state, &headers, &id).await?;
+    state
+        .store
+        .set_subscription_status(
+            &id,
+            Status::Unsubscribed,
+            Some("deleted by its owner"),
+            Utc::now(),
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/subscriptions/{id}/rotate-secret`: a new secret, shown once; the old one
+/// keeps signing (alongside) for [`ROTATION_GRACE`].
+pub async fn rotate(
+    State(state): State<Arc<NotifyState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let sub = authorised(&state, &headers, &id).await?;
+    if sub.format != Format::Native {
+        return Err(ApiError::status(
+            StatusCode::CONFLICT,
+            "only native webhooks are signed; nothing to rotate",
+        ));
+    }
+    let secret = new_secret();
+    let until = Utc::now() + chrono::Duration::from_std(ROTATION_GRACE).unwrap_or_default();
+    state
+        .store
+        .rotate_secret(
+            &id,
+            &state.secrets.seal(&secret),
+            sub.secret_enc.as_deref(),
+            until,
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(
+        json!({ "id": id, "secret": secret.expose(), "previous_secret_valid_until": until }),
+    ))
+}
+
+/// `GET /api/v1/subscriptions/{id}/deliveries`: the delivery log.
+pub async fn deliveries(
+    State(state): State<Arc<NotifyState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authorised(&state, &headers, &id).await?;
+    let log = state
+        .store
+        .delivery_log(&id, 200)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "subscription": id, "deliveries": log })))
+}
+
+/// `POST /api/v1/subscriptions/{id}/deliveries/{delivery}/redeliver`.
+pub async fn redeliver(
+    State(state): State<Arc<NotifyState>>,
+    Path((id, delivery)): Path<(String, i64)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    authorised(&state, &headers, &id).await?;
+    if state
+        .store
+        .redeliver(&id, delivery, Utc::now())
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Ok(StatusCode::ACCEPTED)
+    } else {
+        Err(ApiError::status(
+            StatusCode::NOT_FOUND,
+            format!("no delivery {delivery} for subscription `{id}`"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limiter_counts_per_address_and_window() {
+        let l = RateLimiter::new(2, Duration::from_secs(3600));
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        assert!(l.check(a).is_ok() && l.check(a).is_ok());
+        assert!(l.check(a).is_err());
+        assert!(l.check(b).is_ok());
+    }
+}

@@ -1,0 +1,138 @@
+//! Email subscriptions end to end through the real service and the SMTP sink: nothing is
+//! sent before the confirmation click; notifications carry working one-click unsubscribe.
+
+use std::time::{Duration, Instant};
+
+use mail_parser::MessageParser;
+use modelwatch::store::evaluations::{NewEvent, Round};
+use serde_json::json;
+
+use crate::helpers::{spawn_seeded_app_with, TestApp};
+use crate::smtp_sink::{self, SmtpSink};
+
+async fn wait_mail(sink: &SmtpSink, n: usize) -> Vec<Vec<u8>> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got: Vec<Vec<u8>> = sink.messages().into_iter().map(|m| m.data).collect();
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} emails arrived",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The first link in the text body that contains `needle`, as a path on the test server.
+fn link(raw: &[u8], needle: &str) -> String {
+    let message = MessageParser::default().parse(raw).unwrap();
+    let text = message.body_text(0).unwrap().to_string();
+    let url = text
+        .split_whitespace()
+        .find(|w| w.contains(needle))
+        .unwrap_or_else(|| panic!("no {needle} link in:\n{text}"));
+    let url = url.trim_matches(|c| c == '<' || c == '>' || c == '(' || c == ')');
+    let path_start = url.find("/subscriptions").unwrap();
+    url[path_start..].to_string()
+}
+
+fn header(raw: &[u8], name: &str) -> Option<String> {
+    let message = MessageParser::default().parse(raw).unwrap();
+    message.header_raw(name).map(|v| v.trim().to_string())
+}
+
+async fn announce(app: &TestApp) {
+    let event = NewEvent {
+        kind: "model.disabled",
+        provider_id: "anthropic".into(),
+        model_key: Some("anthropic/claude-opus-4-8".into()),
+        public: true,
+        payload: json!({"model": "anthropic/claude-opus-4-8", "model_name": "Claude Opus 4.8", "provider": "anthropic",
+            "from": "operational", "to": "partial_outage", "decision": "disabled", "enabled": false,
+            "fallback": "anthropic/claude-sonnet-4-5", "reasons": ["error rate 60%"]}),
+    };
+    app.store
+        .commit_round(&Round {
+            at: Some(chrono::Utc::now()),
+            events: vec![event],
+            ..Round::default()
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn double_opt_in_then_notifications_then_one_click_unsubscribe() {
+    let sink = smtp_sink::start().await;
+    let notify = format!(
+        "[notify]\nemail_transport = \"smtp\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\nsmtp_tls = \"none\"\nemail_from = \"Status <status@example.com>\"\n",
+        sink.port()
+    );
+    let app = spawn_seeded_app_with(&notify).await;
+    let r = app
+        .client
+        .post(format!("{}/api/v1/subscriptions", app.base))
+        .json(&json!({"kind": "email", "email": "reader@example.org", "models": ["anthropic/claude-opus-4-8"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let confirmation = wait_mail(&sink, 1).await.remove(0);
+    assert_eq!(header(&confirmation, "List-Unsubscribe-Post"), None);
+
+    // Before the click nothing else is sent, even when an event happens.
+    announce(&app).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(sink.messages().len(), 1, "no email before confirmation");
+
+    let confirm = link(&confirmation, "/subscriptions/confirm");
+    let page = app.get(&confirm).await;
+    assert_eq!(page.status(), 200);
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("Subscription confirmed"));
+    assert_eq!(
+        app.get(&confirm).await.status(),
+        404,
+        "a confirmation link works once"
+    );
+
+    announce(&app).await;
+    let mails = wait_mail(&sink, 2).await;
+    let notification = &mails[1];
+    let list_unsubscribe = header(notification, "List-Unsubscribe").expect("List-Unsubscribe");
+    assert_eq!(
+        header(notification, "List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    let unsubscribe_url = list_unsubscribe.trim_matches(|c| c == '<' || c == '>');
+    let unsubscribe = &unsubscribe_url[unsubscribe_url.find("/subscriptions").unwrap()..];
+
+    // The manage link works; a forged token does not.
+    let manage = link(notification, "/manage");
+    assert_eq!(app.get(&manage).await.status(), 200);
+    assert_eq!(
+        app.get(&manage.replace("token=", "token=x")).await.status(),
+        404
+    );
+
+    // RFC 8058 one-click: a POST with `List-Unsubscribe=One-Click`.
+    let r = app
+        .client
+        .post(format!("{}{unsubscribe}", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    announce(&app).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(sink.messages().len(), 2, "nothing after unsubscribing");
+    app.stop().await;
+}

@@ -1,0 +1,336 @@
+//! The subscription API and the dispatcher end to end: a real service, real local receivers.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::Router;
+use modelwatch::config::Secret;
+use modelwatch::notify::signing::sign;
+use modelwatch::store::evaluations::{NewEvent, Round};
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_seeded_app_with, spawn_server, TestApp};
+
+/// What a receiver got: headers and body of each request.
+type Received = Arc<Mutex<Vec<(HeaderMap, String)>>>;
+
+async fn receiver() -> (String, Received) {
+    let got: Received = Arc::default();
+    let store = Arc::clone(&got);
+    let app = Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap, body: String| {
+            let store = Arc::clone(&store);
+            async move {
+                store.lock().unwrap().push((headers, body));
+                "ok"
+            }
+        }),
+    );
+    let addr = spawn_server(app).await;
+    (format!("http://{addr}/hook"), got)
+}
+
+const NOTIFY: &str = "[notify]\nallow_internal_targets = [\"127.0.0.0/8\"]\n";
+
+async fn wait_for(got: &Received, n: usize) -> Vec<(HeaderMap, String)> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = got.lock().unwrap().clone();
+        if now.len() >= n {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} deliveries arrived",
+            now.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Commits events as the evaluator would (with their outbox rows).
+async fn announce(app: &TestApp, events: &[(&'static str, &str, &str)]) {
+    let round = Round {
+        at: Some(chrono::Utc::now()),
+        events: events
+            .iter()
+            .map(|(kind, provider, model)| NewEvent {
+                kind,
+                provider_id: provider.to_string(),
+                model_key: Some(model.to_string()),
+                public: true,
+                payload: json!({"model": model, "provider": provider, "from": "operational", "to": "partial_outage",
+                    "decision": "disabled", "enabled": false, "fallback": null, "reasons": ["error rate 60%"]}),
+            })
+            .collect(),
+        ..Round::default()
+    };
+    app.store.commit_round(&round).await.unwrap();
+}
+
+async fn create(app: &TestApp, body: Value) -> reqwest::Response {
+    app.client
+        .post(format!("{}/api/v1/subscriptions", app.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn verify(secret: &str, headers: &HeaderMap, body: &str) -> usize {
+    let id = headers["webhook-id"].to_str().unwrap();
+    let ts: i64 = headers["webhook-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let expected = sign(&Secret::new(secret), id, ts, body.as_bytes()).unwrap();
+    headers["webhook-signature"]
+        .to_str()
+        .unwrap()
+        .split(' ')
+        .filter(|s| *s == expected)
+        .count()
+}
+
+#[tokio::test]
+async fn a_webhook_gets_matching_events_signed_and_survives_rotation() {
+    let app = spawn_seeded_app_with(NOTIFY).await;
+    let (url, got) = receiver().await;
+    let r = create(&app, json!({"kind": "webhook", "url": url, "models": ["anthropic/claude-opus-4-8"], "events": ["model.disabled", "model.restored"]})).await;
+    assert_eq!(r.status(), 201);
+    let sub: Value = r.json().await.unwrap();
+    let (id, secret, token) = (
+        sub["id"].as_str().unwrap(),
+        sub["secret"].as_str().unwrap().to_string(),
+        sub["management_token"].as_str().unwrap(),
+    );
+    assert!(secret.starts_with("whsec_"));
+
+    announce(
+        &app,
+        &[
+            (
+                "model.state_changed",
+                "anthropic",
+                "anthropic/claude-opus-4-8",
+            ),
+            ("model.disabled", "openai", "openai/gpt-5"),
+            ("model.disabled", "anthropic", "anthropic/claude-opus-4-8"),
+        ],
+    )
+    .await;
+    let first = wait_for(&got, 1).await;
+    let (headers, body) = &first[0];
+    let event: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        (event["type"].as_str(), event["model"].as_str()),
+        (Some("model.disabled"), Some("anthropic/claude-opus-4-8"))
+    );
+    assert_eq!(
+        verify(&secret, headers, body),
+        1,
+        "signed with the subscription's secret"
+    );
+    assert!(headers["webhook-id"].to_str().unwrap().ends_with(id));
+
+    // Rotation: a new secret, and the old one still signs during the grace period.
+    let rotated: Value = app
+        .client
+        .post(format!(
+            "{}/api/v1/subscriptions/{id}/rotate-secret",
+            app.base
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new_secret = rotated["secret"].as_str().unwrap().to_string();
+    assert_ne!(new_secret, secret);
+    announce(
+        &app,
+        &[("model.restored", "anthropic", "anthropic/claude-opus-4-8")],
+    )
+    .await;
+    let both = wait_for(&got, 2).await;
+    let (headers, body) = &both[1];
+    assert_eq!(verify(&new_secret, headers, body), 1);
+    assert_eq!(
+        verify(&secret, headers, body),
+        1,
+        "the old secret still verifies during the grace period"
+    );
+
+    // The delivery log, and a redelivery with the same webhook-id.
+    let log: Value = app
+        .client
+        .get(format!("{}/api/v1/subscriptions/{id}/deliveries", app.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let deliveries = log["deliveries"].as_array().unwrap();
+    assert_eq!(
+        deliveries.len(),
+        2,
+        "only the matching events were queued: {log}"
+    );
+    assert!(deliveries
+        .iter()
+        .all(|d| d["status"] == "succeeded" && d["last_status_code"] == 200));
+    let oldest = deliveries.last().unwrap();
+    let r = app
+        .client
+        .post(format!(
+            "{}/api/v1/subscriptions/{id}/deliveries/{}/redeliver",
+            app.base, oldest["id"]
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let three = wait_for(&got, 3).await;
+    assert_eq!(
+        three[2].0["webhook-id"], three[0].0["webhook-id"],
+        "a redelivery keeps its webhook-id"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_says_which_field_and_why() {
+    let app = spawn_seeded_app_with("").await;
+    let raw = app
+        .client
+        .post(format!("{}/api/v1/subscriptions", app.base))
+        .header("content-type", "application/json")
+        .body("{\"kind\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+    let cases = [
+        (
+            json!({"kind": "pigeon"}),
+            422,
+            Some("kind"),
+            "not a subscription kind",
+        ),
+        (json!({"kind": "webhook"}), 422, Some("url"), "needs `url`"),
+        (
+            json!({"kind": "webhook", "url": "http://127.0.0.1:9/x"}),
+            422,
+            Some("url"),
+            "127.0.0.1",
+        ),
+        (
+            json!({"kind": "webhook", "url": "http://169.254.169.254/latest"}),
+            422,
+            Some("url"),
+            "169.254.169.254",
+        ),
+        (
+            json!({"kind": "webhook", "url": "https://example.com/h", "models": ["x/y"]}),
+            422,
+            Some("models"),
+            "models[0] `x/y`",
+        ),
+        (
+            json!({"kind": "webhook", "url": "https://example.com/h", "events": ["model.exploded"]}),
+            422,
+            Some("events"),
+            "events[0]",
+        ),
+        (
+            json!({"kind": "email", "email": "not-an-address"}),
+            422,
+            Some("email"),
+            "not an email address",
+        ),
+        (
+            json!({"kind": "email", "email": "a@b.c", "colour": "red"}),
+            400,
+            None,
+            "colour",
+        ),
+    ];
+    for (body, status, field, words) in cases {
+        let r = create(&app, body.clone()).await;
+        assert_eq!(r.status().as_u16(), status, "{body}");
+        let err: Value = r.json().await.unwrap();
+        assert_eq!(err["error"]["field"].as_str(), field, "{body}: {err}");
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains(words),
+            "{body}: {err}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn subscribing_is_rate_limited_and_management_needs_the_token() {
+    let app = spawn_seeded_app_with("[notify]\nsubscribe_per_hour = 2\n").await;
+    let body = json!({"kind": "webhook", "url": "http://10.0.0.1/"});
+    for _ in 0..2 {
+        assert_eq!(create(&app, body.clone()).await.status(), 422);
+    }
+    let r = create(&app, body).await;
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let r = app
+        .client
+        .get(format!("{}/api/v1/subscriptions/sub_x", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = app
+        .client
+        .get(format!("{}/api/v1/subscriptions/sub_x", app.base))
+        .bearer_auth("mgt_wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_page_form_subscribes_a_webhook_and_shows_the_secret_once() {
+    let app = spawn_seeded_app_with(NOTIFY).await;
+    let (url, _got) = receiver().await;
+    let form = format!("kind=webhook&url={}&format=native&models=anthropic%2Fclaude-opus-4-8&events=model.disabled", url.replace(':', "%3A").replace('/', "%2F"));
+    let r = app
+        .client
+        .post(format!("{}/subscriptions/new", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("whsec_") && page.contains("mgt_"), "{page}");
+    assert!(page.contains("shown only once"));
+    let bad = app
+        .client
+        .post(format!("{}/subscriptions/new", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("kind=webhook&url=http%3A%2F%2F10.0.0.1%2F")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    assert!(bad.text().await.unwrap().contains("private address"));
+    app.stop().await;
+}
