@@ -28,6 +28,8 @@ use crate::evaluate::ModelState;
 
 /// The one stylesheet, compiled in so the binary is the whole deployment.
 pub const STYLE_CSS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/static/style.css"));
+/// The page's icon (browsers ask for one; without it every page load logs a 404).
+pub const FAVICON_SVG: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/static/favicon.svg"));
 /// Rewrites `<time>` texts into the reader's zone; pages read fine without it.
 pub const LOCALTIME_JS: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/static/localtime.js"));
@@ -60,6 +62,11 @@ pub fn render(snapshot: &PublicSnapshot) -> Vec<Rendered> {
         path: "/static/style.css".into(),
         content_type: "text/css; charset=utf-8",
         body: STYLE_CSS.as_bytes().to_vec(),
+    });
+    out.push(Rendered {
+        path: "/static/favicon.svg".into(),
+        content_type: "image/svg+xml",
+        body: FAVICON_SVG.as_bytes().to_vec(),
     });
     out.push(Rendered {
         path: "/static/localtime.js".into(),
