@@ -91,9 +91,11 @@ impl Application {
         let client = http_client();
         let planned = schedule::plan(&config, &clock, |p| prober_for(p.kind, &client, clock));
         let scheduler = schedule::spawn(planned, clock, results_tx, stop_rx.clone());
-        let engine = Engine::new(store.clone(), &config, clock.now())
+        let announced = Arc::new(tokio::sync::Notify::new());
+        let mut engine = Engine::new(store.clone(), &config, clock.now())
             .await
             .context("loading the evaluator's state")?;
+        engine.on_announce(Arc::clone(&announced));
         let routing = engine.subscribe();
         let evaluator = evaluate::engine::spawn(engine, clock, stop_rx.clone());
         info!(models = config.model_count(), listen = %listener.local_addr()?, config = %config.path.display(), "modelwatch running");
@@ -126,7 +128,7 @@ impl Application {
             &config.server.public_url,
             clock,
         );
-        let dispatching = dispatcher.spawn(stop_rx.clone());
+        let dispatching = dispatcher.spawn(announced, stop_rx.clone());
         let notify = Arc::new(NotifyState::new(store.clone(), &config, secrets, mailer));
         let app = router(AppState {
             config: Arc::clone(&config),

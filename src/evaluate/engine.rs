@@ -80,6 +80,8 @@ pub struct Engine {
     states: HashMap<String, StoredModelState>,
     open: HashMap<String, OpenIncident>,
     routing: watch::Sender<Arc<RoutingTable>>,
+    /// Woken after a round that announced events, so delivery starts at once.
+    announced: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Engine {
@@ -134,9 +136,15 @@ impl Engine {
             states,
             open,
             routing,
+            announced: None,
         };
         engine.publish(now);
         Ok(engine)
+    }
+
+    /// Wakes `notify` after every round that announced events (the dispatcher waits on it).
+    pub fn on_announce(&mut self, notify: Arc<tokio::sync::Notify>) {
+        self.announced = Some(notify);
     }
 
     /// A receiver of the routing table, updated after every committed change.
@@ -334,6 +342,11 @@ impl Engine {
 
         round.states = next_states.values().cloned().collect();
         self.store.commit_round(&round).await?;
+        if !round.events.is_empty() || !round.incidents.is_empty() {
+            if let Some(n) = &self.announced {
+                n.notify_one();
+            }
+        }
 
         // Committed: move the in-memory view on.
         for &i in &due {

@@ -328,8 +328,13 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Runs passes every second (and when woken) until shutdown; attempts in flight finish.
-    pub fn spawn(self, mut shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    /// Runs passes every second, and at once when `wake` is notified (new events), until
+    /// shutdown; attempts in flight finish.
+    pub fn spawn(
+        self,
+        wake: Arc<tokio::sync::Notify>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut attempts = JoinSet::new();
             let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -337,6 +342,7 @@ impl Dispatcher {
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
+                    _ = wake.notified() => {}
                     _ = shutdown.changed() => break,
                 }
                 while attempts.try_join_next().is_some() {}

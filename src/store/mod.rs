@@ -104,12 +104,7 @@ impl Store {
             // Rows cross from SQLite's worker thread one by one; a deeper buffer lets the
             // worker run ahead instead of waking the reader for every row (rollups read
             // hundreds of thousands of rows a day).
-            .row_buffer_size(1024)
-            .pragma(
-                "cache_size",
-                std::env::var("X_CACHE").unwrap_or("-2000".into()),
-            )
-            .pragma("mmap_size", std::env::var("X_MMAP").unwrap_or("0".into()));
+            .row_buffer_size(1024);
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .connect_with(options)

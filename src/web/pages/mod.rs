@@ -29,7 +29,8 @@ use crate::evaluate::ModelState;
 /// The one stylesheet, compiled in so the binary is the whole deployment.
 pub const STYLE_CSS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/static/style.css"));
 /// The page's icon (browsers ask for one; without it every page load logs a 404).
-pub const FAVICON_SVG: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/static/favicon.svg"));
+pub const FAVICON_SVG: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/static/favicon.svg"));
 /// Rewrites `<time>` texts into the reader's zone; pages read fine without it.
 pub const LOCALTIME_JS: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/static/localtime.js"));
