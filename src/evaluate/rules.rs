@@ -48,8 +48,8 @@ impl Baseline {
         let mut ttft: Vec<u32> = ok.iter().filter_map(|s| s.ttft_ms).collect();
         let mut total: Vec<u32> = ok.iter().map(|s| s.total_ms).collect();
         Baseline {
-            ttft_p50_ms: percentile(&mut ttft, 50.0),
-            total_p50_ms: percentile(&mut total, 50.0),
+            ttft_p50_ms: percentile(&mut ttft, 50),
+            total_p50_ms: percentile(&mut total, 50),
             samples: ok.len() as u32,
         }
     }
@@ -200,10 +200,10 @@ pub fn assess(window: &[Sample], baseline: Baseline, policy: &Policy) -> Assessm
     let ok: Vec<&Sample> = window.iter().filter(|s| s.outcome == Outcome::Ok).collect();
     let mut ttft: Vec<u32> = ok.iter().filter_map(|s| s.ttft_ms).collect();
     let mut total: Vec<u32> = ok.iter().map(|s| s.total_ms).collect();
-    evidence.ttft_p50_ms = percentile(&mut ttft, 50.0);
-    evidence.ttft_p95_ms = percentile(&mut ttft, 95.0);
-    evidence.total_p50_ms = percentile(&mut total, 50.0);
-    evidence.total_p95_ms = percentile(&mut total, 95.0);
+    evidence.ttft_p50_ms = percentile(&mut ttft, 50);
+    evidence.ttft_p95_ms = percentile(&mut ttft, 95);
+    evidence.total_p50_ms = percentile(&mut total, 50);
+    evidence.total_p95_ms = percentile(&mut total, 95);
     if ok.len() >= MIN_LATENCY_SAMPLES {
         let checks = [
             (

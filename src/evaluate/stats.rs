@@ -15,14 +15,22 @@ pub fn wilson(failures: u32, n: u32, z: f64) -> (f64, f64) {
     ((center - margin).max(0.0), (center + margin).min(1.0))
 }
 
-/// The nearest-rank percentile `q` (0–100) of `values` (sorted in place). `None` when empty.
-pub fn percentile(values: &mut [u32], q: f64) -> Option<u32> {
-    if values.is_empty() {
+/// The nearest-rank percentile `p` (0–100) of `values`, sorting them in place. `None` when empty.
+pub fn percentile(values: &mut [u32], p: u32) -> Option<u32> {
+    values.sort_unstable();
+    percentile_sorted(values, p)
+}
+
+/// The nearest-rank percentile `p` (0–100) of ascending `sorted`; `None` when empty. Shared by
+/// the evaluator and the rollups so both report the same figure for the same samples.
+pub fn percentile_sorted(sorted: &[u32], p: u32) -> Option<u32> {
+    let n = sorted.len();
+    if n == 0 {
         return None;
     }
-    values.sort_unstable();
-    let rank = ((q / 100.0) * values.len() as f64).ceil() as usize;
-    Some(values[rank.clamp(1, values.len()) - 1])
+    // rank = ceil(p/100 * n), at least 1: integer arithmetic avoids float rounding at edges.
+    let rank = (p.min(100) as usize * n).div_ceil(100).max(1);
+    Some(sorted[rank - 1])
 }
 
 #[cfg(test)]
@@ -45,9 +53,9 @@ mod tests {
     #[test]
     fn nearest_rank() {
         let mut v = vec![5, 1, 4, 2, 3];
-        assert_eq!(percentile(&mut v, 50.0), Some(3));
-        assert_eq!(percentile(&mut v, 95.0), Some(5));
-        assert_eq!(percentile(&mut v, 0.0), Some(1));
-        assert_eq!(percentile(&mut [], 50.0), None);
+        assert_eq!(percentile(&mut v, 50), Some(3));
+        assert_eq!(percentile(&mut v, 95), Some(5));
+        assert_eq!(percentile(&mut v, 0), Some(1));
+        assert_eq!(percentile(&mut [], 50), None);
     }
 }

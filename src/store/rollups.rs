@@ -118,16 +118,8 @@ pub(crate) fn outcome_index(outcome: Outcome) -> usize {
         .expect("Outcome::ALL lists every outcome")
 }
 
-/// Nearest-rank percentile `p` (0..=100) of ascending `sorted` samples; `None` when empty.
-pub fn percentile(sorted: &[u32], p: u32) -> Option<u32> {
-    let n = sorted.len();
-    if n == 0 {
-        return None;
-    }
-    // rank = ceil(p/100 * n), at least 1: integer arithmetic avoids float rounding at edges.
-    let rank = (p.min(100) as usize * n).div_ceil(100).max(1);
-    Some(sorted[rank - 1])
-}
+/// Nearest-rank percentile of ascending samples (the evaluator's, so figures agree).
+pub use crate::evaluate::stats::percentile_sorted as percentile;
 
 /// `n_ok, n_timeout, ...` in [`Outcome::ALL`] order.
 pub(super) fn count_columns() -> String {
