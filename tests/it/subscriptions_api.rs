@@ -334,3 +334,99 @@ async fn the_page_form_subscribes_a_webhook_and_shows_the_secret_once() {
     assert!(bad.text().await.unwrap().contains("private address"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_persistently_failing_endpoint_is_disabled_and_its_owner_told() {
+    use modelwatch::clock::Clock;
+    use modelwatch::config::{EmailTransport, NotifyConfig, SmtpTls};
+    use modelwatch::notify::dispatcher::Dispatcher;
+    use modelwatch::notify::email::Mailer;
+    use modelwatch::notify::secrets::{hash_token, SecretBox};
+    use modelwatch::notify::signing::new_secret;
+    use modelwatch::notify::subscription::{Filter, Format, Kind, Status};
+    use modelwatch::store::subscriptions::NewSubscription;
+
+    let sink = crate::smtp_sink::start().await;
+    let failing = spawn_server(Router::new().route(
+        "/hook",
+        post(|| async { (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down") }),
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = modelwatch::store::Store::open(&dir.path().join("d.db"))
+        .await
+        .unwrap();
+    let secrets = SecretBox::from_key(&[3u8; 32]).unwrap();
+    store
+        .insert_subscription(&NewSubscription {
+            id: "sub_failing".into(),
+            kind: Kind::Webhook,
+            format: Format::Native,
+            url: Some(format!("http://{failing}/hook")),
+            email: Some("owner@example.org".into()),
+            filter: Filter::default(),
+            status: Status::Active,
+            secret_enc: Some(secrets.seal(&new_secret())),
+            manage_token_hash: hash_token("mgt_x"),
+            confirm_token_hash: None,
+            client_addr: None,
+            created_at: chrono::Utc::now() - chrono::Duration::seconds(5),
+        })
+        .await
+        .unwrap();
+    let round = Round {
+        at: Some(chrono::Utc::now()),
+        events: vec![NewEvent {
+            kind: "model.disabled",
+            provider_id: "p".into(),
+            model_key: Some("p/m".into()),
+            public: true,
+            payload: json!({"model": "p/m"}),
+        }],
+        ..Round::default()
+    };
+    store.commit_round(&round).await.unwrap();
+
+    // Zero patience: the first failed delivery already counts as persistent failure.
+    let config = NotifyConfig {
+        allow_internal_targets: vec!["127.0.0.0/8".parse().unwrap()],
+        disable_after: Duration::ZERO,
+        email_from: "Status <status@example.com>".into(),
+        email: EmailTransport::Smtp {
+            host: "127.0.0.1".into(),
+            port: sink.port(),
+            tls: SmtpTls::None,
+            username: None,
+            password: None,
+        },
+        ..NotifyConfig::default()
+    };
+    let mailer = Mailer::from_config(&config).unwrap();
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        &config,
+        secrets,
+        mailer,
+        "http://status.test",
+        Clock::system(),
+    );
+    let pass = dispatcher.run_until_idle().await.unwrap();
+    assert_eq!(pass.attempted, 1);
+
+    let sub = store.subscription("sub_failing").await.unwrap().unwrap();
+    assert_eq!(sub.status, Status::Disabled);
+    assert!(sub
+        .disabled_reason
+        .unwrap()
+        .contains("every delivery failed"));
+    let log = store.delivery_log("sub_failing", 10).await.unwrap();
+    assert_eq!(
+        (log[0].status.as_str(), log[0].last_status_code),
+        ("pending", Some(503)),
+        "kept for a later redelivery"
+    );
+    let mails = sink.messages();
+    assert_eq!(mails.len(), 1, "the owner is told");
+    assert_eq!(mails[0].to, vec!["owner@example.org".to_string()]);
+    assert!(String::from_utf8_lossy(&mails[0].data).contains(&failing.ip().to_string()));
+}
