@@ -7,12 +7,11 @@
 //! all three are `overloaded`.
 
 use async_trait::async_trait;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use serde_json::{json, Value};
 
 use super::redact::scrub;
 use super::sse::SseEvent;
-use super::stream::{self, json_error_message, HttpProbe, Signal, SseDecoder};
+use super::stream::{self, json_error_message, request_headers, HttpProbe, Signal, SseDecoder};
 use super::{Outcome, ProbeReport, ProbeTarget, Prober};
 use crate::config::{ModelConfig, ProviderConfig};
 
@@ -69,24 +68,12 @@ fn build_request(
     provider: &ProviderConfig,
     model: &ModelConfig,
 ) -> Result<reqwest::Request, (Outcome, String)> {
-    let mut headers = HeaderMap::new();
-    if let Some(key) = provider.api_key() {
-        headers.insert("x-api-key", sensitive(key).ok_or_else(bad_key)?);
-    }
-    headers.insert(
-        "anthropic-version",
-        HeaderValue::from_static(ANTHROPIC_VERSION),
-    );
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    // Configured headers go last so they replace defaults (e.g. a newer anthropic-version).
-    for (name, value) in &provider.headers {
-        let valid = HeaderName::try_from(name.as_str())
-            .ok()
-            .zip(sensitive(value));
-        let invalid = || misconfigured(format!("header `{name}` is not valid HTTP"));
-        let (name, value) = valid.ok_or_else(invalid)?;
-        headers.insert(name, value);
-    }
+    let credential = provider.api_key().map(|key| ("x-api-key", key.to_string()));
+    let defaults = [
+        ("anthropic-version", ANTHROPIC_VERSION),
+        ("content-type", "application/json"),
+    ];
+    let headers = request_headers(credential, &defaults, &provider.headers)?;
     client
         .post(format!("{}/v1/messages", provider.base_url))
         .headers(headers)
@@ -95,22 +82,9 @@ fn build_request(
         .map_err(|e| misconfigured(format!("cannot build the request: {e}")))
 }
 
-/// A header value kept out of debug output (keys, and configured values that may hold tokens).
-fn sensitive(value: &str) -> Option<HeaderValue> {
-    let mut value = HeaderValue::from_str(value).ok()?;
-    value.set_sensitive(true);
-    Some(value)
-}
-
 /// A request we cannot build is our configuration's fault, never the provider's.
 fn misconfigured(message: String) -> (Outcome, String) {
     (Outcome::BadRequest, message)
-}
-
-/// A key with bytes no header can carry (e.g. a pasted newline) is a credentials problem.
-fn bad_key() -> (Outcome, String) {
-    let message = "the API key is not a valid HTTP header value";
-    (Outcome::Auth, message.to_string())
 }
 
 /// Maps one SSE event to signals. Unknown events are ignored: Anthropic documents that new

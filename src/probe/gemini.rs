@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::redact::scrub;
 use super::sse::{SseEvent, SseParser};
-use super::stream::{self, json_error_message, HttpProbe, Signal, StreamDecoder};
+use super::stream::{self, json_error_message, request_headers, HttpProbe, Signal, StreamDecoder};
 use super::{Outcome, ProbeReport, ProbeTarget, Prober};
 use crate::config::ModelConfig;
 
@@ -41,21 +41,18 @@ impl Prober for GeminiProber {
             "{}/v1beta/models/{model_id}:streamGenerateContent?alt=sse",
             provider.base_url
         );
-        let mut builder = self.client.post(url).json(&request_body(&target.model));
-        if let Some(key) = provider.api_key() {
-            let Ok(mut value) = http::HeaderValue::from_str(key) else {
-                return ProbeReport::failed(
-                    Outcome::Auth,
-                    "the API key is not a valid header value",
-                );
-            };
-            // Keeps the key out of any Debug output of the request.
-            value.set_sensitive(true);
-            builder = builder.header("x-goog-api-key", value);
-        }
-        for (name, value) in &provider.headers {
-            builder = builder.header(name, value);
-        }
+        let credential = provider
+            .api_key()
+            .map(|key| ("x-goog-api-key", key.to_string()));
+        let headers = match request_headers(credential, &[], &provider.headers) {
+            Ok(h) => h,
+            Err((outcome, message)) => return ProbeReport::failed(outcome, message),
+        };
+        let builder = self
+            .client
+            .post(url)
+            .json(&request_body(&target.model))
+            .headers(headers);
         let request = match builder.build() {
             Ok(r) => r,
             Err(e) => {

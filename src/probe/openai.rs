@@ -8,12 +8,11 @@
 //! the URL, the key goes in `api-key`, and the body names no model (the deployment does).
 
 use async_trait::async_trait;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{json, Value};
 
 use super::redact::scrub;
 use super::sse::SseEvent;
-use super::stream::{self, json_error_message, HttpProbe, Signal, SseDecoder};
+use super::stream::{self, json_error_message, request_headers, HttpProbe, Signal, SseDecoder};
 use super::{Outcome, ProbeReport, ProbeTarget, Prober};
 use crate::config::{ModelConfig, OpenAiApi, ProviderConfig};
 
@@ -120,23 +119,11 @@ fn build_request(
     provider: &ProviderConfig,
     model: &ModelConfig,
 ) -> Result<reqwest::Request, (Outcome, String)> {
-    let mut headers = HeaderMap::new();
-    if let Some(key) = provider.api_key() {
-        let (name, value) = match provider.api_version {
-            Some(_) => ("api-key", key.to_string()),
-            None => ("authorization", format!("Bearer {key}")),
-        };
-        headers.insert(name, sensitive(&value).ok_or_else(bad_key)?);
-    }
-    // Configured headers go last so they replace defaults (e.g. a gateway's own auth).
-    for (name, value) in &provider.headers {
-        let valid = HeaderName::try_from(name.as_str())
-            .ok()
-            .zip(sensitive(value));
-        let invalid = || misconfigured(format!("header `{name}` is not valid HTTP"));
-        let (name, value) = valid.ok_or_else(invalid)?;
-        headers.insert(name, value);
-    }
+    let credential = provider.api_key().map(|key| match provider.api_version {
+        Some(_) => ("api-key", key.to_string()),
+        None => ("authorization", format!("Bearer {key}")),
+    });
+    let headers = request_headers(credential, &[], &provider.headers)?;
     let body = match provider.openai_api {
         OpenAiApi::ChatCompletions => chat_body(provider, model),
         OpenAiApi::Responses => responses_body(provider, model),
@@ -149,22 +136,9 @@ fn build_request(
         .map_err(|e| misconfigured(format!("cannot build the request: {e}")))
 }
 
-/// A header value kept out of debug output (keys, and configured values that may hold tokens).
-fn sensitive(value: &str) -> Option<HeaderValue> {
-    let mut value = HeaderValue::from_str(value).ok()?;
-    value.set_sensitive(true);
-    Some(value)
-}
-
 /// A request we cannot build is our configuration's fault, never the provider's.
 fn misconfigured(message: String) -> (Outcome, String) {
     (Outcome::BadRequest, message)
-}
-
-/// A key with bytes no header can carry (e.g. a pasted newline) is a credentials problem.
-fn bad_key() -> (Outcome, String) {
-    let message = "the API key is not a valid HTTP header value";
-    (Outcome::Auth, message.to_string())
 }
 
 /// The event's JSON, `Null` for an event without data, or the `Malformed` failure.

@@ -292,6 +292,45 @@ pub fn json_error_message(body: &str) -> String {
         .unwrap_or_else(|| body.trim().to_string())
 }
 
+/// The headers an HTTP prober sends: its credential header (marked sensitive, so it never
+/// shows in `Debug` output), its fixed `defaults`, then the provider's configured headers
+/// last, so they replace defaults (also sensitive: they may carry a gateway's token). A key
+/// that cannot be a header value is `auth`; a bad configured header is `bad_request`: both
+/// are our configuration, never the provider's fault.
+pub fn request_headers(
+    credential: Option<(&'static str, String)>,
+    defaults: &[(&'static str, &'static str)],
+    configured: &[(String, String)],
+) -> Result<http::HeaderMap, (Outcome, String)> {
+    let sensitive = |value: &str| {
+        let mut value = http::HeaderValue::from_str(value).ok()?;
+        value.set_sensitive(true);
+        Some(value)
+    };
+    let mut headers = http::HeaderMap::new();
+    if let Some((name, value)) = credential {
+        let value = sensitive(&value).ok_or((
+            Outcome::Auth,
+            "the API key is not a valid HTTP header value".to_string(),
+        ))?;
+        headers.insert(name, value);
+    }
+    for (name, value) in defaults {
+        headers.insert(*name, http::HeaderValue::from_static(value));
+    }
+    for (name, value) in configured {
+        let valid = http::HeaderName::try_from(name.as_str())
+            .ok()
+            .zip(sensitive(value));
+        let (name, value) = valid.ok_or((
+            Outcome::BadRequest,
+            format!("header `{name}` is not valid HTTP"),
+        ))?;
+        headers.insert(name, value);
+    }
+    Ok(headers)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
