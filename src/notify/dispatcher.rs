@@ -27,6 +27,7 @@ use super::subscription::{Kind, Status};
 use super::webhook;
 use crate::clock::Clock;
 use crate::config::{NotifyConfig, Secret};
+use crate::metrics::{DeliveryResult, Metrics};
 use crate::store::deliveries::{AfterAttempt, AttemptRecord, DueDelivery};
 use crate::store::subscriptions::Subscription;
 use crate::store::{Store, StoreError};
@@ -59,6 +60,8 @@ pub struct Dispatcher {
     limit: Arc<Semaphore>,
     /// Subscriptions with an attempt in flight (one at a time per endpoint).
     busy: Arc<Mutex<HashSet<String>>>,
+    /// Counts attempts by result for `/metrics` (absent in tests that build a bare dispatcher).
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// Counts of one pass, for tests and logs.
@@ -87,7 +90,14 @@ impl Dispatcher {
             base_url: base_url.trim_end_matches('/').to_string(),
             clock,
             busy: Arc::new(Mutex::new(HashSet::new())),
+            metrics: None,
         }
+    }
+
+    /// Records every delivery attempt's result in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Dispatcher {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// One pass: fan out, then start attempts for due deliveries (returns once started; use
@@ -104,32 +114,53 @@ impl Dispatcher {
             }
         }
         let due = self.store.due_deliveries(now, 1000).await?;
+        // One task per endpoint works through that endpoint's due deliveries in order: a
+        // burst reaches a healthy receiver at its own pace, and a hanging receiver only ever
+        // holds its own task (and one concurrency permit at a time).
+        let mut per_subscription: Vec<(Subscription, Vec<DueDelivery>)> = Vec::new();
         for delivery in due {
-            let Some(sub) = active
-                .iter()
-                .find(|s| s.id == delivery.subscription_id)
-                .cloned()
-            else {
-                continue;
-            };
-            if !self
+            match per_subscription
+                .iter_mut()
+                .find(|(s, _)| s.id == delivery.subscription_id)
+            {
+                Some((_, list)) => list.push(delivery),
+                None => {
+                    if let Some(sub) = active.iter().find(|s| s.id == delivery.subscription_id) {
+                        per_subscription.push((sub.clone(), vec![delivery]));
+                    }
+                }
+            }
+        }
+        for (sub, deliveries) in per_subscription {
+            let claimed = self
                 .busy
                 .lock()
                 .map(|mut b| b.insert(sub.id.clone()))
-                .unwrap_or(false)
-            {
+                .unwrap_or(false);
+            if !claimed {
                 continue;
             }
-            pass.attempted += 1;
+            pass.attempted += deliveries.len();
             let this = self.clone();
-            let span = tracing::info_span!("delivery", subscription = %sub.id, message_id = %delivery.message_id);
+            let span = tracing::info_span!("deliveries", subscription = %sub.id);
             attempts.spawn(
                 async move {
-                    let permit = this.limit.clone().acquire_owned().await;
-                    if let Err(e) = this.attempt(&sub, &delivery).await {
-                        warn!(error = %e, "recording a delivery attempt failed; it will be retried");
+                    for delivery in deliveries {
+                        let permit = this.limit.clone().acquire_owned().await;
+                        let failed = match this.attempt(&sub, &delivery).await {
+                            Ok(ok) => !ok,
+                            Err(e) => {
+                                warn!(error = %e, message_id = %delivery.message_id, "recording a delivery attempt failed; it will be retried");
+                                true
+                            }
+                        };
+                        drop(permit);
+                        // After a failure the endpoint waits for its backoff; the rest of its
+                        // queue is tried on a later pass, so a dead receiver is not hammered.
+                        if failed {
+                            break;
+                        }
                     }
-                    drop(permit);
                     if let Ok(mut busy) = this.busy.lock() {
                         busy.remove(&sub.id);
                     }
@@ -155,7 +186,12 @@ impl Dispatcher {
         }
     }
 
-    async fn attempt(&self, sub: &Subscription, delivery: &DueDelivery) -> Result<(), StoreError> {
+    /// One attempt of one delivery, recorded. `Ok(true)` when it was delivered.
+    async fn attempt(
+        &self,
+        sub: &Subscription,
+        delivery: &DueDelivery,
+    ) -> Result<bool, StoreError> {
         let event: serde_json::Value =
             serde_json::from_str(&delivery.payload_json).unwrap_or_default();
         let record = match sub.kind {
@@ -182,6 +218,13 @@ impl Dispatcher {
         self.store
             .record_attempt(delivery.id, &record, after, now)
             .await?;
+        if let Some(metrics) = &self.metrics {
+            metrics.delivery(match after {
+                AfterAttempt::Succeeded => DeliveryResult::Succeeded,
+                AfterAttempt::RetryAt(_) => DeliveryResult::Failed,
+                AfterAttempt::Dead => DeliveryResult::Dead,
+            });
+        }
         if !ok {
             info!(
                 attempt = delivery.attempts + 1,
@@ -200,7 +243,7 @@ impl Dispatcher {
                 }
             }
         }
-        Ok(())
+        Ok(ok)
     }
 
     async fn attempt_webhook(
