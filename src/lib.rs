@@ -7,14 +7,17 @@
 //! - [`probe`]: one prober per protocol behind one trait, plus the built-in simulation;
 //! - [`schedule`]: cron-driven probing with spread, per-provider limits and overrun skips;
 //! - [`store`]: SQLite (migrations, batched writes, rollups, retention);
+//! - [`metrics`]: `/metrics` (Prometheus text) and the `/readyz` checks;
 //! - [`startup`]: wires it all into an [`startup::Application`]; `main.rs` only parses flags.
 //!
 //! **Architecture invariant:** probers never return errors: a failed probe is data.
 
+pub mod admin;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod evaluate;
+pub mod metrics;
 pub mod notify;
 pub mod probe;
 pub mod schedule;

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use modelwatch::clock::Clock;
 use modelwatch::config::{demo::demo_config, Config, ConfigError};
 use modelwatch::startup::{shutdown_signal, Application};
-use modelwatch::{cli, telemetry};
+use modelwatch::{admin, cli, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -60,6 +60,38 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Manage admin users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add an admin user; the password is read from standard input (one line, not echoed).
+    Add {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token and print it, alone, on standard output (it is shown only once).
+    Create {
+        #[arg(long)]
+        config: PathBuf,
+        /// read, operate or admin.
+        #[arg(long)]
+        scope: String,
+        /// A label saying what the token is for.
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -80,6 +112,50 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> ExitCode {
     match command {
+        Command::User(UserCommand::Add { config, email }) => {
+            let config = match Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => return config_failure(&e),
+            };
+            let password = match admin::cli::read_password("Password (at least 12 characters): ") {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("error: cannot read the password from standard input: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match admin::cli::user_add(&config, &email, &password).await {
+                Ok(email) => {
+                    eprintln!("user {email} added");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Token(TokenCommand::Create {
+            config,
+            scope,
+            name,
+        }) => {
+            let config = match Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => return config_failure(&e),
+            };
+            match admin::cli::token_create(&config, &scope, name.as_deref()).await {
+                // The token alone on standard output, so scripts can capture it.
+                Ok(token) => {
+                    println!("{}", token.expose());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::CheckConfig { config } => match Config::load(&config) {
             Ok(c) => {
                 print!("{}", cli::describe(&c));

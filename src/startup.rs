@@ -16,6 +16,7 @@ use tracing::info;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::evaluate::{self, engine::Engine};
+use crate::metrics::Metrics;
 use crate::notify::dispatcher::Dispatcher;
 use crate::notify::email::Mailer;
 use crate::notify::secrets::SecretBox;
@@ -90,7 +91,16 @@ impl Application {
         );
         let client = http_client();
         let planned = schedule::plan(&config, &clock, |p| prober_for(p.kind, &client, clock));
-        let scheduler = schedule::spawn(planned, clock, results_tx, stop_rx.clone());
+        let scheduler_stats = Arc::new(schedule::SchedulerStats::default());
+        let metrics = Arc::new(Metrics::new(Arc::clone(&scheduler_stats), clock));
+        let scheduler = schedule::spawn_observed(
+            planned,
+            clock,
+            results_tx,
+            stop_rx.clone(),
+            scheduler_stats,
+            Some(Arc::clone(&metrics)),
+        );
         let announced = Arc::new(tokio::sync::Notify::new());
         let mut engine = Engine::new(store.clone(), &config, clock.now())
             .await
@@ -127,7 +137,8 @@ impl Application {
             mailer.clone(),
             &config.server.public_url,
             clock,
-        );
+        )
+        .with_metrics(Arc::clone(&metrics));
         let dispatching = dispatcher.spawn(announced, stop_rx.clone());
         let notify = Arc::new(NotifyState::new(store.clone(), &config, secrets, mailer));
         let app = router(AppState {
@@ -136,6 +147,7 @@ impl Application {
             routing,
             site,
             notify,
+            metrics,
         });
         let mut server_stop = stop_rx.clone();
         let server = tokio::spawn(async move {

@@ -10,7 +10,7 @@
 //! Time comes from [`Clock`], which follows tokio's clock, so tests run the scheduler under
 //! `tokio::time::pause` and a day passes in milliseconds.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ use tracing::{debug, info_span, warn, Instrument};
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::metrics::{Metrics, ProbeSeries};
 use crate::probe::{ProbeResult, ProbeTarget, Prober};
 
 /// Counters the scheduler keeps for `/metrics` and readiness.
@@ -31,6 +32,10 @@ pub struct SchedulerStats {
     pub runs_skipped: AtomicU64,
     /// How late the most recent probe started after its planned time, in milliseconds.
     pub last_lag_ms: AtomicU64,
+    /// Model tasks currently running (readiness: the scheduler is alive).
+    pub tasks_alive: AtomicU64,
+    /// When the most recent probe started, unix milliseconds (0 before the first).
+    pub last_started_at_ms: AtomicI64,
 }
 
 /// One model to probe, with the prober for its protocol and its provider's limit.
@@ -104,10 +109,37 @@ pub fn spawn(
     results: mpsc::Sender<ProbeResult>,
     shutdown: watch::Receiver<bool>,
 ) -> SchedulerHandle {
-    let stats = Arc::new(SchedulerStats::default());
+    spawn_observed(
+        planned,
+        clock,
+        results,
+        shutdown,
+        Arc::new(SchedulerStats::default()),
+        None,
+    )
+}
+
+/// [`spawn`] with the service's counters: `stats` is shared with readiness and `/metrics`,
+/// and each finished probe is recorded in `metrics` (series looked up once per model here,
+/// so every configured model is exposed before its first probe ends).
+pub fn spawn_observed(
+    planned: Vec<ScheduledProbe>,
+    clock: Clock,
+    results: mpsc::Sender<ProbeResult>,
+    shutdown: watch::Receiver<bool>,
+    stats: Arc<SchedulerStats>,
+    metrics: Option<Arc<Metrics>>,
+) -> SchedulerHandle {
     let mut tasks = JoinSet::new();
     for probe in planned {
         let span = info_span!("model", model = %probe.target.key());
+        let series = metrics
+            .as_ref()
+            .map(|m| m.probe_series(&probe.target.provider.id, &probe.target.model.id));
+        // Counted here, not inside the task, so readiness never sees a spawned scheduler
+        // with zero tasks.
+        stats.tasks_alive.fetch_add(1, Ordering::Relaxed);
+        let alive = TaskAlive(Arc::clone(&stats));
         tasks.spawn(
             run_model(
                 probe,
@@ -115,11 +147,22 @@ pub fn spawn(
                 results.clone(),
                 shutdown.clone(),
                 Arc::clone(&stats),
+                series,
+                alive,
             )
             .instrument(span),
         );
     }
     SchedulerHandle { tasks, stats }
+}
+
+/// Decrements [`SchedulerStats::tasks_alive`] when a model task ends, however it ends.
+struct TaskAlive(Arc<SchedulerStats>);
+
+impl Drop for TaskAlive {
+    fn drop(&mut self) {
+        self.0.tasks_alive.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 async fn run_model(
@@ -128,6 +171,8 @@ async fn run_model(
     results: mpsc::Sender<ProbeResult>,
     mut shutdown: watch::Receiver<bool>,
     stats: Arc<SchedulerStats>,
+    series: Option<ProbeSeries>,
+    _alive: TaskAlive,
 ) {
     let schedule = &probe.target.model.schedule;
     loop {
@@ -156,12 +201,18 @@ async fn run_model(
         stats.probes_started.fetch_add(1, Ordering::Relaxed);
 
         let started_at = clock.now();
+        stats
+            .last_started_at_ms
+            .store(started_at.timestamp_millis(), Ordering::Relaxed);
         // The probe in hand is finished even if shutdown arrives meanwhile: it is bounded by
         // the provider's timeout, and its result is worth keeping.
         let report = probe.prober.probe(&probe.target).await;
         drop(permit);
         stats.probes_finished.fetch_add(1, Ordering::Relaxed);
         debug!(outcome = %report.outcome, total_ms = report.total_ms, "probe finished");
+        if let Some(series) = &series {
+            series.observe(&report);
+        }
         let result = ProbeResult {
             provider: probe.target.provider.id.clone(),
             model: probe.target.model.id.clone(),

@@ -8,9 +8,12 @@
 //! - [`publisher`]: rebuilds and swaps the site; [`site`]: bodies, compression, ETags;
 //! - renderers: [`pages`] (HTML), [`statuspage`] (`/api/v2`), [`api_v1`], [`feeds`], [`badges`].
 
+pub mod admin;
+pub mod admin_auth;
 pub mod api_v1;
 pub mod badges;
 pub mod feeds;
+pub mod metrics;
 pub mod pages;
 pub mod publisher;
 pub mod site;
@@ -30,6 +33,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::evaluate::engine::RoutingTable;
+use crate::metrics::Metrics;
 use crate::store::Store;
 use site::{Renderer, SiteHandle};
 
@@ -46,6 +50,8 @@ pub struct AppState {
     pub site: SiteHandle,
     /// Subscriptions: store, secrets, mailer, address guard, rate limiter.
     pub notify: Arc<subscriptions::NotifyState>,
+    /// Operational metrics (`/metrics`) and the scheduler figures `/readyz` checks.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Every renderer of the public site.
@@ -63,6 +69,7 @@ pub fn renderers() -> Vec<Renderer> {
 pub fn router(state: AppState) -> Router {
     use axum::routing::post;
     let site = state.site.clone();
+    let admin = admin::router(state.clone());
     let subscriptions = Router::new()
         .route("/api/v1/subscriptions", post(subscriptions::create))
         .route(
@@ -94,9 +101,12 @@ pub fn router(state: AppState) -> Router {
         .with_state(Arc::clone(&state.notify));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(metrics::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/api/v1/routing", get(routing))
         .with_state(state)
         .merge(subscriptions)
+        .merge(admin)
         .fallback_service(axum::routing::any(site::serve).with_state(site))
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests, in one binary so the crate links once. Fake providers and receivers
 //! are real local servers on port 0; anything that waits runs in simulated time.
 
+mod admin_auth;
 mod api_v1;
 mod cli;
 mod config_errors;
@@ -8,6 +9,7 @@ mod email;
 mod email_subscription;
 mod feeds_badges;
 mod helpers;
+mod metrics;
 mod notify_crash;
 mod probe_anthropic;
 mod probe_bedrock;

@@ -1,0 +1,119 @@
+//! Admin access: accounts with argon2id passwords, sessions, CSRF tokens, API tokens with
+//! scopes, and the audit log. The HTTP side (extractors, pages, JSON API) is in
+//! `web::admin_auth` and `web::admin`; the command line side in [`cli`].
+//!
+//! - [`password`]: hashing and verifying passwords (argon2id, OWASP parameters);
+//! - [`auth`]: users, sign-in with lock-out, sessions, CSRF;
+//! - [`tokens`]: API tokens (`mw_…`), hashed at rest, scoped `read < operate < admin`;
+//! - [`audit`]: who did what, when and from where.
+//!
+//! Queries are sqlx runtime queries on the store's pool, like `store/`; the tables are
+//! created by `migrations/0004_admin.sql`.
+
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod password;
+pub mod tokens;
+
+#[cfg(test)]
+mod auth_tests;
+
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// What an API token (or a session) may do. Ordered: each scope includes the ones below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Read the admin API.
+    Read,
+    /// Run incidents: acknowledge, update, override, maintenance.
+    Operate,
+    /// Manage access: tokens, sessions, users.
+    Admin,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 3] = [Scope::Read, Scope::Operate, Scope::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Operate => "operate",
+            Scope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Whether a caller holding `self` may do what needs `needed`.
+    pub fn allows(self, needed: Scope) -> bool {
+        self >= needed
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an admin operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Input we cannot accept; the message says what to change.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("a user with the email {0} already exists")]
+    UserExists(String),
+    #[error("hashing the password failed: {0}")]
+    Hash(String),
+}
+
+/// Normalises an email address for storage and comparison (trimmed, lower-case), or says
+/// why it is not one.
+pub fn normalise_email(text: &str) -> Result<String, AdminError> {
+    let trimmed = text.trim().to_lowercase();
+    match trimmed.parse::<lettre::Address>() {
+        Ok(a) if trimmed.len() <= 254 => Ok(a.to_string()),
+        _ => Err(AdminError::Invalid(format!(
+            "`{}` is not an email address",
+            trimmed.chars().take(100).collect::<String>()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_ordered_and_parse_by_name() {
+        assert!(Scope::Admin.allows(Scope::Read));
+        assert!(Scope::Admin.allows(Scope::Operate));
+        assert!(Scope::Operate.allows(Scope::Read));
+        assert!(Scope::Read.allows(Scope::Read));
+        assert!(!Scope::Read.allows(Scope::Operate));
+        assert!(!Scope::Operate.allows(Scope::Admin));
+        for s in Scope::ALL {
+            assert_eq!(Scope::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Scope::parse("root"), None);
+        assert_eq!(Scope::parse("Admin"), None);
+    }
+
+    #[test]
+    fn emails_are_normalised() {
+        assert_eq!(
+            normalise_email("  Ops@Example.COM ").unwrap(),
+            "ops@example.com"
+        );
+        assert!(normalise_email("not an address").is_err());
+    }
+}

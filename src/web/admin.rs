@@ -1,0 +1,324 @@
+//! The admin surface: sign-in pages and the operations board under `/admin`, and the same
+//! operations as JSON under `/api/v1/admin` (in [`api`]). Who may call what is decided by the
+//! extractors in [`super::admin_auth`]; every change is written to the audit log.
+//!
+//! Forms carry a CSRF token: for signed-in pages the session's HMAC token; for the sign-in
+//! form (no session yet) an HMAC of a random nonce kept in a short-lived cookie, so another
+//! site cannot sign a browser in to an account of its choosing.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use askama::Template;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::admin_auth::{cookie, internal, refuse, AdminState, AdminUser, SESSION_COOKIE};
+use super::pages::{time, Layout};
+use super::subscriptions::ApiError;
+use super::AppState;
+use crate::admin::audit::{self, Change};
+use crate::admin::auth::LoginError;
+use crate::admin::{tokens, AdminError, Scope};
+use crate::notify::secrets::new_id;
+mod api;
+
+const LOGIN_COOKIE: &str = "mw_login";
+
+/// The admin routes, to merge into the main router.
+pub fn router(app: AppState) -> Router {
+    Router::new()
+        .route("/admin", get(board))
+        .route("/admin/login", get(login_page).post(login))
+        .route("/admin/logout", post(logout))
+        .route("/admin/tokens", post(token_form))
+        .merge(api::routes())
+        .with_state(AdminState::new(app))
+}
+
+fn layout(title: &str) -> Layout {
+    Layout {
+        description: "modelwatch operations".into(),
+        ..Layout::plain(title, "")
+    }
+}
+
+/// Admin pages hold tokens and private state: never cached, never framed.
+fn page(status: StatusCode, t: impl Template) -> Response {
+    match t.render() {
+        Ok(html) => (
+            status,
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::X_FRAME_OPTIONS, "DENY"),
+            ],
+            Html(html),
+        )
+            .into_response(),
+        Err(e) => internal(e).into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/login.html")]
+struct LoginPage {
+    layout: Layout,
+    csrf: String,
+    email: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/board.html")]
+struct Board {
+    layout: Layout,
+    email: String,
+    csrf: String,
+    models: Vec<BoardRow>,
+}
+
+struct BoardRow {
+    id: String,
+    state: &'static str,
+    enabled: bool,
+    fallback: String,
+    since: String,
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/token.html")]
+struct TokenShown {
+    layout: Layout,
+    id: String,
+    scope: Scope,
+    token: String,
+}
+
+/// `GET /admin/login`: the form, with a fresh sign-in nonce cookie.
+async fn login_page(State(state): State<Arc<AdminState>>) -> Response {
+    let nonce = new_id("lgn_");
+    let form = LoginPage {
+        layout: layout("Sign in"),
+        csrf: state.auth.secrets().link_token("login", &nonce),
+        email: String::new(),
+        error: None,
+    };
+    let set = state.cookie(
+        LOGIN_COOKIE,
+        &nonce,
+        "/admin/login",
+        Duration::from_secs(3600),
+    );
+    ([(header::SET_COOKIE, set)], page(StatusCode::OK, form)).into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /admin/login`: rate limited per address, CSRF-checked, locked after repeated
+/// failures; on success sets the session cookie and goes to the board.
+async fn login(
+    State(state): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let client = peer.ip();
+    let again = |status, error: String| {
+        let t = LoginPage {
+            layout: layout("Sign in"),
+            csrf: form.csrf.clone(),
+            email: form.email.chars().take(254).collect(),
+            error: Some(error),
+        };
+        page(status, t)
+    };
+    if let Err(retry) = state.login_limiter.check(client) {
+        let mut r = again(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many sign-in attempts from your address; try again in {retry} s."),
+        );
+        r.headers_mut().insert(header::RETRY_AFTER, retry.into());
+        return r;
+    }
+    let nonce = cookie(&headers, LOGIN_COOKIE).unwrap_or("");
+    if nonce.is_empty()
+        || !state
+            .auth
+            .secrets()
+            .check_link_token("login", nonce, &form.csrf)
+    {
+        return again(
+            StatusCode::FORBIDDEN,
+            "This form has expired; reload the page and sign in again.".into(),
+        );
+    }
+    let addr = client.to_string();
+    match state
+        .auth
+        .login(&form.email, &form.password, Some(&addr), Utc::now())
+        .await
+    {
+        Ok((_, token)) => {
+            let mut r = Redirect::to("/admin").into_response();
+            let h = r.headers_mut();
+            h.append(header::SET_COOKIE, state.session_cookie(token.expose()));
+            h.append(
+                header::SET_COOKIE,
+                state.cookie(LOGIN_COOKIE, "", "/admin/login", Duration::ZERO),
+            );
+            r
+        }
+        Err(LoginError::Invalid) => {
+            again(StatusCode::UNAUTHORIZED, "Wrong email or password.".into())
+        }
+        Err(e @ LoginError::Locked { retry_after }) => {
+            let mut r = again(StatusCode::TOO_MANY_REQUESTS, format!("{e}."));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, retry_after.as_secs().into());
+            r
+        }
+        Err(LoginError::Store(e)) => internal(e).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+fn check_csrf(state: &AdminState, user: &AdminUser, token: &str) -> Result<(), ApiError> {
+    if state.auth.check_csrf(&user.session, token) {
+        Ok(())
+    } else {
+        Err(refuse(
+            StatusCode::FORBIDDEN,
+            "missing or invalid CSRF token; reload the page and try again",
+        ))
+    }
+}
+
+/// `POST /admin/logout`: ends the session and clears the cookie.
+async fn logout(
+    State(state): State<Arc<AdminState>>,
+    user: AdminUser,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(&state, &user, &form.csrf)?;
+    let now = Utc::now();
+    state
+        .auth
+        .revoke_session(&user.session.id, now)
+        .await
+        .map_err(internal)?;
+    let change = Change {
+        actor: &user.actor(),
+        action: "session.logout",
+        target: Some(&user.session.id),
+        detail: json!({}),
+        client_addr: user.client.clone(),
+    };
+    audit::record(state.auth.store(), change, now)
+        .await
+        .map_err(internal)?;
+    let mut r = Redirect::to("/admin/login").into_response();
+    let gone = state.cookie(SESSION_COOKIE, "", "/", Duration::ZERO);
+    r.headers_mut().insert(header::SET_COOKIE, gone);
+    Ok(r)
+}
+
+/// `GET /admin`: the board; without a session, the sign-in form.
+async fn board(
+    State(state): State<Arc<AdminState>>,
+    user: Result<AdminUser, ApiError>,
+) -> Response {
+    let Ok(user) = user else {
+        return Redirect::to("/admin/login").into_response();
+    };
+    let table = state.app.routing.borrow().clone();
+    let models = table
+        .models
+        .iter()
+        .map(|m| BoardRow {
+            id: m.id.clone(),
+            state: m.state.as_str(),
+            enabled: m.enabled,
+            fallback: m.fallback.clone().unwrap_or_else(|| "-".into()),
+            since: time(m.since).text,
+            reason: m.reason.clone(),
+        })
+        .collect();
+    let t = Board {
+        layout: layout("Operations"),
+        email: user.session.email.clone(),
+        csrf: state.auth.csrf_token(&user.session),
+        models,
+    };
+    page(StatusCode::OK, t)
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    #[serde(default)]
+    csrf: String,
+    scope: String,
+    #[serde(default)]
+    name: String,
+}
+
+pub(super) fn admin_error(e: AdminError) -> ApiError {
+    match e {
+        AdminError::Invalid(m) => refuse(StatusCode::UNPROCESSABLE_ENTITY, m),
+        other => internal(other),
+    }
+}
+
+pub(super) fn parse_scope(text: &str) -> Result<Scope, ApiError> {
+    Scope::parse(text).ok_or_else(|| ApiError {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        message: format!("`{text}` is not a scope; use read, operate or admin"),
+        field: Some("scope"),
+    })
+}
+
+/// `POST /admin/tokens`: creates a token and shows it once.
+async fn token_form(
+    State(state): State<Arc<AdminState>>,
+    user: AdminUser,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(&state, &user, &form.csrf)?;
+    let scope = parse_scope(&form.scope)?;
+    let store = state.auth.store();
+    let (id, token) = tokens::create(
+        store,
+        scope,
+        &form.name,
+        &user.actor(),
+        user.client.clone(),
+        Utc::now(),
+    )
+    .await
+    .map_err(admin_error)?;
+    let t = TokenShown {
+        layout: layout("API token created"),
+        id,
+        scope,
+        token: token.expose().into(),
+    };
+    Ok(page(StatusCode::CREATED, t))
+}

@@ -1,0 +1,195 @@
+//! The admin JSON API under `/api/v1/admin`: the same operations as the pages, for
+//! automation with an API token (or a signed-in browser sending `X-CSRF-Token`). Each
+//! handler states the scope it needs; every change is audited with the caller and address.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::super::admin_auth::{internal, refuse, AdminState, ApiCaller};
+use super::super::subscriptions::ApiError;
+use super::{admin_error, parse_scope};
+use crate::admin::audit::{self, Change};
+use crate::admin::{tokens, Scope};
+
+/// The API's routes, merged into the admin router.
+pub(super) fn routes() -> Router<Arc<AdminState>> {
+    Router::new()
+        .route("/api/v1/admin/whoami", get(whoami))
+        .route("/api/v1/admin/audit", get(audit_log))
+        .route("/api/v1/admin/tokens", get(list_tokens).post(create_token))
+        .route("/api/v1/admin/tokens/{id}", delete(revoke_token))
+        .route("/api/v1/admin/sessions", get(list_sessions))
+        .route("/api/v1/admin/sessions/{id}", delete(revoke_session))
+}
+
+/// `GET /api/v1/admin/whoami`.
+async fn whoami(caller: ApiCaller) -> Json<serde_json::Value> {
+    Json(json!({
+        "actor": caller.actor.name, "actor_kind": caller.actor.kind.as_str(),
+        "scope": caller.scope, "client_addr": caller.client,
+    }))
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    limit: Option<u32>,
+    before: Option<i64>,
+}
+
+/// `GET /api/v1/admin/audit?limit=&before=`: newest first.
+async fn audit_log(
+    State(state): State<Arc<AdminState>>,
+    caller: ApiCaller,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let entries = audit::list(state.auth.store(), limit, q.before)
+        .await
+        .map_err(internal)?;
+    Ok(Json(json!({ "entries": entries })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    scope: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// `POST /api/v1/admin/tokens`: 201 with the token, shown once.
+async fn create_token(
+    State(state): State<Arc<AdminState>>,
+    caller: ApiCaller,
+    body: Result<Json<NewToken>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::Admin)?;
+    let Json(req) = body.map_err(|e| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            format!("invalid JSON body: {}", e.body_text()),
+        )
+    })?;
+    let scope = parse_scope(&req.scope)?;
+    let store = state.auth.store();
+    let (id, token) = tokens::create(
+        store,
+        scope,
+        &req.name,
+        &caller.actor,
+        caller.client.clone(),
+        Utc::now(),
+    )
+    .await
+    .map_err(admin_error)?;
+    let body =
+        json!({ "id": id, "token": token.expose(), "scope": scope, "name": req.name.trim() });
+    Ok((
+        StatusCode::CREATED,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(body),
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/admin/tokens`: every token, without secrets.
+async fn list_tokens(
+    State(state): State<Arc<AdminState>>,
+    caller: ApiCaller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let list = tokens::list(state.auth.store()).await.map_err(internal)?;
+    Ok(Json(json!({ "tokens": list })))
+}
+
+/// Records a revocation by `caller` of `target` (a token or a session).
+async fn audit_revoke(
+    state: &AdminState,
+    caller: &ApiCaller,
+    action: &str,
+    target: &str,
+) -> Result<(), ApiError> {
+    let change = Change {
+        actor: &caller.actor,
+        action,
+        target: Some(target),
+        detail: json!({}),
+        client_addr: caller.client.clone(),
+    };
+    audit::record(state.auth.store(), change, Utc::now())
+        .await
+        .map_err(internal)
+}
+
+/// `DELETE /api/v1/admin/tokens/{id}`.
+async fn revoke_token(
+    State(state): State<Arc<AdminState>>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Scope::Admin)?;
+    if !tokens::revoke(state.auth.store(), &id, Utc::now())
+        .await
+        .map_err(internal)?
+    {
+        return Err(refuse(
+            StatusCode::NOT_FOUND,
+            format!("no live token `{id}`"),
+        ));
+    }
+    audit_revoke(&state, &caller, "token.revoke", &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/admin/sessions`: live sessions (never their tokens or hashes).
+async fn list_sessions(
+    State(state): State<Arc<AdminState>>,
+    caller: ApiCaller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let sessions = state
+        .auth
+        .live_sessions(Utc::now())
+        .await
+        .map_err(internal)?;
+    let list: Vec<_> = sessions
+        .iter()
+        .map(|s| json!({
+            "id": s.id, "email": s.email, "created_at": s.created_at, "last_seen_at": s.last_seen_at,
+            "expires_at": s.expires_at, "client_addr": s.client_addr,
+        }))
+        .collect();
+    Ok(Json(json!({ "sessions": list })))
+}
+
+/// `DELETE /api/v1/admin/sessions/{id}`: signs that session out.
+async fn revoke_session(
+    State(state): State<Arc<AdminState>>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Scope::Admin)?;
+    if !state
+        .auth
+        .revoke_session(&id, Utc::now())
+        .await
+        .map_err(internal)?
+    {
+        return Err(refuse(
+            StatusCode::NOT_FOUND,
+            format!("no live session `{id}`"),
+        ));
+    }
+    audit_revoke(&state, &caller, "session.revoke", &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
