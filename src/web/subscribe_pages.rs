@@ -69,6 +69,16 @@ fn notice(status: StatusCode, heading: &str, paragraphs: Vec<String>) -> Respons
     )
 }
 
+/// The page for an internal failure: the cause is logged, the reader asked to retry.
+fn failed(what: &str, e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "{what}");
+    notice(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        vec!["Please try again later.".into()],
+    )
+}
+
 /// Pairs of a urlencoded body (repeated keys kept, which serde_urlencoded cannot do).
 fn pairs(body: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(body)
@@ -212,14 +222,7 @@ pub async fn confirm(
             "Link not valid",
             vec!["This confirmation link is unknown or was already used.".into()],
         ),
-        Err(e) => {
-            tracing::error!(error = %e, "confirming a subscription failed");
-            notice(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                vec!["Please try the link again later.".into()],
-            )
-        }
+        Err(e) => failed("confirming a subscription failed", &e),
     }
 }
 
@@ -288,14 +291,7 @@ pub async fn unsubscribe(
             "Unsubscribed",
             vec!["You will not receive further emails for this subscription.".into()],
         ),
-        Err(e) => {
-            tracing::error!(error = %e, "unsubscribing failed");
-            notice(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                vec!["Please try again later.".into()],
-            )
-        }
+        Err(e) => failed("unsubscribing failed", &e),
     }
 }
 
@@ -384,13 +380,6 @@ pub async fn manage(
             "Preferences saved",
             vec!["Your subscription now follows the models and events you chose.".into()],
         ),
-        Err(e) => {
-            tracing::error!(error = %e, "saving preferences failed");
-            notice(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                vec!["Please try again later.".into()],
-            )
-        }
+        Err(e) => failed("saving preferences failed", &e),
     }
 }
