@@ -120,6 +120,7 @@ impl Application {
         // The first site is published before the server answers, so no request sees an empty one.
         publisher.publish().await;
         let site = publisher.handle();
+        let republish = publisher.trigger();
         let publishing = publisher.spawn(stop_rx.clone());
         let key_file = config.server.database.with_file_name("modelwatch.key");
         let key_env = config
@@ -139,7 +140,7 @@ impl Application {
             clock,
         )
         .with_metrics(Arc::clone(&metrics));
-        let dispatching = dispatcher.spawn(announced, stop_rx.clone());
+        let dispatching = dispatcher.spawn(Arc::clone(&announced), stop_rx.clone());
         let notify = Arc::new(NotifyState::new(store.clone(), &config, secrets, mailer));
         let app = router(AppState {
             config: Arc::clone(&config),
@@ -148,6 +149,8 @@ impl Application {
             site,
             notify,
             metrics,
+            republish,
+            announced,
         });
         let mut server_stop = stop_rx.clone();
         let server = tokio::spawn(async move {

@@ -17,11 +17,14 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use super::incidents::{self, ModelView, OpenIncident};
+use super::overrides::{self as ops, ActiveOverride, Window, WindowStatus, WindowStep};
 use super::{assess, step, Baseline, ModelState, Override, Policy, Sample, Tracker};
 use crate::clock::Clock;
 use crate::config::{resolve_fallback, Config};
 use crate::probe::Outcome;
 use crate::store::evaluations::{NewEvent, Round, StateChange, StoredModelState};
+use crate::store::maintenances;
+use crate::store::overrides::OpsWrite;
 use crate::store::{Store, StoreError};
 
 /// One row of the routing table clients poll.
@@ -79,6 +82,8 @@ pub struct Engine {
     provider_names: HashMap<String, String>,
     states: HashMap<String, StoredModelState>,
     open: HashMap<String, OpenIncident>,
+    /// Overrides in force as of the last committed round, by model.
+    overrides: BTreeMap<String, ActiveOverride>,
     routing: watch::Sender<Arc<RoutingTable>>,
     /// Woken after a round that announced events, so delivery starts at once.
     announced: Option<Arc<tokio::sync::Notify>>,
@@ -128,6 +133,10 @@ impl Engine {
             .iter()
             .map(|p| (p.id.clone(), p.name.clone()))
             .collect();
+        // Expired but not yet ended overrides count as in force: the first round ends them
+        // and announces the decision they leave behind.
+        let overrides =
+            ops::split_expired(store.active_overrides().await?, DateTime::<Utc>::MAX_UTC).0;
         let (routing, _) = watch::channel(Arc::new(RoutingTable::default()));
         let engine = Engine {
             store,
@@ -135,6 +144,7 @@ impl Engine {
             provider_names,
             states,
             open,
+            overrides,
             routing,
             announced: None,
         };
@@ -159,13 +169,61 @@ impl Engine {
             .unwrap_or((ModelState::Unknown, true))
     }
 
+    /// The routing decision clients see: the evidence's, unless an override is in force.
+    fn effective(&self, key: &str) -> (ModelState, bool) {
+        let (state, enabled) = self.state_of(key);
+        (
+            state,
+            self.overrides.get(key).map_or(enabled, |o| o.enabled),
+        )
+    }
+
     /// Evaluates every model that is due at `now`, commits the round, republishes routing.
     pub async fn run_once(&mut self, now: DateTime<Utc>) -> Result<RoundSummary, StoreError> {
+        // SREs change incidents by hand (resolve one, say): read the open ones afresh each
+        // round (one indexed query) rather than trusting what the last round left.
+        self.open = self.store.open_incidents().await?.into_iter().collect();
+        // Overrides and maintenance windows, judged at the `now` given (so simulated time
+        // drives their expiry): expired overrides end, windows start and complete.
+        let (live_overrides, expired) =
+            ops::split_expired(self.store.active_overrides().await?, now);
+        let mut windows = self.store.open_maintenances().await?;
+        let mut ops_writes: Vec<OpsWrite> = expired
+            .iter()
+            .map(|o| OpsWrite::EndOverride { id: o.id })
+            .collect();
+        let mut ops_events: Vec<NewEvent> = Vec::new();
+        let mut touched: HashSet<String> = HashSet::new();
+        for w in &mut windows {
+            for step in ops::window_steps(w, now) {
+                let (write, kind, status) = match step {
+                    WindowStep::Start => (
+                        OpsWrite::WindowStarted { id: w.id },
+                        "maintenance.started",
+                        WindowStatus::InProgress,
+                    ),
+                    WindowStep::Complete => (
+                        OpsWrite::WindowCompleted { id: w.id },
+                        "maintenance.completed",
+                        WindowStatus::Completed,
+                    ),
+                };
+                w.status = status;
+                ops_writes.push(write);
+                ops_events.push(maintenances::event(kind, w));
+                touched.extend(w.models.iter().cloned());
+                info!(maintenance = w.id, title = %w.title, kind, "maintenance window moved on");
+            }
+        }
+        let windows: Vec<Window> = windows;
+        let overrides_changed = live_overrides != self.overrides;
         let due: Vec<usize> = (0..self.models.len())
-            .filter(|&i| self.models[i].next_evaluation <= now)
+            .filter(|&i| {
+                self.models[i].next_evaluation <= now || touched.contains(&self.models[i].key)
+            })
             .collect();
         let monitoring = self.open.values().any(|i| i.monitoring_since.is_some());
-        if due.is_empty() && !monitoring {
+        if due.is_empty() && !monitoring && ops_writes.is_empty() && !overrides_changed {
             return Ok(RoundSummary::default());
         }
         let network_down = if due.is_empty() {
@@ -196,12 +254,20 @@ impl Engine {
                 .map(|p| p.tracker.clone())
                 .unwrap_or_else(|| Tracker::new(now));
             let prev_enabled = prev.as_ref().map(|p| p.enabled).unwrap_or(true);
-            let forced = if network_down {
+            let window = ops::covering(&windows, &m.key, now);
+            let forced = if window.is_some() {
+                Override::Maintenance
+            } else if network_down {
                 Override::LocalNetworkDown
             } else {
                 Override::None
             };
-            let tracker = step(&prev_tracker, assessment.candidate, forced, &m.policy, now);
+            // Out of maintenance with no evidence yet: unknown, not still in maintenance.
+            let candidate = assessment
+                .candidate
+                .or((prev_tracker.state == ModelState::UnderMaintenance)
+                    .then_some(ModelState::Unknown));
+            let tracker = step(&prev_tracker, candidate, forced, &m.policy, now);
             // Unknown means "no evidence": the routing decision stays what it was.
             let enabled = if tracker.state == ModelState::Unknown {
                 prev_enabled
@@ -209,7 +275,9 @@ impl Engine {
                 !m.policy.disables(tracker.state)
             };
             let mut reasons = assessment.reasons.clone();
-            if network_down {
+            if let Some(w) = window {
+                reasons.insert(0, format!("maintenance: {}", w.title));
+            } else if network_down {
                 reasons.insert(
                     0,
                     "our own network: every provider failed to connect at once".into(),
@@ -250,23 +318,33 @@ impl Engine {
                 .map(|s| (s.tracker.state, s.enabled))
                 .unwrap_or_else(|| self.state_of(key))
         };
+        // The decisions clients see, before and after this round (overrides applied).
+        let effective = |key: &str| -> (ModelState, bool) {
+            let (state, enabled) = merged(key);
+            (
+                state,
+                live_overrides.get(key).map_or(enabled, |o| o.enabled),
+            )
+        };
+        let mut announced: HashSet<String> = HashSet::new();
         for change in &round.changes {
             let m = self
                 .models
                 .iter()
                 .find(|m| m.key == change.model_key)
                 .expect("changes come from watched models");
-            let prev_enabled = self.states.get(&m.key).map(|s| s.enabled).unwrap_or(true);
-            let fallback = first_enabled_fallback(&self.models, &m.key, &merged);
+            let prev_enabled = self.effective(&m.key).1;
+            let now_enabled = effective(&m.key).1;
+            let fallback = first_enabled_fallback(&self.models, &m.key, &effective);
             let mut payload = json!({
                 "model": m.key,
                 "model_name": m.name,
                 "provider": m.provider_id,
                 "from": change.from,
                 "to": change.to,
-                "decision": if change.enabled { "enabled" } else { "disabled" },
-                "enabled": change.enabled,
-                "fallback": if change.enabled { None } else { fallback },
+                "decision": if now_enabled { "enabled" } else { "disabled" },
+                "enabled": now_enabled,
+                "fallback": if now_enabled { None } else { fallback },
                 "reasons": change.reasons,
                 "incident": self.open.get(&m.provider_id).map(|i| json!({"id": i.id, "url": format!("/incidents/{}", i.id)})),
             });
@@ -277,10 +355,14 @@ impl Engine {
             {
                 kinds.push(("model.degraded", true));
             }
-            if prev_enabled && !change.enabled {
+            // Into or out of maintenance, the maintenance events tell subscribers.
+            let maintenance = change.from == ModelState::UnderMaintenance
+                || change.to == ModelState::UnderMaintenance;
+            announced.insert(m.key.clone());
+            if prev_enabled && !now_enabled && !maintenance {
                 kinds.push(("model.disabled", true));
             }
-            if !prev_enabled && change.enabled {
+            if !prev_enabled && now_enabled && !maintenance {
                 kinds.push(("model.restored", true));
             }
             for (kind, public) in kinds {
@@ -296,6 +378,57 @@ impl Engine {
             }
         }
 
+        // Decisions flipped by an override starting or ending, with no state change.
+        for m in &self.models {
+            let (state, before) = self.effective(&m.key);
+            let after = effective(&m.key).1;
+            if before == after
+                || announced.contains(&m.key)
+                || state == ModelState::UnderMaintenance
+            {
+                continue;
+            }
+            let kind = if after {
+                "model.restored"
+            } else {
+                "model.disabled"
+            };
+            let ov = live_overrides.get(&m.key);
+            let reason = match (ov, self.overrides.get(&m.key)) {
+                (Some(o), _) => o.describe(),
+                (None, Some(o)) => format!("override by {} ended: {}", o.created_by, o.reason),
+                (None, None) => "override ended".into(),
+            };
+            let fallback = first_enabled_fallback(&self.models, &m.key, &effective);
+            round.events.push(NewEvent {
+                kind,
+                provider_id: m.provider_id.clone(),
+                model_key: Some(m.key.clone()),
+                public: true,
+                payload: json!({
+                    "model": m.key,
+                    "model_name": m.name,
+                    "provider": m.provider_id,
+                    "from": state,
+                    "to": state,
+                    "decision": if after { "enabled" } else { "disabled" },
+                    "enabled": after,
+                    "fallback": if after { None } else { fallback },
+                    "reasons": [reason],
+                    "override": ov,
+                    "incident": self.open.get(&m.provider_id).map(|i| json!({"id": i.id, "url": format!("/incidents/{}", i.id)})),
+                    "public": true,
+                }),
+            });
+            summary.events.push(kind);
+            info!(model = %m.key, kind, "override changed the routing decision");
+        }
+        for e in ops_events {
+            summary.events.push(e.kind);
+            round.events.push(e);
+        }
+        round.ops = ops_writes;
+
         // Incidents: one per provider, planned from the models' states after this round.
         let mut providers: Vec<String> = round
             .changes
@@ -303,6 +436,13 @@ impl Engine {
             .filter_map(|c| c.model_key.split('/').next().map(str::to_string))
             .collect();
         providers.extend(self.open.keys().cloned());
+        // A provider still impaired without an open incident (an SRE resolved it) gets a new one.
+        providers.extend(
+            self.models
+                .iter()
+                .filter(|m| merged(&m.key).0.is_impaired())
+                .map(|m| m.provider_id.clone()),
+        );
         providers.sort();
         providers.dedup();
         for provider in providers {
@@ -357,8 +497,12 @@ impl Engine {
             let after = m.policy.next_evaluation_after(m.interval, building);
             m.next_evaluation = now + chrono::Duration::from_std(after).unwrap_or_default();
         }
-        let changed = !round.changes.is_empty() || !round.incidents.is_empty();
+        let changed = !round.changes.is_empty()
+            || !round.incidents.is_empty()
+            || !round.ops.is_empty()
+            || overrides_changed;
         self.states.extend(next_states);
+        self.overrides = live_overrides;
         if !round.incidents.is_empty() {
             self.open = self.store.open_incidents().await?.into_iter().collect();
         }
@@ -419,7 +563,7 @@ impl Engine {
     }
 
     fn publish(&self, now: DateTime<Utc>) {
-        let lookup = |key: &str| self.state_of(key);
+        let lookup = |key: &str| self.effective(key);
         let models = self
             .models
             .iter()
@@ -436,9 +580,12 @@ impl Engine {
                         first_enabled_fallback(&self.models, &m.key, &lookup)
                     },
                     since: s.map(|s| s.tracker.since).unwrap_or(now),
-                    reason: s
-                        .and_then(|s| s.reasons.first().cloned())
-                        .unwrap_or_else(|| "no evaluation yet".into()),
+                    reason: match self.overrides.get(&m.key) {
+                        Some(o) => o.describe(),
+                        None => s
+                            .and_then(|s| s.reasons.first().cloned())
+                            .unwrap_or_else(|| "no evaluation yet".into()),
+                    },
                 }
             })
             .collect::<Vec<Route>>();

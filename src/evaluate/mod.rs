@@ -8,6 +8,7 @@
 pub mod engine;
 pub mod hysteresis;
 pub mod incidents;
+pub mod overrides;
 pub mod policy;
 pub mod rules;
 pub mod state;

@@ -64,6 +64,8 @@ pub struct Round {
     pub events: Vec<NewEvent>,
     /// (provider id, provider name, action)
     pub incidents: Vec<(String, IncidentAction)>,
+    /// Overrides ended and maintenance windows moved on by this round.
+    pub ops: Vec<super::overrides::OpsWrite>,
 }
 
 pub(crate) fn ms_to_time(ms: i64) -> DateTime<Utc> {
@@ -230,6 +232,7 @@ impl Store {
         for e in &round.events {
             insert_event(&mut tx, e, None, at).await?;
         }
+        super::overrides::apply_ops(&mut tx, &round.ops, at).await?;
         for (provider_id, action) in &round.incidents {
             let (incident_id, kind, payload) =
                 super::incidents::apply_action(&mut tx, provider_id, action, at).await?;
@@ -248,7 +251,7 @@ impl Store {
     }
 }
 
-async fn insert_event(
+pub(crate) async fn insert_event(
     tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
     e: &NewEvent,
     incident_id: Option<i64>,

@@ -10,7 +10,7 @@ use super::{SqlxContext, Store, StoreError};
 use crate::evaluate::incidents::{IncidentAction, IncidentStatus, OpenIncident};
 
 /// An incident with its timeline, newest update last.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Incident {
     pub id: i64,
     pub provider_id: String,
@@ -23,9 +23,16 @@ pub struct Incident {
     pub updated_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub updates: Vec<IncidentUpdate>,
+    /// When an SRE acknowledged it (shown publicly as "acknowledged").
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// Who acknowledged it: for the admin surface only, never published.
+    #[serde(skip)]
+    pub acknowledged_by: Option<String>,
+    /// A link to the postmortem, http(s) only.
+    pub postmortem_url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct IncidentUpdate {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -47,15 +54,19 @@ type IncidentRow = (
     i64,
     Option<i64>,
     Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
 );
 
-const INCIDENT_COLUMNS: &str = "SELECT id, provider_id, title, status, impact, affected_json, automatic, created_at, updated_at, monitoring_since, resolved_at FROM incidents";
+const INCIDENT_COLUMNS: &str = "SELECT id, provider_id, title, status, impact, affected_json, automatic, created_at, updated_at, monitoring_since, resolved_at, acknowledged_at, acknowledged_by, postmortem_url FROM incidents";
 
 impl Store {
-    /// Open (unresolved) incidents per provider, as the incident planner needs them.
+    /// Open (unresolved) automatic incidents per provider, as the incident planner needs
+    /// them. Incidents opened by hand are the SREs' own: the planner never touches them.
     pub async fn open_incidents(&self) -> Result<Vec<(String, OpenIncident)>, StoreError> {
         let rows: Vec<IncidentRow> = sqlx::query_as(&format!(
-            "{INCIDENT_COLUMNS} WHERE resolved_at IS NULL ORDER BY id"
+            "{INCIDENT_COLUMNS} WHERE resolved_at IS NULL AND automatic = 1 ORDER BY id"
         ))
         .fetch_all(&self.pool)
         .await
@@ -91,38 +102,58 @@ impl Store {
                 .context(|| "reading incidents")?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let updates: Vec<(i64, i64, String, String, String, String)> = sqlx::query_as(
-                "SELECT id, at, status, impact, body, affected_json FROM incident_updates WHERE incident_id = ? ORDER BY at, id",
-            )
-            .bind(r.0)
-            .fetch_all(&self.pool)
-            .await
-            .context(|| format!("reading the timeline of incident {}", r.0))?;
-            out.push(Incident {
-                id: r.0,
-                provider_id: r.1,
-                title: r.2,
-                status: r.3,
-                impact: r.4,
-                affected: serde_json::from_str(&r.5).unwrap_or_default(),
-                automatic: r.6,
-                created_at: ms_to_time(r.7),
-                updated_at: ms_to_time(r.8),
-                resolved_at: r.10.map(ms_to_time),
-                updates: updates
-                    .into_iter()
-                    .map(|u| IncidentUpdate {
-                        id: u.0,
-                        at: ms_to_time(u.1),
-                        status: u.2,
-                        impact: u.3,
-                        body: u.4,
-                        affected: serde_json::from_str(&u.5).unwrap_or_default(),
-                    })
-                    .collect(),
-            });
+            out.push(self.with_timeline(r).await?);
         }
         Ok(out)
+    }
+
+    /// One incident with its timeline, if it exists.
+    pub async fn incident(&self, id: i64) -> Result<Option<Incident>, StoreError> {
+        let row: Option<IncidentRow> = sqlx::query_as(&format!("{INCIDENT_COLUMNS} WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .context(|| format!("reading incident {id}"))?;
+        match row {
+            Some(r) => Ok(Some(self.with_timeline(r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn with_timeline(&self, r: IncidentRow) -> Result<Incident, StoreError> {
+        let updates: Vec<(i64, i64, String, String, String, String)> = sqlx::query_as(
+            "SELECT id, at, status, impact, body, affected_json FROM incident_updates WHERE incident_id = ? ORDER BY at, id",
+        )
+        .bind(r.0)
+        .fetch_all(&self.pool)
+        .await
+        .context(|| format!("reading the timeline of incident {}", r.0))?;
+        Ok(Incident {
+            id: r.0,
+            provider_id: r.1,
+            title: r.2,
+            status: r.3,
+            impact: r.4,
+            affected: serde_json::from_str(&r.5).unwrap_or_default(),
+            automatic: r.6,
+            created_at: ms_to_time(r.7),
+            updated_at: ms_to_time(r.8),
+            resolved_at: r.10.map(ms_to_time),
+            acknowledged_at: r.11.map(ms_to_time),
+            acknowledged_by: r.12,
+            postmortem_url: r.13,
+            updates: updates
+                .into_iter()
+                .map(|u| IncidentUpdate {
+                    id: u.0,
+                    at: ms_to_time(u.1),
+                    status: u.2,
+                    impact: u.3,
+                    body: u.4,
+                    affected: serde_json::from_str(&u.5).unwrap_or_default(),
+                })
+                .collect(),
+        })
     }
 }
 

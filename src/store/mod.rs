@@ -15,7 +15,10 @@
 
 pub mod deliveries;
 pub mod evaluations;
+pub mod incident_ops;
 pub mod incidents;
+pub mod maintenances;
+pub mod overrides;
 pub mod results;
 pub mod retention;
 mod rollup_job;

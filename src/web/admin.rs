@@ -29,6 +29,9 @@ use crate::admin::auth::LoginError;
 use crate::admin::{tokens, AdminError, Scope};
 use crate::notify::secrets::new_id;
 mod api;
+mod incidents;
+mod maintenance;
+mod overrides;
 
 const LOGIN_COOKIE: &str = "mw_login";
 
@@ -40,6 +43,9 @@ pub fn router(app: AppState) -> Router {
         .route("/admin/logout", post(logout))
         .route("/admin/tokens", post(token_form))
         .merge(api::routes())
+        .merge(overrides::routes())
+        .merge(maintenance::routes())
+        .merge(incidents::routes())
         .with_state(AdminState::new(app))
 }
 

@@ -221,6 +221,9 @@ mod tests {
             created_at: at,
             updated_at: at,
             resolved_at: Some(at),
+            acknowledged_at: None,
+            acknowledged_by: None,
+            postmortem_url: None,
             updates: vec![IncidentUpdate {
                 id: 1,
                 at,

@@ -52,6 +52,10 @@ pub struct AppState {
     pub notify: Arc<subscriptions::NotifyState>,
     /// Operational metrics (`/metrics`) and the scheduler figures `/readyz` checks.
     pub metrics: Arc<Metrics>,
+    /// Rebuilds the public site at once (after an SRE changes an incident).
+    pub republish: Arc<tokio::sync::Notify>,
+    /// Wakes the dispatcher after events were written outside the evaluator.
+    pub announced: Arc<tokio::sync::Notify>,
 }
 
 /// Every renderer of the public site.

@@ -30,6 +30,8 @@ pub struct Publisher {
     version: u64,
     last: Option<PublicSnapshot>,
     site: watch::Sender<Arc<Site>>,
+    /// Woken by changes the routing table does not show (an SRE's incident update).
+    republish: Arc<tokio::sync::Notify>,
 }
 
 impl Publisher {
@@ -50,7 +52,13 @@ impl Publisher {
             version: 0,
             last: None,
             site,
+            republish: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// A trigger that makes the running publisher rebuild the site at once.
+    pub fn trigger(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.republish)
     }
 
     pub fn handle(&self) -> SiteHandle {
@@ -101,12 +109,14 @@ impl Publisher {
     /// Publishes on every routing change and every [`REFRESH_EVERY`] until shutdown.
     pub fn spawn(mut self, mut shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
+            let republish = Arc::clone(&self.republish);
             let mut tick = tokio::time::interval(REFRESH_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
                     changed = self.routing.changed() => if changed.is_err() { return },
+                    _ = republish.notified() => {}
                     _ = shutdown.changed() => return,
                 }
                 self.publish().await;

@@ -159,6 +159,9 @@ pub fn snapshot_with(text: &str) -> PublicSnapshot {
         created_at: now - Duration::minutes(5),
         updated_at: now,
         resolved_at: None,
+        acknowledged_at: None,
+        acknowledged_by: None,
+        postmortem_url: None,
         updates: vec![IncidentUpdate {
             id: 1,
             at: now,

@@ -2,6 +2,8 @@
 //! are real local servers on port 0; anything that waits runs in simulated time.
 
 mod admin_auth;
+mod admin_incidents;
+mod admin_ops;
 mod api_v1;
 mod cli;
 mod config_errors;

@@ -17,6 +17,8 @@ pub struct UpdateView {
     pub status_class: String,
     pub at: TimeView,
     pub body: String,
+    /// `body` as Markdown rendered to HTML and sanitised (safe to embed as is).
+    pub body_html: String,
     pub affected: Vec<ModelLink>,
 }
 
@@ -37,6 +39,10 @@ pub struct IncidentView {
     pub automatic: bool,
     pub affected: Vec<ModelLink>,
     pub updates: Vec<UpdateView>,
+    /// When the on-call team acknowledged it (who is never shown publicly).
+    pub acknowledged: Option<TimeView>,
+    /// The postmortem link (http(s) only, checked when set).
+    pub postmortem_url: Option<String>,
 }
 
 impl IncidentView {
@@ -74,10 +80,45 @@ impl IncidentView {
                     status_class: class_word(&u.status),
                     at: time(u.at),
                     body: u.body.clone(),
+                    body_html: update_body_html(&u.body),
                     affected: links(&u.affected),
                 })
                 .collect(),
+            acknowledged: i.acknowledged_at.map(time),
+            postmortem_url: i
+                .postmortem_url
+                .clone()
+                .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
         }
+    }
+}
+
+/// Renders an update's Markdown to HTML and sanitises it: whatever HTML the text holds,
+/// only harmless markup survives (no scripts, event handlers, styles or `javascript:` links).
+pub fn markdown_html(text: &str) -> String {
+    use pulldown_cmark::{html, Options, Parser};
+    let parser = Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH);
+    let mut raw = String::with_capacity(text.len() * 2);
+    html::push_html(&mut raw, parser);
+    ammonia::Builder::default()
+        .url_schemes(["http", "https", "mailto"].into())
+        .clean(&raw)
+        .to_string()
+}
+
+/// An update's text as the page shows it: one paragraph as `<p class="update-body">`,
+/// anything longer (lists, several paragraphs) in a `<div class="update-body">`.
+fn update_body_html(text: &str) -> String {
+    let html = markdown_html(text);
+    let trimmed = html.trim_end();
+    match trimmed
+        .strip_prefix("<p>")
+        .and_then(|rest| rest.strip_suffix("</p>"))
+    {
+        Some(inner) if !inner.contains("<p>") && !inner.contains("</p>") => {
+            format!("<p class=\"update-body\">{inner}</p>")
+        }
+        _ => format!("<div class=\"update-body\">{trimmed}</div>"),
     }
 }
 
@@ -171,5 +212,22 @@ mod tests {
         assert_eq!(duration_text(s(3600 + 300)), "1 h 5 min");
         assert_eq!(duration_text(s(2 * 86400 + 4 * 3600)), "2 d 4 h");
         assert_eq!(class_word("monitoring\"><x"), "monitoringx");
+    }
+
+    #[test]
+    fn markdown_is_rendered_and_made_inert() {
+        let html = markdown_html(
+            "**Slow** answers, see [notes](https://example.com).\n\n<script>alert(1)</script>\n\n<img src=x onerror=alert(1)> [x](javascript:alert(1))",
+        );
+        assert!(html.contains("<strong>Slow</strong>"), "{html}");
+        assert!(html.contains("href=\"https://example.com\""), "{html}");
+        assert_eq!(
+            update_body_html("All *good*."),
+            "<p class=\"update-body\">All <em>good</em>.</p>"
+        );
+        assert!(update_body_html("a\n\nb").starts_with("<div class=\"update-body\"><p>a</p>"));
+        for bad in ["<script", "onerror", "javascript:"] {
+            assert!(!html.to_lowercase().contains(bad), "{bad} in {html}");
+        }
     }
 }

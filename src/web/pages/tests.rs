@@ -96,6 +96,9 @@ fn incident(title: &str, body: &str) -> Incident {
         created_at: now() - Duration::minutes(5),
         updated_at: now() - Duration::minutes(1),
         resolved_at: None,
+        acknowledged_at: None,
+        acknowledged_by: None,
+        postmortem_url: None,
         updates: vec![
             IncidentUpdate {
                 id: 1,

@@ -1,0 +1,202 @@
+//! Maintenance windows: scheduled by an SRE (announced at once as `maintenance.scheduled`),
+//! started and completed by the evaluator in its round's transaction ([`super::overrides::OpsWrite`]).
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::evaluations::{insert_event, ms_to_time, NewEvent};
+use super::{SqlxContext, Store, StoreError};
+use crate::evaluate::overrides::{Window, WindowStatus};
+
+/// A window to schedule.
+#[derive(Debug, Clone)]
+pub struct NewMaintenance {
+    pub title: String,
+    pub body: String,
+    pub models: Vec<String>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+/// A stored window with its bookkeeping.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Maintenance {
+    #[serde(flatten)]
+    pub window: Window,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// The JSON payload of a `maintenance.*` event.
+pub fn event_payload(w: &Window) -> serde_json::Value {
+    json!({
+        "public": true,
+        "maintenance": {
+            "id": w.id,
+            "title": w.title,
+            "body": w.body,
+            "models": w.models,
+            "scheduled_for": w.starts_at.to_rfc3339(),
+            "scheduled_until": w.ends_at.to_rfc3339(),
+            "url": "/",
+        },
+        "models": w.models,
+    })
+}
+
+/// A `maintenance.*` event of window `w` (attributed to its first model's provider).
+pub fn event(kind: &'static str, w: &Window) -> NewEvent {
+    let provider_id = w
+        .models
+        .first()
+        .and_then(|m| m.split('/').next())
+        .unwrap_or("")
+        .to_string();
+    NewEvent {
+        kind,
+        provider_id,
+        model_key: None,
+        public: true,
+        payload: event_payload(w),
+    }
+}
+
+type Row = (
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+const COLUMNS: &str = "id, title, body, models_json, starts_at, ends_at, status, created_by, created_at, updated_at, started_at, completed_at FROM maintenances";
+
+fn from_row(r: Row) -> Result<Maintenance, StoreError> {
+    let corrupt = |problem: String| StoreError::Corrupt {
+        table: "maintenances",
+        row: r.0.to_string(),
+        problem,
+    };
+    let models: Vec<String> =
+        serde_json::from_str(&r.3).map_err(|e| corrupt(format!("models_json: {e}")))?;
+    let status = WindowStatus::parse(&r.6).ok_or_else(|| corrupt(format!("status `{}`", r.6)))?;
+    Ok(Maintenance {
+        window: Window {
+            id: r.0,
+            title: r.1,
+            body: r.2,
+            models,
+            starts_at: ms_to_time(r.4),
+            ends_at: ms_to_time(r.5),
+            status,
+        },
+        created_by: r.7,
+        created_at: ms_to_time(r.8),
+        updated_at: ms_to_time(r.9),
+        started_at: r.10.map(ms_to_time),
+        completed_at: r.11.map(ms_to_time),
+    })
+}
+
+impl Store {
+    /// Schedules a window and announces it (`maintenance.scheduled` with its outbox row) in
+    /// the same transaction.
+    pub async fn create_maintenance(
+        &self,
+        new: &NewMaintenance,
+        now: DateTime<Utc>,
+    ) -> Result<Window, StoreError> {
+        let at = now.timestamp_millis();
+        let models_json = serde_json::to_string(&new.models).unwrap_or_else(|_| "[]".into());
+        let mut tx = self.begin_write("scheduling maintenance").await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO maintenances (title, body, models_json, starts_at, ends_at, created_by, created_at, updated_at, scheduled_announced) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id",
+        )
+        .bind(&new.title)
+        .bind(&new.body)
+        .bind(&models_json)
+        .bind(new.starts_at.timestamp_millis())
+        .bind(new.ends_at.timestamp_millis())
+        .bind(&new.created_by)
+        .bind(at)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await
+        .context(|| "scheduling maintenance")?;
+        let window = Window {
+            id,
+            title: new.title.clone(),
+            body: new.body.clone(),
+            models: new.models.clone(),
+            starts_at: new.starts_at,
+            ends_at: new.ends_at,
+            status: WindowStatus::Scheduled,
+        };
+        insert_event(&mut tx, &event("maintenance.scheduled", &window), None, at).await?;
+        tx.commit()
+            .await
+            .context(|| "committing scheduled maintenance")?;
+        Ok(window)
+    }
+
+    /// Windows still to start or in progress, earliest first.
+    pub async fn open_maintenances(&self) -> Result<Vec<Window>, StoreError> {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} WHERE status IN ('scheduled', 'in_progress') ORDER BY starts_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .context(|| "reading open maintenance windows")?;
+        rows.into_iter()
+            .map(|r| from_row(r).map(|m| m.window))
+            .collect()
+    }
+
+    /// The newest windows (cancelled ones included), newest start first.
+    pub async fn list_maintenances(&self, limit: i64) -> Result<Vec<Maintenance>, StoreError> {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} ORDER BY starts_at DESC, id DESC LIMIT ?"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .context(|| "listing maintenance windows")?;
+        rows.into_iter().map(from_row).collect()
+    }
+
+    /// Cancels a window: one not yet started is cancelled outright (never announced as
+    /// started); one in progress ends now (the evaluator completes and announces it).
+    /// Returns false when no open window has that id.
+    pub async fn cancel_maintenance(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let at = now.timestamp_millis();
+        let done = sqlx::query(
+            "UPDATE maintenances SET \
+               status = CASE WHEN status = 'scheduled' AND starts_at > ?1 THEN 'cancelled' ELSE status END, \
+               ends_at = CASE WHEN status = 'scheduled' AND starts_at > ?1 THEN ends_at ELSE min(ends_at, ?1) END, \
+               updated_at = ?1 \
+             WHERE id = ?2 AND status IN ('scheduled', 'in_progress')",
+        )
+        .bind(at)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .context(|| format!("cancelling maintenance {id}"))?;
+        Ok(done.rows_affected() > 0)
+    }
+}

@@ -1,0 +1,181 @@
+//! Routing overrides: an SRE forces a model enabled or disabled until an expiry. The
+//! evaluator reads the active ones each round and ends expired ones in the round's
+//! transaction ([`OpsWrite`]), together with the events the change of decision causes.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::evaluations::ms_to_time;
+use super::{SqlxContext, Store, StoreError};
+use crate::evaluate::overrides::ActiveOverride;
+
+/// An override to create.
+#[derive(Debug, Clone)]
+pub struct NewOverride {
+    pub model_key: String,
+    pub enabled: bool,
+    pub reason: String,
+    pub created_by: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An override as listed (active or ended).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OverrideRow {
+    pub id: i64,
+    pub model: String,
+    pub enabled: bool,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub active: bool,
+}
+
+/// What an evaluation round changes besides states and events, written in its transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpsWrite {
+    /// The override expired at the round's time.
+    EndOverride { id: i64 },
+    /// The maintenance window started (`maintenance.started` is among the round's events).
+    WindowStarted { id: i64 },
+    /// The maintenance window completed (`maintenance.completed` is among the round's events).
+    WindowCompleted { id: i64 },
+}
+
+pub(crate) async fn apply_ops(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    ops: &[OpsWrite],
+    at: i64,
+) -> Result<(), StoreError> {
+    for op in ops {
+        let (sql, id, what) = match op {
+            OpsWrite::EndOverride { id } => (
+                "UPDATE overrides SET ended_at = ?1 WHERE id = ?2 AND ended_at IS NULL",
+                id,
+                "ending an expired override",
+            ),
+            OpsWrite::WindowStarted { id } => (
+                "UPDATE maintenances SET status = 'in_progress', started_announced = 1, started_at = ?1, updated_at = ?1 WHERE id = ?2 AND status = 'scheduled'",
+                id,
+                "starting a maintenance window",
+            ),
+            OpsWrite::WindowCompleted { id } => (
+                "UPDATE maintenances SET status = 'completed', completed_announced = 1, completed_at = ?1, updated_at = ?1 WHERE id = ?2 AND status IN ('scheduled', 'in_progress')",
+                id,
+                "completing a maintenance window",
+            ),
+        };
+        sqlx::query(sql)
+            .bind(at)
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .context(|| format!("{what} ({id})"))?;
+    }
+    Ok(())
+}
+
+type Row = (i64, String, bool, String, String, i64, i64, Option<i64>);
+
+fn active(r: Row) -> ActiveOverride {
+    ActiveOverride {
+        id: r.0,
+        model_key: r.1,
+        enabled: r.2,
+        reason: r.3,
+        created_by: r.4,
+        created_at: ms_to_time(r.5),
+        expires_at: ms_to_time(r.6),
+    }
+}
+
+const COLUMNS: &str =
+    "id, model_key, enabled, reason, created_by, created_at, expires_at, ended_at FROM overrides";
+
+impl Store {
+    /// Creates an override; an active override of the same model is ended by it.
+    pub async fn create_override(
+        &self,
+        new: &NewOverride,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let at = now.timestamp_millis();
+        let mut tx = self.begin_write("creating an override").await?;
+        sqlx::query("UPDATE overrides SET ended_at = ? WHERE model_key = ? AND ended_at IS NULL")
+            .bind(at)
+            .bind(&new.model_key)
+            .execute(&mut *tx)
+            .await
+            .context(|| format!("replacing the override of {}", new.model_key))?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO overrides (model_key, enabled, reason, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&new.model_key)
+        .bind(new.enabled)
+        .bind(&new.reason)
+        .bind(&new.created_by)
+        .bind(at)
+        .bind(new.expires_at.timestamp_millis())
+        .fetch_one(&mut *tx)
+        .await
+        .context(|| format!("creating an override of {}", new.model_key))?;
+        tx.commit().await.context(|| "committing an override")?;
+        Ok(id)
+    }
+
+    /// Overrides not yet ended (expired ones included: the evaluator ends those).
+    pub async fn active_overrides(&self) -> Result<Vec<ActiveOverride>, StoreError> {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} WHERE ended_at IS NULL ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .context(|| "reading active overrides")?;
+        Ok(rows.into_iter().map(active).collect())
+    }
+
+    /// The newest overrides, active or not.
+    pub async fn list_overrides(
+        &self,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OverrideRow>, StoreError> {
+        let rows: Vec<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} ORDER BY id DESC LIMIT ?"))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .context(|| "listing overrides")?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let ended_at = r.7.map(ms_to_time);
+                let o = active(r);
+                OverrideRow {
+                    active: ended_at.is_none() && !o.expired(now),
+                    id: o.id,
+                    model: o.model_key,
+                    enabled: o.enabled,
+                    reason: o.reason,
+                    created_by: o.created_by,
+                    created_at: o.created_at,
+                    expires_at: o.expires_at,
+                    ended_at,
+                }
+            })
+            .collect())
+    }
+
+    /// Ends an active override now; false when there is no such active override.
+    pub async fn end_override(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE overrides SET ended_at = ? WHERE id = ? AND ended_at IS NULL")
+                .bind(now.timestamp_millis())
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .context(|| format!("ending override {id}"))?;
+        Ok(done.rows_affected() > 0)
+    }
+}

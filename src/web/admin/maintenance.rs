@@ -1,0 +1,157 @@
+//! `/api/v1/admin/maintenances`: schedule a maintenance window (announced at once to
+//! subscribers), list windows, cancel one. The evaluator starts and completes windows on
+//! time and keeps their models `under_maintenance` meanwhile. Every change is audited.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::super::admin_auth::{internal, refuse, AdminState, ApiCaller};
+use super::super::subscriptions::ApiError;
+use super::overrides::{audit, bad, json_body, known_model};
+use crate::admin::Scope;
+use crate::store::maintenances::NewMaintenance;
+
+const MAX_TITLE: usize = 200;
+const MAX_BODY: usize = 10_000;
+
+pub(super) fn routes() -> Router<Arc<AdminState>> {
+    Router::new()
+        .route(
+            "/api/v1/admin/maintenances",
+            get(list_maintenances).post(create_maintenance),
+        )
+        .route(
+            "/api/v1/admin/maintenances/{id}",
+            delete(cancel_maintenance),
+        )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewMaintenanceBody {
+    title: String,
+    #[serde(default)]
+    body: String,
+    models: Vec<String>,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+}
+
+/// `POST /api/v1/admin/maintenances` (operate): 201 with the window.
+async fn create_maintenance(
+    State(state): State<Arc<AdminState>>,
+    caller: ApiCaller,
+    body: Result<Json<NewMaintenanceBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::Operate)?;
+    let req = json_body(body)?;
+    let now = Utc::now();
+    let title = req.title.trim();
+    if title.is_empty() || title.chars().count() > MAX_TITLE || title.chars().any(char::is_control)
+    {
+        return Err(bad(
+            "title",
+            format!("a title of 1 to {MAX_TITLE} characters, on one line, is required"),
+        ));
+    }
+    if req.body.chars().count() > MAX_BODY {
+        return Err(bad("body", format!("at most {MAX_BODY} characters")));
+    }
+    if req.models.is_empty() {
+        return Err(bad("models", "list the affected models (provider/model)"));
+    }
+    let mut models = req.models.clone();
+    models.sort();
+    models.dedup();
+    if let Some(unknown) = models.iter().find(|m| !known_model(&state, m)) {
+        return Err(bad(
+            "models",
+            format!("`{unknown}` is not a configured model"),
+        ));
+    }
+    if req.ends_at <= req.starts_at || req.ends_at <= now {
+        return Err(bad(
+            "ends_at",
+            "the window must end after it starts, in the future",
+        ));
+    }
+    let new = NewMaintenance {
+        title: title.to_string(),
+        body: req.body.trim().to_string(),
+        models,
+        starts_at: req.starts_at,
+        ends_at: req.ends_at,
+        created_by: caller.actor.name.clone(),
+    };
+    let window = state
+        .app
+        .store
+        .create_maintenance(&new, now)
+        .await
+        .map_err(internal)?;
+    let body = json!(window);
+    audit(
+        &state,
+        &caller,
+        "maintenance.create",
+        &window.id.to_string(),
+        body.clone(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `GET /api/v1/admin/maintenances` (read): newest first.
+async fn list_maintenances(
+    State(state): State<Arc<AdminState>>,
+    caller: ApiCaller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(Scope::Read)?;
+    let list = state
+        .app
+        .store
+        .list_maintenances(200)
+        .await
+        .map_err(internal)?;
+    Ok(Json(json!({ "maintenances": list })))
+}
+
+/// `DELETE /api/v1/admin/maintenances/{id}` (operate): cancels a window not yet started,
+/// or ends one in progress now.
+async fn cancel_maintenance(
+    State(state): State<Arc<AdminState>>,
+    caller: ApiCaller,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Scope::Operate)?;
+    if !state
+        .app
+        .store
+        .cancel_maintenance(id, Utc::now())
+        .await
+        .map_err(internal)?
+    {
+        return Err(refuse(
+            StatusCode::NOT_FOUND,
+            format!("no scheduled or in-progress maintenance {id}"),
+        ));
+    }
+    audit(
+        &state,
+        &caller,
+        "maintenance.cancel",
+        &id.to_string(),
+        json!({}),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,205 @@
+//! `/api/v1/admin/overrides`: force a model enabled or disabled with a reason until an
+//! expiry. The evaluator applies the override on its next round (within a second) and ends
+//! it by itself at `expires_at`. Every change is audited.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::super::admin_auth::{internal, refuse, AdminState, ApiCaller};
+use super::super::subscriptions::ApiError;
+use crate::admin::audit::{self, Change};
+use crate::admin::Scope;
+use crate::store::overrides::NewOverride;
+
+/// Longest override: a forgotten one must not pin a model for ever.
+const MAX_OVERRIDE: chrono::Duration = chrono::Duration::days(7);
+const MAX_REASON: usize = 500;
+
+pub(super) fn routes() -> Router<Arc<AdminState>> {
+    Router::new()
+        .route(
+            "/api/v1/admin/overrides",
+            get(list_overrides).post(create_override),
+        )
+        .route("/api/v1/admin/overrides/{id}", delete(end_override))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewOverrideBody {
+    model: String,
+    enabled: bool,
+    reason: String,
+    /// A duration such as "30m" or "2h".
+    expires_in: Option<String>,
+    /// An RFC 3339 time.
+    expires_at: Option<DateTime<Utc>>,
+}
+
+pub(super) fn bad(field: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        message: message.into(),
+        field: Some(field),
+    }
+}
+
+pub(super) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    body.map(|Json(b)| b).map_err(|e| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            format!("invalid JSON body: {}", e.body_text()),
+        )
+    })
+}
+
+pub(super) fn known_model(state: &AdminState, model: &str) -> bool {
+    state
+        .app
+        .config
+        .models()
+        .any(|(p, m)| format!("{}/{}", p.id, m.id) == model)
+}
+
+pub(super) async fn audit(
+    state: &AdminState,
+    caller: &ApiCaller,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) -> Result<(), ApiError> {
+    let change = Change {
+        actor: &caller.actor,
+        action,
+        target: Some(target),
+        detail,
+        client_addr: caller.client.clone(),
+    };
+    audit::record(state.auth.store(), change, Utc::now())
+        .await
+        .map_err(internal)
+}
+
+/// `POST /api/v1/admin/overrides` (operate): 201 with the override.
+async fn create_override(
+    State(state): State<Arc<AdminState>>,
+    caller: ApiCaller,
+    body: Result<Json<NewOverrideBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::Operate)?;
+    let req = json_body(body)?;
+    let now = Utc::now();
+    if !known_model(&state, &req.model) {
+        return Err(bad(
+            "model",
+            format!("`{}` is not a configured model (provider/model)", req.model),
+        ));
+    }
+    let reason = req.reason.trim();
+    if reason.is_empty()
+        || reason.chars().count() > MAX_REASON
+        || reason.chars().any(char::is_control)
+    {
+        return Err(bad(
+            "reason",
+            format!("a reason of 1 to {MAX_REASON} characters, on one line, is required"),
+        ));
+    }
+    let expires_at = match (&req.expires_in, req.expires_at) {
+        (Some(text), None) => {
+            let d = humantime::parse_duration(text).map_err(|e| {
+                bad(
+                    "expires_in",
+                    format!("`{text}`: {e} (e.g. \"30m\", \"2h\")"),
+                )
+            })?;
+            now + chrono::Duration::from_std(d).unwrap_or(MAX_OVERRIDE + MAX_OVERRIDE)
+        }
+        (None, Some(at)) => at,
+        _ => {
+            return Err(bad(
+                "expires_in",
+                "give exactly one of `expires_in` (e.g. \"30m\") or `expires_at` (RFC 3339)",
+            ))
+        }
+    };
+    if expires_at <= now || expires_at - now > MAX_OVERRIDE {
+        return Err(bad(
+            "expires_at",
+            "the expiry must be in the future and at most 7 days away",
+        ));
+    }
+    let new = NewOverride {
+        model_key: req.model.clone(),
+        enabled: req.enabled,
+        reason: reason.to_string(),
+        created_by: caller.actor.name.clone(),
+        expires_at,
+    };
+    let id = state
+        .app
+        .store
+        .create_override(&new, now)
+        .await
+        .map_err(internal)?;
+    let body = json!({
+        "id": id, "model": new.model_key, "enabled": new.enabled, "reason": new.reason,
+        "created_by": new.created_by, "created_at": now, "expires_at": expires_at, "active": true,
+    });
+    audit(
+        &state,
+        &caller,
+        "override.create",
+        &id.to_string(),
+        body.clone(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `GET /api/v1/admin/overrides` (read): the newest overrides, active or not.
+async fn list_overrides(
+    State(state): State<Arc<AdminState>>,
+    caller: ApiCaller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(Scope::Read)?;
+    let list = state
+        .app
+        .store
+        .list_overrides(200, Utc::now())
+        .await
+        .map_err(internal)?;
+    Ok(Json(json!({ "overrides": list })))
+}
+
+/// `DELETE /api/v1/admin/overrides/{id}` (operate): ends an active override now.
+async fn end_override(
+    State(state): State<Arc<AdminState>>,
+    caller: ApiCaller,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Scope::Operate)?;
+    if !state
+        .app
+        .store
+        .end_override(id, Utc::now())
+        .await
+        .map_err(internal)?
+    {
+        return Err(refuse(
+            StatusCode::NOT_FOUND,
+            format!("no active override {id}"),
+        ));
+    }
+    audit(&state, &caller, "override.end", &id.to_string(), json!({})).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
