@@ -19,6 +19,7 @@ use crate::evaluate::{self, engine::Engine};
 use crate::metrics::Metrics;
 use crate::notify::dispatcher::Dispatcher;
 use crate::notify::email::Mailer;
+use crate::notify::paging::Pager;
 use crate::notify::secrets::SecretBox;
 use crate::probe::{http_client, prober_for};
 use crate::schedule;
@@ -141,6 +142,13 @@ impl Application {
         )
         .with_metrics(Arc::clone(&metrics));
         let dispatching = dispatcher.spawn(Arc::clone(&announced), stop_rx.clone());
+        let paging = Pager::new(
+            store.clone(),
+            &config.paging,
+            &config.notify,
+            &config.server.public_url,
+        )
+        .spawn(clock, stop_rx.clone());
         let notify = Arc::new(NotifyState::new(store.clone(), &config, secrets, mailer));
         let app = router(AppState {
             config: Arc::clone(&config),
@@ -174,6 +182,7 @@ impl Application {
         dispatching
             .await
             .context("the dispatcher ended abnormally")?;
+        paging.await.context("the pager ended abnormally")?;
         maintenance
             .await
             .context("the maintenance loop ended abnormally")?;

@@ -9,6 +9,7 @@ mod cron;
 pub mod demo;
 mod error;
 mod notify;
+mod paging;
 mod policy;
 mod raw;
 mod simulation;
@@ -26,6 +27,7 @@ pub use self::cron::CronSchedule;
 use error::Locator;
 pub use error::{ConfigError, ConfigProblem};
 pub use notify::{EmailTransport, NotifyConfig, SmtpTls};
+pub use paging::{PagerDutyChannel, PagingConfig, PagingWebhook, PAGERDUTY_EVENTS_URL};
 use raw::{RawFault, RawModel, RawProvider, RawSimulation};
 pub use simulation::{FaultWindow, SimulationConfig};
 
@@ -221,6 +223,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub retention: RetentionConfig,
     pub notify: NotifyConfig,
+    pub paging: PagingConfig,
     pub providers: Vec<Arc<ProviderConfig>>,
 }
 
@@ -349,6 +352,18 @@ impl Validator<'_> {
             }
             None => NotifyConfig::default(),
         };
+        let paging = match &raw.paging {
+            Some(p) => {
+                let (paging, problems) = paging::parse(p.get_ref(), self.env);
+                for (offset, message) in problems {
+                    let offset = offset.unwrap_or(p.span().start);
+                    self.problems
+                        .push(self.locate.at(offset, format!("paging: {message}")));
+                }
+                paging
+            }
+            None => PagingConfig::default(),
+        };
         let retention = self.retention(&raw.retention);
         self.policy = self.policy(&Policy::default(), raw.evaluator.as_ref());
 
@@ -381,6 +396,7 @@ impl Validator<'_> {
         Config {
             path: path.to_path_buf(),
             notify,
+            paging,
             server: ServerConfig {
                 listen,
                 public_url,

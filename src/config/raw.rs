@@ -18,6 +18,7 @@ pub struct RawConfig {
     pub retention: RawRetention,
     pub evaluator: Option<Spanned<RawPolicy>>,
     pub notify: Option<Spanned<RawNotify>>,
+    pub paging: Option<Spanned<RawPaging>>,
     #[serde(default)]
     pub providers: Vec<RawProvider>,
 }
@@ -154,4 +155,23 @@ pub struct RawNotify {
     pub smtp_tls: Option<String>,
     pub smtp_username_env: Option<String>,
     pub smtp_password_env: Option<String>,
+}
+
+/// `[paging]`: paging the on-call for automatic incidents.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPaging {
+    pub enabled: Option<bool>,
+    pub pagerduty_routing_key_env: Option<Spanned<String>>,
+    pub pagerduty_url: Option<Spanned<String>>,
+    #[serde(default)]
+    pub webhooks: Vec<RawPagingWebhook>,
+    pub repage_after: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPagingWebhook {
+    pub url: Spanned<String>,
+    pub format: Option<Spanned<String>>,
 }

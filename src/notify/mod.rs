@@ -10,6 +10,7 @@
 pub mod dispatcher;
 pub mod email;
 pub mod formats;
+pub mod paging;
 pub mod secrets;
 pub mod signing;
 pub mod ssrf;

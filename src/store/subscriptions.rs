@@ -246,6 +246,18 @@ impl Store {
         rows.into_iter().map(Row::into_subscription).collect()
     }
 
+    /// The newest `limit` subscriptions of any status, newest first (for the admin pages).
+    pub async fn list_subscriptions(&self, limit: i64) -> Result<Vec<Subscription>, StoreError> {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "{COLUMNS} ORDER BY created_at DESC, id DESC LIMIT ?"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .context(|| "listing subscriptions")?;
+        rows.into_iter().map(Row::into_subscription).collect()
+    }
+
     /// Records the outcome of a delivery to the subscription's endpoint: a success ends a
     /// failing streak; a failure starts one (if none). Returns when the streak began.
     pub async fn note_endpoint_result(

@@ -11,6 +11,7 @@
 //!   `/api/v1/models/{provider}/{model}/history` (`?period=24h|7d|30d`, default 24h);
 //! - `/api/v1/incidents`, `/api/v1/incidents/{id}`;
 //! - `/api/v1/providers`;
+//! - `/api/v1/maintenances` (scheduled, in progress, completed in the last 90 days);
 //! - `/api/v1/openapi.json`.
 //!
 //! Unknown paths and bad `period` values are answered by [`super::site::serve`].
@@ -77,6 +78,27 @@ struct IncidentsBody<'a> {
 #[derive(Serialize)]
 struct IncidentBody<'a> {
     incident: &'a IncidentView,
+}
+
+/// A maintenance window as the API shows it.
+#[derive(Serialize)]
+struct MaintenanceView {
+    id: i64,
+    title: String,
+    body: String,
+    /// scheduled, in_progress or completed (as of `generated_at`).
+    status: &'static str,
+    models: Vec<String>,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
+    url: String,
+}
+
+#[derive(Serialize)]
+struct MaintenancesBody {
+    maintenances: Vec<MaintenanceView>,
 }
 
 #[derive(Serialize)]
@@ -181,6 +203,29 @@ pub fn render(snapshot: &PublicSnapshot) -> Vec<Rendered> {
     out.push(Rendered::json(
         "/api/v1/providers",
         &envelope(snapshot, ProvidersBody { providers }),
+    ));
+
+    let mut windows: Vec<&crate::store::maintenances::Maintenance> =
+        snapshot.maintenances.iter().collect();
+    windows.sort_by_key(|m| std::cmp::Reverse((m.window.starts_at, m.window.id)));
+    let maintenances = windows
+        .into_iter()
+        .map(|m| MaintenanceView {
+            id: m.window.id,
+            title: m.window.title.clone(),
+            body: m.window.body.clone(),
+            status: m.window.status.as_str(),
+            models: m.window.models.clone(),
+            starts_at: m.window.starts_at,
+            ends_at: m.window.ends_at,
+            started_at: m.started_at,
+            completed_at: m.completed_at,
+            url: format!("{}/#maintenance-{}", snapshot.base_url, m.window.id),
+        })
+        .collect();
+    out.push(Rendered::json(
+        "/api/v1/maintenances",
+        &envelope(snapshot, MaintenancesBody { maintenances }),
     ));
 
     out.push(Rendered::json(

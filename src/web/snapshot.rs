@@ -12,10 +12,12 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::evaluate::engine::RoutingTable;
+use crate::evaluate::overrides::WindowStatus;
 use crate::evaluate::{Evidence, ModelState};
 use crate::probe::Outcome;
 use crate::store::evaluations::StateChange;
 use crate::store::incidents::Incident;
+use crate::store::maintenances::Maintenance;
 use crate::store::{Granularity, Rollup, Store, StoreError};
 
 /// Days of history shown as uptime bars.
@@ -105,6 +107,10 @@ pub struct PublicSnapshot {
     pub providers: Vec<ProviderView>,
     /// Incidents of the last [`HISTORY_DAYS`] days and every unresolved one, newest first.
     pub incidents: Vec<Incident>,
+    /// Maintenance windows scheduled or in progress, and those completed in the last
+    /// [`HISTORY_DAYS`] days (cancelled ones never show), latest start first. Statuses are
+    /// as of [`Self::generated_at`] (see [`public_status`]).
+    pub maintenances: Vec<Maintenance>,
     /// Set when the database could not be read: the data is as of this time.
     pub stale_since: Option<DateTime<Utc>>,
 }
@@ -120,6 +126,22 @@ impl PublicSnapshot {
 
     pub fn unresolved_incidents(&self) -> impl Iterator<Item = &Incident> {
         self.incidents.iter().filter(|i| i.resolved_at.is_none())
+    }
+
+    /// Windows still to start or in progress, earliest start first.
+    pub fn open_maintenances(&self) -> Vec<&Maintenance> {
+        let mut open: Vec<&Maintenance> = self
+            .maintenances
+            .iter()
+            .filter(|m| {
+                matches!(
+                    m.window.status,
+                    WindowStatus::Scheduled | WindowStatus::InProgress
+                )
+            })
+            .collect();
+        open.sort_by_key(|m| (m.window.starts_at, m.window.id));
+        open
     }
 
     /// The overall state: the worst health state of any model (unknown models aside).
@@ -154,6 +176,16 @@ pub async fn build(
         .await?
         .into_iter()
         .filter(|i| i.resolved_at.is_none() || i.created_at >= now - Duration::days(HISTORY_DAYS))
+        .collect();
+    let maintenances = store
+        .list_maintenances(500)
+        .await?
+        .into_iter()
+        .filter_map(|m| public_status(m, now))
+        .filter(|m| {
+            m.window.status != WindowStatus::Completed
+                || m.completed_at.unwrap_or(m.window.ends_at) >= now - Duration::days(HISTORY_DAYS)
+        })
         .collect();
     let names: BTreeMap<String, String> = config
         .models()
@@ -215,8 +247,30 @@ pub async fn build(
         base_url: config.server.public_url.clone(),
         providers,
         incidents,
+        maintenances,
         stale_since: None,
     })
+}
+
+/// A window as the public sees it at `now`, or `None` when it was cancelled. The evaluator
+/// moves windows along in its rounds; between its round and the window's start or end the
+/// stored status lags, so the status is taken from the clock as well, never behind it.
+pub fn public_status(mut m: Maintenance, now: DateTime<Utc>) -> Option<Maintenance> {
+    let w = &mut m.window;
+    match w.status {
+        WindowStatus::Cancelled => return None,
+        WindowStatus::Scheduled | WindowStatus::InProgress if w.ends_at <= now => {
+            w.status = WindowStatus::Completed;
+            m.started_at.get_or_insert(w.starts_at);
+            m.completed_at.get_or_insert(w.ends_at);
+        }
+        WindowStatus::Scheduled if w.starts_at <= now => {
+            w.status = WindowStatus::InProgress;
+            m.started_at.get_or_insert(w.starts_at);
+        }
+        _ => {}
+    }
+    Some(m)
 }
 
 async fn fill_figures(
@@ -394,4 +448,59 @@ pub fn day_bars(
         });
     }
     bars
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evaluate::overrides::Window;
+    use chrono::TimeZone;
+
+    fn at(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 1, h, 0, 0).unwrap()
+    }
+
+    fn window(status: WindowStatus) -> Maintenance {
+        Maintenance {
+            window: Window {
+                id: 1,
+                title: "db".into(),
+                body: String::new(),
+                models: vec!["p/a".into()],
+                starts_at: at(10),
+                ends_at: at(12),
+                status,
+            },
+            created_by: "cli".into(),
+            created_at: at(1),
+            updated_at: at(1),
+            started_at: None,
+            completed_at: None,
+        }
+    }
+
+    #[test]
+    fn public_status_follows_the_clock_and_hides_cancelled_windows() {
+        let status = |w: WindowStatus, h: u32| public_status(window(w), at(h)).map(|m| m.window);
+        assert_eq!(
+            status(WindowStatus::Scheduled, 9).unwrap().status,
+            WindowStatus::Scheduled
+        );
+        assert_eq!(
+            status(WindowStatus::Scheduled, 11).unwrap().status,
+            WindowStatus::InProgress
+        );
+        assert_eq!(
+            status(WindowStatus::InProgress, 12).unwrap().status,
+            WindowStatus::Completed
+        );
+        assert_eq!(
+            status(WindowStatus::Completed, 9).unwrap().status,
+            WindowStatus::Completed
+        );
+        assert!(status(WindowStatus::Cancelled, 9).is_none());
+        let started = public_status(window(WindowStatus::Scheduled), at(11)).unwrap();
+        assert_eq!(started.started_at, Some(at(10)));
+        assert_eq!(started.completed_at, None);
+    }
 }

@@ -1,7 +1,9 @@
 //! The Statuspage-compatible read API under `/api/v2/`, field for field as Atlassian
 //! Statuspage publishes it, so existing Statuspage clients, exporters and widgets read our
 //! page unchanged: `summary.json`, `status.json`, `components.json`, `incidents.json`,
-//! `incidents/unresolved.json` and the three `scheduled-maintenances` lists.
+//! `incidents/unresolved.json` and the three `scheduled-maintenances` lists (all windows
+//! of the snapshot, `upcoming` = scheduled, `active` = in progress; `summary.json` lists
+//! upcoming and active ones, as Statuspage does).
 //!
 //! Mapping: every model is a component; every provider is a component *group* listing its
 //! models' ids; our automatic incidents are Statuspage incidents with their updates, newest
@@ -15,8 +17,10 @@ use serde_json::{json, Value};
 
 use super::site::Rendered;
 use super::snapshot::{ModelView, ProviderView, PublicSnapshot};
+use crate::evaluate::overrides::WindowStatus;
 use crate::evaluate::ModelState;
 use crate::store::incidents::{Incident, IncidentUpdate};
+use crate::store::maintenances::Maintenance;
 
 /// `incidents.json` lists the most recent incidents only, as Statuspage does (50).
 const INCIDENTS_LISTED: usize = 50;
@@ -44,16 +48,29 @@ pub fn render(s: &PublicSnapshot) -> Vec<Rendered> {
         doc[key] = value;
         doc
     };
+    let maintenance = |keep: &dyn Fn(WindowStatus) -> bool| -> Vec<Value> {
+        let mut list: Vec<&Maintenance> = s
+            .maintenances
+            .iter()
+            .filter(|m| keep(m.window.status))
+            .collect();
+        // Newest first, as Statuspage lists them.
+        list.sort_by_key(|m| std::cmp::Reverse((m.window.starts_at, m.window.id)));
+        list.into_iter()
+            .map(|m| maintenance(s, &page_id, m))
+            .collect()
+    };
+    let all_maintenances = maintenance(&|_| true);
+    let upcoming = maintenance(&|st| st == WindowStatus::Scheduled);
+    let active = maintenance(&|st| st == WindowStatus::InProgress);
+    let open = maintenance(&|st| matches!(st, WindowStatus::Scheduled | WindowStatus::InProgress));
     let summary = json!({
         "page": page,
         "components": components,
         "incidents": unresolved,
-        "scheduled_maintenances": [],
+        "scheduled_maintenances": open,
         "status": status,
     });
-    // Nothing schedules maintenance yet; the envelopes are served anyway so that clients
-    // polling them (every Statuspage widget does) get an empty list, not a 404.
-    let none = || with_page("scheduled_maintenances", json!([]));
     let docs = [
         ("summary", summary),
         ("status", with_page("status", status.clone())),
@@ -63,9 +80,18 @@ pub fn render(s: &PublicSnapshot) -> Vec<Rendered> {
             "incidents/unresolved",
             with_page("incidents", json!(unresolved)),
         ),
-        ("scheduled-maintenances", none()),
-        ("scheduled-maintenances/upcoming", none()),
-        ("scheduled-maintenances/active", none()),
+        (
+            "scheduled-maintenances",
+            with_page("scheduled_maintenances", json!(all_maintenances)),
+        ),
+        (
+            "scheduled-maintenances/upcoming",
+            with_page("scheduled_maintenances", json!(upcoming)),
+        ),
+        (
+            "scheduled-maintenances/active",
+            with_page("scheduled_maintenances", json!(active)),
+        ),
     ];
     docs.into_iter()
         .map(|(path, doc)| Rendered::json(format!("/api/v2/{path}.json"), &doc))
@@ -317,6 +343,115 @@ fn incident(s: &PublicSnapshot, page_id: &str, inc: &Incident) -> Value {
         "page_id": page_id,
         "incident_updates": updates,
         "components": components,
+    })
+}
+
+/// The Statuspage default bodies of each maintenance step.
+fn maintenance_update_body(status: &str) -> &'static str {
+    match status {
+        "in_progress" => {
+            "Scheduled maintenance is currently in progress. We will provide updates as necessary."
+        }
+        "completed" => "The scheduled maintenance has been completed.",
+        _ => "We will be undergoing scheduled maintenance during this time.",
+    }
+}
+
+/// A maintenance window as a Statuspage scheduled maintenance: an incident-like object with
+/// impact `maintenance`, its window (`scheduled_for`, `scheduled_until`) and one update per
+/// step it has taken (scheduled, in progress, completed), newest first.
+fn maintenance(s: &PublicSnapshot, page_id: &str, m: &Maintenance) -> Value {
+    let w = &m.window;
+    let id = stable_id("maintenance", &w.id.to_string());
+    let mut steps: Vec<(&str, DateTime<Utc>, String)> = vec![(
+        "scheduled",
+        m.created_at,
+        if w.body.trim().is_empty() {
+            maintenance_update_body("scheduled").to_string()
+        } else {
+            w.body.clone()
+        },
+    )];
+    if matches!(w.status, WindowStatus::InProgress | WindowStatus::Completed) {
+        let at = m.started_at.unwrap_or(w.starts_at);
+        steps.push((
+            "in_progress",
+            at,
+            maintenance_update_body("in_progress").into(),
+        ));
+    }
+    let completed_at =
+        (w.status == WindowStatus::Completed).then(|| m.completed_at.unwrap_or(w.ends_at));
+    if let Some(at) = completed_at {
+        steps.push(("completed", at, maintenance_update_body("completed").into()));
+    }
+    let affected: Vec<(&ProviderView, usize, &ModelView)> = s
+        .providers
+        .iter()
+        .flat_map(|p| p.models.iter().enumerate().map(move |(j, m)| (p, j, m)))
+        .filter(|(_, _, model)| w.models.contains(&model.id))
+        .collect();
+    let updates: Vec<Value> = steps
+        .iter()
+        .rev()
+        .map(|(status, at, body)| {
+            let (old, new) = match *status {
+                "in_progress" => ("operational", "under_maintenance"),
+                "completed" => ("under_maintenance", "operational"),
+                _ => ("operational", "operational"),
+            };
+            let list: Vec<Value> = affected
+                .iter()
+                .map(|(p, _, model)| {
+                    json!({
+                        "code": component_id(&model.id),
+                        "name": format!("{} - {}", p.name, model.name),
+                        "old_status": old,
+                        "new_status": new,
+                    })
+                })
+                .collect();
+            json!({
+                "id": stable_id("maintenance_update", &format!("{}:{status}", w.id)),
+                "status": status,
+                "body": body,
+                "incident_id": id,
+                "created_at": time(*at),
+                "updated_at": time(*at),
+                "display_at": time(*at),
+                "affected_components": if list.is_empty() { Value::Null } else { Value::Array(list) },
+                // Subscribers are told when a window is scheduled, starts and ends.
+                "deliver_notifications": true,
+                "custom_tweet": null,
+                "tweet_id": null,
+            })
+        })
+        .collect();
+    let updated = steps
+        .iter()
+        .map(|(_, at, _)| *at)
+        .chain([m.updated_at])
+        .max()
+        .unwrap_or(m.updated_at);
+    json!({
+        "id": id,
+        "name": w.title,
+        "status": w.status.as_str(),
+        "created_at": time(m.created_at),
+        "updated_at": time(updated),
+        "monitoring_at": null,
+        "resolved_at": completed_at.map(time),
+        "impact": "maintenance",
+        "shortlink": format!("{}/#maintenance-{}", s.base_url, w.id),
+        "started_at": time(m.created_at),
+        "page_id": page_id,
+        "incident_updates": updates,
+        "components": affected
+            .iter()
+            .map(|(p, j, model)| component(page_id, p, model, j + 1))
+            .collect::<Vec<_>>(),
+        "scheduled_for": time(w.starts_at),
+        "scheduled_until": time(w.ends_at),
     })
 }
 

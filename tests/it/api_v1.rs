@@ -299,7 +299,7 @@ fn fits_template(template: &str, path: &str) -> bool {
     count(template) == count(path) && template.split('/').zip(path.split('/')).all(fits)
 }
 
-const DOCUMENTED: [&str; 9] = [
+const DOCUMENTED: [&str; 10] = [
     "/api/v1/routing",
     "/api/v1/models",
     "/api/v1/models/{provider}/{model}",
@@ -307,6 +307,7 @@ const DOCUMENTED: [&str; 9] = [
     "/api/v1/incidents",
     "/api/v1/incidents/{id}",
     "/api/v1/providers",
+    "/api/v1/maintenances",
     "/api/v1/badges/{provider}/{model}.json",
     "/api/v1/openapi.json",
 ];

@@ -11,7 +11,7 @@ use crate::helpers::{spawn_seeded_app_with, TestApp};
 use crate::smtp_sink::{self, SmtpSink};
 
 async fn wait_mail(sink: &SmtpSink, n: usize) -> Vec<Vec<u8>> {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let got: Vec<Vec<u8>> = sink.messages().into_iter().map(|m| m.data).collect();
         if got.len() >= n {

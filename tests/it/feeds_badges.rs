@@ -183,6 +183,7 @@ pub fn snapshot_with(text: &str) -> PublicSnapshot {
             models: vec![model],
         }],
         incidents: vec![incident],
+        maintenances: Vec::new(),
         stale_since: None,
     }
 }

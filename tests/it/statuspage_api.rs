@@ -421,3 +421,76 @@ async fn summary_is_revalidated_and_brotli_compressed() {
     assert!(doc["status"]["indicator"].is_string(), "{doc:#}");
     app.stop().await;
 }
+
+/// Maintenance lists with windows in them (scheduled, in progress) have Statuspage's shape
+/// too: compared with the real scheduled maintenance of the fixtures.
+#[tokio::test]
+async fn maintenance_lists_are_shaped_like_statuspage() {
+    use chrono::{Duration, Utc};
+    use modelwatch::admin::audit::Actor;
+    use modelwatch::admin::{tokens, Scope};
+
+    let app = spawn_seeded_app().await;
+    let (_, secret) = tokens::create(
+        &app.store,
+        Scope::Operate,
+        "shape",
+        &Actor::cli(),
+        None,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let now = Utc::now();
+    for (title, starts) in [
+        ("Upgrade", now + Duration::hours(1)),
+        ("Network", now - Duration::minutes(5)),
+    ] {
+        let r = app
+            .client
+            .post(format!("{}/api/v1/admin/maintenances", app.base))
+            .bearer_auth(secret.expose())
+            .json(&serde_json::json!({
+                "title": title,
+                "body": "",
+                "models": ["anthropic/claude-opus-4-8", "openai/gpt-5"],
+                "starts_at": starts,
+                "ends_at": now + Duration::hours(2),
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    for (path, name) in ENDPOINTS {
+        let doc: Value = loop {
+            let doc: Value = app.get(path).await.json().await.unwrap();
+            let listed = doc["scheduled_maintenances"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty());
+            if listed || !path.contains("maintenance") && path != "/api/v2/summary.json" {
+                break doc;
+            }
+            assert!(std::time::Instant::now() < deadline, "{path}: {doc:#}");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
+        if let Err(e) = same_shape(&doc, &fixture(name), "", "$") {
+            panic!("{path} differs from Statuspage's shape: {e}\n{doc:#}");
+        }
+        assert_eq!(values_errors(&doc), Vec::<String>::new(), "{path}");
+    }
+    let all = app.get_json("/api/v2/scheduled-maintenances.json").await;
+    assert_eq!(all["scheduled_maintenances"].as_array().unwrap().len(), 2);
+    let summary = app.get_json("/api/v2/summary.json").await;
+    assert_eq!(
+        summary["scheduled_maintenances"].as_array().unwrap().len(),
+        2
+    );
+    for m in all["scheduled_maintenances"].as_array().unwrap() {
+        assert_eq!(m["impact"], "maintenance");
+        assert_eq!(m["components"].as_array().unwrap().len(), 2, "{m:#}");
+        assert!(m["scheduled_for"].is_string() && m["scheduled_until"].is_string());
+    }
+    app.stop().await;
+}

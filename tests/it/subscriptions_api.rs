@@ -36,7 +36,7 @@ async fn receiver() -> (String, Received) {
 const NOTIFY: &str = "[notify]\nallow_internal_targets = [\"127.0.0.0/8\"]\n";
 
 async fn wait_for(got: &Received, n: usize) -> Vec<(HeaderMap, String)> {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let now = got.lock().unwrap().clone();
         if now.len() >= n {

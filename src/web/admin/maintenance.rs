@@ -107,6 +107,8 @@ async fn create_maintenance(
         body.clone(),
     )
     .await?;
+    // The public page, feeds and Statuspage API list windows: show it now.
+    state.app.republish.notify_one();
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -153,5 +155,6 @@ async fn cancel_maintenance(
         json!({}),
     )
     .await?;
+    state.app.republish.notify_one();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -113,6 +113,9 @@ fn paths() -> Value {
             "IncidentResponse", &["incident_id"], &["404"]),
         "/api/v1/providers": get("listProviders", "Providers with their rolled-up state.",
             "ProviderList", &[], &[]),
+        "/api/v1/maintenances": get("listMaintenances",
+            "Maintenance windows scheduled or in progress, and those completed in the last 90 days, latest start first.",
+            "MaintenanceList", &[], &[]),
         "/api/v1/badges/{provider}/{model}.json": get("getBadgeEndpoint",
             "A model's state as a shields.io endpoint badge.",
             "ShieldsEndpoint", &model, &["404"]),
@@ -364,6 +367,22 @@ fn schemas() -> Value {
         "IncidentResponse": envelope("One incident.", vec![("incident", reference("Incident"))]),
         "ProviderList": envelope("Every provider.", vec![
             ("providers", array_of(reference("Provider"), "In configuration order.")),
+        ]),
+        "Maintenance": object("A maintenance window: the evaluator raises no incidents for its models while it is in progress.", vec![
+            ("id", typed("integer", "Window id.")),
+            ("title", typed("string", "Plain text.")),
+            ("body", typed("string", "Plain text.")),
+            ("status", json!({ "type": "string", "enum": ["scheduled", "in_progress", "completed"],
+                "description": "As of `generated_at`." })),
+            ("models", array_of(typed("string", ""), "Affected models (`provider/model`).")),
+            ("starts_at", time("When the window starts.")),
+            ("ends_at", time("When the window ends.")),
+            ("started_at", nullable_time("When it started; null while scheduled.")),
+            ("completed_at", nullable_time("When it completed; null until then.")),
+            ("url", typed("string", "Its place on the public page.")),
+        ]),
+        "MaintenanceList": envelope("Maintenance windows, latest start first.", vec![
+            ("maintenances", array_of(reference("Maintenance"), "Latest start first.")),
         ]),
         "ShieldsEndpoint": object(
             "https://shields.io/badges/endpoint-badge (its camelCase `schemaVersion` is shields' own).",

@@ -5,8 +5,12 @@ use askama::Template;
 
 use super::incident::{render_failed, IncidentView};
 use super::svg::{self, DayBars, Sparkline};
-use super::{model_href, model_link, ms_text, pct, state_view, Layout, ModelLink, StateView};
+use super::{
+    model_href, model_link, ms_text, pct, state_view, time, Layout, ModelLink, StateView, TimeView,
+};
+use crate::evaluate::overrides::WindowStatus;
 use crate::evaluate::ModelState;
+use crate::store::maintenances::Maintenance;
 use crate::web::snapshot::{ModelView, PublicSnapshot, HISTORY_DAYS};
 
 /// One model's row.
@@ -65,6 +69,43 @@ pub struct ProviderGroup {
     pub models: Vec<ModelRow>,
 }
 
+/// A scheduled or in-progress maintenance window, anchored at `#maintenance-{id}`.
+#[derive(Debug, Clone)]
+pub struct MaintenanceRow {
+    pub id: i64,
+    pub title: String,
+    pub body: String,
+    pub models: Vec<ModelLink>,
+    pub starts: TimeView,
+    pub ends: TimeView,
+    /// `scheduled` or `in-progress`, for the CSS class.
+    pub class: &'static str,
+    /// The status in words.
+    pub status: &'static str,
+}
+
+impl MaintenanceRow {
+    pub fn new(snapshot: &PublicSnapshot, m: &Maintenance) -> MaintenanceRow {
+        let w = &m.window;
+        let (class, status) = match w.status {
+            WindowStatus::InProgress => ("in-progress", "In progress"),
+            WindowStatus::Completed => ("completed", "Completed"),
+            WindowStatus::Cancelled => ("cancelled", "Cancelled"),
+            WindowStatus::Scheduled => ("scheduled", "Scheduled"),
+        };
+        MaintenanceRow {
+            id: w.id,
+            title: w.title.clone(),
+            body: w.body.clone(),
+            models: w.models.iter().map(|id| model_link(snapshot, id)).collect(),
+            starts: time(w.starts_at),
+            ends: time(w.ends_at),
+            class,
+            status,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "public/index.html")]
 pub struct IndexPage {
@@ -73,6 +114,8 @@ pub struct IndexPage {
     pub banner_text: &'static str,
     pub active: Vec<IncidentView>,
     pub providers: Vec<ProviderGroup>,
+    /// Scheduled and in-progress maintenance, earliest start first.
+    pub maintenances: Vec<MaintenanceRow>,
     pub days: i64,
 }
 
@@ -120,6 +163,11 @@ pub fn render(snapshot: &PublicSnapshot) -> String {
                     .map(|m| ModelRow::new(snapshot, m))
                     .collect(),
             })
+            .collect(),
+        maintenances: snapshot
+            .open_maintenances()
+            .into_iter()
+            .map(|m| MaintenanceRow::new(snapshot, m))
             .collect(),
         days: HISTORY_DAYS,
     };

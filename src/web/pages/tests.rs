@@ -80,6 +80,7 @@ fn snapshot(incidents: Vec<Incident>) -> PublicSnapshot {
             models: vec![opus, sonnet],
         }],
         incidents,
+        maintenances: Vec::new(),
         stale_since: None,
     }
 }

@@ -1,0 +1,183 @@
+//! An SRE resolves an automatic incident by hand while the provider is still impaired: the
+//! evaluator opens a new automatic incident on its next round (the resolved one stays
+//! resolved), and that new one resolves by itself after recovery. Simulated time, no sleeps.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use modelwatch::config::Config;
+use modelwatch::evaluate::engine::Engine;
+use modelwatch::evaluate::incidents::IncidentStatus;
+use modelwatch::probe::simulated::simulate;
+use modelwatch::probe::ProbeResult;
+use modelwatch::store::incident_ops::NewUpdate;
+use modelwatch::store::incidents::Incident;
+use modelwatch::store::Store;
+
+use crate::helpers::config_from;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
+}
+
+fn at(s: i64) -> DateTime<Utc> {
+    t0() + Duration::seconds(s)
+}
+
+/// `acme/big` fails every probe between 600s and 900s; healthy before and after.
+const FAILING: &str = r#"
+[[providers]]
+id = "acme"
+kind = "simulated"
+schedule = "* * * * * *"
+simulate = { ttft = "500ms", jitter = "100ms", error_rate = 0.0 }
+models = [
+  { id = "big", fallback = ["small"], simulate = { faults = [ { after = "600s", duration = "300s", error_rate = 1.0, error_mix = { overloaded = 1 } } ] } },
+  { id = "small" },
+]
+"#;
+
+struct Sim {
+    config: Config,
+    store: Store,
+    engine: Engine,
+    _dir: tempfile::TempDir,
+}
+
+impl Sim {
+    async fn new() -> Sim {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config_from(FAILING, &[]);
+        let store = Store::open(&dir.path().join("reopen.db")).await.unwrap();
+        let engine = Engine::new(store.clone(), &config, t0()).await.unwrap();
+        Sim {
+            config,
+            store,
+            engine,
+            _dir: dir,
+        }
+    }
+
+    /// One probe per model per second of `[from, to)`, the engine run after each second.
+    async fn run(&mut self, from: i64, to: i64) {
+        for s in from..to {
+            let now = at(s);
+            let batch: Vec<_> = self
+                .config
+                .models()
+                .map(|(p, m)| ProbeResult {
+                    provider: p.id.clone(),
+                    model: m.id.clone(),
+                    started_at: now,
+                    report: simulate(
+                        &m.simulation,
+                        &format!("{}/{}", p.id, m.id),
+                        std::time::Duration::from_secs(s as u64),
+                    ),
+                })
+                .collect();
+            self.store.insert_results(&batch).await.unwrap();
+            self.engine
+                .run_once(now + Duration::milliseconds(999))
+                .await
+                .unwrap();
+        }
+    }
+
+    /// Every incident, oldest first.
+    async fn incidents(&self) -> Vec<Incident> {
+        let mut all = self.store.incidents(100).await.unwrap();
+        all.sort_by_key(|i| i.id);
+        all
+    }
+
+    async fn count(&self, kind: &str) -> usize {
+        self.store
+            .events_after(0, 100_000)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == kind)
+            .count()
+    }
+
+    fn impaired(&self, key: &str) -> bool {
+        let table = self.engine.subscribe().borrow().clone();
+        let route = table.models.iter().find(|r| r.id == key).unwrap().clone();
+        route.state.is_impaired()
+    }
+}
+
+#[tokio::test]
+async fn an_incident_resolved_by_hand_while_impaired_reopens_as_a_new_one() {
+    let mut sim = Sim::new().await;
+    sim.run(0, 700).await;
+    assert!(sim.impaired("acme/big"), "the fault should impair acme/big");
+    let before = sim.incidents().await;
+    assert_eq!(before.len(), 1, "{before:?}");
+    let first = before[0].clone();
+    assert!(first.automatic && first.resolved_at.is_none(), "{first:?}");
+    assert_eq!(sim.store.open_incidents().await.unwrap().len(), 1);
+
+    // An SRE resolves it by hand while the model is still failing.
+    sim.store
+        .post_incident_update(
+            first.id,
+            &NewUpdate {
+                status: IncidentStatus::Resolved,
+                body: "Closed by hand: we think it is fixed.".into(),
+                impact: None,
+                affected: None,
+                notify: true,
+            },
+            at(700),
+        )
+        .await
+        .unwrap();
+    assert!(sim.store.open_incidents().await.unwrap().is_empty());
+
+    // The evaluator's next rounds: still impaired, so a new automatic incident opens.
+    sim.run(700, 710).await;
+    assert!(sim.impaired("acme/big"));
+    let after = sim.incidents().await;
+    assert_eq!(after.len(), 2, "{after:?}");
+    let old = &after[0];
+    let new = &after[1];
+    assert_eq!(old.id, first.id);
+    assert_eq!(
+        old.status, "resolved",
+        "the hand-resolved incident stays resolved"
+    );
+    assert_eq!(old.resolved_at.map(|t| (t - t0()).num_seconds()), Some(700));
+    assert_ne!(new.id, first.id);
+    assert!(new.automatic, "{new:?}");
+    assert!(new.resolved_at.is_none(), "{new:?}");
+    assert_eq!(new.provider_id, "acme");
+    assert!(
+        new.affected.iter().any(|m| m == "acme/big"),
+        "{:?}",
+        new.affected
+    );
+    let open = sim.store.open_incidents().await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].1.id, new.id);
+    assert_eq!(sim.count("incident.created").await, 2);
+    // Only one new incident: more rounds while impaired update it, never open a third.
+    sim.run(710, 880).await;
+    assert_eq!(sim.incidents().await.len(), 2);
+
+    // Recovery (the fault ends at 900s): the new incident resolves by itself.
+    sim.run(880, 1500).await;
+    assert!(!sim.impaired("acme/big"));
+    let end = sim.incidents().await;
+    assert_eq!(end.len(), 2, "{end:?}");
+    assert_eq!(end[0].status, "resolved");
+    assert_eq!(
+        end[0].resolved_at.map(|t| (t - t0()).num_seconds()),
+        Some(700),
+        "the hand resolution is not rewritten"
+    );
+    assert_eq!(end[1].status, "resolved", "{:?}", end[1]);
+    let resolved_at = end[1].resolved_at.expect("resolved automatically");
+    assert!(resolved_at > at(900), "{resolved_at}");
+    assert!(sim.store.open_incidents().await.unwrap().is_empty());
+    assert_eq!(sim.count("incident.resolved").await, 2);
+}
