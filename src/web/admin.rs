@@ -31,6 +31,8 @@ use crate::notify::secrets::new_id;
 mod api;
 mod incidents;
 mod maintenance;
+mod maintenance_pages;
+mod override_pages;
 mod overrides;
 mod subscriptions;
 
@@ -47,6 +49,8 @@ pub fn router(app: AppState) -> Router {
         .merge(api::routes())
         .merge(overrides::routes())
         .merge(maintenance::routes())
+        .merge(override_pages::routes())
+        .merge(maintenance_pages::routes())
         .merge(incidents::routes())
         .merge(subscriptions::routes())
         .with_state(AdminState::new(app))

@@ -4,6 +4,7 @@
 mod admin_auth;
 mod admin_incidents;
 mod admin_ops;
+mod admin_pages_ops;
 mod admin_reopen;
 mod admin_subscriptions;
 mod api_v1;

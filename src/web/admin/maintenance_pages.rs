@@ -1,0 +1,238 @@
+//! The page `/admin/maintenances` (signed in, CSRF-checked forms): every window, a form to
+//! schedule one (times entered as UTC), and a cancel button per scheduled or in-progress
+//! window. Same store calls, audit actions and publisher wake as the JSON API in
+//! [`super::maintenance`].
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde_json::json;
+
+use super::super::admin_auth::{internal, refuse, AdminState, AdminUser};
+use super::super::pages::{time, TimeView};
+use super::super::subscriptions::ApiError;
+use super::override_pages::as_caller;
+use super::overrides::{audit, bad, known_model};
+use super::{check_csrf, layout, page, CsrfForm};
+use crate::evaluate::overrides::WindowStatus;
+use crate::store::maintenances::NewMaintenance;
+
+const MAX_TITLE: usize = 200;
+const MAX_BODY: usize = 10_000;
+
+pub(super) fn routes() -> Router<Arc<AdminState>> {
+    Router::new()
+        .route("/admin/maintenances", get(list_page).post(create_form))
+        .route("/admin/maintenances/{id}/cancel", post(cancel_form))
+}
+
+#[derive(Template)]
+#[template(path = "admin/maintenances.html")]
+struct MaintenancesPage {
+    layout: crate::web::pages::Layout,
+    csrf: String,
+    windows: Vec<WindowView>,
+    models: Vec<String>,
+}
+
+struct WindowView {
+    id: i64,
+    title: String,
+    models: String,
+    status: &'static str,
+    starts: TimeView,
+    ends: TimeView,
+    created_by: String,
+    can_cancel: bool,
+}
+
+/// `GET /admin/maintenances`: every window, newest first, and the form.
+async fn list_page(
+    State(state): State<Arc<AdminState>>,
+    user: Result<AdminUser, ApiError>,
+) -> Result<Response, ApiError> {
+    let Ok(user) = user else {
+        return Ok(Redirect::to("/admin/login").into_response());
+    };
+    let list = state
+        .app
+        .store
+        .list_maintenances(200)
+        .await
+        .map_err(internal)?;
+    let t = MaintenancesPage {
+        layout: layout("Maintenance windows"),
+        csrf: state.auth.csrf_token(&user.session),
+        windows: list
+            .into_iter()
+            .map(|m| WindowView {
+                id: m.window.id,
+                title: m.window.title,
+                models: m.window.models.join(", "),
+                status: m.window.status.as_str(),
+                starts: time(m.window.starts_at),
+                ends: time(m.window.ends_at),
+                created_by: m.created_by,
+                can_cancel: matches!(
+                    m.window.status,
+                    WindowStatus::Scheduled | WindowStatus::InProgress
+                ),
+            })
+            .collect(),
+        models: state
+            .app
+            .config
+            .models()
+            .map(|(p, m)| format!("{}/{}", p.id, m.id))
+            .collect(),
+    };
+    Ok(page(StatusCode::OK, t))
+}
+
+/// A `datetime-local` value (`2026-01-02T03:04`, seconds optional), read as UTC.
+fn utc_local(field: &'static str, text: &str) -> Result<DateTime<Utc>, ApiError> {
+    let text = text.trim();
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
+        .map(|t| t.and_utc())
+        .map_err(|_| {
+            bad(
+                field,
+                format!("`{text}` is not a date and time (YYYY-MM-DDTHH:MM, UTC)"),
+            )
+        })
+}
+
+/// `POST /admin/maintenances`: schedules a window (audited `maintenance.create`). The body
+/// is read by hand: the model checkboxes repeat the `models` field.
+async fn create_form(
+    State(state): State<Arc<AdminState>>,
+    user: AdminUser,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let [mut csrf, mut title, mut text, mut starts, mut ends]: [String; 5] = Default::default();
+    let mut models: Vec<String> = Vec::new();
+    for (k, v) in form_urlencoded::parse(&body) {
+        match k.as_ref() {
+            "csrf" => csrf = v.into_owned(),
+            "title" => title = v.into_owned(),
+            "body" => text = v.into_owned(),
+            "starts_at" => starts = v.into_owned(),
+            "ends_at" => ends = v.into_owned(),
+            "models" => models.push(v.into_owned()),
+            _ => {}
+        }
+    }
+    check_csrf(&state, &user, &csrf)?;
+    let caller = as_caller(&user);
+    let now = Utc::now();
+    let title = title.trim();
+    if title.is_empty() || title.chars().count() > MAX_TITLE || title.chars().any(char::is_control)
+    {
+        return Err(bad(
+            "title",
+            format!("a title of 1 to {MAX_TITLE} characters, on one line, is required"),
+        ));
+    }
+    if text.chars().count() > MAX_BODY {
+        return Err(bad("body", format!("at most {MAX_BODY} characters")));
+    }
+    if models.is_empty() {
+        return Err(bad("models", "tick the affected models"));
+    }
+    models.sort();
+    models.dedup();
+    if let Some(unknown) = models.iter().find(|m| !known_model(&state, m)) {
+        return Err(bad(
+            "models",
+            format!("`{unknown}` is not a configured model"),
+        ));
+    }
+    let starts_at = utc_local("starts_at", &starts)?;
+    let ends_at = utc_local("ends_at", &ends)?;
+    if ends_at <= starts_at || ends_at <= now {
+        return Err(bad(
+            "ends_at",
+            "the window must end after it starts, in the future",
+        ));
+    }
+    let new = NewMaintenance {
+        title: title.to_string(),
+        body: text.trim().to_string(),
+        models,
+        starts_at,
+        ends_at,
+        created_by: caller.actor.name.clone(),
+    };
+    let window = state
+        .app
+        .store
+        .create_maintenance(&new, now)
+        .await
+        .map_err(internal)?;
+    audit(
+        &state,
+        &caller,
+        "maintenance.create",
+        &window.id.to_string(),
+        json!(window),
+    )
+    .await?;
+    // The public page, feeds and Statuspage API list windows: show it now.
+    state.app.republish.notify_one();
+    Ok(Redirect::to("/admin/maintenances").into_response())
+}
+
+/// `POST /admin/maintenances/{id}/cancel`: cancels a window not yet started, or ends one in
+/// progress now (audited `maintenance.cancel`).
+async fn cancel_form(
+    State(state): State<Arc<AdminState>>,
+    user: AdminUser,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(&state, &user, &form.csrf)?;
+    if !state
+        .app
+        .store
+        .cancel_maintenance(id, Utc::now())
+        .await
+        .map_err(internal)?
+    {
+        return Err(refuse(
+            StatusCode::NOT_FOUND,
+            format!("no scheduled or in-progress maintenance {id}"),
+        ));
+    }
+    audit(
+        &state,
+        &as_caller(&user),
+        "maintenance.cancel",
+        &id.to_string(),
+        json!({}),
+    )
+    .await?;
+    state.app.republish.notify_one();
+    Ok(Redirect::to("/admin/maintenances").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datetime_local_values_are_read_as_utc() {
+        let t = utc_local("starts_at", "2026-03-01T14:30").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-03-01T14:30:00+00:00");
+        let t = utc_local("starts_at", "2026-03-01T14:30:15").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-03-01T14:30:15+00:00");
+        assert!(utc_local("starts_at", "tomorrow").is_err());
+    }
+}

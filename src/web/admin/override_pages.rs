@@ -1,0 +1,241 @@
+//! The page `/admin/overrides` (signed in, CSRF-checked forms): the active and recently ended
+//! overrides, a form to force a model enabled or disabled until an expiry, and an "end now"
+//! button per active override. Same store calls and audit actions as the JSON API in
+//! [`super::overrides`]; the evaluator applies the change on its next round.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::super::admin_auth::{internal, refuse, AdminState, AdminUser, ApiCaller};
+use super::super::pages::{time, TimeView};
+use super::super::subscriptions::ApiError;
+use super::overrides::{audit, bad, known_model};
+use super::{check_csrf, layout, page, CsrfForm};
+use crate::admin::Scope;
+use crate::store::overrides::NewOverride;
+
+/// Longest override, as in the JSON API.
+const MAX_OVERRIDE: chrono::Duration = chrono::Duration::days(7);
+const MAX_REASON: usize = 500;
+/// Ended overrides stay listed this long.
+const RECENT: chrono::Duration = chrono::Duration::hours(24);
+/// The durations offered by the form.
+const DURATIONS: [&str; 4] = ["15m", "1h", "4h", "24h"];
+
+pub(super) fn routes() -> Router<Arc<AdminState>> {
+    Router::new()
+        .route("/admin/overrides", get(list_page).post(create_form))
+        .route("/admin/overrides/{id}/end", post(end_form))
+}
+
+/// A page's signed-in person as an API caller (every user is an administrator for now).
+pub(super) fn as_caller(user: &AdminUser) -> ApiCaller {
+    ApiCaller {
+        scope: Scope::Admin,
+        actor: user.actor(),
+        client: user.client.clone(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/overrides.html")]
+struct OverridesPage {
+    layout: crate::web::pages::Layout,
+    csrf: String,
+    active: Vec<OverrideView>,
+    ended: Vec<OverrideView>,
+    models: Vec<String>,
+    durations: &'static [&'static str],
+}
+
+struct OverrideView {
+    id: i64,
+    model: String,
+    decision: &'static str,
+    reason: String,
+    created_by: String,
+    created: TimeView,
+    /// The expiry of an active override; when an ended one ended.
+    until: TimeView,
+}
+
+/// `GET /admin/overrides`: active overrides, those ended in the last day, the form.
+async fn list_page(
+    State(state): State<Arc<AdminState>>,
+    user: Result<AdminUser, ApiError>,
+) -> Result<Response, ApiError> {
+    let Ok(user) = user else {
+        return Ok(Redirect::to("/admin/login").into_response());
+    };
+    let now = Utc::now();
+    let list = state
+        .app
+        .store
+        .list_overrides(200, now)
+        .await
+        .map_err(internal)?;
+    let (mut active, mut ended) = (Vec::new(), Vec::new());
+    for o in list {
+        let end = o.ended_at.unwrap_or(o.expires_at).min(o.expires_at);
+        if !o.active && now - end > RECENT {
+            continue;
+        }
+        let view = OverrideView {
+            id: o.id,
+            model: o.model,
+            decision: if o.enabled { "enabled" } else { "disabled" },
+            reason: o.reason,
+            created_by: o.created_by,
+            created: time(o.created_at),
+            until: time(if o.active { o.expires_at } else { end }),
+        };
+        if o.active {
+            active.push(view);
+        } else {
+            ended.push(view);
+        }
+    }
+    let t = OverridesPage {
+        layout: layout("Overrides"),
+        csrf: state.auth.csrf_token(&user.session),
+        active,
+        ended,
+        models: state
+            .app
+            .config
+            .models()
+            .map(|(p, m)| format!("{}/{}", p.id, m.id))
+            .collect(),
+        durations: &DURATIONS,
+    };
+    Ok(page(StatusCode::OK, t))
+}
+
+#[derive(Deserialize)]
+struct CreateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    model: String,
+    /// `enable` or `disable`.
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    reason: String,
+    /// A duration such as "1h" (humantime).
+    #[serde(default)]
+    expires_in: String,
+}
+
+/// `POST /admin/overrides`: creates an override (audited `override.create`).
+async fn create_form(
+    State(state): State<Arc<AdminState>>,
+    user: AdminUser,
+    Form(form): Form<CreateForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(&state, &user, &form.csrf)?;
+    let caller = as_caller(&user);
+    let now = Utc::now();
+    if !known_model(&state, &form.model) {
+        return Err(bad(
+            "model",
+            format!(
+                "`{}` is not a configured model (provider/model)",
+                form.model
+            ),
+        ));
+    }
+    let enabled = match form.decision.as_str() {
+        "enable" => true,
+        "disable" => false,
+        other => {
+            return Err(bad(
+                "decision",
+                format!("`{other}`: choose enable or disable"),
+            ))
+        }
+    };
+    let reason = form.reason.trim();
+    if reason.is_empty()
+        || reason.chars().count() > MAX_REASON
+        || reason.chars().any(char::is_control)
+    {
+        return Err(bad(
+            "reason",
+            format!("a reason of 1 to {MAX_REASON} characters, on one line, is required"),
+        ));
+    }
+    let text = form.expires_in.trim();
+    let d = humantime::parse_duration(text).map_err(|e| {
+        bad(
+            "expires_in",
+            format!("`{text}`: {e} (e.g. \"30m\", \"2h\")"),
+        )
+    })?;
+    let expires_at = now + chrono::Duration::from_std(d).unwrap_or(MAX_OVERRIDE + MAX_OVERRIDE);
+    if expires_at <= now || expires_at - now > MAX_OVERRIDE {
+        return Err(bad(
+            "expires_in",
+            "the expiry must be in the future and at most 7 days away",
+        ));
+    }
+    let new = NewOverride {
+        model_key: form.model.clone(),
+        enabled,
+        reason: reason.to_string(),
+        created_by: caller.actor.name.clone(),
+        expires_at,
+    };
+    let id = state
+        .app
+        .store
+        .create_override(&new, now)
+        .await
+        .map_err(internal)?;
+    let body = json!({
+        "id": id, "model": new.model_key, "enabled": new.enabled, "reason": new.reason,
+        "created_by": new.created_by, "created_at": now, "expires_at": expires_at, "active": true,
+    });
+    audit(&state, &caller, "override.create", &id.to_string(), body).await?;
+    Ok(Redirect::to("/admin/overrides").into_response())
+}
+
+/// `POST /admin/overrides/{id}/end`: ends an active override now (audited `override.end`).
+async fn end_form(
+    State(state): State<Arc<AdminState>>,
+    user: AdminUser,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(&state, &user, &form.csrf)?;
+    if !state
+        .app
+        .store
+        .end_override(id, Utc::now())
+        .await
+        .map_err(internal)?
+    {
+        return Err(refuse(
+            StatusCode::NOT_FOUND,
+            format!("no active override {id}"),
+        ));
+    }
+    audit(
+        &state,
+        &as_caller(&user),
+        "override.end",
+        &id.to_string(),
+        json!({}),
+    )
+    .await?;
+    Ok(Redirect::to("/admin/overrides").into_response())
+}
