@@ -18,14 +18,10 @@ use serde_json::json;
 use super::super::admin_auth::{internal, refuse, AdminState, AdminUser, ApiCaller};
 use super::super::pages::{time, TimeView};
 use super::super::subscriptions::ApiError;
-use super::overrides::{audit, bad, known_model};
+use super::overrides::{audit, bad, create_checked, MAX_OVERRIDE};
 use super::{check_csrf, layout, page, CsrfForm};
 use crate::admin::Scope;
-use crate::store::overrides::NewOverride;
 
-/// Longest override, as in the JSON API.
-const MAX_OVERRIDE: chrono::Duration = chrono::Duration::days(7);
-const MAX_REASON: usize = 500;
 /// Ended overrides stay listed this long.
 const RECENT: chrono::Duration = chrono::Duration::hours(24);
 /// The durations offered by the form.
@@ -145,15 +141,6 @@ async fn create_form(
     check_csrf(&state, &user, &form.csrf)?;
     let caller = as_caller(&user);
     let now = Utc::now();
-    if !known_model(&state, &form.model) {
-        return Err(bad(
-            "model",
-            format!(
-                "`{}` is not a configured model (provider/model)",
-                form.model
-            ),
-        ));
-    }
     let enabled = match form.decision.as_str() {
         "enable" => true,
         "disable" => false,
@@ -164,16 +151,6 @@ async fn create_form(
             ))
         }
     };
-    let reason = form.reason.trim();
-    if reason.is_empty()
-        || reason.chars().count() > MAX_REASON
-        || reason.chars().any(char::is_control)
-    {
-        return Err(bad(
-            "reason",
-            format!("a reason of 1 to {MAX_REASON} characters, on one line, is required"),
-        ));
-    }
     let text = form.expires_in.trim();
     let d = humantime::parse_duration(text).map_err(|e| {
         bad(
@@ -182,30 +159,17 @@ async fn create_form(
         )
     })?;
     let expires_at = now + chrono::Duration::from_std(d).unwrap_or(MAX_OVERRIDE + MAX_OVERRIDE);
-    if expires_at <= now || expires_at - now > MAX_OVERRIDE {
-        return Err(bad(
-            "expires_in",
-            "the expiry must be in the future and at most 7 days away",
-        ));
-    }
-    let new = NewOverride {
-        model_key: form.model.clone(),
+    create_checked(
+        &state,
+        &caller,
+        &form.model,
         enabled,
-        reason: reason.to_string(),
-        created_by: caller.actor.name.clone(),
+        &form.reason,
         expires_at,
-    };
-    let id = state
-        .app
-        .store
-        .create_override(&new, now)
-        .await
-        .map_err(internal)?;
-    let body = json!({
-        "id": id, "model": new.model_key, "enabled": new.enabled, "reason": new.reason,
-        "created_by": new.created_by, "created_at": now, "expires_at": expires_at, "active": true,
-    });
-    audit(&state, &caller, "override.create", &id.to_string(), body).await?;
+        "expires_in",
+        now,
+    )
+    .await?;
     Ok(Redirect::to("/admin/overrides").into_response())
 }
 

@@ -21,7 +21,7 @@ use crate::admin::Scope;
 use crate::store::overrides::NewOverride;
 
 /// Longest override: a forgotten one must not pin a model for ever.
-const MAX_OVERRIDE: chrono::Duration = chrono::Duration::days(7);
+pub(super) const MAX_OVERRIDE: chrono::Duration = chrono::Duration::days(7);
 const MAX_REASON: usize = 500;
 
 pub(super) fn routes() -> Router<Arc<AdminState>> {
@@ -89,22 +89,27 @@ pub(super) async fn audit(
         .map_err(internal)
 }
 
-/// `POST /api/v1/admin/overrides` (operate): 201 with the override.
-async fn create_override(
-    State(state): State<Arc<AdminState>>,
-    caller: ApiCaller,
-    body: Result<Json<NewOverrideBody>, JsonRejection>,
-) -> Result<Response, ApiError> {
-    caller.require(Scope::Operate)?;
-    let req = json_body(body)?;
-    let now = Utc::now();
-    if !known_model(&state, &req.model) {
+/// Checks and creates an override, then audits it (`override.create`): shared by the JSON
+/// API and the admin page, so both apply the same limits. `expiry_field` names the input
+/// the expiry came from, for the error.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn create_checked(
+    state: &AdminState,
+    caller: &ApiCaller,
+    model: &str,
+    enabled: bool,
+    reason: &str,
+    expires_at: DateTime<Utc>,
+    expiry_field: &'static str,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value, ApiError> {
+    if !known_model(state, model) {
         return Err(bad(
             "model",
-            format!("`{}` is not a configured model (provider/model)", req.model),
+            format!("`{model}` is not a configured model (provider/model)"),
         ));
     }
-    let reason = req.reason.trim();
+    let reason = reason.trim();
     if reason.is_empty()
         || reason.chars().count() > MAX_REASON
         || reason.chars().any(char::is_control)
@@ -114,6 +119,49 @@ async fn create_override(
             format!("a reason of 1 to {MAX_REASON} characters, on one line, is required"),
         ));
     }
+    if expires_at <= now || expires_at - now > MAX_OVERRIDE {
+        return Err(bad(
+            expiry_field,
+            "the expiry must be in the future and at most 7 days away",
+        ));
+    }
+    let new = NewOverride {
+        model_key: model.to_string(),
+        enabled,
+        reason: reason.to_string(),
+        created_by: caller.actor.name.clone(),
+        expires_at,
+    };
+    let id = state
+        .app
+        .store
+        .create_override(&new, now)
+        .await
+        .map_err(internal)?;
+    let body = json!({
+        "id": id, "model": new.model_key, "enabled": new.enabled, "reason": new.reason,
+        "created_by": new.created_by, "created_at": now, "expires_at": expires_at, "active": true,
+    });
+    audit(
+        state,
+        caller,
+        "override.create",
+        &id.to_string(),
+        body.clone(),
+    )
+    .await?;
+    Ok(body)
+}
+
+/// `POST /api/v1/admin/overrides` (operate): 201 with the override.
+async fn create_override(
+    State(state): State<Arc<AdminState>>,
+    caller: ApiCaller,
+    body: Result<Json<NewOverrideBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::Operate)?;
+    let req = json_body(body)?;
+    let now = Utc::now();
     let expires_at = match (&req.expires_in, req.expires_at) {
         (Some(text), None) => {
             let d = humantime::parse_duration(text).map_err(|e| {
@@ -132,35 +180,15 @@ async fn create_override(
             ))
         }
     };
-    if expires_at <= now || expires_at - now > MAX_OVERRIDE {
-        return Err(bad(
-            "expires_at",
-            "the expiry must be in the future and at most 7 days away",
-        ));
-    }
-    let new = NewOverride {
-        model_key: req.model.clone(),
-        enabled: req.enabled,
-        reason: reason.to_string(),
-        created_by: caller.actor.name.clone(),
-        expires_at,
-    };
-    let id = state
-        .app
-        .store
-        .create_override(&new, now)
-        .await
-        .map_err(internal)?;
-    let body = json!({
-        "id": id, "model": new.model_key, "enabled": new.enabled, "reason": new.reason,
-        "created_by": new.created_by, "created_at": now, "expires_at": expires_at, "active": true,
-    });
-    audit(
+    let body = create_checked(
         &state,
         &caller,
-        "override.create",
-        &id.to_string(),
-        body.clone(),
+        &req.model,
+        req.enabled,
+        &req.reason,
+        expires_at,
+        "expires_at",
+        now,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
