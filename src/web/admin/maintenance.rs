@@ -54,8 +54,32 @@ async fn create_maintenance(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Operate)?;
     let req = json_body(body)?;
+    let body = create_checked(
+        &state,
+        &caller,
+        &req.title,
+        &req.body,
+        req.models,
+        req.starts_at,
+        req.ends_at,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Checks and creates a window, audits it (`maintenance.create`) and republishes the public
+/// site: shared by the JSON API and the admin page, so both apply the same limits.
+pub(super) async fn create_checked(
+    state: &AdminState,
+    caller: &ApiCaller,
+    title: &str,
+    body: &str,
+    mut models: Vec<String>,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+) -> Result<serde_json::Value, ApiError> {
     let now = Utc::now();
-    let title = req.title.trim();
+    let title = title.trim();
     if title.is_empty() || title.chars().count() > MAX_TITLE || title.chars().any(char::is_control)
     {
         return Err(bad(
@@ -63,22 +87,21 @@ async fn create_maintenance(
             format!("a title of 1 to {MAX_TITLE} characters, on one line, is required"),
         ));
     }
-    if req.body.chars().count() > MAX_BODY {
+    if body.chars().count() > MAX_BODY {
         return Err(bad("body", format!("at most {MAX_BODY} characters")));
     }
-    if req.models.is_empty() {
-        return Err(bad("models", "list the affected models (provider/model)"));
+    if models.is_empty() {
+        return Err(bad("models", "choose the affected models (provider/model)"));
     }
-    let mut models = req.models.clone();
     models.sort();
     models.dedup();
-    if let Some(unknown) = models.iter().find(|m| !known_model(&state, m)) {
+    if let Some(unknown) = models.iter().find(|m| !known_model(state, m)) {
         return Err(bad(
             "models",
             format!("`{unknown}` is not a configured model"),
         ));
     }
-    if req.ends_at <= req.starts_at || req.ends_at <= now {
+    if ends_at <= starts_at || ends_at <= now {
         return Err(bad(
             "ends_at",
             "the window must end after it starts, in the future",
@@ -86,10 +109,10 @@ async fn create_maintenance(
     }
     let new = NewMaintenance {
         title: title.to_string(),
-        body: req.body.trim().to_string(),
+        body: body.trim().to_string(),
         models,
-        starts_at: req.starts_at,
-        ends_at: req.ends_at,
+        starts_at,
+        ends_at,
         created_by: caller.actor.name.clone(),
     };
     let window = state
@@ -100,8 +123,8 @@ async fn create_maintenance(
         .map_err(internal)?;
     let body = json!(window);
     audit(
-        &state,
-        &caller,
+        state,
+        caller,
         "maintenance.create",
         &window.id.to_string(),
         body.clone(),
@@ -109,7 +132,38 @@ async fn create_maintenance(
     .await?;
     // The public page, feeds and Statuspage API list windows: show it now.
     state.app.republish.notify_one();
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(body)
+}
+
+/// Cancels a window not yet started, or ends one in progress now; audits `maintenance.cancel`
+/// and republishes. Shared by the JSON API and the admin page.
+pub(super) async fn cancel_checked(
+    state: &AdminState,
+    caller: &ApiCaller,
+    id: i64,
+) -> Result<(), ApiError> {
+    if !state
+        .app
+        .store
+        .cancel_maintenance(id, Utc::now())
+        .await
+        .map_err(internal)?
+    {
+        return Err(refuse(
+            StatusCode::NOT_FOUND,
+            format!("no scheduled or in-progress maintenance {id}"),
+        ));
+    }
+    audit(
+        state,
+        caller,
+        "maintenance.cancel",
+        &id.to_string(),
+        json!({}),
+    )
+    .await?;
+    state.app.republish.notify_one();
+    Ok(())
 }
 
 /// `GET /api/v1/admin/maintenances` (read): newest first.
@@ -135,26 +189,6 @@ async fn cancel_maintenance(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Operate)?;
-    if !state
-        .app
-        .store
-        .cancel_maintenance(id, Utc::now())
-        .await
-        .map_err(internal)?
-    {
-        return Err(refuse(
-            StatusCode::NOT_FOUND,
-            format!("no scheduled or in-progress maintenance {id}"),
-        ));
-    }
-    audit(
-        &state,
-        &caller,
-        "maintenance.cancel",
-        &id.to_string(),
-        json!({}),
-    )
-    .await?;
-    state.app.republish.notify_one();
+    cancel_checked(&state, &caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,19 +13,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use serde_json::json;
 
-use super::super::admin_auth::{internal, refuse, AdminState, AdminUser};
+use super::super::admin_auth::{internal, AdminState, AdminUser};
 use super::super::pages::{time, TimeView};
 use super::super::subscriptions::ApiError;
+use super::maintenance::{cancel_checked, create_checked};
 use super::override_pages::as_caller;
-use super::overrides::{audit, bad, known_model};
+use super::overrides::bad;
 use super::{check_csrf, layout, page, CsrfForm};
 use crate::evaluate::overrides::WindowStatus;
-use crate::store::maintenances::NewMaintenance;
-
-const MAX_TITLE: usize = 200;
-const MAX_BODY: usize = 10_000;
 
 pub(super) fn routes() -> Router<Arc<AdminState>> {
     Router::new()
@@ -131,62 +127,18 @@ async fn create_form(
         }
     }
     check_csrf(&state, &user, &csrf)?;
-    let caller = as_caller(&user);
-    let now = Utc::now();
-    let title = title.trim();
-    if title.is_empty() || title.chars().count() > MAX_TITLE || title.chars().any(char::is_control)
-    {
-        return Err(bad(
-            "title",
-            format!("a title of 1 to {MAX_TITLE} characters, on one line, is required"),
-        ));
-    }
-    if text.chars().count() > MAX_BODY {
-        return Err(bad("body", format!("at most {MAX_BODY} characters")));
-    }
-    if models.is_empty() {
-        return Err(bad("models", "tick the affected models"));
-    }
-    models.sort();
-    models.dedup();
-    if let Some(unknown) = models.iter().find(|m| !known_model(&state, m)) {
-        return Err(bad(
-            "models",
-            format!("`{unknown}` is not a configured model"),
-        ));
-    }
     let starts_at = utc_local("starts_at", &starts)?;
     let ends_at = utc_local("ends_at", &ends)?;
-    if ends_at <= starts_at || ends_at <= now {
-        return Err(bad(
-            "ends_at",
-            "the window must end after it starts, in the future",
-        ));
-    }
-    let new = NewMaintenance {
-        title: title.to_string(),
-        body: text.trim().to_string(),
+    create_checked(
+        &state,
+        &as_caller(&user),
+        &title,
+        &text,
         models,
         starts_at,
         ends_at,
-        created_by: caller.actor.name.clone(),
-    };
-    let window = state
-        .app
-        .store
-        .create_maintenance(&new, now)
-        .await
-        .map_err(internal)?;
-    audit(
-        &state,
-        &caller,
-        "maintenance.create",
-        &window.id.to_string(),
-        json!(window),
     )
     .await?;
-    // The public page, feeds and Statuspage API list windows: show it now.
-    state.app.republish.notify_one();
     Ok(Redirect::to("/admin/maintenances").into_response())
 }
 
@@ -199,27 +151,7 @@ async fn cancel_form(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, ApiError> {
     check_csrf(&state, &user, &form.csrf)?;
-    if !state
-        .app
-        .store
-        .cancel_maintenance(id, Utc::now())
-        .await
-        .map_err(internal)?
-    {
-        return Err(refuse(
-            StatusCode::NOT_FOUND,
-            format!("no scheduled or in-progress maintenance {id}"),
-        ));
-    }
-    audit(
-        &state,
-        &as_caller(&user),
-        "maintenance.cancel",
-        &id.to_string(),
-        json!({}),
-    )
-    .await?;
-    state.app.republish.notify_one();
+    cancel_checked(&state, &as_caller(&user), id).await?;
     Ok(Redirect::to("/admin/maintenances").into_response())
 }
 
