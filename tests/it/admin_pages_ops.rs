@@ -6,62 +6,13 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use modelwatch::admin::audit::Actor;
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use crate::admin_helpers::{hidden_csrf, no_redirects, sign_in};
 use crate::helpers::{spawn_seeded_app, TestApp};
 
 const EMAIL: &str = "oncall@example.com";
-const PASSWORD: &str = "a long enough password";
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The value of cookie `name` set by `r`.
-fn set_cookie(r: &reqwest::Response, name: &str) -> String {
-    r.headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix(&format!("{name}=")))
-        .and_then(|v| v.split(';').next())
-        .unwrap_or_else(|| panic!("no {name} cookie"))
-        .to_string()
-}
-
-fn hidden_csrf(html: &str) -> String {
-    let start = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-    html[start..].split('"').next().unwrap().to_string()
-}
-
-/// Signs in through the real form; returns the `Cookie` header of the session.
-async fn sign_in(app: &TestApp) -> String {
-    modelwatch::admin::auth::add_user(&app.store, EMAIL, PASSWORD, &Actor::cli(), None, Utc::now())
-        .await
-        .unwrap();
-    let c = no_redirects();
-    let r = c
-        .get(format!("{}/admin/login", app.base))
-        .send()
-        .await
-        .unwrap();
-    let nonce = set_cookie(&r, "mw_login");
-    let csrf = hidden_csrf(&r.text().await.unwrap());
-    let r = c
-        .post(format!("{}/admin/login", app.base))
-        .header(reqwest::header::COOKIE, format!("mw_login={nonce}"))
-        .form(&[("email", EMAIL), ("password", PASSWORD), ("csrf", &csrf)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    format!("mw_session={}", set_cookie(&r, "mw_session"))
-}
 
 struct Browser {
     c: reqwest::Client,
@@ -150,7 +101,7 @@ async fn signed_out_visitors_are_sent_to_the_sign_in_form() {
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
         assert_eq!(r.headers()[reqwest::header::LOCATION], "/admin/login");
     }
-    let cookie = sign_in(&app).await;
+    let cookie = sign_in(&app, EMAIL).await;
     let b = Browser {
         c,
         base: app.base.clone(),
@@ -165,7 +116,7 @@ async fn signed_out_visitors_are_sent_to_the_sign_in_form() {
 #[tokio::test]
 async fn an_override_is_forced_and_ended_through_the_page() {
     let app = spawn_seeded_app().await;
-    let cookie = sign_in(&app).await;
+    let cookie = sign_in(&app, EMAIL).await;
     let b = Browser {
         c: no_redirects(),
         base: app.base.clone(),
@@ -252,7 +203,7 @@ async fn an_override_is_forced_and_ended_through_the_page() {
 #[tokio::test]
 async fn a_maintenance_window_is_scheduled_and_cancelled_through_the_page() {
     let app = spawn_seeded_app().await;
-    let cookie = sign_in(&app).await;
+    let cookie = sign_in(&app, EMAIL).await;
     let b = Browser {
         c: no_redirects(),
         base: app.base.clone(),

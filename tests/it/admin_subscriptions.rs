@@ -15,6 +15,7 @@ use modelwatch::store::Store;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use crate::admin_helpers::{hidden_csrf, no_redirects, sign_in};
 use crate::helpers::{spawn_seeded_app_with, spawn_server, TestApp};
 
 const NOTIFY: &str = "[notify]\nallow_internal_targets = [\"127.0.0.0/8\"]\n";
@@ -313,56 +314,6 @@ async fn sres_list_disable_reenable_and_redeliver_subscriptions() {
     app.stop().await;
 }
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The value of cookie `name` set by `r`.
-fn set_cookie(r: &reqwest::Response, name: &str) -> String {
-    r.headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix(&format!("{name}=")))
-        .and_then(|v| v.split(';').next())
-        .unwrap_or_else(|| panic!("no {name} cookie"))
-        .to_string()
-}
-
-fn hidden_csrf(html: &str) -> String {
-    let start = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-    html[start..].split('"').next().unwrap().to_string()
-}
-
-/// Signs in through the real form; returns the `Cookie` header of the session.
-async fn sign_in(app: &TestApp) -> String {
-    const EMAIL: &str = "oncall@example.com";
-    const PASSWORD: &str = "a long enough password";
-    modelwatch::admin::auth::add_user(&app.store, EMAIL, PASSWORD, &Actor::cli(), None, Utc::now())
-        .await
-        .unwrap();
-    let c = no_redirects();
-    let r = c
-        .get(format!("{}/admin/login", app.base))
-        .send()
-        .await
-        .unwrap();
-    let nonce = set_cookie(&r, "mw_login");
-    let csrf = hidden_csrf(&r.text().await.unwrap());
-    let r = c
-        .post(format!("{}/admin/login", app.base))
-        .header(reqwest::header::COOKIE, format!("mw_login={nonce}"))
-        .form(&[("email", EMAIL), ("password", PASSWORD), ("csrf", &csrf)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    format!("mw_session={}", set_cookie(&r, "mw_session"))
-}
-
 #[tokio::test]
 async fn the_subscriptions_page_hides_secrets_and_its_forms_need_the_csrf_token() {
     let app = spawn_seeded_app_with(NOTIFY).await;
@@ -379,7 +330,7 @@ async fn the_subscriptions_page_hides_secrets_and_its_forms_need_the_csrf_token(
         StatusCode::SEE_OTHER,
         "signed out: to the sign-in form"
     );
-    let cookie = sign_in(&app).await;
+    let cookie = sign_in(&app, "oncall@example.com").await;
     let base = app.base.clone();
     let page = |path: String| {
         let c = c.clone();

@@ -2,6 +2,7 @@
 //! are real local servers on port 0; anything that waits runs in simulated time.
 
 mod admin_auth;
+mod admin_helpers;
 mod admin_incidents;
 mod admin_ops;
 mod admin_pages_ops;

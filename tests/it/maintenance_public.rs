@@ -7,10 +7,11 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use modelwatch::admin::audit::Actor;
 use modelwatch::admin::{tokens, Scope};
-use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::header::COOKIE;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::admin_helpers::sign_in;
 use crate::helpers::{spawn_seeded_app, spawn_seeded_app_with, TestApp};
 
 async fn token(app: &TestApp, scope: Scope) -> String {
@@ -251,50 +252,6 @@ models = [ { id = "broken", name = "Broken Model" } ]
 "#;
 
 const EMAIL: &str = "board@example.com";
-const PASSWORD: &str = "correct horse battery staple";
-
-fn cookie_of(r: &reqwest::Response, name: &str) -> String {
-    let header = r
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .unwrap_or_else(|| panic!("no {name} cookie"));
-    header.split(';').next().unwrap().to_string()
-}
-
-fn hidden_csrf(html: &str) -> String {
-    let start = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-    html[start..].split('"').next().unwrap().to_string()
-}
-
-/// Signs in through the form; returns the session's `Cookie` header.
-async fn sign_in(app: &TestApp) -> String {
-    modelwatch::admin::auth::add_user(&app.store, EMAIL, PASSWORD, &Actor::cli(), None, Utc::now())
-        .await
-        .unwrap();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let form = client
-        .get(format!("{}/admin/login", app.base))
-        .send()
-        .await
-        .unwrap();
-    let nonce = cookie_of(&form, "mw_login");
-    let csrf = hidden_csrf(&form.text().await.unwrap());
-    let r = client
-        .post(format!("{}/admin/login", app.base))
-        .header(COOKIE, nonce)
-        .form(&[("email", EMAIL), ("password", PASSWORD), ("csrf", &csrf)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    cookie_of(&r, "mw_session")
-}
 
 #[tokio::test]
 async fn the_admin_board_shows_reasons_recent_probes_and_misconfigured_probes() {
@@ -364,7 +321,7 @@ async fn the_admin_board_shows_reasons_recent_probes_and_misconfigured_probes() 
     assert!(!gpt["probes"].as_array().unwrap().is_empty());
 
     // The page: the flag, the reasons and the probes, escaped as text.
-    let session = sign_in(&app).await;
+    let session = sign_in(&app, EMAIL).await;
     let r = app
         .client
         .get(format!("{}/admin", app.base))
