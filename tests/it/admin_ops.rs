@@ -7,15 +7,13 @@ use modelwatch::admin::{tokens, Scope};
 use modelwatch::config::Config;
 use modelwatch::evaluate::engine::{Engine, Route};
 use modelwatch::evaluate::ModelState;
-use modelwatch::probe::simulated::simulate;
-use modelwatch::probe::ProbeResult;
 use modelwatch::store::maintenances::NewMaintenance;
 use modelwatch::store::overrides::NewOverride;
 use modelwatch::store::Store;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{config_from, spawn_seeded_app};
+use crate::helpers::{config_from, simulate_second, spawn_seeded_app};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
@@ -49,26 +47,7 @@ impl Sim {
     /// One probe per model per second of `[from, to)`, the engine run after each second.
     async fn run(&mut self, from: i64, to: i64) {
         for s in from..to {
-            let now = at(s);
-            let batch: Vec<_> = self
-                .config
-                .models()
-                .map(|(p, m)| ProbeResult {
-                    provider: p.id.clone(),
-                    model: m.id.clone(),
-                    started_at: now,
-                    report: simulate(
-                        &m.simulation,
-                        &format!("{}/{}", p.id, m.id),
-                        std::time::Duration::from_secs(s as u64),
-                    ),
-                })
-                .collect();
-            self.store.insert_results(&batch).await.unwrap();
-            self.engine
-                .run_once(now + Duration::milliseconds(999))
-                .await
-                .unwrap();
+            simulate_second(&self.config, &self.store, &mut self.engine, t0(), s).await;
         }
     }
 

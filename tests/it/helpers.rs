@@ -121,25 +121,7 @@ async fn seeded_database() -> &'static std::path::Path {
                     .await
                     .unwrap();
             for s in 0..SEEDED_SECONDS {
-                let now = start + Duration::seconds(s);
-                let batch: Vec<_> = config
-                    .models()
-                    .map(|(p, m)| modelwatch::probe::ProbeResult {
-                        provider: p.id.clone(),
-                        model: m.id.clone(),
-                        started_at: now,
-                        report: modelwatch::probe::simulated::simulate(
-                            &m.simulation,
-                            &format!("{}/{}", p.id, m.id),
-                            std::time::Duration::from_secs(s as u64),
-                        ),
-                    })
-                    .collect();
-                store.insert_results(&batch).await.unwrap();
-                engine
-                    .run_once(now + Duration::milliseconds(999))
-                    .await
-                    .unwrap();
+                simulate_second(&config, &store, &mut engine, start, s).await;
             }
             store.compute_rollups(chrono::Utc::now()).await.unwrap();
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -186,4 +168,42 @@ pub async fn spawn_seeded_app_with(extra_toml: &str) -> TestApp {
         task: Some(task),
         _dir: dir,
     }
+}
+
+/// One second of simulated time: every model whose schedule fires at `start + s` is probed
+/// by the simulated provider (faults counted from `start`), the results are stored, and the
+/// evaluator runs just after. Time-dependent evaluator tests advance the clock with this.
+pub async fn simulate_second(
+    config: &Config,
+    store: &modelwatch::store::Store,
+    engine: &mut modelwatch::evaluate::engine::Engine,
+    start: chrono::DateTime<chrono::Utc>,
+    s: i64,
+) {
+    use chrono::Duration;
+    let now = start + Duration::seconds(s);
+    let batch: Vec<_> = config
+        .models()
+        // A model is probed when its schedule fires within the second that ends at `now`.
+        .filter(|(_, m)| {
+            m.schedule
+                .next_after(now - Duration::seconds(1))
+                .is_some_and(|f| f <= now)
+        })
+        .map(|(p, m)| modelwatch::probe::ProbeResult {
+            provider: p.id.clone(),
+            model: m.id.clone(),
+            started_at: now,
+            report: modelwatch::probe::simulated::simulate(
+                &m.simulation,
+                &format!("{}/{}", p.id, m.id),
+                std::time::Duration::from_secs(s.max(0) as u64),
+            ),
+        })
+        .collect();
+    store.insert_results(&batch).await.unwrap();
+    engine
+        .run_once(now + Duration::milliseconds(999))
+        .await
+        .unwrap();
 }

@@ -7,11 +7,9 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use modelwatch::config::Config;
 use modelwatch::evaluate::engine::Engine;
 use modelwatch::evaluate::ModelState;
-use modelwatch::probe::simulated::simulate;
-use modelwatch::probe::ProbeResult;
 use modelwatch::store::Store;
 
-use crate::helpers::config_from;
+use crate::helpers::{config_from, simulate_second};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
@@ -49,29 +47,7 @@ impl Replay {
     /// the engine just after that second's probes.
     async fn run(&mut self, from: u64, to: u64) {
         for s in from..to {
-            let now = t0() + Duration::seconds(s as i64);
-            let mut batch = Vec::new();
-            for (p, m) in self.config.models() {
-                let fires = m
-                    .schedule
-                    .next_after(now - Duration::milliseconds(1))
-                    .is_some_and(|f| f == now);
-                if fires {
-                    let key = format!("{}/{}", p.id, m.id);
-                    let report = simulate(&m.simulation, &key, std::time::Duration::from_secs(s));
-                    batch.push(ProbeResult {
-                        provider: p.id.clone(),
-                        model: m.id.clone(),
-                        started_at: now,
-                        report,
-                    });
-                }
-            }
-            self.store.insert_results(&batch).await.unwrap();
-            self.engine
-                .run_once(now + Duration::milliseconds(999))
-                .await
-                .unwrap();
+            simulate_second(&self.config, &self.store, &mut self.engine, t0(), s as i64).await;
             let table = self.engine.subscribe().borrow().clone();
             self.enabled_log.push((
                 s,
