@@ -115,7 +115,7 @@ async fn subscribe(app: &TestApp, url: &str) -> (String, String) {
     (sub["id"].as_str().unwrap().to_string(), secret)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sres_list_disable_reenable_and_redeliver_subscriptions() {
     let app = spawn_seeded_app_with(NOTIFY).await;
     let operate = token(&app.store, Scope::Operate).await;
@@ -314,7 +314,7 @@ async fn sres_list_disable_reenable_and_redeliver_subscriptions() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_subscriptions_page_hides_secrets_and_its_forms_need_the_csrf_token() {
     let app = spawn_seeded_app_with(NOTIFY).await;
     let (url, _hits) = receiver("/api/webhooks/123/DiscordSecretTokenQRST").await;

@@ -64,7 +64,7 @@ async fn announce(app: &TestApp) {
         .unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn double_opt_in_then_notifications_then_one_click_unsubscribe() {
     let sink = smtp_sink::start().await;
     let notify = format!(

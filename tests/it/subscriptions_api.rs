@@ -96,7 +96,7 @@ fn verify(secret: &str, headers: &HeaderMap, body: &str) -> usize {
         .count()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_gets_matching_events_signed_and_survives_rotation() {
     let app = spawn_seeded_app_with(NOTIFY).await;
     let (url, got) = receiver().await;
@@ -207,7 +207,7 @@ async fn a_webhook_gets_matching_events_signed_and_survives_rotation() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_says_which_field_and_why() {
     let app = spawn_seeded_app_with("").await;
     let raw = app
@@ -277,7 +277,7 @@ async fn bad_input_says_which_field_and_why() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribing_is_rate_limited_and_management_needs_the_token() {
     let app = spawn_seeded_app_with("[notify]\nsubscribe_per_hour = 2\n").await;
     let body = json!({"kind": "webhook", "url": "http://10.0.0.1/"});
@@ -305,7 +305,7 @@ async fn subscribing_is_rate_limited_and_management_needs_the_token() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_form_subscribes_a_webhook_and_shows_the_secret_once() {
     let app = spawn_seeded_app_with(NOTIFY).await;
     let (url, _got) = receiver().await;
@@ -335,7 +335,7 @@ async fn the_page_form_subscribes_a_webhook_and_shows_the_secret_once() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_persistently_failing_endpoint_is_disabled_and_its_owner_told() {
     use modelwatch::clock::Clock;
     use modelwatch::config::{EmailTransport, NotifyConfig, SmtpTls};
