@@ -51,6 +51,36 @@ async fn wait_for(got: &Received, n: usize) -> Vec<(HeaderMap, String)> {
     }
 }
 
+/// The subscription's delivery log once no delivery is still pending.
+///
+/// The receiver has a request in hand before the dispatcher has stored the answer, so
+/// reading the log the moment the receiver counts a delivery can race that write.
+async fn settled_delivery_log(app: &TestApp, id: &str, token: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let log: Value = app
+            .client
+            .get(format!("{}/api/v1/subscriptions/{id}/deliveries", app.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let pending = log["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["status"] == "pending");
+        if !pending {
+            return log;
+        }
+        assert!(Instant::now() < deadline, "deliveries still pending: {log}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Commits events as the evaluator would (with their outbox rows).
 async fn announce(app: &TestApp, events: &[(&'static str, &str, &str)]) {
     let round = Round {
@@ -168,25 +198,19 @@ async fn a_webhook_gets_matching_events_signed_and_survives_rotation() {
     );
 
     // The delivery log, and a redelivery with the same webhook-id.
-    let log: Value = app
-        .client
-        .get(format!("{}/api/v1/subscriptions/{id}/deliveries", app.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log = settled_delivery_log(&app, id, token).await;
     let deliveries = log["deliveries"].as_array().unwrap();
     assert_eq!(
         deliveries.len(),
         2,
         "only the matching events were queued: {log}"
     );
-    assert!(deliveries
-        .iter()
-        .all(|d| d["status"] == "succeeded" && d["last_status_code"] == 200));
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d["status"] == "succeeded" && d["last_status_code"] == 200),
+        "{log}"
+    );
     let oldest = deliveries.last().unwrap();
     let r = app
         .client
