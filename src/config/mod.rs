@@ -123,6 +123,20 @@ pub struct ServerConfig {
     pub public_url: String,
     pub database: PathBuf,
     pub write_batch: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (none by default).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// A network like `10.0.0.0/8`, or one address standing for itself.
+pub fn parse_cidr(text: &str) -> Option<ipnet::IpNet> {
+    text.trim()
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| {
+            text.trim()
+                .parse::<std::net::IpAddr>()
+                .map(ipnet::IpNet::from)
+        })
+        .ok()
 }
 
 /// How long stored data is kept, per resolution.
@@ -342,6 +356,19 @@ impl Validator<'_> {
             }
             None => format!("http://{listen}"),
         };
+        let mut trusted_proxies = Vec::new();
+        for entry in &raw.server.trusted_proxies {
+            match parse_cidr(&self.interpolate(entry)) {
+                Some(net) => trusted_proxies.push(net),
+                None => self.problem(
+                    entry,
+                    format!(
+                        "`trusted_proxies` entry `{}` is not a CIDR like \"10.0.0.0/8\" or an address",
+                        entry.get_ref()
+                    ),
+                ),
+            }
+        }
         let notify = match &raw.notify {
             Some(n) => {
                 let (notify, problems) = notify::parse(n.get_ref(), self.env);
@@ -402,6 +429,7 @@ impl Validator<'_> {
                 public_url,
                 database,
                 write_batch,
+                trusted_proxies,
             },
             retention,
             providers: providers.into_iter().map(Arc::new).collect(),

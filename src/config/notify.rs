@@ -74,12 +74,9 @@ pub fn parse(raw: &RawNotify, env: &dyn Fn(&str) -> Option<String>) -> (NotifyCo
     let mut c = NotifyConfig::default();
     let mut problems = Vec::new();
     for cidr in &raw.allow_internal_targets {
-        match cidr
-            .parse::<ipnet::IpNet>()
-            .or_else(|_| cidr.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-        {
-            Ok(net) => c.allow_internal_targets.push(net),
-            Err(_) => problems.push(format!(
+        match super::parse_cidr(cidr) {
+            Some(net) => c.allow_internal_targets.push(net),
+            None => problems.push(format!(
                 "`allow_internal_targets` entry `{cidr}` is not a CIDR like \"127.0.0.0/8\""
             )),
         }

@@ -32,6 +32,9 @@ pub struct RawServer {
     pub write_batch: Option<Spanned<usize>>,
     /// The public address of the status page, for links in feeds, emails and webhooks.
     pub public_url: Option<Spanned<String>>,
+    /// Reverse proxies (CIDRs) whose `X-Forwarded-For` names the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

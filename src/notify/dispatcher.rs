@@ -215,8 +215,10 @@ impl Dispatcher {
                 AfterAttempt::RetryAt(next)
             }
         };
-        self.store
-            .record_attempt(delivery.id, &record, after, now)
+        let endpoint = (sub.kind == Kind::Webhook).then_some(sub.id.as_str());
+        let failing_since = self
+            .store
+            .record_attempt(delivery.id, &record, after, endpoint, now)
             .await?;
         if let Some(metrics) = &self.metrics {
             metrics.delivery(match after {
@@ -233,14 +235,11 @@ impl Dispatcher {
                 "delivery attempt failed"
             );
         }
-        if sub.kind == Kind::Webhook {
-            let failing_since = self.store.note_endpoint_result(&sub.id, ok, now).await?;
-            if let Some(since) = failing_since {
-                if now - since
-                    >= chrono::Duration::from_std(self.config.disable_after).unwrap_or_default()
-                {
-                    self.disable(sub, since, now).await?;
-                }
+        if let Some(since) = failing_since {
+            if now - since
+                >= chrono::Duration::from_std(self.config.disable_after).unwrap_or_default()
+            {
+                self.disable(sub, since, now).await?;
             }
         }
         Ok(ok)

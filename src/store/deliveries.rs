@@ -100,9 +100,10 @@ impl Store {
                             .collect()
                     })
                     .unwrap_or_default();
-                // A subscriber hears about what happens after it subscribed, never the past.
+                // A subscriber hears about what happens after it started listening (an
+                // email address once confirmed), never the past, however late this runs.
                 let matching = subscriptions.iter().filter(|s| {
-                    s.created_at.timestamp_millis() <= *occurred_at
+                    s.listening_since().timestamp_millis() <= *occurred_at
                         && s.filter
                             .matches(kind, provider.as_deref(), model.as_deref(), &affected)
                 });
@@ -167,14 +168,17 @@ impl Store {
             .collect())
     }
 
-    /// Logs an attempt and moves the delivery on, in one transaction.
+    /// Logs an attempt and moves the delivery on, in one transaction. With `endpoint` (a
+    /// webhook's subscription id) the endpoint's failing streak is updated in the same
+    /// transaction, and its start returned, so the log and the health never disagree.
     pub async fn record_attempt(
         &self,
         delivery_id: i64,
         attempt: &AttemptRecord,
         after: AfterAttempt,
+        endpoint: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let mut tx = self.begin_write("recording a delivery attempt").await?;
         sqlx::query("INSERT INTO delivery_attempts (delivery_id, at, status_code, duration_ms, error) VALUES (?, ?, ?, ?, ?)")
             .bind(delivery_id)
@@ -198,9 +202,17 @@ impl Store {
             .execute(&mut *tx)
             .await
             .context(|| format!("updating delivery {delivery_id}"))?;
+        let failing_since = match endpoint {
+            Some(id) => {
+                let ok = matches!(after, AfterAttempt::Succeeded);
+                super::subscriptions::note_endpoint_result(&mut tx, id, ok, now).await?
+            }
+            None => None,
+        };
         tx.commit()
             .await
-            .context(|| "committing a delivery attempt")
+            .context(|| "committing a delivery attempt")?;
+        Ok(failing_since)
     }
 
     /// The newest `limit` deliveries of a subscription with their last attempt.
@@ -266,5 +278,94 @@ impl Store {
             .await
             .context(|| format!("redelivering {delivery_id}"))?;
         Ok(done.rows_affected() == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+    use serde_json::json;
+
+    use super::*;
+    use crate::notify::subscription::{Filter, Format, Status};
+    use crate::store::evaluations::{NewEvent, Round};
+    use crate::store::subscriptions::NewSubscription;
+
+    fn subscription(id: &str, kind: Kind, status: Status, at: DateTime<Utc>) -> NewSubscription {
+        NewSubscription {
+            id: id.into(),
+            kind,
+            format: Format::Native,
+            url: (kind == Kind::Webhook).then(|| "https://example.com/hook".into()),
+            email: (kind == Kind::Email).then(|| "me@example.com".into()),
+            filter: Filter::default(),
+            status,
+            secret_enc: None,
+            manage_token_hash: format!("manage-{id}"),
+            confirm_token_hash: Some(format!("confirm-{id}")),
+            client_addr: None,
+            created_at: at,
+        }
+    }
+
+    async fn event_at(store: &Store, at: DateTime<Utc>) {
+        let round = Round {
+            at: Some(at),
+            events: vec![NewEvent {
+                kind: "model.disabled",
+                provider_id: "acme".into(),
+                model_key: Some("acme/m-1".into()),
+                public: true,
+                payload: json!({"model": "acme/m-1"}),
+            }],
+            ..Round::default()
+        };
+        store.commit_round(&round).await.unwrap();
+    }
+
+    async fn queued_for(store: &Store, id: &str) -> usize {
+        store.delivery_log(id, 100).await.unwrap().len()
+    }
+
+    /// Nothing that happened before an address was confirmed is ever sent to it, even when
+    /// the outbox is worked through only after the click.
+    #[tokio::test]
+    async fn an_email_hears_only_what_happened_after_its_confirmation() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("d.db")).await.unwrap();
+        let t0 = Utc::now() - Duration::minutes(10);
+        store
+            .insert_subscription(&subscription("sub_hook", Kind::Webhook, Status::Active, t0))
+            .await
+            .unwrap();
+        store
+            .insert_subscription(&subscription("sub_mail", Kind::Email, Status::Pending, t0))
+            .await
+            .unwrap();
+        event_at(&store, t0 + Duration::minutes(1)).await;
+        store
+            .confirm_subscription("confirm-sub_mail", t0 + Duration::minutes(2))
+            .await
+            .unwrap()
+            .unwrap();
+        event_at(&store, t0 + Duration::minutes(3)).await;
+
+        let active = store
+            .subscriptions_with_status(Status::Active)
+            .await
+            .unwrap();
+        assert_eq!(active.len(), 2);
+        let fanned = store.fan_out(&active, Utc::now(), 100).await.unwrap();
+        assert_eq!(fanned, 2, "both outbox rows worked through");
+        assert_eq!(
+            queued_for(&store, "sub_hook").await,
+            2,
+            "the webhook hears both"
+        );
+        assert_eq!(
+            queued_for(&store, "sub_mail").await,
+            1,
+            "the address hears only the event after its confirmation"
+        );
     }
 }

@@ -183,22 +183,30 @@ fn affected_json(a: &BTreeSet<String>) -> String {
     serde_json::to_string(a).unwrap_or_else(|_| "[]".into())
 }
 
+/// One timeline entry as written by a person's change.
+struct TimelineEntry<'a> {
+    status: &'a str,
+    impact: &'a str,
+    body: &'a str,
+    affected: &'a BTreeSet<String>,
+    /// Whether subscribers are told of it (shown as `deliver_notifications`).
+    notified: bool,
+}
+
 async fn insert_update(
     tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
     id: i64,
     at: i64,
-    status: &str,
-    impact: &str,
-    body: &str,
-    affected: &BTreeSet<String>,
+    entry: TimelineEntry<'_>,
 ) -> Result<(), OpsError> {
-    sqlx::query("INSERT INTO incident_updates (incident_id, at, status, impact, body, affected_json) VALUES (?, ?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO incident_updates (incident_id, at, status, impact, body, affected_json, notified) VALUES (?, ?, ?, ?, ?, ?, ?)")
         .bind(id)
         .bind(at)
-        .bind(status)
-        .bind(impact)
-        .bind(body)
-        .bind(affected_json(affected))
+        .bind(entry.status)
+        .bind(entry.impact)
+        .bind(entry.body)
+        .bind(affected_json(entry.affected))
+        .bind(entry.notified)
         .execute(&mut **tx)
         .await
         .context(|| format!("adding an update to incident {id}"))?;
@@ -302,16 +310,14 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .context(|| format!("opening an incident for {}", new.provider_id))?;
-        insert_update(
-            &mut tx,
-            id,
-            at,
-            new.status.as_str(),
-            &new.impact,
-            &new.body,
-            &new.affected,
-        )
-        .await?;
+        let entry = TimelineEntry {
+            status: new.status.as_str(),
+            impact: &new.impact,
+            body: &new.body,
+            affected: &new.affected,
+            notified: new.notify,
+        };
+        insert_update(&mut tx, id, at, entry).await?;
         if new.notify {
             announce(
                 &mut tx,
@@ -363,16 +369,14 @@ impl Store {
         .execute(&mut *tx)
         .await
         .context(|| format!("acknowledging incident {id}"))?;
-        insert_update(
-            &mut tx,
-            id,
-            at,
-            &cur.status,
-            &cur.impact,
-            "Acknowledged: our on-call team is working on this.",
-            &cur.affected,
-        )
-        .await?;
+        let entry = TimelineEntry {
+            status: &cur.status,
+            impact: &cur.impact,
+            body: "Acknowledged: our on-call team is working on this.",
+            affected: &cur.affected,
+            notified: false,
+        };
+        insert_update(&mut tx, id, at, entry).await?;
         commit(tx).await
     }
 
@@ -419,7 +423,14 @@ impl Store {
         .execute(&mut *tx)
         .await
         .context(|| format!("updating incident {id}"))?;
-        insert_update(&mut tx, id, at, status, &impact, &update.body, &affected).await?;
+        let entry = TimelineEntry {
+            status,
+            impact: &impact,
+            body: &update.body,
+            affected: &affected,
+            notified: update.notify,
+        };
+        insert_update(&mut tx, id, at, entry).await?;
         if update.notify {
             let kind = if resolved {
                 "incident.resolved"

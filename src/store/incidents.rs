@@ -40,6 +40,8 @@ pub struct IncidentUpdate {
     pub impact: String,
     pub body: String,
     pub affected: Vec<String>,
+    /// Whether subscribers were told of this update.
+    pub notified: bool,
 }
 
 type IncidentRow = (
@@ -121,8 +123,8 @@ impl Store {
     }
 
     async fn with_timeline(&self, r: IncidentRow) -> Result<Incident, StoreError> {
-        let updates: Vec<(i64, i64, String, String, String, String)> = sqlx::query_as(
-            "SELECT id, at, status, impact, body, affected_json FROM incident_updates WHERE incident_id = ? ORDER BY at, id",
+        let updates: Vec<(i64, i64, String, String, String, String, bool)> = sqlx::query_as(
+            "SELECT id, at, status, impact, body, affected_json, notified FROM incident_updates WHERE incident_id = ? ORDER BY at, id",
         )
         .bind(r.0)
         .fetch_all(&self.pool)
@@ -151,6 +153,7 @@ impl Store {
                     impact: u.3,
                     body: u.4,
                     affected: serde_json::from_str(&u.5).unwrap_or_default(),
+                    notified: u.6,
                 })
                 .collect(),
         })

@@ -26,6 +26,17 @@ pub struct Subscription {
     pub failing_since: Option<DateTime<Utc>>,
 }
 
+impl Subscription {
+    /// From when events are for this subscriber: an email address's confirmation (nothing
+    /// is sent for what happened before the click), a webhook's creation.
+    pub fn listening_since(&self) -> DateTime<Utc> {
+        match self.kind {
+            Kind::Email => self.confirmed_at.unwrap_or(DateTime::<Utc>::MAX_UTC),
+            Kind::Webhook => self.created_at,
+        }
+    }
+}
+
 /// What the API stores for a new subscription.
 #[derive(Debug, Clone)]
 pub struct NewSubscription {
@@ -266,19 +277,37 @@ impl Store {
         ok: bool,
         now: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let since: Option<Option<i64>> = if ok {
-            sqlx::query_scalar("UPDATE subscriptions SET failing_since = NULL WHERE id = ? RETURNING failing_since")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-        } else {
-            sqlx::query_scalar("UPDATE subscriptions SET failing_since = coalesce(failing_since, ?) WHERE id = ? RETURNING failing_since")
-                .bind(now.timestamp_millis())
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-        }
-        .context(|| format!("recording a delivery result of subscription {id}"))?;
-        Ok(since.flatten().map(ms_to_time))
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .context(|| "opening a database connection")?;
+        note_endpoint_result(&mut conn, id, ok, now).await
     }
+}
+
+/// [`Store::note_endpoint_result`] on a given connection, so a delivery attempt and the
+/// endpoint's health are written in one transaction.
+pub(super) async fn note_endpoint_result(
+    conn: &mut sqlx::SqliteConnection,
+    id: &str,
+    ok: bool,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let since: Option<Option<i64>> = if ok {
+        sqlx::query_scalar(
+            "UPDATE subscriptions SET failing_since = NULL WHERE id = ? RETURNING failing_since",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+    } else {
+        sqlx::query_scalar("UPDATE subscriptions SET failing_since = coalesce(failing_since, ?) WHERE id = ? RETURNING failing_since")
+            .bind(now.timestamp_millis())
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await
+    }
+    .context(|| format!("recording a delivery result of subscription {id}"))?;
+    Ok(since.flatten().map(ms_to_time))
 }

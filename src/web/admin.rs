@@ -6,12 +6,11 @@
 //! form (no session yet) an HMAC of a random nonce kept in a short-lived cookie, so another
 //! site cannot sign a browser in to an account of its choosing.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use askama::Template;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -28,6 +27,7 @@ use crate::admin::audit::{self, Change};
 use crate::admin::auth::LoginError;
 use crate::admin::{tokens, AdminError, Scope};
 use crate::notify::secrets::new_id;
+use crate::web::client_ip::ClientIp;
 mod api;
 mod incidents;
 mod maintenance;
@@ -276,10 +276,9 @@ struct LoginForm {
 async fn login(
     State(state): State<Arc<AdminState>>,
     headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let client = peer.ip();
     let again = |status, error: String| {
         let t = LoginPage {
             layout: layout("Sign in"),

@@ -19,6 +19,7 @@ use super::AppState;
 use crate::admin::audit::Actor;
 use crate::admin::auth::{Auth, Session, ABSOLUTE};
 use crate::admin::{tokens, Scope};
+use crate::web::client_ip::ClientIp;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "mw_session";
@@ -85,8 +86,11 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// The client's address, when the server was started with connection info.
+/// The client's address (see [`super::client_ip`]), when the server knows it.
 pub fn client_addr(parts: &Parts) -> Option<String> {
+    if let Some(ClientIp(ip)) = parts.extensions.get::<ClientIp>() {
+        return Some(ip.to_string());
+    }
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()

@@ -231,6 +231,7 @@ mod tests {
                 impact: "major".into(),
                 body: body.into(),
                 affected: vec!["anthropic/claude-opus-4-8".into()],
+                notified: true,
             }],
         }
     }

@@ -12,6 +12,7 @@ pub mod admin;
 pub mod admin_auth;
 pub mod api_v1;
 pub mod badges;
+pub mod client_ip;
 pub mod feeds;
 pub mod metrics;
 pub mod pages;
@@ -73,7 +74,11 @@ pub fn renderers() -> Vec<Renderer> {
 pub fn router(state: AppState) -> Router {
     use axum::routing::post;
     let site = state.site.clone();
-    let admin = admin::router(state.clone());
+    // Only the routes that key on the client's address pay for resolving it; the public
+    // site (the hot path under outage traffic) does not.
+    let trusted: Arc<[ipnet::IpNet]> = state.config.server.trusted_proxies.clone().into();
+    let resolve_client = axum::middleware::from_fn_with_state(trusted, client_ip::resolve);
+    let admin = admin::router(state.clone()).layer(resolve_client.clone());
     let subscriptions = Router::new()
         .route("/api/v1/subscriptions", post(subscriptions::create))
         .route(
@@ -102,7 +107,8 @@ pub fn router(state: AppState) -> Router {
             "/subscriptions/{id}/manage",
             get(subscribe_pages::manage_page).post(subscribe_pages::manage),
         )
-        .with_state(Arc::clone(&state.notify));
+        .with_state(Arc::clone(&state.notify))
+        .layer(resolve_client);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(metrics::readyz))

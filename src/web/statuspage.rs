@@ -309,8 +309,8 @@ fn incident(s: &PublicSnapshot, page_id: &str, inc: &Incident) -> Value {
                 "updated_at": time(u.at),
                 "display_at": time(u.at),
                 "affected_components": affected_components(s, previous, u),
-                // Every update of an automatic incident is announced through the outbox.
-                "deliver_notifications": true,
+                // Automatic updates are always announced; a person chooses for theirs.
+                "deliver_notifications": u.notified,
                 "custom_tweet": null,
                 "tweet_id": null,
             })

@@ -2,12 +2,11 @@
 //! one-click unsubscribe (RFC 8058) and the preferences page. Links in emails carry an
 //! HMAC token for the subscription, so no token is ever stored in clear.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
@@ -18,6 +17,7 @@ use super::pages::Layout;
 use super::subscriptions::{parse_filter, subscribe, NotifyState};
 use crate::notify::secrets::hash_token;
 use crate::notify::subscription::Status;
+use crate::web::client_ip::ClientIp;
 
 #[derive(Template)]
 #[template(path = "public/notice.html")]
@@ -105,10 +105,10 @@ fn all(pairs: &[(String, String)], key: &str) -> Vec<String> {
 /// `POST /subscriptions/new`: the forms of `/subscribe`.
 pub async fn form(
     State(state): State<Arc<NotifyState>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     body: Bytes,
 ) -> Response {
-    if let Err(retry) = state.limiter.check(client.ip()) {
+    if let Err(retry) = state.limiter.check(client) {
         return notice(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many requests",
@@ -137,7 +137,7 @@ pub async fn form(
         first(&form, "format").as_deref(),
         first(&form, "routing_key").as_deref(),
         filter,
-        Some(client.ip()),
+        Some(client),
     )
     .await;
     match created {

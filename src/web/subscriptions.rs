@@ -5,12 +5,12 @@
 //! (400 for malformed JSON, 422 for a value we cannot accept, 429 past the per-client limit).
 
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -28,6 +28,7 @@ use crate::notify::ssrf::AddressGuard;
 use crate::notify::subscription::{Filter, Format, Kind, Status, PUBLIC_EVENTS};
 use crate::store::subscriptions::{NewSubscription, Subscription};
 use crate::store::Store;
+use crate::web::client_ip::ClientIp;
 
 /// How long a rotated-out secret keeps signing alongside the new one.
 pub const ROTATION_GRACE: Duration = Duration::from_secs(24 * 3600);
@@ -223,10 +224,10 @@ fn parse_email(field: &'static str, text: &str) -> Result<String, ApiError> {
 /// `POST /api/v1/subscriptions`.
 pub async fn create(
     State(state): State<Arc<NotifyState>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     body: Result<Json<SubscribeRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    if let Err(retry) = state.limiter.check(client.ip()) {
+    if let Err(retry) = state.limiter.check(client) {
         let mut r = ApiError::status(
             StatusCode::TOO_MANY_REQUESTS,
             format!("too many subscription requests from your address; retry in {retry} s"),
@@ -250,7 +251,7 @@ pub async fn create(
         req.format.as_deref(),
         req.routing_key.as_deref(),
         filter,
-        Some(client.ip()),
+        Some(client),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())

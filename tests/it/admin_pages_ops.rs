@@ -3,7 +3,7 @@
 //! scheduled and cancelled by form (the public API follows), forms refused without their
 //! CSRF token, and signed-out visitors sent to the sign-in form.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use reqwest::StatusCode;
@@ -52,9 +52,14 @@ impl Browser {
     }
 }
 
+/// How long to wait for the service's background tasks (engine, publisher), which run on the
+/// real clock: generous, as a loaded machine can delay them far beyond their usual second.
+const PATIENCE: Duration = Duration::from_secs(60);
+
 /// Polls `/api/v1/routing` until `model`'s route satisfies `pred` (the engine ticks each second).
 async fn wait_route(app: &TestApp, model: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..300 {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
         let body = app.get_json("/api/v1/routing").await;
         if let Some(r) = body["models"]
             .as_array()
@@ -66,22 +71,30 @@ async fn wait_route(app: &TestApp, model: &str, pred: impl Fn(&Value) -> bool) -
                 return r.clone();
             }
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            Instant::now() < deadline,
+            "route of {model} never matched: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("route of {model} never matched");
 }
 
-/// Polls `/api/v1/maintenances` until `pred` holds of its list.
+/// Polls `/api/v1/maintenances` until `pred` holds of its list (the site is republished
+/// after a change).
 async fn wait_maintenances(app: &TestApp, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    for _ in 0..300 {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
         let body = app.get_json("/api/v1/maintenances").await;
         let list = body["maintenances"].as_array().unwrap().clone();
         if pred(&list) {
             return list;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            Instant::now() < deadline,
+            "/api/v1/maintenances never matched: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("/api/v1/maintenances never matched");
 }
 
 fn audited_by_person(entries: &[modelwatch::admin::audit::Entry]) -> Vec<&str> {

@@ -53,6 +53,30 @@ async fn wait_for(hits: &Hits, n: usize) {
     }
 }
 
+/// Waits until subscription `id` has at least one delivery and none is still pending, as
+/// the store reports them.
+///
+/// A receiver has a request in hand before the dispatcher has stored its answer (the
+/// delivery's status with the endpoint's health), so the moment a receiver counts a request
+/// the delivery may still be `pending` and the dispatcher may still be about to write.
+async fn settled_deliveries(app: &TestApp, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let log = app.store.delivery_log(id, 100).await.unwrap();
+        if !log.is_empty() && log.iter().all(|d| d.status != "pending") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "deliveries of {id} never settled: {:?}",
+            log.iter()
+                .map(|d| (d.status.as_str(), d.last_status_code))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Commits a public `model.disabled` event with its outbox row, as the evaluator would.
 async fn announce(app: &TestApp, model: &str) {
     let provider = model.split('/').next().unwrap();
@@ -130,6 +154,12 @@ async fn sres_list_disable_reenable_and_redeliver_subscriptions() {
     announce(&app, "openai/gpt-5").await;
     wait_for(&hits, 1).await;
     wait_for(&control, 1).await;
+    // The receivers answered; the dispatcher stores the result only after that (the
+    // delivery's status and the endpoint's health, where a success clears `failing_since`,
+    // in one transaction). Marking the endpoint as failing below must not be undone by that
+    // write, and the log is read below as settled.
+    settled_deliveries(&app, &id).await;
+    settled_deliveries(&app, &control_id).await;
 
     // The list: both subscriptions, no secret, the URL masked.
     for bearer in [&read, &operate] {

@@ -134,9 +134,10 @@ async fn serve_answers_routing_and_stops_on_sigterm_keeping_every_result() {
         .spawn()
         .unwrap();
 
-    // Wait (bounded) until the server answers and a few probes are stored.
+    // Wait (bounded) until the server answers and a few probes are stored. A process starting
+    // on a loaded machine can be slow: the bound is generous, the polling quick.
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let routing = loop {
         assert!(Instant::now() < deadline, "server did not come up");
         if let Ok(r) = client
@@ -146,7 +147,7 @@ async fn serve_answers_routing_and_stops_on_sigterm_keeping_every_result() {
         {
             break r.json::<serde_json::Value>().await.unwrap();
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let ids: Vec<&str> = routing["models"]
         .as_array()
@@ -159,7 +160,7 @@ async fn serve_answers_routing_and_stops_on_sigterm_keeping_every_result() {
     let store = Store::open(&db).await.unwrap();
     while store.count_results().await.unwrap() < 4 {
         assert!(Instant::now() < deadline, "no probes stored");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
     let status = Command::new("kill")

@@ -121,6 +121,12 @@ fn every_mistake_names_file_line_and_fix() {
             10,
             "http(s) URL",
         ),
+        (
+            "database = \"data/modelwatch.db\"",
+            "database = \"data/modelwatch.db\"\ntrusted_proxies = [\"10.0.0.0/8\", \"proxy.local\"]",
+            5,
+            "`trusted_proxies` entry `proxy.local` is not a CIDR",
+        ),
         ("[server]", "[server\n", 2, ""),
     ];
     for (from, to, line, words) in cases {

@@ -26,6 +26,42 @@ async fn wait_mail(sink: &SmtpSink, n: usize) -> Vec<Vec<u8>> {
     }
 }
 
+/// Waits until the dispatcher has fanned out every outbox row committed so far.
+///
+/// Fan-out turns an event into deliveries for the subscriptions that are active at that
+/// moment; once the row is done, a subscription it skipped can never get that event. That
+/// proves "nothing is sent" without a fixed sleep, and keeps the event from being fanned
+/// out later, after the subscription has become active, on a slow machine.
+async fn fanned_out(app: &TestApp) {
+    let upto: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM outbox")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    let upto = upto.expect("the event has an outbox row");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let pending: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE id <= ? AND done_at IS NULL")
+                .bind(upto)
+                .fetch_one(app.store.pool())
+                .await
+                .unwrap();
+        if pending == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pending} outbox rows never fanned out"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// How many deliveries were ever queued for subscription `id` (sent or not).
+async fn deliveries(app: &TestApp, id: &str) -> usize {
+    app.store.delivery_log(id, 100).await.unwrap().len()
+}
+
 /// The first link in the text body that contains `needle`, as a path on the test server.
 fn link(raw: &[u8], needle: &str) -> String {
     let message = MessageParser::default().parse(raw).unwrap();
@@ -80,12 +116,21 @@ async fn double_opt_in_then_notifications_then_one_click_unsubscribe() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let confirmation = wait_mail(&sink, 1).await.remove(0);
     assert_eq!(header(&confirmation, "List-Unsubscribe-Post"), None);
 
     // Before the click nothing else is sent, even when an event happens.
     announce(&app).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    fanned_out(&app).await;
+    assert_eq!(
+        deliveries(&app, &id).await,
+        0,
+        "nothing queued before confirmation"
+    );
     assert_eq!(sink.messages().len(), 1, "no email before confirmation");
 
     let confirm = link(&confirmation, "/subscriptions/confirm");
@@ -132,7 +177,12 @@ async fn double_opt_in_then_notifications_then_one_click_unsubscribe() {
         .unwrap();
     assert_eq!(r.status(), 200);
     announce(&app).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    fanned_out(&app).await;
+    assert_eq!(
+        deliveries(&app, &id).await,
+        1,
+        "nothing queued after unsubscribing"
+    );
     assert_eq!(sink.messages().len(), 2, "nothing after unsubscribing");
     app.stop().await;
 }

@@ -169,6 +169,7 @@ pub fn snapshot_with(text: &str) -> PublicSnapshot {
             impact: "major".into(),
             body: text.into(),
             affected: vec!["acme/m-1".into()],
+            notified: true,
         }],
     };
     PublicSnapshot {

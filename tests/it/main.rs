@@ -10,6 +10,7 @@ mod admin_reopen;
 mod admin_subscriptions;
 mod api_v1;
 mod cli;
+mod client_ip;
 mod config_errors;
 mod email;
 mod email_subscription;

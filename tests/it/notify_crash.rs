@@ -29,14 +29,16 @@ fn start(config: &std::path::Path, port: u16) -> Child {
         .unwrap()
 }
 
+/// Waits until the service answers; generous, as a process starting (and recovering its
+/// database) on a loaded machine can be slow.
 async fn wait_up(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
         .await
         .is_err()
     {
         assert!(Instant::now() < deadline, "the service did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -132,7 +134,7 @@ async fn sigkill_mid_delivery_loses_nothing() {
         .unwrap();
 
     // Kill it once some, but not all, deliveries arrived.
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while got.lock().unwrap().len() < 8 {
         assert!(Instant::now() < deadline, "no deliveries before the kill");
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -108,6 +108,7 @@ fn incident(title: &str, body: &str) -> Incident {
                 impact: "major".into(),
                 body: "First update.".into(),
                 affected: vec!["anthropic/claude-opus-4-8".into()],
+                notified: true,
             },
             IncidentUpdate {
                 id: 2,
@@ -116,6 +117,7 @@ fn incident(title: &str, body: &str) -> Incident {
                 impact: "major".into(),
                 body: body.into(),
                 affected: vec!["anthropic/claude-opus-4-8".into()],
+                notified: true,
             },
         ],
     }
@@ -187,6 +189,22 @@ fn active_incident_shows_latest_update_first() {
     assert!(timeline.contains(
         r#"<time datetime="2025-06-01T14:04:00Z" data-style="full">2025-06-01 14:04 UTC</time>"#
     ));
+}
+
+#[test]
+fn front_page_renders_the_latest_update_as_the_incident_page_does() {
+    let body = "**Identified**: overload upstream.\n\n- retrying\n\n<img src=x onerror=alert(1)>";
+    let out = render(&snapshot(vec![incident("Opus impaired", body)]));
+    for path in ["/", "/incidents/7"] {
+        let html = page(&out, path);
+        assert!(
+            html.contains("<strong>Identified</strong>: overload upstream.")
+                && html.contains("<li>retrying</li>"),
+            "{path}: {html}"
+        );
+        assert!(!html.contains("**Identified**"), "{path}");
+        assert!(!html.contains("onerror"), "{path}: {html}");
+    }
 }
 
 #[test]
