@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tracing::info;
@@ -162,6 +163,13 @@ impl Application {
         });
         let mut server_stop = stop_rx.clone();
         let server = tokio::spawn(async move {
+            // Responses are written whole, so Nagle's algorithm only holds back the tail of a
+            // large page until the client's (possibly delayed) ACK; nginx disables it too.
+            let listener = listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
+                }
+            });
             axum::serve(
                 listener,
                 app.into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -74,7 +74,13 @@ async fn front_page_shows_every_model_with_state_routing_and_history() {
             row.contains("Time to first token over the last 24 hours"),
             "{id}"
         );
-        assert_eq!(row.matches("<rect class=\"bar").count(), 90, "{id}");
+        let strip = row
+            .split("<div class=\"bars\" role=\"img\"")
+            .nth(1)
+            .and_then(|s| s.split("</div>").next())
+            .unwrap_or_else(|| panic!("{id}: no bars in {row}"));
+        assert_eq!(strip.matches("<i class=\"state-").count(), 90, "{id}");
+        assert_eq!(strip.matches(" title=\"").count(), 90, "{id}");
         assert!(row.contains("Uptime over the last 90 days"), "{id}");
     }
     for heading in ["Anthropic</h2>", "OpenAI</h2>"] {

@@ -1,5 +1,6 @@
-//! Geometry for the inline SVGs of the front page (sparklines, daily bars) and the shared
-//! line helpers, as plain data: coordinates, `points` strings, tooltips. The templates emit
+//! The front page's small graphics as plain data: sparkline geometry for inline SVG and the
+//! shared line helpers (coordinates, `points` strings), and the daily uptime bars (state,
+//! tooltip and a summary in words; CSS lays them out). The templates emit
 //! the elements, so no markup is built here and every text still passes through askama's
 //! escaping. Latency charts with axes are in [`super::chart`].
 
@@ -88,7 +89,6 @@ pub fn sparkline(values: &[Option<u32>]) -> Sparkline {
 /// One day's bar.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bar {
-    pub x: u32,
     pub state: StateView,
     pub tooltip: String,
 }
@@ -96,25 +96,15 @@ pub struct Bar {
 /// The 90 uptime bars of a model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DayBars {
-    pub width: u32,
-    pub height: u32,
-    pub bar_width: u32,
+    /// Oldest day first.
     pub bars: Vec<Bar>,
     pub label: String,
 }
 
-/// Each bar takes `BAR_STEP` units: `BAR_W` drawn plus a gap, so days stay distinct even
-/// when the whole strip is squeezed onto a phone.
-pub const BAR_STEP: u32 = 4;
-pub const BAR_W: u32 = 3;
-pub const BAR_H: u32 = 28;
-
 pub fn day_bars(days: &[DayBar], uptime: Option<f64>) -> DayBars {
     let bars: Vec<Bar> = days
         .iter()
-        .enumerate()
-        .map(|(i, d)| Bar {
-            x: i as u32 * BAR_STEP,
+        .map(|d| Bar {
             state: state_view(d.worst),
             tooltip: day_tooltip(d),
         })
@@ -149,13 +139,7 @@ pub fn day_bars(days: &[DayBar], uptime: Option<f64>) -> DayBars {
             parts.join(", ")
         }
     );
-    DayBars {
-        width: (days.len() as u32).max(1) * BAR_STEP - (BAR_STEP - BAR_W),
-        height: BAR_H,
-        bar_width: BAR_W,
-        bars,
-        label,
-    }
+    DayBars { bars, label }
 }
 
 /// The tooltip of one bar: date, state, uptime, incidents and latency, in words.
@@ -208,7 +192,7 @@ mod tests {
     }
 
     #[test]
-    fn day_bars_have_positions_tooltips_and_a_summary() {
+    fn day_bars_have_states_tooltips_and_a_summary() {
         let date = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap();
         let day = |worst, probes, incidents: Vec<i64>| DayBar {
             date,
@@ -226,8 +210,11 @@ mod tests {
             day(ModelState::PartialOutage, 100, vec![7]),
         ];
         let b = day_bars(&days, Some(0.99));
-        assert_eq!(b.bars.iter().map(|b| b.x).collect::<Vec<_>>(), [0, 4, 8]);
-        assert_eq!(b.width, 11);
+        assert_eq!(
+            b.bars.iter().map(|b| b.state.class).collect::<Vec<_>>(),
+            ["unknown", "operational", "partial_outage"],
+            "oldest first"
+        );
         assert_eq!(b.bars[0].tooltip, "2025-03-01 · no data");
         assert_eq!(
             b.bars[2].tooltip,
