@@ -223,9 +223,136 @@ fn rollup_from_row(row: &SqliteRow, granularity: Granularity) -> Result<Rollup, 
     })
 }
 
+/// Today so far as one day rollup, from today's completed hour rollups and the minute
+/// rollups after the last of them, for a status page that shows today before its day rollup
+/// exists (that is written when the day ends).
+///
+/// Counts are exact up to the last completed minute. Percentiles cannot be merged exactly
+/// from buckets, so each is the probe-weighted median of the buckets' own percentiles: an
+/// estimate, to be shown as one.
+pub fn day_so_far(hours: &[Rollup], minutes: &[Rollup], now: DateTime<Utc>) -> Option<Rollup> {
+    let day_start = Granularity::Day.bucket_start(now);
+    let today_hours = hours.iter().filter(|h| h.bucket_start >= day_start);
+    let covered_until = today_hours
+        .clone()
+        .map(|h| h.bucket_start + Granularity::Hour.length())
+        .max()
+        .unwrap_or(day_start);
+    let parts: Vec<&Rollup> = today_hours
+        .chain(minutes.iter().filter(|m| m.bucket_start >= covered_until))
+        .collect();
+    let first = parts.first()?;
+    let mut day = Rollup {
+        model_key: first.model_key.clone(),
+        granularity: Granularity::Day,
+        bucket_start: day_start,
+        probes: 0,
+        by_outcome: [0; 11],
+        ttft_p50: None,
+        ttft_p95: None,
+        ttft_p99: None,
+        total_p50: None,
+        total_p95: None,
+        total_p99: None,
+    };
+    for p in &parts {
+        day.probes += p.probes;
+        for (sum, n) in day.by_outcome.iter_mut().zip(p.by_outcome) {
+            *sum += n;
+        }
+    }
+    let weighted = |value: fn(&Rollup) -> Option<u32>| {
+        let mut samples: Vec<(u32, u32)> = parts
+            .iter()
+            .filter_map(|p| value(p).map(|v| (v, p.probes.max(1))))
+            .collect();
+        samples.sort_unstable();
+        let total: u32 = samples.iter().map(|(_, w)| w).sum();
+        let mut seen = 0;
+        samples.into_iter().find_map(|(v, w)| {
+            seen += w;
+            (seen * 2 >= total).then_some(v)
+        })
+    };
+    day.ttft_p50 = weighted(|r| r.ttft_p50);
+    day.ttft_p95 = weighted(|r| r.ttft_p95);
+    day.ttft_p99 = weighted(|r| r.ttft_p99);
+    day.total_p50 = weighted(|r| r.total_p50);
+    day.total_p95 = weighted(|r| r.total_p95);
+    day.total_p99 = weighted(|r| r.total_p99);
+    Some(day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bucket(g: Granularity, start: &str, ok: u32, timeouts: u32, p50: u32, p95: u32) -> Rollup {
+        let mut by_outcome = [0; 11];
+        by_outcome[outcome_index(Outcome::Ok)] = ok;
+        by_outcome[outcome_index(Outcome::Timeout)] = timeouts;
+        Rollup {
+            model_key: "acme/m-1".into(),
+            granularity: g,
+            bucket_start: start.parse().unwrap(),
+            probes: ok + timeouts,
+            by_outcome,
+            ttft_p50: Some(p50),
+            ttft_p95: Some(p95),
+            ttft_p99: Some(p95),
+            total_p50: Some(p50 * 2),
+            total_p95: Some(p95 * 2),
+            total_p99: Some(p95 * 2),
+        }
+    }
+
+    #[test]
+    fn today_so_far_adds_todays_hours_and_the_minutes_after_them() {
+        let now: DateTime<Utc> = "2026-11-25T02:10:30Z".parse().unwrap();
+        let hours = [
+            // Yesterday's last hour is not today.
+            bucket(
+                Granularity::Hour,
+                "2026-11-24T23:00:00Z",
+                500,
+                500,
+                9000,
+                9000,
+            ),
+            bucket(Granularity::Hour, "2026-11-25T00:00:00Z", 100, 0, 400, 900),
+            bucket(Granularity::Hour, "2026-11-25T01:00:00Z", 98, 2, 600, 1500),
+        ];
+        let minutes = [
+            // Already inside the 01:00 hour rollup: not counted twice.
+            bucket(
+                Granularity::Minute,
+                "2026-11-25T01:59:00Z",
+                50,
+                50,
+                9000,
+                9000,
+            ),
+            bucket(Granularity::Minute, "2026-11-25T02:00:00Z", 2, 0, 500, 700),
+            bucket(Granularity::Minute, "2026-11-25T02:09:00Z", 1, 1, 800, 2000),
+        ];
+        let day = day_so_far(&hours, &minutes, now).unwrap();
+        assert_eq!(day.granularity, Granularity::Day);
+        assert_eq!(
+            day.bucket_start,
+            "2026-11-25T00:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(day.probes, 204);
+        assert_eq!(day.count(Outcome::Ok), 201);
+        assert_eq!(day.count(Outcome::Timeout), 3);
+        // Weighted by probes: 100 at 400, 100 at 600, 2 at 500, 2 at 800 -> median 400..600.
+        assert_eq!(day.ttft_p50, Some(500));
+        assert_eq!(day.ttft_p95, Some(900));
+        assert_eq!(day.total_p50, Some(1000));
+        assert!(
+            day_so_far(&hours[..1], &[], now).is_none(),
+            "nothing today yet"
+        );
+    }
 
     #[test]
     fn nearest_rank_percentiles() {

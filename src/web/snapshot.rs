@@ -18,6 +18,7 @@ use crate::probe::Outcome;
 use crate::store::evaluations::StateChange;
 use crate::store::incidents::Incident;
 use crate::store::maintenances::Maintenance;
+use crate::store::rollups::day_so_far;
 use crate::store::{Granularity, Rollup, Store, StoreError};
 
 /// Days of history shown as uptime bars.
@@ -49,6 +50,8 @@ pub struct DayBar {
     pub failures: u32,
     pub ttft_p50_ms: Option<u32>,
     pub ttft_p95_ms: Option<u32>,
+    /// Today: figures so far, latency estimated from hourly and minute rollups.
+    pub so_far: bool,
     /// Incidents of the model's provider that affected the model and overlapped that day.
     pub incidents: Vec<i64>,
 }
@@ -297,7 +300,7 @@ async fn fill_figures(
     let hours = store
         .rollups(&view.id, Granularity::Hour, now - Duration::days(30), now)
         .await?;
-    let days = store
+    let mut days = store
         .rollups(
             &view.id,
             Granularity::Day,
@@ -305,6 +308,12 @@ async fn fill_figures(
             now,
         )
         .await?;
+    // A day's rollup is written when the day ends; until then today comes from its hours
+    // and minutes, so a new deployment shows uptime from its first minute.
+    let today = Granularity::Day.bucket_start(now);
+    if !days.iter().any(|d| d.bucket_start == today) {
+        days.extend(day_so_far(&hours, &minutes, now));
+    }
     view.chart_24h = minutes.iter().map(point).collect();
     view.chart_30d = hours.iter().map(point).collect();
     view.chart_7d = hours
@@ -434,6 +443,7 @@ pub fn day_bars(
             failures: fails,
             ttft_p50_ms: rollup.and_then(|r| r.ttft_p50),
             ttft_p95_ms: rollup.and_then(|r| r.ttft_p95),
+            so_far: back == 0,
             incidents: incidents
                 .iter()
                 .filter(|i| {

@@ -150,8 +150,9 @@ pub fn day_tooltip(d: &DayBar) -> String {
         return parts.join(" · ");
     }
     parts.push(d.worst.label().to_string());
+    let so_far = if d.so_far { " so far" } else { "" };
     parts.push(match d.uptime {
-        Some(u) => format!("uptime {}", pct(u)),
+        Some(u) => format!("uptime{so_far} {}", pct(u)),
         None => "uptime: no counted probes".into(),
     });
     parts.push(match d.incidents.len() {
@@ -162,10 +163,15 @@ pub fn day_tooltip(d: &DayBar) -> String {
             format!("{n} {noun} ({})", ids.join(", "))
         }
     });
+    // Today's percentiles are estimated from hourly and minute rollups (see `day_so_far`).
+    let figure = |v: Option<u32>| match v {
+        Some(_) if d.so_far => format!("≈{}", ms_text(v)),
+        _ => ms_text(v),
+    };
     parts.push(format!(
         "TTFT p50 {}, p95 {}",
-        ms_text(d.ttft_p50_ms),
-        ms_text(d.ttft_p95_ms)
+        figure(d.ttft_p50_ms),
+        figure(d.ttft_p95_ms)
     ));
     parts.join(" · ")
 }
@@ -202,6 +208,7 @@ mod tests {
             failures: 1,
             ttft_p50_ms: Some(700),
             ttft_p95_ms: Some(1200),
+            so_far: false,
             incidents,
         };
         let days = [
@@ -223,6 +230,14 @@ mod tests {
         assert_eq!(
             b.label,
             "Uptime over the last 3 days: 99.00%; 1 day partial outage, 1 day operational, 1 day without data"
+        );
+        let today = DayBar {
+            so_far: true,
+            ..day(ModelState::Operational, 10, vec![])
+        };
+        assert_eq!(
+            day_tooltip(&today),
+            "2025-03-01 · Operational · uptime so far 99.95% · no incidents · TTFT p50 ≈700 ms, p95 ≈1.2 s"
         );
     }
 }
