@@ -275,6 +275,31 @@ impl Engine {
                 !m.policy.disables(tracker.state)
             };
             let mut reasons = assessment.reasons.clone();
+            // While hysteresis holds the state against the latest evidence, say so first:
+            // "healthy: …" next to a degraded state would read as a contradiction.
+            if let (Some(held), Some(seen)) = (
+                tracker.state.severity(),
+                assessment.candidate.and_then(ModelState::severity),
+            ) {
+                let state = tracker.state.label().to_lowercase();
+                if seen < held {
+                    reasons.insert(
+                        0,
+                        format!(
+                            "recovering: still {state} until {} better evaluations in a row",
+                            m.policy.success_threshold
+                        ),
+                    );
+                } else if seen > held {
+                    reasons.insert(
+                        0,
+                        format!(
+                            "worsening: still {state} until {} worse evaluations in a row",
+                            m.policy.failure_threshold
+                        ),
+                    );
+                }
+            }
             if let Some(w) = window {
                 reasons.insert(0, format!("maintenance: {}", w.title));
             } else if network_down {
@@ -355,14 +380,14 @@ impl Engine {
             {
                 kinds.push(("model.degraded", true));
             }
-            // Into or out of maintenance, the maintenance events tell subscribers.
-            let maintenance = change.from == ModelState::UnderMaintenance
-                || change.to == ModelState::UnderMaintenance;
+            // Every flip of the decision is announced, maintenance included: a program that
+            // follows only `model.disabled` / `model.restored` must stay in step with the
+            // routing table (the reasons say it is maintenance).
             announced.insert(m.key.clone());
-            if prev_enabled && !now_enabled && !maintenance {
+            if prev_enabled && !now_enabled {
                 kinds.push(("model.disabled", true));
             }
-            if !prev_enabled && now_enabled && !maintenance {
+            if !prev_enabled && now_enabled {
                 kinds.push(("model.restored", true));
             }
             for (kind, public) in kinds {
@@ -396,7 +421,7 @@ impl Engine {
             let ov = live_overrides.get(&m.key);
             let reason = match (ov, self.overrides.get(&m.key)) {
                 (Some(o), _) => o.describe(),
-                (None, Some(o)) => format!("override by {} ended: {}", o.created_by, o.reason),
+                (None, Some(o)) => format!("manual override ended: {}", o.reason),
                 (None, None) => "override ended".into(),
             };
             let fallback = first_enabled_fallback(&self.models, &m.key, &effective);

@@ -16,17 +16,18 @@ pub struct ActiveOverride {
     pub model_key: String,
     pub enabled: bool,
     pub reason: String,
+    /// Who set it: for SREs (admin pages, audit log), never in public text or events.
+    #[serde(skip)]
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
 
 impl ActiveOverride {
-    /// The reason shown in the routing table and on the page.
+    /// The reason shown in the routing table and on the page (public: names no person).
     pub fn describe(&self) -> String {
         format!(
-            "override by {}: {} (until {})",
-            self.created_by,
+            "manual override: {} (until {})",
             self.reason,
             self.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true)
         )

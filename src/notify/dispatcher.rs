@@ -104,15 +104,16 @@ impl Dispatcher {
     /// [`Dispatcher::run_until_idle`] to also wait for them).
     pub async fn run_once(&self, attempts: &mut JoinSet<()>) -> Result<Pass, StoreError> {
         let now = self.clock.now();
-        let active = self.store.subscriptions_with_status(Status::Active).await?;
         let mut pass = Pass::default();
         loop {
-            let n = self.store.fan_out(&active, now, 500).await?;
+            let n = self.store.fan_out(now, 500).await?;
             pass.fanned_out += n;
             if n < 500 {
                 break;
             }
         }
+        // Read after the fan-out, so every subscription it queued for is known here.
+        let active = self.store.subscriptions_with_status(Status::Active).await?;
         let due = self.store.due_deliveries(now, 1000).await?;
         // One task per endpoint works through that endpoint's due deliveries in order: a
         // burst reaches a healthy receiver at its own pace, and a hanging receiver only ever

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The event types a subscriber may choose (the public ones).
-pub const PUBLIC_EVENTS: [&str; 10] = [
+pub const PUBLIC_EVENTS: [&str; 11] = [
     "model.state_changed",
     "model.degraded",
     "model.disabled",
@@ -14,6 +14,7 @@ pub const PUBLIC_EVENTS: [&str; 10] = [
     "maintenance.scheduled",
     "maintenance.started",
     "maintenance.completed",
+    "maintenance.cancelled",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,9 +6,9 @@
 use chrono::{DateTime, Utc};
 
 use super::evaluations::ms_to_time;
-use super::subscriptions::Subscription;
+
 use super::{SqlxContext, Store, StoreError};
-use crate::notify::subscription::Kind;
+use crate::notify::subscription::{Kind, Status};
 
 /// A delivery whose next attempt is due.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,13 +74,13 @@ pub enum AfterAttempt {
 impl Store {
     /// Fans out up to `limit` pending outbox rows to `subscriptions` (the active ones).
     /// Returns how many outbox rows were handled.
-    pub async fn fan_out(
-        &self,
-        subscriptions: &[Subscription],
-        now: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<usize, StoreError> {
+    pub async fn fan_out(&self, now: DateTime<Utc>, limit: i64) -> Result<usize, StoreError> {
         let mut tx = self.begin_write("fanning out events").await?;
+        // Read in the same transaction as the outbox: a subscription committed before an
+        // event is then always seen with it. Read before the transaction, a subscription
+        // created in between would miss that event forever (its outbox row is done).
+        let subscriptions =
+            super::subscriptions::subscriptions_with_status(&mut tx, Status::Active).await?;
         let rows: Vec<OutboxRow> = sqlx::query_as(
             "SELECT o.id, e.id, e.type, e.provider_id, e.model_key, e.public, e.payload_json, e.occurred_at FROM outbox o JOIN events e ON e.id = o.event_id \
              WHERE o.done_at IS NULL ORDER BY o.id LIMIT ?",
@@ -355,7 +355,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(active.len(), 2);
-        let fanned = store.fan_out(&active, Utc::now(), 100).await.unwrap();
+        let fanned = store.fan_out(Utc::now(), 100).await.unwrap();
         assert_eq!(fanned, 2, "both outbox rows worked through");
         assert_eq!(
             queued_for(&store, "sub_hook").await,

@@ -177,14 +177,27 @@ impl Store {
     }
 
     /// Cancels a window: one not yet started is cancelled outright (never announced as
-    /// started); one in progress ends now (the evaluator completes and announces it).
-    /// Returns false when no open window has that id.
+    /// started) and subscribers, told when it was scheduled, are told it is off
+    /// (`maintenance.cancelled` in the same transaction); one in progress ends now (the
+    /// evaluator completes and announces it). Returns false when no open window has that id.
     pub async fn cancel_maintenance(
         &self,
         id: i64,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let at = now.timestamp_millis();
+        let mut tx = self.begin_write("cancelling maintenance").await?;
+        let row: Option<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} WHERE id = ? AND status IN ('scheduled', 'in_progress')"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .context(|| format!("reading maintenance {id}"))?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let mut window = from_row(row)?.window;
         let done = sqlx::query(
             "UPDATE maintenances SET \
                status = CASE WHEN status = 'scheduled' AND starts_at > ?1 THEN 'cancelled' ELSE status END, \
@@ -194,9 +207,16 @@ impl Store {
         )
         .bind(at)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .context(|| format!("cancelling maintenance {id}"))?;
+        if window.status == WindowStatus::Scheduled && window.starts_at > now {
+            window.status = WindowStatus::Cancelled;
+            insert_event(&mut tx, &event("maintenance.cancelled", &window), None, at).await?;
+        }
+        tx.commit()
+            .await
+            .context(|| "committing a cancelled maintenance")?;
         Ok(done.rows_affected() > 0)
     }
 }

@@ -247,14 +247,12 @@ impl Store {
         &self,
         status: Status,
     ) -> Result<Vec<Subscription>, StoreError> {
-        let rows: Vec<Row> = sqlx::query_as(&format!(
-            "{COLUMNS} WHERE status = ? ORDER BY created_at, id"
-        ))
-        .bind(status.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .context(|| "listing subscriptions")?;
-        rows.into_iter().map(Row::into_subscription).collect()
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .context(|| "opening a database connection")?;
+        subscriptions_with_status(&mut conn, status).await
     }
 
     /// The newest `limit` subscriptions of any status, newest first (for the admin pages).
@@ -310,4 +308,20 @@ pub(super) async fn note_endpoint_result(
     }
     .context(|| format!("recording a delivery result of subscription {id}"))?;
     Ok(since.flatten().map(ms_to_time))
+}
+
+/// [`Store::subscriptions_with_status`] on a given connection, so the fan-out reads the
+/// subscriptions in the same transaction as the outbox.
+pub(super) async fn subscriptions_with_status(
+    conn: &mut sqlx::SqliteConnection,
+    status: Status,
+) -> Result<Vec<Subscription>, StoreError> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "{COLUMNS} WHERE status = ? ORDER BY created_at, id"
+    ))
+    .bind(status.as_str())
+    .fetch_all(&mut *conn)
+    .await
+    .context(|| "listing subscriptions")?;
+    rows.into_iter().map(Row::into_subscription).collect()
 }

@@ -5,21 +5,31 @@
 //! Forms carry a CSRF token: for signed-in pages the session's HMAC token; for the sign-in
 //! form (no session yet) an HMAC of a random nonce kept in a short-lived cookie, so another
 //! site cannot sign a browser in to an account of its choosing.
+//!
+//! Pages and forms refuse with a page ([`PageError`], the admin layout, the status code and
+//! the message the JSON API would give); the JSON API keeps its JSON errors. Handlers of
+//! pages take [`PageUser`], [`PagePath`] and [`PageForm`] so that even what an extractor
+//! refuses is shown that way.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use chrono::Utc;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::admin_auth::{cookie, internal, refuse, AdminState, AdminUser, SESSION_COOKIE};
+use super::api_v1::errors::{too_large, ApiPath};
 use super::pages::{time, Layout};
 use super::subscriptions::ApiError;
 use super::AppState;
@@ -38,22 +48,37 @@ mod subscriptions;
 
 const LOGIN_COOKIE: &str = "mw_login";
 
-/// The admin routes, to merge into the main router.
-pub fn router(app: AppState) -> Router {
-    Router::new()
+/// The admin routes, sharing one [`AdminState`].
+pub struct Routes {
+    /// `/admin`: pages and forms, refusing with pages.
+    pub pages: Router,
+    /// `/api/v1/admin`: JSON, mounted with the rest of `/api/v1`.
+    pub api: Router,
+}
+
+/// Builds the admin routes around one [`AdminState`], to merge into the main router.
+pub fn routes(app: AppState) -> Routes {
+    let state = AdminState::new(app);
+    let pages = Router::new()
         .route("/admin", get(board))
-        .route("/api/v1/admin/board", get(board_json))
         .route("/admin/login", get(login_page).post(login))
         .route("/admin/logout", post(logout))
         .route("/admin/tokens", post(token_form))
+        .merge(override_pages::routes())
+        .merge(maintenance_pages::routes())
+        .merge(incidents::page_routes())
+        .merge(subscriptions::page_routes())
+        .layer(axum::middleware::from_fn(error_pages))
+        .with_state(Arc::clone(&state));
+    let api = Router::new()
+        .route("/api/v1/admin/board", get(board_json))
         .merge(api::routes())
         .merge(overrides::routes())
         .merge(maintenance::routes())
-        .merge(override_pages::routes())
-        .merge(maintenance_pages::routes())
-        .merge(incidents::routes())
-        .merge(subscriptions::routes())
-        .with_state(AdminState::new(app))
+        .merge(incidents::api_routes())
+        .merge(subscriptions::api_routes())
+        .with_state(state);
+    Routes { pages, api }
 }
 
 fn layout(title: &str) -> Layout {
@@ -66,16 +91,189 @@ fn layout(title: &str) -> Layout {
 /// Admin pages hold tokens and private state: never cached, never framed.
 fn page(status: StatusCode, t: impl Template) -> Response {
     match t.render() {
-        Ok(html) => (
-            status,
-            [
-                (header::CACHE_CONTROL, "no-store"),
-                (header::X_FRAME_OPTIONS, "DENY"),
-            ],
-            Html(html),
-        )
-            .into_response(),
-        Err(e) => internal(e).into_response(),
+        Ok(html) => page_response(status, html),
+        Err(e) => PageError::from(internal(e)).into_response(),
+    }
+}
+
+/// A refusal by a page or form: the status and message the JSON API would give, shown as an
+/// admin page by [`error_pages`], which knows the path and so where to send the person back.
+pub(super) struct PageError(ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> PageError {
+        PageError(e)
+    }
+}
+
+/// What [`PageError`] leaves in its response for [`error_pages`] to render.
+#[derive(Clone)]
+struct Refused {
+    message: String,
+    field: Option<&'static str>,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let mut r = self.0.status.into_response();
+        r.extensions_mut().insert(Refused {
+            message: self.0.message,
+            field: self.0.field,
+        });
+        r
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/error.html")]
+struct ErrorPage {
+    layout: Layout,
+    heading: &'static str,
+    message: String,
+    field: Option<&'static str>,
+    sign_in: bool,
+    back: String,
+    back_name: &'static str,
+}
+
+/// Where to go back to from a refusal at `path`: the page its form is on.
+fn back_link(path: &str) -> (String, &'static str) {
+    let mut parts = path
+        .strip_prefix("/admin/")
+        .unwrap_or("")
+        .split('/')
+        .filter(|p| !p.is_empty());
+    match (parts.next(), parts.next()) {
+        (Some("incidents"), Some(id)) if id.bytes().all(|b| b.is_ascii_digit()) => {
+            (format!("/admin/incidents/{id}"), "the incident")
+        }
+        (Some("incidents"), _) => ("/admin/incidents".into(), "incidents"),
+        (Some("overrides"), _) => ("/admin/overrides".into(), "overrides"),
+        (Some("maintenances"), _) => ("/admin/maintenances".into(), "maintenance windows"),
+        (Some("subscriptions"), _) => ("/admin/subscriptions".into(), "subscriptions"),
+        (Some("login"), _) => ("/admin/login".into(), "the sign-in form"),
+        _ => ("/admin".into(), "operations"),
+    }
+}
+
+/// Middleware of the pages: renders a [`PageError`] as an admin page, keeping the status and
+/// any headers (`Retry-After`).
+async fn error_pages(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let mut res = next.run(req).await;
+    let Some(refused) = res.extensions_mut().remove::<Refused>() else {
+        return res;
+    };
+    let status = res.status();
+    let heading = match status {
+        StatusCode::UNAUTHORIZED => "Sign in first",
+        StatusCode::FORBIDDEN => "Refused",
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::CONFLICT => "Not possible now",
+        StatusCode::PAYLOAD_TOO_LARGE => "Too large",
+        s if s.is_server_error() => "Something went wrong",
+        _ => "Please check the form",
+    };
+    let (back, back_name) = back_link(&path);
+    let t = ErrorPage {
+        layout: layout(heading),
+        heading,
+        message: refused.message,
+        field: refused.field,
+        sign_in: status == StatusCode::UNAUTHORIZED,
+        back,
+        back_name,
+    };
+    let html = match t.render() {
+        Ok(html) => html,
+        Err(e) => {
+            tracing::error!(error = %e, "could not render the admin error page");
+            "<!doctype html><title>Error</title><p>Something went wrong.</p>".into()
+        }
+    };
+    let mut out = page_response(status, html);
+    for (name, value) in res.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().append(name, value.clone());
+        }
+    }
+    out
+}
+
+fn page_response(status: StatusCode, html: String) -> Response {
+    (
+        status,
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::X_FRAME_OPTIONS, "DENY"),
+        ],
+        Html(html),
+    )
+        .into_response()
+}
+
+/// A signed-in person, for pages and forms: without a session, a page pointing to the
+/// sign-in form (401).
+pub(super) struct PageUser(pub AdminUser);
+
+impl FromRequestParts<Arc<AdminState>> for PageUser {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AdminState>,
+    ) -> Result<Self, PageError> {
+        Ok(PageUser(AdminUser::from_request_parts(parts, state).await?))
+    }
+}
+
+/// Path parameters, for pages and forms: a value that does not parse is refused (400) on a
+/// page naming the parameter.
+pub(super) struct PagePath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for PagePath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, PageError> {
+        let ApiPath(value) = ApiPath::<T>::from_request_parts(parts, state).await?;
+        Ok(PagePath(value))
+    }
+}
+
+/// A form body: one that cannot be read as the form expected is refused on a page.
+pub(super) struct PageForm<T>(pub T);
+
+impl<S, T> FromRequest<S> for PageForm<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, PageError> {
+        match Form::<T>::from_request(req, state).await {
+            Ok(Form(value)) => Ok(PageForm(value)),
+            Err(e) => Err(form_error(e).into()),
+        }
+    }
+}
+
+fn form_error(e: FormRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return too_large();
+    }
+    let text = e.body_text();
+    let detail = text
+        .strip_prefix("Failed to deserialize form body: ")
+        .unwrap_or(&text);
+    ApiError {
+        status: e.status(),
+        message: format!("the form could not be read: {detail}"),
+        field: None,
     }
 }
 
@@ -277,7 +475,7 @@ async fn login(
     State(state): State<Arc<AdminState>>,
     headers: HeaderMap,
     ClientIp(client): ClientIp,
-    Form(form): Form<LoginForm>,
+    PageForm(form): PageForm<LoginForm>,
 ) -> Response {
     let again = |status, error: String| {
         let t = LoginPage {
@@ -333,7 +531,7 @@ async fn login(
                 .insert(header::RETRY_AFTER, retry_after.as_secs().into());
             r
         }
-        Err(LoginError::Store(e)) => internal(e).into_response(),
+        Err(LoginError::Store(e)) => PageError::from(internal(e)).into_response(),
     }
 }
 
@@ -357,9 +555,9 @@ fn check_csrf(state: &AdminState, user: &AdminUser, token: &str) -> Result<(), A
 /// `POST /admin/logout`: ends the session and clears the cookie.
 async fn logout(
     State(state): State<Arc<AdminState>>,
-    user: AdminUser,
-    Form(form): Form<CsrfForm>,
-) -> Result<Response, ApiError> {
+    PageUser(user): PageUser,
+    PageForm(form): PageForm<CsrfForm>,
+) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
     let now = Utc::now();
     state
@@ -393,7 +591,7 @@ async fn board(
     };
     let models = match board_rows(&state).await {
         Ok(models) => models,
-        Err(e) => return internal(e).into_response(),
+        Err(e) => return PageError::from(internal(e)).into_response(),
     };
     let t = Board {
         layout: layout("Operations"),
@@ -431,9 +629,9 @@ pub(super) fn parse_scope(text: &str) -> Result<Scope, ApiError> {
 /// `POST /admin/tokens`: creates a token and shows it once.
 async fn token_form(
     State(state): State<Arc<AdminState>>,
-    user: AdminUser,
-    Form(form): Form<TokenForm>,
-) -> Result<Response, ApiError> {
+    PageUser(user): PageUser,
+    PageForm(form): PageForm<TokenForm>,
+) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
     let scope = parse_scope(&form.scope)?;
     let store = state.auth.store();

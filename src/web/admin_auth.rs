@@ -3,7 +3,8 @@
 //! [`Scope`]), the state they read ([`AdminState`]), and the session cookie itself.
 //!
 //! Refusals are JSON errors like the rest of the API: 401 when no valid credential was
-//! sent, 403 when the credential is valid but not enough (scope, CSRF).
+//! sent, 403 when the credential is valid but not enough (scope, CSRF). Pages and forms
+//! take [`super::admin::PageUser`] instead, which shows the refusal as a page.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -84,6 +85,16 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .find(|(n, _)| *n == name)
         .map(|(_, v)| v.trim_matches('"'))
         .filter(|v| !v.is_empty())
+}
+
+/// The credentials of an `Authorization: Bearer …` header value. The scheme is
+/// case-insensitive (RFC 9110 §11.1), so `bearer` and `BEARER` work too.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// The client's address (see [`super::client_ip`]), when the server knows it.
@@ -188,12 +199,7 @@ impl FromRequestParts<Arc<AdminState>> for ApiCaller {
     ) -> Result<Self, Self::Rejection> {
         let client = client_addr(parts);
         if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
-            let token = auth
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::trim)
-                .unwrap_or("");
+            let token = auth.to_str().ok().and_then(bearer_token).unwrap_or("");
             let found = tokens::authenticate(&state.app.store, token, Utc::now())
                 .await
                 .map_err(internal)?

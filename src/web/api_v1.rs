@@ -14,8 +14,10 @@
 //! - `/api/v1/maintenances` (scheduled, in progress, completed in the last 90 days);
 //! - `/api/v1/openapi.json`.
 //!
-//! Unknown paths and bad `period` values are answered by [`super::site::serve`].
+//! Unknown paths and bad `period` values are answered by [`super::site::serve`]; every
+//! other refusal under `/api/v1` gets the same JSON shape through [`errors`].
 
+pub mod errors;
 pub mod openapi;
 pub mod wire;
 

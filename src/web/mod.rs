@@ -71,15 +71,20 @@ pub fn renderers() -> Vec<Renderer> {
 }
 
 /// The route table.
+///
+/// Everything under `/api/v1` is one router mounted as a service behind
+/// [`api_v1::errors::json_errors`], so that every refusal there, including the ones axum
+/// answers by itself (a method a route does not have), is the documented JSON error.
 pub fn router(state: AppState) -> Router {
-    use axum::routing::post;
+    use axum::middleware::from_fn;
+    use axum::routing::{any, any_service, post};
     let site = state.site.clone();
     // Only the routes that key on the client's address pay for resolving it; the public
     // site (the hot path under outage traffic) does not.
     let trusted: Arc<[ipnet::IpNet]> = state.config.server.trusted_proxies.clone().into();
     let resolve_client = axum::middleware::from_fn_with_state(trusted, client_ip::resolve);
-    let admin = admin::router(state.clone()).layer(resolve_client.clone());
-    let subscriptions = Router::new()
+    let admin = admin::routes(state.clone());
+    let subscription_api = Router::new()
         .route("/api/v1/subscriptions", post(subscriptions::create))
         .route(
             "/api/v1/subscriptions/{id}",
@@ -97,6 +102,12 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/subscriptions/{id}/deliveries/{delivery}/redeliver",
             post(subscriptions::redeliver),
         )
+        .with_state(Arc::clone(&state.notify))
+        .layer(resolve_client.clone())
+        .layer(from_fn(subscriptions::private_responses))
+        // Subscribing needs no credentials: an oversized body is refused before anything.
+        .layer(from_fn(api_v1::errors::body_limit));
+    let subscription_pages = Router::new()
         .route("/subscriptions/new", post(subscribe_pages::form))
         .route("/subscriptions/confirm", get(subscribe_pages::confirm))
         .route(
@@ -108,16 +119,27 @@ pub fn router(state: AppState) -> Router {
             get(subscribe_pages::manage_page).post(subscribe_pages::manage),
         )
         .with_state(Arc::clone(&state.notify))
-        .layer(resolve_client);
+        .layer(resolve_client.clone())
+        .layer(from_fn(subscriptions::private_responses));
+    let api = Router::new()
+        .route("/api/v1/routing", get(routing))
+        .with_state(state.clone())
+        .merge(subscription_api)
+        .merge(admin.api.layer(resolve_client.clone()))
+        // The read API's bodies are rendered per snapshot and served by the site.
+        .fallback_service(any(site::serve).with_state(site.clone()));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(metrics::readyz))
         .route("/metrics", get(metrics::metrics))
-        .route("/api/v1/routing", get(routing))
         .with_state(state)
-        .merge(subscriptions)
-        .merge(admin)
-        .fallback_service(axum::routing::any(site::serve).with_state(site))
+        .merge(subscription_pages)
+        .merge(admin.pages.layer(resolve_client))
+        .nest_service(
+            "/api/v1",
+            any_service(api).layer(from_fn(api_v1::errors::json_errors)),
+        )
+        .fallback_service(any(site::serve).with_state(site))
 }
 
 /// Liveness: the process is up and answering.

@@ -182,6 +182,10 @@ pub async fn serve(
     respond(&body, &headers, method == Method::HEAD)
 }
 
+/// The Content-Security-Policy of every public page.
+pub const PAGE_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
+     script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'";
+
 /// Builds the response for `body`, honouring If-None-Match and Accept-Encoding.
 pub fn respond(body: &Body, headers: &HeaderMap, head: bool) -> Response {
     let mut builder = Response::builder()
@@ -190,7 +194,15 @@ pub fn respond(body: &Body, headers: &HeaderMap, head: bool) -> Response {
             header::CACHE_CONTROL,
             "public, max-age=5, stale-while-revalidate=30",
         )
-        .header(header::VARY, "Accept-Encoding");
+        .header(header::VARY, "Accept-Encoding")
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .header(header::REFERRER_POLICY, "strict-origin-when-cross-origin");
+    if body.content_type.as_bytes().starts_with(b"text/html") {
+        // The pages need nothing but their own stylesheet and script: an injected tag that
+        // slipped past escaping could load or run nothing. Framing stays allowed, for
+        // teams that embed their status page.
+        builder = builder.header(header::CONTENT_SECURITY_POLICY, PAGE_CSP);
+    }
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())

@@ -38,10 +38,7 @@ pub fn render(s: &PublicSnapshot) -> Vec<Rendered> {
     };
     let unresolved = incidents(s.unresolved_incidents().collect());
     let recent = incidents(s.incidents.iter().take(INCIDENTS_LISTED).collect());
-    let worst = page_indicator(
-        s.models().map(|m| component_status(m.state)),
-        s.unresolved_incidents().map(|i| i.impact.as_str()),
-    );
+    let worst = snapshot_indicator(s);
     let status = json!({ "indicator": worst, "description": status_description(worst) });
     let with_page = |key: &str, value: Value| {
         let mut doc = json!({ "page": page });
@@ -145,6 +142,15 @@ pub fn page_indicator<'a>(
     } else {
         INDICATORS[worst]
     }
+}
+
+/// The page's indicator for a snapshot; the HTML banner follows it too, so the page and
+/// `status.json` never disagree.
+pub fn snapshot_indicator(s: &PublicSnapshot) -> &'static str {
+    page_indicator(
+        s.models().map(|m| component_status(m.state)),
+        s.unresolved_incidents().map(|i| i.impact.as_str()),
+    )
 }
 
 /// Statuspage's words for each indicator.

@@ -1,6 +1,10 @@
 //! The HTML side of subscriptions: the `/subscribe` form's result, the confirmation link,
 //! one-click unsubscribe (RFC 8058) and the preferences page. Links in emails carry an
 //! HMAC token for the subscription, so no token is ever stored in clear.
+//!
+//! Filters have three lists (providers, models, events), as in the API. The preferences
+//! page replaces a stored list only when its form carried that list, so saving never
+//! widens a filter the page did not show.
 
 use std::sync::Arc;
 
@@ -41,8 +45,26 @@ struct Manage {
     status: String,
     action: String,
     unsubscribe: String,
+    providers: Vec<Choice>,
     models: Vec<Choice>,
     events: Vec<Choice>,
+}
+
+/// The hidden field by which the preferences form says it carries the provider checkboxes
+/// (`templates/public/manage.html`). Unticking every provider sends no `providers` at all,
+/// the same as a form without them (a page opened before they were added, a hand-made
+/// POST); only a form with this field may clear the stored providers.
+const PROVIDERS_SHOWN: &str = "providers_shown";
+
+/// Checkboxes for provider ids, ticked when in `checked`.
+fn choices<'a>(ids: impl IntoIterator<Item = &'a str>, checked: &[String]) -> Vec<Choice> {
+    ids.into_iter()
+        .map(|id| Choice {
+            value: id.to_string(),
+            label: id.to_string(),
+            checked: checked.iter().any(|c| c == id),
+        })
+        .collect()
 }
 
 fn page(status: StatusCode, t: impl Template) -> Response {
@@ -123,7 +145,7 @@ pub async fn form(
     let filter = match parse_filter(
         &state,
         all(&form, "models"),
-        Vec::new(),
+        all(&form, "providers"),
         all(&form, "events"),
     ) {
         Ok(f) => f,
@@ -318,6 +340,8 @@ pub async fn manage_page(
     let token = q.token.unwrap_or_default();
     let mut models: Vec<String> = state.models.iter().cloned().collect();
     models.sort();
+    let mut providers: Vec<&str> = state.providers.iter().map(String::as_str).collect();
+    providers.sort_unstable();
     page(
         StatusCode::OK,
         Manage {
@@ -330,6 +354,7 @@ pub async fn manage_page(
                 "/subscriptions/{id}/unsubscribe?token={}",
                 state.secrets.link_token("unsubscribe", &id)
             ),
+            providers: choices(providers, &sub.filter.providers),
             models: models
                 .into_iter()
                 .map(|m| Choice {
@@ -358,11 +383,27 @@ pub async fn manage(
             vec!["This preferences link is not valid.".into()],
         );
     }
+    let sub = match state.store.subscription(&id).await {
+        Ok(Some(sub)) => sub,
+        Ok(None) => {
+            return notice(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                vec![format!("There is no subscription {id}.")],
+            )
+        }
+        Err(e) => return failed("loading a subscription failed", &e),
+    };
     let form = pairs(&body);
-    let filter = match parse_filter(
+    let shows_providers = form.iter().any(|(k, _)| k == PROVIDERS_SHOWN);
+    let mut filter = match parse_filter(
         &state,
         all(&form, "models"),
-        Vec::new(),
+        if shows_providers {
+            all(&form, "providers")
+        } else {
+            Vec::new()
+        },
         all(&form, "events"),
     ) {
         Ok(f) => f,
@@ -374,11 +415,18 @@ pub async fn manage(
             )
         }
     };
+    if !shows_providers {
+        // Kept as stored, unvalidated: a provider since removed from the configuration
+        // must not make the rest of the form impossible to save.
+        filter.providers = sub.filter.providers;
+    }
     match state.store.update_filter(&id, &filter).await {
         Ok(()) => notice(
             StatusCode::OK,
             "Preferences saved",
-            vec!["Your subscription now follows the models and events you chose.".into()],
+            vec![
+                "Your subscription now follows the providers, models and events you chose.".into(),
+            ],
         ),
         Err(e) => failed("saving preferences failed", &e),
     }

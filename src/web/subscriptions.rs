@@ -207,10 +207,35 @@ pub fn parse_filter(
     })
 }
 
+/// An address we can put in a `To:` header for any SMTP server: plain ASCII, no quoted
+/// local part, no brackets. RFC 5321 allows more (quoted strings, SMTPUTF8), but relays
+/// without SMTPUTF8 refuse those, and a subscriber would only learn it from a missing mail.
+fn plain_address(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    let atom = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c);
+    !local.is_empty()
+        && local.chars().all(atom)
+        && !domain.is_empty()
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+}
+
+/// The longest webhook URL accepted; real endpoints are far shorter.
+const MAX_URL_LEN: usize = 2048;
+
 fn parse_email(field: &'static str, text: &str) -> Result<String, ApiError> {
     let trimmed = text.trim();
+    if !trimmed.is_ascii() && trimmed.contains('@') {
+        return Err(ApiError::field(
+            field,
+            "write the address in ASCII (an internationalised domain in its xn-- form)",
+        ));
+    }
     match trimmed.parse::<lettre::Address>() {
-        Ok(a) if trimmed.len() <= 254 => Ok(a.to_string()),
+        Ok(a) if trimmed.len() <= 254 && plain_address(trimmed) => Ok(a.to_string()),
         _ => Err(ApiError::field(
             field,
             format!(
@@ -282,6 +307,12 @@ pub async fn subscribe(
                 })?,
             };
             let url = match (url, format) {
+                (Some(u), _) if u.trim().len() > MAX_URL_LEN => {
+                    return Err(ApiError::field(
+                        "url",
+                        format!("the URL is longer than {MAX_URL_LEN} characters"),
+                    ))
+                }
                 (Some(u), _) => u.trim().to_string(),
                 (None, Format::Pagerduty) => PAGERDUTY_URL.to_string(),
                 (None, _) => {
@@ -343,6 +374,12 @@ pub async fn subscribe(
             Ok(body)
         }
         "email" => {
+            if url.is_some() {
+                return Err(ApiError::field(
+                    "url",
+                    "`url` is for webhook subscriptions; an email subscription takes `email`",
+                ));
+            }
             let address = parse_email(
                 "email",
                 email_addr.ok_or_else(|| {
@@ -418,7 +455,7 @@ async fn authorised(
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(crate::web::admin_auth::bearer_token)
         .ok_or_else(|| {
             ApiError::status(
                 StatusCode::UNAUTHORIZED,
@@ -435,6 +472,38 @@ async fn authorised(
         _ => Err(ApiError::status(
             StatusCode::NOT_FOUND,
             format!("no subscription `{id}` for this token"),
+        )),
+    }
+}
+
+/// Middleware for the subscription API and pages: their answers carry signing secrets,
+/// management tokens, or pages reached by a tokened link, so no cache keeps them and no
+/// link followed from them passes the token on in a `Referer`.
+pub async fn private_responses(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+/// Refuses (409) changes to a subscription that was deleted or disabled: nothing would be
+/// sent, so accepting them would only mislead (the admin API answers the same).
+fn still_live(s: &Subscription) -> Result<(), ApiError> {
+    match s.status {
+        Status::Active | Status::Pending => Ok(()),
+        other => Err(ApiError::status(
+            StatusCode::CONFLICT,
+            format!("subscription `{}` is {}", s.id, other.as_str()),
         )),
     }
 }
@@ -484,6 +553,7 @@ pub async fn rotate(
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let sub = authorised(&state, &headers, &id).await?;
+    still_live(&sub)?;
     if sub.format != Format::Native {
         return Err(ApiError::status(
             StatusCode::CONFLICT,
@@ -525,10 +595,21 @@ pub async fn deliveries(
 /// `POST /api/v1/subscriptions/{id}/deliveries/{delivery}/redeliver`.
 pub async fn redeliver(
     State(state): State<Arc<NotifyState>>,
-    Path((id, delivery)): Path<(String, i64)>,
+    Path((id, delivery)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    authorised(&state, &headers, &id).await?;
+    // The token is checked before the path is judged: without it, a caller learns nothing.
+    let sub = authorised(&state, &headers, &id).await?;
+    let delivery: i64 = delivery.parse().map_err(|_| {
+        ApiError::status(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "path parameter `delivery` must be an integer, not `{}`",
+                delivery.chars().take(100).collect::<String>()
+            ),
+        )
+    })?;
+    still_live(&sub)?;
     if state
         .store
         .redeliver(&id, delivery, Utc::now())

@@ -1,7 +1,8 @@
 // Loads the status page served by the real modelwatch binary in headless Chromium (Debian's
 // /usr/bin/chromium, driven by playwright-core), and fails when:
 // - a page does not answer 200, or a configured model or its state is missing from it;
-// - the browser reports a console error or an uncaught exception;
+// - the browser reports a console error (a Content-Security-Policy violation included) or
+//   an uncaught exception;
 // - axe-core reports a serious or critical accessibility violation, in light or dark mode;
 // - the page scrolls sideways on a 360-pixel-wide phone.
 // It saves screenshots next to the build output (target/browser/).
@@ -37,14 +38,21 @@ try {
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
   page.on('response', (r) => { if (r.status() >= 400) consoleErrors.push(`${r.status()} for ${r.url()}`); });
 
+  // axe-core is injected as an inline script, which the pages' Content-Security-Policy
+  // forbids (as it should); it runs in a second context that bypasses the policy, while
+  // the first loads every page under it, so a violation shows as a console error.
+  const axeContext = await browser.newContext({ bypassCSP: true });
+  const axePage = await axeContext.newPage();
   const pages = ['/', `/models/${models[0]}`, '/history'];
   for (const route of pages) {
     const response = await page.goto(base + route, { waitUntil: 'load' });
     if (!response || response.status() !== 200) fail(`${route} answered ${response?.status()}`);
+    if (!response?.headers()['content-security-policy']) fail(`${route} has no Content-Security-Policy`);
+    await axePage.goto(base + route, { waitUntil: 'load' });
     for (const scheme of ['light', 'dark']) {
-      await page.emulateMedia({ colorScheme: scheme });
-      await page.addScriptTag({ content: axeSource });
-      const result = await page.evaluate(async () => await window.axe.run());
+      await axePage.emulateMedia({ colorScheme: scheme });
+      await axePage.addScriptTag({ content: axeSource });
+      const result = await axePage.evaluate(async () => await window.axe.run());
       for (const v of result.violations.filter((v) => ['serious', 'critical'].includes(v.impact))) {
         fail(`${route} (${scheme}): axe ${v.impact} ${v.id}: ${v.help} (${v.nodes.length} nodes, e.g. ${v.nodes[0]?.target})`);
       }

@@ -115,9 +115,23 @@ async fn an_override_applies_to_routing_and_expires_by_itself_in_simulated_time(
     assert!(
         forced
             .reason
-            .starts_with("override by alice@x: provider announced a bad deploy (until "),
+            .starts_with("manual override: provider announced a bad deploy (until "),
         "{}",
         forced.reason
+    );
+    // Who set it is for SREs: the public reason and the announced event never name them.
+    let announced = sim.store.events_after(0, 100_000).await.unwrap();
+    let disabled = announced
+        .iter()
+        .find(|e| e.kind == "model.disabled")
+        .unwrap();
+    assert!(
+        disabled
+            .payload_json
+            .contains("provider announced a bad deploy")
+            && !disabled.payload_json.contains("alice@x"),
+        "{}",
+        disabled.payload_json
     );
     assert_eq!(forced.fallback.as_deref(), Some("acme/small"));
     assert_eq!(sim.count("model.disabled").await, 1);
@@ -196,7 +210,17 @@ async fn a_maintenance_window_silences_the_evaluator() {
     assert_eq!(sim.count("maintenance.started").await, 1);
     assert_eq!(sim.count("maintenance.completed").await, 0);
     assert_eq!(sim.count("incident.created").await, 0);
-    assert_eq!(sim.count("model.disabled").await, 0);
+    // The decision flipped, so programs following `model.disabled` hear of it, with the
+    // maintenance as its reason rather than the failures.
+    assert!(!inside.enabled);
+    assert_eq!(sim.count("model.disabled").await, 1);
+    let events = sim.store.events_after(0, 100_000).await.unwrap();
+    let disabled = events.iter().find(|e| e.kind == "model.disabled").unwrap();
+    assert!(
+        disabled.payload_json.contains("Database upgrade"),
+        "{}",
+        disabled.payload_json
+    );
     assert!(sim.store.open_incidents().await.unwrap().is_empty());
 
     // After the window: back to evidence-based evaluation (healthy again since 900s).
@@ -206,7 +230,8 @@ async fn a_maintenance_window_silences_the_evaluator() {
     assert_eq!(after.state, ModelState::Operational, "{after:?}");
     assert!(after.enabled);
     assert_eq!(sim.count("incident.created").await, 0);
-    assert_eq!(sim.count("model.disabled").await, 0);
+    assert_eq!(sim.count("model.disabled").await, 1);
+    assert_eq!(sim.count("model.restored").await, 1);
     assert!(sim.store.open_maintenances().await.unwrap().is_empty());
     let (outbox,): (i64,) = sqlx::query_as(
         "SELECT count(*) FROM outbox o JOIN events e ON e.id = o.event_id WHERE e.type LIKE 'maintenance.%'",
@@ -404,6 +429,19 @@ async fn overrides_and_maintenances_through_the_admin_api() {
     )
     .await;
     assert_eq!(list["maintenances"][0]["status"], "cancelled");
+    // Subscribers told it was scheduled are told it is off, with its outbox row.
+    let events = app.store.events_after(0, 1_000_000).await.unwrap();
+    let cancelled = events
+        .iter()
+        .find(|e| e.kind == "maintenance.cancelled")
+        .expect("maintenance.cancelled announced");
+    assert!(cancelled.public && cancelled.payload_json.contains("Network work"));
+    let (queued,): (i64,) = sqlx::query_as("SELECT count(*) FROM outbox WHERE event_id = ?")
+        .bind(cancelled.id)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(queued, 1);
 
     // Every change is in the audit log.
     let admin = token(&app.store, Scope::Admin).await;

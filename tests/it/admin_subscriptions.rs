@@ -427,7 +427,7 @@ async fn the_subscriptions_page_hides_secrets_and_its_forms_need_the_csrf_token(
     assert_eq!(sub.status.as_str(), "disabled");
     assert_eq!(
         sub.disabled_reason.as_deref(),
-        Some("disabled by oncall@example.com: noisy")
+        Some("disabled by the status page's operators: noisy")
     );
     let html = page("/admin/subscriptions".into()).await;
     assert!(html.contains("Re-enable"), "{html}");

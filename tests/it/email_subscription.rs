@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::helpers::{spawn_seeded_app_with, TestApp};
 use crate::smtp_sink::{self, SmtpSink};
 
-async fn wait_mail(sink: &SmtpSink, n: usize) -> Vec<Vec<u8>> {
+pub async fn wait_mail(sink: &SmtpSink, n: usize) -> Vec<Vec<u8>> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let got: Vec<Vec<u8>> = sink.messages().into_iter().map(|m| m.data).collect();
@@ -63,7 +63,7 @@ async fn deliveries(app: &TestApp, id: &str) -> usize {
 }
 
 /// The first link in the text body that contains `needle`, as a path on the test server.
-fn link(raw: &[u8], needle: &str) -> String {
+pub fn link(raw: &[u8], needle: &str) -> String {
     let message = MessageParser::default().parse(raw).unwrap();
     let text = message.body_text(0).unwrap().to_string();
     let url = text

@@ -25,6 +25,8 @@ struct Replay {
     enabled_log: Vec<(u64, BTreeMap<String, bool>)>,
     /// Per second: each provider's rollup state.
     rollup_log: Vec<(u64, BTreeMap<String, ModelState>)>,
+    /// Per second: the first stored reason of every model's decision.
+    reason_log: Vec<(u64, BTreeMap<String, String>)>,
 }
 
 impl Replay {
@@ -40,6 +42,7 @@ impl Replay {
             _dir: dir,
             enabled_log: Vec::new(),
             rollup_log: Vec::new(),
+            reason_log: Vec::new(),
         }
     }
 
@@ -63,6 +66,15 @@ impl Replay {
                 .map(|p| (p.id.clone(), p.state))
                 .collect();
             self.rollup_log.push((s, rollups));
+            // The stored reasons, as the public pages and the model API show them.
+            let stored = self.store.load_model_states().await.unwrap();
+            self.reason_log.push((
+                s,
+                stored
+                    .into_iter()
+                    .map(|m| (m.model_key, m.reasons.first().cloned().unwrap_or_default()))
+                    .collect(),
+            ));
         }
     }
 
@@ -186,6 +198,22 @@ async fn incident_replay_disables_only_the_affected_models_and_restores_them() {
         assert_eq!(rollup_at.get("anthropic"), Some(&ModelState::PartialOutage));
         assert_eq!(rollup_at.get("openai"), Some(&ModelState::Operational));
         assert_eq!(table_at.1.get("anthropic/sonnet-4-5"), Some(&true));
+        // Between the fault's end and the restore, hysteresis holds the outage against
+        // healthy evidence, and the public reason says so rather than "healthy".
+        let held: Vec<&String> = replay
+            .reason_log
+            .iter()
+            .filter(|(s, _)| *s > FAULT_END && (*s as i64) < restored[0])
+            .filter_map(|(_, reasons)| reasons.get(model))
+            .collect();
+        assert!(
+            held.iter().any(|r| r.starts_with("recovering: still")),
+            "{model}: {held:?}"
+        );
+        assert!(
+            !held.iter().any(|r| r.starts_with("healthy")),
+            "{model}: {held:?}"
+        );
     }
     for model in ["anthropic/sonnet-4-5", "openai/gpt-5", "openai/gpt-5-mini"] {
         assert_eq!(

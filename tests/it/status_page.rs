@@ -251,3 +251,26 @@ async fn unknown_pages_are_html_404s_and_assets_have_their_types() {
     assert!(js.text().await.unwrap().contains("Intl.DateTimeFormat"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn public_responses_carry_security_headers() {
+    let app = spawn_seeded_app().await;
+    let page = app.get("/").await;
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("object-src 'none'"),
+        "{csp}"
+    );
+    for path in ["/", "/api/v2/summary.json", "/history.atom"] {
+        let r = app.get(path).await;
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(
+            r.headers()["referrer-policy"],
+            "strict-origin-when-cross-origin",
+            "{path}"
+        );
+    }
+    let json = app.get("/api/v2/summary.json").await;
+    assert!(json.headers().get("content-security-policy").is_none());
+    app.stop().await;
+}

@@ -228,6 +228,31 @@ async fn a_webhook_gets_matching_events_signed_and_survives_rotation() {
         three[2].0["webhook-id"], three[0].0["webhook-id"],
         "a redelivery keeps its webhook-id"
     );
+
+    // Deleted by its owner: nothing more can be rotated or redelivered.
+    let sub_url = format!("{}/api/v1/subscriptions/{id}", app.base);
+    let r = app
+        .client
+        .delete(&sub_url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    for path in [
+        "rotate-secret".to_string(),
+        format!("deliveries/{}/redeliver", oldest["id"]),
+    ] {
+        let r = app
+            .client
+            .post(format!("{sub_url}/{path}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 409, "{path}");
+        assert!(r.text().await.unwrap().contains("unsubscribed"), "{path}");
+    }
     app.stop().await;
 }
 
@@ -280,6 +305,30 @@ async fn bad_input_says_which_field_and_why() {
             422,
             Some("email"),
             "not an email address",
+        ),
+        (
+            json!({"kind": "email", "email": "\"<script>\"@example.com"}),
+            422,
+            Some("email"),
+            "not an email address",
+        ),
+        (
+            json!({"kind": "email", "email": "üñí@exämple.com"}),
+            422,
+            Some("email"),
+            "in ASCII",
+        ),
+        (
+            json!({"kind": "email", "email": "me@example.com", "url": "https://example.com/h"}),
+            422,
+            Some("url"),
+            "for webhook subscriptions",
+        ),
+        (
+            json!({"kind": "webhook", "url": format!("https://example.com/{}", "a".repeat(3000))}),
+            422,
+            Some("url"),
+            "longer than 2048",
         ),
         (
             json!({"kind": "email", "email": "a@b.c", "colour": "red"}),
@@ -453,4 +502,54 @@ async fn a_persistently_failing_endpoint_is_disabled_and_its_owner_told() {
     assert_eq!(mails.len(), 1, "the owner is told");
     assert_eq!(mails[0].to, vec!["owner@example.org".to_string()]);
     assert!(String::from_utf8_lossy(&mails[0].data).contains(&failing.ip().to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn management_answers_are_private_and_the_token_comes_first() {
+    let app = spawn_seeded_app_with("").await;
+    let r = create(&app, json!({"kind": "email", "email": "me@example.com"})).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["cache-control"], "no-store", "it holds a token");
+    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+    let sub: Value = r.json().await.unwrap();
+    let (id, token) = (
+        sub["id"].as_str().unwrap(),
+        sub["management_token"].as_str().unwrap(),
+    );
+    // The scheme is case-insensitive (RFC 9110).
+    let r = app
+        .client
+        .get(format!("{}/api/v1/subscriptions/{id}", app.base))
+        .header("authorization", format!("bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    // A bad delivery id: 401 without the token, then a JSON 400 naming the parameter.
+    let redeliver = format!(
+        "{}/api/v1/subscriptions/{id}/deliveries/abc/redeliver",
+        app.base
+    );
+    let r = app.client.post(&redeliver).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = app
+        .client
+        .post(&redeliver)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`delivery` must be an integer, not `abc`"),
+        "{body}"
+    );
+    let page = app.get("/subscribe").await;
+    assert!(page.headers().get("cache-control").unwrap() != "no-store");
+    app.stop().await;
 }

@@ -51,7 +51,7 @@ pub fn build(
     routing_key: Option<&Secret>,
 ) -> Option<Payload> {
     match format {
-        Format::Native => Some(native::build(event)),
+        Format::Native => Some(native::build(event, base_url)),
         Format::Slack => Some(slack::build(event, base_url)),
         Format::Discord => Some(discord::build(event, base_url)),
         Format::Teams => Some(teams::build(event, base_url)),

@@ -76,7 +76,7 @@ fn path_segment(s: &str) -> String {
 
 /// `base_url` + `path`, only when that makes an absolute http(s) URL: chat services reject
 /// relative links, and a link is optional.
-fn absolute(base_url: &str, path: &str) -> Option<String> {
+pub(super) fn absolute(base_url: &str, path: &str) -> Option<String> {
     if path.starts_with("https://") || path.starts_with("http://") {
         return Some(path.to_string());
     }

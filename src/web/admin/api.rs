@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::super::admin_auth::{internal, refuse, AdminState, ApiCaller};
+use super::super::api_v1::errors::{json_body, ApiPath, ApiQuery};
 use super::super::subscriptions::ApiError;
 use super::{admin_error, parse_scope};
 use crate::admin::audit::{self, Change};
@@ -49,7 +50,7 @@ struct AuditQuery {
 async fn audit_log(
     State(state): State<Arc<AdminState>>,
     caller: ApiCaller,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     caller.require(Scope::Admin)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
@@ -74,12 +75,7 @@ async fn create_token(
     body: Result<Json<NewToken>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Admin)?;
-    let Json(req) = body.map_err(|e| {
-        refuse(
-            StatusCode::BAD_REQUEST,
-            format!("invalid JSON body: {}", e.body_text()),
-        )
-    })?;
+    let req = json_body(body)?;
     let scope = parse_scope(&req.scope)?;
     let store = state.auth.store();
     let (id, token) = tokens::create(
@@ -135,7 +131,7 @@ async fn audit_revoke(
 async fn revoke_token(
     State(state): State<Arc<AdminState>>,
     caller: ApiCaller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Admin)?;
     if !tokens::revoke(state.auth.store(), &id, Utc::now())
@@ -176,7 +172,7 @@ async fn list_sessions(
 async fn revoke_session(
     State(state): State<Arc<AdminState>>,
     caller: ApiCaller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Admin)?;
     if !state

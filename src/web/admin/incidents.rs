@@ -15,26 +15,27 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
-use axum::{Form, Json, Router};
+use axum::{Json, Router};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::super::admin_auth::{internal, refuse, AdminState, AdminUser, ApiCaller};
+use super::super::api_v1::errors::{json_body, ApiPath};
 use super::super::pages::{time, TimeView};
 use super::super::subscriptions::ApiError;
-use super::{check_csrf, layout, page};
+use super::{check_csrf, layout, page, PageError, PageForm, PagePath, PageUser};
 use crate::admin::audit::{self, Actor, Change};
 use crate::admin::Scope;
 use crate::evaluate::incidents::IncidentStatus;
 use crate::store::incident_ops::{self, NewIncident, NewUpdate, OpsError};
 use crate::store::incidents::Incident;
 
-pub(super) fn routes() -> Router<Arc<AdminState>> {
+pub(super) fn api_routes() -> Router<Arc<AdminState>> {
     Router::new()
         .route("/api/v1/admin/incidents", get(api_list).post(api_open))
         .route("/api/v1/admin/incidents/{id}", get(api_show))
@@ -48,6 +49,10 @@ pub(super) fn routes() -> Router<Arc<AdminState>> {
             "/api/v1/admin/incidents/{id}/postmortem",
             put(api_postmortem),
         )
+}
+
+pub(super) fn page_routes() -> Router<Arc<AdminState>> {
+    Router::new()
         .route("/admin/incidents", get(list_page).post(open_form))
         .route("/admin/incidents/{id}", get(show_page))
         .route("/admin/incidents/{id}/acknowledge", post(acknowledge_form))
@@ -74,15 +79,6 @@ fn invalid(field: &'static str, message: impl Into<String>) -> ApiError {
         message: message.into(),
         field: Some(field),
     }
-}
-
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(v)| v).map_err(|e| {
-        refuse(
-            StatusCode::BAD_REQUEST,
-            format!("invalid JSON body: {}", e.body_text()),
-        )
-    })
 }
 
 /// The incident as the admin API shows it: the public fields plus who acknowledged it.
@@ -351,7 +347,7 @@ async fn api_list(
 async fn api_show(
     State(state): State<Arc<AdminState>>,
     caller: ApiCaller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Read)?;
     let incident = load(&state, id).await?;
@@ -381,7 +377,7 @@ async fn api_open(
 async fn api_acknowledge(
     State(state): State<Arc<AdminState>>,
     caller: ApiCaller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Operate)?;
     do_acknowledge(&state, &(&caller).into(), id).await?;
@@ -391,7 +387,7 @@ async fn api_acknowledge(
 async fn api_update(
     State(state): State<Arc<AdminState>>,
     caller: ApiCaller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: Result<Json<UpdateRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Operate)?;
@@ -412,7 +408,7 @@ struct ResolveRequest {
 async fn api_resolve(
     State(state): State<Arc<AdminState>>,
     caller: ApiCaller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: Result<Json<ResolveRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Operate)?;
@@ -440,7 +436,7 @@ struct PostmortemRequest {
 async fn api_postmortem(
     State(state): State<Arc<AdminState>>,
     caller: ApiCaller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: Result<Json<PostmortemRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Operate)?;
@@ -505,7 +501,7 @@ fn see_other(to: String) -> Response {
 async fn list_page(
     State(state): State<Arc<AdminState>>,
     user: Result<AdminUser, ApiError>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageError> {
     let Ok(user) = user else {
         return Ok(see_other("/admin/login".into()));
     };
@@ -546,8 +542,8 @@ async fn list_page(
 async fn show_page(
     State(state): State<Arc<AdminState>>,
     user: Result<AdminUser, ApiError>,
-    Path(id): Path<i64>,
-) -> Result<Response, ApiError> {
+    PagePath(id): PagePath<i64>,
+) -> Result<Response, PageError> {
     let Ok(user) = user else {
         return Ok(see_other("/admin/login".into()));
     };
@@ -617,9 +613,9 @@ struct OpenForm {
 
 async fn open_form(
     State(state): State<Arc<AdminState>>,
-    user: AdminUser,
-    Form(form): Form<OpenForm>,
-) -> Result<Response, ApiError> {
+    PageUser(user): PageUser,
+    PageForm(form): PageForm<OpenForm>,
+) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
     let req = OpenRequest {
         provider: form.provider,
@@ -636,10 +632,10 @@ async fn open_form(
 
 async fn acknowledge_form(
     State(state): State<Arc<AdminState>>,
-    user: AdminUser,
-    Path(id): Path<i64>,
-    Form(form): Form<super::CsrfForm>,
-) -> Result<Response, ApiError> {
+    PageUser(user): PageUser,
+    PagePath(id): PagePath<i64>,
+    PageForm(form): PageForm<super::CsrfForm>,
+) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
     do_acknowledge(&state, &(&user).into(), id).await?;
     Ok(see_other(format!("/admin/incidents/{id}")))
@@ -661,10 +657,10 @@ struct UpdateForm {
 
 async fn update_form(
     State(state): State<Arc<AdminState>>,
-    user: AdminUser,
-    Path(id): Path<i64>,
-    Form(form): Form<UpdateForm>,
-) -> Result<Response, ApiError> {
+    PageUser(user): PageUser,
+    PagePath(id): PagePath<i64>,
+    PageForm(form): PageForm<UpdateForm>,
+) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
     let req = UpdateRequest {
         status: form.status,
@@ -687,10 +683,10 @@ struct PostmortemForm {
 
 async fn postmortem_form(
     State(state): State<Arc<AdminState>>,
-    user: AdminUser,
-    Path(id): Path<i64>,
-    Form(form): Form<PostmortemForm>,
-) -> Result<Response, ApiError> {
+    PageUser(user): PageUser,
+    PagePath(id): PagePath<i64>,
+    PageForm(form): PageForm<PostmortemForm>,
+) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
     do_postmortem(&state, &(&user).into(), id, Some(form.url)).await?;
     Ok(see_other(format!("/admin/incidents/{id}")))

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -15,8 +15,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::super::admin_auth::{internal, refuse, AdminState, ApiCaller};
+use super::super::api_v1::errors::{json_body, ApiPath};
 use super::super::subscriptions::ApiError;
-use super::overrides::{audit, bad, json_body, known_model};
+use super::overrides::{audit, bad, known_model};
 use crate::admin::Scope;
 use crate::store::maintenances::NewMaintenance;
 
@@ -186,7 +187,7 @@ async fn list_maintenances(
 async fn cancel_maintenance(
     State(state): State<Arc<AdminState>>,
     caller: ApiCaller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Operate)?;
     cancel_checked(&state, &caller, id).await?;

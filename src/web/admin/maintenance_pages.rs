@@ -7,20 +7,22 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::super::admin_auth::{internal, AdminState, AdminUser};
+use super::super::api_v1::errors::body_error;
 use super::super::pages::{time, TimeView};
 use super::super::subscriptions::ApiError;
 use super::maintenance::{cancel_checked, create_checked};
 use super::override_pages::as_caller;
 use super::overrides::bad;
-use super::{check_csrf, layout, page, CsrfForm};
+use super::{check_csrf, layout, page, CsrfForm, PageError, PageForm, PagePath, PageUser};
 use crate::evaluate::overrides::WindowStatus;
 
 pub(super) fn routes() -> Router<Arc<AdminState>> {
@@ -53,7 +55,7 @@ struct WindowView {
 async fn list_page(
     State(state): State<Arc<AdminState>>,
     user: Result<AdminUser, ApiError>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageError> {
     let Ok(user) = user else {
         return Ok(Redirect::to("/admin/login").into_response());
     };
@@ -110,9 +112,10 @@ fn utc_local(field: &'static str, text: &str) -> Result<DateTime<Utc>, ApiError>
 /// is read by hand: the model checkboxes repeat the `models` field.
 async fn create_form(
     State(state): State<Arc<AdminState>>,
-    user: AdminUser,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+    PageUser(user): PageUser,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, PageError> {
+    let body = body.map_err(body_error)?;
     let [mut csrf, mut title, mut text, mut starts, mut ends]: [String; 5] = Default::default();
     let mut models: Vec<String> = Vec::new();
     for (k, v) in form_urlencoded::parse(&body) {
@@ -146,10 +149,10 @@ async fn create_form(
 /// progress now (audited `maintenance.cancel`).
 async fn cancel_form(
     State(state): State<Arc<AdminState>>,
-    user: AdminUser,
-    Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
-) -> Result<Response, ApiError> {
+    PageUser(user): PageUser,
+    PagePath(id): PagePath<i64>,
+    PageForm(form): PageForm<CsrfForm>,
+) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
     cancel_checked(&state, &as_caller(&user), id).await?;
     Ok(Redirect::to("/admin/maintenances").into_response())

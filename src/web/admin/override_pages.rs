@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
@@ -19,7 +19,7 @@ use super::super::admin_auth::{internal, refuse, AdminState, AdminUser, ApiCalle
 use super::super::pages::{time, TimeView};
 use super::super::subscriptions::ApiError;
 use super::overrides::{audit, bad, create_checked, MAX_OVERRIDE};
-use super::{check_csrf, layout, page, CsrfForm};
+use super::{check_csrf, layout, page, CsrfForm, PageError, PageForm, PagePath, PageUser};
 use crate::admin::Scope;
 
 /// Ended overrides stay listed this long.
@@ -68,7 +68,7 @@ struct OverrideView {
 async fn list_page(
     State(state): State<Arc<AdminState>>,
     user: Result<AdminUser, ApiError>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageError> {
     let Ok(user) = user else {
         return Ok(Redirect::to("/admin/login").into_response());
     };
@@ -135,9 +135,9 @@ struct CreateForm {
 /// `POST /admin/overrides`: creates an override (audited `override.create`).
 async fn create_form(
     State(state): State<Arc<AdminState>>,
-    user: AdminUser,
-    Form(form): Form<CreateForm>,
-) -> Result<Response, ApiError> {
+    PageUser(user): PageUser,
+    PageForm(form): PageForm<CreateForm>,
+) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
     let caller = as_caller(&user);
     let now = Utc::now();
@@ -145,10 +145,7 @@ async fn create_form(
         "enable" => true,
         "disable" => false,
         other => {
-            return Err(bad(
-                "decision",
-                format!("`{other}`: choose enable or disable"),
-            ))
+            return Err(bad("decision", format!("`{other}`: choose enable or disable")).into())
         }
     };
     let text = form.expires_in.trim();
@@ -176,10 +173,10 @@ async fn create_form(
 /// `POST /admin/overrides/{id}/end`: ends an active override now (audited `override.end`).
 async fn end_form(
     State(state): State<Arc<AdminState>>,
-    user: AdminUser,
-    Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
-) -> Result<Response, ApiError> {
+    PageUser(user): PageUser,
+    PagePath(id): PagePath<i64>,
+    PageForm(form): PageForm<CsrfForm>,
+) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
     if !state
         .app
@@ -188,10 +185,7 @@ async fn end_form(
         .await
         .map_err(internal)?
     {
-        return Err(refuse(
-            StatusCode::NOT_FOUND,
-            format!("no active override {id}"),
-        ));
+        return Err(refuse(StatusCode::NOT_FOUND, format!("no active override {id}")).into());
     }
     audit(
         &state,

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::super::admin_auth::{internal, refuse, AdminState, ApiCaller};
+use super::super::api_v1::errors::{json_body, ApiPath};
 use super::super::subscriptions::ApiError;
 use crate::admin::audit::{self, Change};
 use crate::admin::Scope;
@@ -51,15 +52,6 @@ pub(super) fn bad(field: &'static str, message: impl Into<String>) -> ApiError {
         message: message.into(),
         field: Some(field),
     }
-}
-
-pub(super) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(b)| b).map_err(|e| {
-        refuse(
-            StatusCode::BAD_REQUEST,
-            format!("invalid JSON body: {}", e.body_text()),
-        )
-    })
 }
 
 pub(super) fn known_model(state: &AdminState, model: &str) -> bool {
@@ -213,7 +205,7 @@ async fn list_overrides(
 async fn end_override(
     State(state): State<Arc<AdminState>>,
     caller: ApiCaller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Operate)?;
     if !state

@@ -16,20 +16,22 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Json, Router};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::super::admin_auth::{internal, refuse, AdminState, AdminUser, ApiCaller};
+use super::super::api_v1::errors::{body_error, ApiPath};
 use super::super::pages::{time, TimeView};
 use super::super::subscriptions::ApiError;
 use super::overrides::{audit, bad};
-use super::{check_csrf, layout, page};
+use super::{check_csrf, layout, page, PageError, PageForm, PagePath, PageUser};
 use crate::admin::Scope;
 use crate::notify::subscription::{Kind, Status};
 use crate::store::deliveries::DeliveryLog;
@@ -39,7 +41,7 @@ const LIST_LIMIT: i64 = 500;
 const LOG_LIMIT: i64 = 200;
 const MAX_REASON: usize = 500;
 
-pub(super) fn routes() -> Router<Arc<AdminState>> {
+pub(super) fn api_routes() -> Router<Arc<AdminState>> {
     Router::new()
         .route("/api/v1/admin/subscriptions", get(api_list))
         .route(
@@ -55,6 +57,10 @@ pub(super) fn routes() -> Router<Arc<AdminState>> {
             "/api/v1/admin/subscriptions/{id}/deliveries/{delivery}/redeliver",
             post(api_redeliver),
         )
+}
+
+pub(super) fn page_routes() -> Router<Arc<AdminState>> {
+    Router::new()
         .route("/admin/subscriptions", get(list_page))
         .route("/admin/subscriptions/{id}/disable", post(disable_form))
         .route("/admin/subscriptions/{id}/enable", post(enable_form))
@@ -146,10 +152,12 @@ async fn do_disable(
             format!("subscription `{id}` is already {}", sub.status.as_str()),
         ));
     }
+    // The subscriber reads this reason too, so it names no person; who did it is in the
+    // audit log.
     let stored = if reason.is_empty() {
-        format!("disabled by {}", caller.actor.name)
+        "disabled by the status page's operators".to_string()
     } else {
-        format!("disabled by {}: {reason}", caller.actor.name)
+        format!("disabled by the status page's operators: {reason}")
     };
     let now = Utc::now();
     state
@@ -283,10 +291,11 @@ struct DisableBody {
 async fn api_disable(
     State(state): State<Arc<AdminState>>,
     caller: ApiCaller,
-    Path(id): Path<String>,
-    body: Bytes,
+    ApiPath(id): ApiPath<String>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Operate)?;
+    let body = body.map_err(body_error)?;
     let req: DisableBody = if body.iter().all(u8::is_ascii_whitespace) {
         DisableBody::default()
     } else {
@@ -304,7 +313,7 @@ async fn api_disable(
 async fn api_enable(
     State(state): State<Arc<AdminState>>,
     caller: ApiCaller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Operate)?;
     Ok(Json(do_enable(&state, &caller, &id).await?))
@@ -314,7 +323,7 @@ async fn api_enable(
 async fn api_deliveries(
     State(state): State<Arc<AdminState>>,
     caller: ApiCaller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Read)?;
     load(&state, &id).await?;
@@ -326,7 +335,7 @@ async fn api_deliveries(
 async fn api_redeliver(
     State(state): State<Arc<AdminState>>,
     caller: ApiCaller,
-    Path((id, delivery)): Path<(String, i64)>,
+    ApiPath((id, delivery)): ApiPath<(String, i64)>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Operate)?;
     do_redeliver(&state, &caller, &id, delivery).await?;
@@ -404,7 +413,7 @@ async fn list_page(
     State(state): State<Arc<AdminState>>,
     user: Result<AdminUser, ApiError>,
     Query(q): Query<ListQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageError> {
     let Ok(user) = user else {
         return Ok(Redirect::to("/admin/login").into_response());
     };
@@ -502,10 +511,10 @@ fn urlencoding(id: &str) -> String {
 
 async fn disable_form(
     State(state): State<Arc<AdminState>>,
-    user: AdminUser,
-    Path(id): Path<String>,
-    Form(form): Form<DisableForm>,
-) -> Result<Response, ApiError> {
+    PageUser(user): PageUser,
+    PagePath(id): PagePath<String>,
+    PageForm(form): PageForm<DisableForm>,
+) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
     do_disable(&state, &as_caller(&user), &id, Some(form.reason)).await?;
     Ok(back(None))
@@ -513,10 +522,10 @@ async fn disable_form(
 
 async fn enable_form(
     State(state): State<Arc<AdminState>>,
-    user: AdminUser,
-    Path(id): Path<String>,
-    Form(form): Form<super::CsrfForm>,
-) -> Result<Response, ApiError> {
+    PageUser(user): PageUser,
+    PagePath(id): PagePath<String>,
+    PageForm(form): PageForm<super::CsrfForm>,
+) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
     do_enable(&state, &as_caller(&user), &id).await?;
     Ok(back(None))
@@ -524,10 +533,10 @@ async fn enable_form(
 
 async fn redeliver_form(
     State(state): State<Arc<AdminState>>,
-    user: AdminUser,
-    Path((id, delivery)): Path<(String, i64)>,
-    Form(form): Form<super::CsrfForm>,
-) -> Result<Response, ApiError> {
+    PageUser(user): PageUser,
+    PagePath((id, delivery)): PagePath<(String, i64)>,
+    PageForm(form): PageForm<super::CsrfForm>,
+) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
     do_redeliver(&state, &as_caller(&user), &id, delivery).await?;
     Ok(back(Some(&id)))

@@ -131,8 +131,27 @@ pub fn banner_text(overall: ModelState) -> &'static str {
     }
 }
 
+/// The banner's state: the models' overall state, made as bad as the Statuspage indicator
+/// (which also counts unresolved incidents, even while they are being monitored), so the
+/// page never says "all operational" while `/api/v2/status.json` reports an outage.
+pub fn banner_state(overall: ModelState, indicator: &str) -> ModelState {
+    let from_indicator = match indicator {
+        "minor" => ModelState::DegradedPerformance,
+        "major" => ModelState::PartialOutage,
+        "critical" => ModelState::MajorOutage,
+        _ => return overall,
+    };
+    match overall.severity() {
+        Some(own) if from_indicator.severity().is_some_and(|i| i <= own) => overall,
+        _ => from_indicator,
+    }
+}
+
 pub fn render(snapshot: &PublicSnapshot) -> String {
-    let overall = snapshot.overall();
+    let overall = banner_state(
+        snapshot.overall(),
+        crate::web::statuspage::snapshot_indicator(snapshot),
+    );
     let page = IndexPage {
         layout: Layout::new(
             snapshot,

@@ -20,8 +20,22 @@ pub struct Choice {
 #[template(path = "public/subscribe.html")]
 pub struct SubscribePage {
     pub layout: Layout,
+    pub providers: Vec<Choice>,
     pub models: Vec<Choice>,
     pub events: Vec<Choice>,
+}
+
+/// Checkboxes for every provider of the snapshot.
+pub fn provider_choices(snapshot: &PublicSnapshot) -> Vec<Choice> {
+    snapshot
+        .providers
+        .iter()
+        .map(|p| Choice {
+            value: p.id.clone(),
+            label: format!("{} ({})", p.name, p.id),
+            checked: false,
+        })
+        .collect()
 }
 
 /// Checkboxes for every model of the snapshot.
@@ -59,6 +73,7 @@ pub fn render(snapshot: &PublicSnapshot) -> String {
             ),
             "subscribe",
         ),
+        providers: provider_choices(snapshot),
         models: model_choices(snapshot, &[]),
         events: event_choices(&[]),
     };

@@ -269,3 +269,35 @@ fn paths_are_encoded_like_browsers_request_them() {
         "/models/bedrock/anthropic.claude%20v1:0%2Fx"
     );
 }
+
+#[test]
+fn the_banner_agrees_with_the_statuspage_indicator() {
+    use crate::web::pages::index::banner_state;
+    // Every model recovered but the incident is still monitored (major impact): the page
+    // must not say "all operational" while status.json says "major".
+    let mut s = snapshot(vec![incident("Opus impaired", "Monitoring.")]);
+    s.incidents[0].status = "monitoring".into();
+    for p in &mut s.providers {
+        p.state = ModelState::Operational;
+        for m in &mut p.models {
+            m.state = ModelState::Operational;
+        }
+    }
+    let index = render(&s);
+    let index = page(&index, "/");
+    assert!(!index.contains("All systems operational"), "{index}");
+    assert!(index.contains("Partial outage"));
+    assert_eq!(
+        banner_state(ModelState::MajorOutage, "minor"),
+        ModelState::MajorOutage,
+        "never better than the models"
+    );
+    assert_eq!(
+        banner_state(ModelState::Unknown, "none"),
+        ModelState::Unknown
+    );
+    assert_eq!(
+        banner_state(ModelState::Operational, "critical"),
+        ModelState::MajorOutage
+    );
+}
