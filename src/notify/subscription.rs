@@ -50,6 +50,14 @@ impl Format {
         }
     }
 
+    /// Formats read by people (an inbox, a chat channel) rather than by programs.
+    pub fn for_people(self) -> bool {
+        matches!(
+            self,
+            Format::Email | Format::Slack | Format::Discord | Format::Teams
+        )
+    }
+
     pub fn parse(s: &str) -> Option<Format> {
         [
             Format::Native,

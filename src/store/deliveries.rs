@@ -48,7 +48,8 @@ pub struct AttemptRecord {
     pub error: Option<String>,
 }
 
-/// (outbox id, event id, type, provider, model, public, payload, occurred at).
+/// (outbox id, event id, type, provider, model, public, payload, occurred at, whether a
+/// more specific model event of the same round says the same).
 type OutboxRow = (
     i64,
     i64,
@@ -58,6 +59,7 @@ type OutboxRow = (
     bool,
     String,
     i64,
+    bool,
 );
 /// (delivery id, event id, subscription, message id, attempts, created, event type, payload).
 type DueRow = (i64, i64, String, String, i64, i64, String, String);
@@ -82,14 +84,19 @@ impl Store {
         let subscriptions =
             super::subscriptions::subscriptions_with_status(&mut tx, Status::Active).await?;
         let rows: Vec<OutboxRow> = sqlx::query_as(
-            "SELECT o.id, e.id, e.type, e.provider_id, e.model_key, e.public, e.payload_json, e.occurred_at FROM outbox o JOIN events e ON e.id = o.event_id \
+            "SELECT o.id, e.id, e.type, e.provider_id, e.model_key, e.public, e.payload_json, e.occurred_at, \
+               e.type = 'model.state_changed' AND EXISTS (SELECT 1 FROM events s WHERE s.model_key = e.model_key \
+                 AND s.occurred_at = e.occurred_at AND s.type IN ('model.degraded', 'model.disabled', 'model.restored')) \
+             FROM outbox o JOIN events e ON e.id = o.event_id \
              WHERE o.done_at IS NULL ORDER BY o.id LIMIT ?",
         )
         .bind(limit)
         .fetch_all(&mut *tx)
         .await
         .context(|| "reading the outbox")?;
-        for (outbox_id, event_id, kind, provider, model, public, payload, occurred_at) in &rows {
+        for (outbox_id, event_id, kind, provider, model, public, payload, occurred_at, covered) in
+            &rows
+        {
             if *public {
                 let affected: Vec<String> = serde_json::from_str::<serde_json::Value>(payload)
                     .ok()
@@ -108,6 +115,13 @@ impl Store {
                             .matches(kind, provider.as_deref(), model.as_deref(), &affected)
                 });
                 for sub in matching {
+                    // One change, one message for people: a state change that comes with
+                    // `model.disabled` (or restored, or degraded) in the same round is left
+                    // to that event, unless they asked for state changes by name. Programs
+                    // (native webhooks) get both, as documented.
+                    if *covered && sub.format.for_people() && sub.filter.events.is_empty() {
+                        continue;
+                    }
                     if sub.kind == Kind::Webhook
                         && !crate::notify::formats::carries(sub.format, kind)
                     {
@@ -366,6 +380,67 @@ mod tests {
             queued_for(&store, "sub_mail").await,
             1,
             "the address hears only the event after its confirmation"
+        );
+    }
+
+    /// People get one message per change; programs get every event.
+    #[tokio::test]
+    async fn a_state_change_with_a_disable_is_one_message_for_people() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("d.db")).await.unwrap();
+        let t0 = Utc::now() - Duration::minutes(10);
+        let mut native = subscription("sub_native", Kind::Webhook, Status::Active, t0);
+        native.format = Format::Native;
+        let mut slack = subscription("sub_slack", Kind::Webhook, Status::Active, t0);
+        slack.format = Format::Slack;
+        let mut mail = subscription("sub_mail", Kind::Email, Status::Active, t0);
+        mail.format = Format::Email;
+        let mut asked = subscription("sub_asked", Kind::Webhook, Status::Active, t0);
+        asked.format = Format::Discord;
+        asked.filter.events = vec!["model.state_changed".into()];
+        for s in [&native, &slack, &mail, &asked] {
+            store.insert_subscription(s).await.unwrap();
+        }
+        let event = |kind| NewEvent {
+            kind,
+            provider_id: "acme".into(),
+            model_key: Some("acme/m-1".into()),
+            public: true,
+            payload: json!({"model": "acme/m-1"}),
+        };
+        // One round: the state change and the disable it caused; a later round: a state
+        // change alone (partial to major outage, still disabled).
+        for (at, kinds) in [
+            (1, vec!["model.state_changed", "model.disabled"]),
+            (2, vec!["model.state_changed"]),
+        ] {
+            let round = Round {
+                at: Some(t0 + Duration::minutes(at)),
+                events: kinds.into_iter().map(event).collect(),
+                ..Round::default()
+            };
+            store.commit_round(&round).await.unwrap();
+        }
+        store.fan_out(Utc::now(), 100).await.unwrap();
+        assert_eq!(
+            queued_for(&store, "sub_native").await,
+            3,
+            "programs: every event"
+        );
+        assert_eq!(
+            queued_for(&store, "sub_slack").await,
+            2,
+            "disable + lone change"
+        );
+        assert_eq!(
+            queued_for(&store, "sub_mail").await,
+            2,
+            "disable + lone change"
+        );
+        assert_eq!(
+            queued_for(&store, "sub_asked").await,
+            2,
+            "both state changes"
         );
     }
 }

@@ -19,6 +19,9 @@
 
 pub mod errors;
 pub mod openapi;
+#[cfg(test)]
+mod openapi_tests;
+mod openapi_write;
 pub mod wire;
 
 use chrono::{DateTime, Utc};

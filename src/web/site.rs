@@ -173,11 +173,7 @@ pub async fn serve(
             .or_else(|| site.bodies.get(path).cloned())
     };
     let Some(body) = body else {
-        return not_found_or_bad(
-            path,
-            StatusCode::NOT_FOUND,
-            &format!("nothing at `{}`", truncate(path)),
-        );
+        return not_found_or_bad(path, StatusCode::NOT_FOUND, &missing(path));
     };
     respond(&body, &headers, method == Method::HEAD)
 }
@@ -268,6 +264,26 @@ fn truncate(s: &str) -> String {
 }
 
 /// JSON errors under `/api/`, a short HTML page elsewhere.
+/// What a 404 says: the model or incident the path names, and where the real ones are
+/// listed, when the path has that shape; else the path itself.
+fn missing(path: &str) -> String {
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["", "api", "v1", "models", provider, model, ..] | ["", "models", provider, model, ..] => {
+            format!(
+                "no model `{}/{}`; /api/v1/models lists every model",
+                truncate(provider),
+                truncate(model)
+            )
+        }
+        ["", "api", "v1", "incidents", id, ..] | ["", "incidents", id, ..] => format!(
+            "no incident `{}`; /api/v1/incidents lists them",
+            truncate(id)
+        ),
+        _ => format!("nothing at `{}`", truncate(path)),
+    }
+}
+
 pub fn not_found_or_bad(path: &str, status: StatusCode, message: &str) -> Response {
     if path.starts_with("/api/") {
         let body =
@@ -300,6 +316,26 @@ pub fn not_found_or_bad(path: &str, status: StatusCode, message: &str) -> Respon
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_model_or_incident_is_named() {
+        assert_eq!(
+            missing("/api/v1/models/anthropic/nope/history"),
+            "no model `anthropic/nope`; /api/v1/models lists every model"
+        );
+        assert_eq!(
+            missing("/models/anthropic/nope"),
+            "no model `anthropic/nope`; /api/v1/models lists every model"
+        );
+        assert_eq!(
+            missing("/api/v1/incidents/999"),
+            "no incident `999`; /api/v1/incidents lists them"
+        );
+        assert_eq!(
+            missing("/api/v2/nope.json"),
+            "nothing at `/api/v2/nope.json`"
+        );
+    }
 
     #[test]
     fn encodings_are_negotiated() {

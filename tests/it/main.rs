@@ -20,6 +20,7 @@ mod helpers;
 mod maintenance_public;
 mod metrics;
 mod notify_crash;
+mod openapi_coverage;
 mod paging;
 mod probe_anthropic;
 mod probe_bedrock;

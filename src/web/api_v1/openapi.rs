@@ -3,12 +3,24 @@
 //! Written by hand next to the wire types in [`super`] rather than derived, so the document
 //! carries descriptions a derive could not know. Every object schema lists *all* its
 //! properties as required because the bodies always contain every field (absent values are
-//! `null`, typed `[T, "null"]`); the integration tests validate real responses against it.
+//! `null`, typed `[T, "null"]`); only fields that really can be left out (an error's
+//! `field`, request fields) are built with `object_opt`. The integration tests validate
+//! real responses against it.
+//!
+//! This file describes the public read routes; `openapi_write` adds the
+//! subscription API and the admin API (their operations, bodies and security schemes).
 
 use serde_json::{json, Map, Value};
 
 /// The document, with `base_url` as its server.
 pub fn document(base_url: &str) -> Value {
+    let mut doc = read_document(base_url);
+    super::openapi_write::extend(&mut doc);
+    doc
+}
+
+/// The public read routes' part of the document.
+fn read_document(base_url: &str) -> Value {
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -18,7 +30,10 @@ pub fn document(base_url: &str) -> Value {
                 probes. Every body except the routing table is rebuilt at most every half \
                 minute; bodies carry weak ETags and honour If-None-Match. Field names are \
                 snake_case and stable; fields may be added, never renamed. Errors are \
-                `{\"error\": {\"status\", \"message\"}}`. Unknown query parameters are ignored.",
+                `{\"error\": {\"status\", \"message\", \"field\"?}}`. Unknown query parameters \
+                are ignored. The read routes need no credentials; the subscription management \
+                routes take the subscription's management token and the admin routes an API \
+                token (see `components.securitySchemes`).",
         },
         "servers": [{ "url": base_url }],
         "paths": paths(),
@@ -53,7 +68,7 @@ fn path_param(name: &str, description: &str) -> Value {
     })
 }
 
-fn error_response(description: &str) -> Value {
+pub(super) fn error_response(description: &str) -> Value {
     json!({
         "description": description,
         "content": { "application/json": { "schema": reference("Error") } },
@@ -123,42 +138,52 @@ fn paths() -> Value {
     })
 }
 
-fn reference(name: &str) -> Value {
+pub(super) fn reference(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
 /// An object schema whose properties are all required.
-fn object(description: &str, properties: Vec<(&str, Value)>) -> Value {
-    let required: Vec<&str> = properties.iter().map(|(k, _)| *k).collect();
-    let properties: Map<String, Value> = properties
+pub(super) fn object(description: &str, properties: Vec<(&str, Value)>) -> Value {
+    object_opt(description, properties, Vec::new())
+}
+
+/// An object schema with required properties and properties that may be absent.
+pub(super) fn object_opt(
+    description: &str,
+    required: Vec<(&str, Value)>,
+    optional: Vec<(&str, Value)>,
+) -> Value {
+    let names: Vec<&str> = required.iter().map(|(k, _)| *k).collect();
+    let properties: Map<String, Value> = required
         .into_iter()
+        .chain(optional)
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     json!({
         "type": "object",
         "description": description,
-        "required": required,
+        "required": names,
         "properties": properties,
     })
 }
 
-fn typed(ty: &str, description: &str) -> Value {
+pub(super) fn typed(ty: &str, description: &str) -> Value {
     json!({ "type": ty, "description": description })
 }
 
-fn nullable(ty: &str, description: &str) -> Value {
+pub(super) fn nullable(ty: &str, description: &str) -> Value {
     json!({ "type": [ty, "null"], "description": description })
 }
 
-fn time(description: &str) -> Value {
+pub(super) fn time(description: &str) -> Value {
     json!({ "type": "string", "format": "date-time", "description": description })
 }
 
-fn nullable_time(description: &str) -> Value {
+pub(super) fn nullable_time(description: &str) -> Value {
     json!({ "type": ["string", "null"], "format": "date-time", "description": description })
 }
 
-fn array_of(items: Value, description: &str) -> Value {
+pub(super) fn array_of(items: Value, description: &str) -> Value {
     json!({ "type": "array", "items": items, "description": description })
 }
 
@@ -257,9 +282,11 @@ fn schemas() -> Value {
         ),
     ));
     json!({
-        "Error": object("An error answer.", vec![("error", object("", vec![
+        "Error": object("An error answer.", vec![("error", object_opt("", vec![
             ("status", typed("integer", "The HTTP status.")),
             ("message", typed("string", "What went wrong, naming the path or parameter.")),
+        ], vec![
+            ("field", typed("string", "The request field a 422 is about.")),
         ]))]),
         "ModelState": {
             "type": "string",
@@ -395,24 +422,4 @@ fn schemas() -> Value {
         ),
         "OpenApiDocument": { "type": "object", "description": "An OpenAPI 3.1 document." },
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_reference_resolves() {
-        let doc = document("http://127.0.0.1:8080");
-        let text = doc.to_string();
-        for piece in text.split("\"$ref\":\"#/components/").skip(1) {
-            let target = piece.split('"').next().unwrap();
-            let (kind, name) = target.split_once('/').unwrap();
-            assert!(
-                doc["components"][kind].get(name).is_some(),
-                "dangling $ref {target}"
-            );
-        }
-        assert_eq!(doc["openapi"], "3.1.0");
-    }
 }
