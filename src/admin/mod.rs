@@ -79,14 +79,7 @@ pub enum AdminError {
 /// Normalises an email address for storage and comparison (trimmed, lower-case), or says
 /// why it is not one.
 pub fn normalise_email(text: &str) -> Result<String, AdminError> {
-    let trimmed = text.trim().to_lowercase();
-    match trimmed.parse::<lettre::Address>() {
-        Ok(a) if trimmed.len() <= 254 => Ok(a.to_string()),
-        _ => Err(AdminError::Invalid(format!(
-            "`{}` is not an email address",
-            trimmed.chars().take(100).collect::<String>()
-        ))),
-    }
+    crate::notify::email::address::parse(&text.to_lowercase()).map_err(AdminError::Invalid)
 }
 
 #[cfg(test)]

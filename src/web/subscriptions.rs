@@ -207,43 +207,11 @@ pub fn parse_filter(
     })
 }
 
-/// An address we can put in a `To:` header for any SMTP server: plain ASCII, no quoted
-/// local part, no brackets. RFC 5321 allows more (quoted strings, SMTPUTF8), but relays
-/// without SMTPUTF8 refuse those, and a subscriber would only learn it from a missing mail.
-fn plain_address(text: &str) -> bool {
-    let Some((local, domain)) = text.split_once('@') else {
-        return false;
-    };
-    let atom = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c);
-    !local.is_empty()
-        && local.chars().all(atom)
-        && !domain.is_empty()
-        && domain
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-}
-
 /// The longest webhook URL accepted; real endpoints are far shorter.
 const MAX_URL_LEN: usize = 2048;
 
 fn parse_email(field: &'static str, text: &str) -> Result<String, ApiError> {
-    let trimmed = text.trim();
-    if !trimmed.is_ascii() && trimmed.contains('@') {
-        return Err(ApiError::field(
-            field,
-            "write the address in ASCII (an internationalised domain in its xn-- form)",
-        ));
-    }
-    match trimmed.parse::<lettre::Address>() {
-        Ok(a) if trimmed.len() <= 254 && plain_address(trimmed) => Ok(a.to_string()),
-        _ => Err(ApiError::field(
-            field,
-            format!(
-                "`{}` is not an email address",
-                trimmed.chars().take(100).collect::<String>()
-            ),
-        )),
-    }
+    crate::notify::email::address::parse(text).map_err(|why| ApiError::field(field, why))
 }
 
 /// `POST /api/v1/subscriptions`.

@@ -9,6 +9,7 @@
 //! templates under `templates/email/`; subjects are single-line (no header injection) and
 //! every message has a Date and a Message-ID. [`Mailer`] sends them (see [`transport`]).
 
+pub mod address;
 mod headers;
 mod templates;
 mod transport;
