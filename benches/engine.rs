@@ -6,7 +6,8 @@
 //! - **c.** database bytes per stored result and per rollup row, insert and rollup speed, and
 //!   the database size after a year under the default retention (computed from the measured
 //!   per-row sizes, not by inserting a year of rows);
-//! - **d.** the evaluator's cost per model per evaluation, pure core and full engine round.
+//! - **d.** the evaluator's cost per result: the pure detector, and the full engine judging
+//!   every result of 10,000 models probed every 30 s.
 //!
 //! Run it with `scripts/bench` (`cargo bench --bench engine`, release profile). It is a plain
 //! program (`harness = false`), not a test: it measures and prints, and asserts nothing about
@@ -34,7 +35,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use modelwatch::clock::Clock;
 use modelwatch::config::{Config, ProviderKind};
 use modelwatch::evaluate::engine::Engine;
-use modelwatch::evaluate::{assess, step, Baseline, ModelState, Override, Policy, Sample, Tracker};
+use modelwatch::evaluate::{Detector, Policy, Sample};
 use modelwatch::probe::openai::{chat_body, endpoint};
 use modelwatch::probe::simulated::simulate;
 use modelwatch::probe::sse::SseParser;
@@ -56,12 +57,26 @@ fn main() {
         memory_child();
         return;
     }
+    // `cargo bench --bench engine -- d` runs section d alone (cargo adds `--bench` itself).
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let run = |section: &str| only.is_empty() || only.iter().any(|o| o == section);
     print_header();
-    probe_throughput();
-    memory_in_child();
+    if run("a") {
+        probe_throughput();
+    }
+    if run("b") {
+        memory_in_child();
+    }
     let rt = runtime(CLIENT_THREAD, None);
-    rt.block_on(database_size());
-    rt.block_on(evaluator_cost());
+    if run("c") {
+        rt.block_on(database_size());
+    }
+    if run("d") {
+        rt.block_on(evaluator_cost());
+    }
     println!("Load average at the end: {}.", load_average());
 }
 
@@ -156,6 +171,7 @@ fn generate_results(config: &Config, from: DateTime<Utc>, to: DateTime<Utc>) -> 
                     model: model.id.clone(),
                     started_at: at,
                     report,
+                    trigger: modelwatch::probe::Trigger::Scheduled,
                 });
                 at += chrono::Duration::from_std(interval).unwrap();
             }
@@ -875,20 +891,29 @@ fn year_estimate(raw_per_row: f64, rollup_per_row: f64, empty: u64) {
 // d. Evaluator cost
 // ---------------------------------------------------------------------------------------
 
-/// Iterations of the pure functions; enough for about a second each.
-const PURE_ITERATIONS: u32 = 100_000;
-/// Engine rounds timed after the first (which also writes the first states and events).
-const ENGINE_ROUNDS: usize = 30;
+/// Calls of the detector timed per figure.
+const DETECTOR_CALLS: u32 = 1_000_000;
+/// The fleet judged per result: 100 providers × 100 models every 30 s (333 results a second).
+const FLEET: (usize, usize) = (100, 100);
+/// Simulated seconds before the measured ones (every model leaves `unknown` and its first
+/// rows and events are written), then the measured seconds.
+const WARMUP_SECONDS: i64 = 120;
+const MEASURED_SECONDS: i64 = 240;
+/// How often the simulated writer commits a batch (the engine's `ingest` follows each).
+const WRITER_BATCH_MS: i64 = 100;
 
-/// `n` samples 30 s apart ending just before `end`: ok with jittered latency, and a
-/// provider error every `fail_every`-th.
-fn samples(n: usize, end: DateTime<Utc>, fail_every: usize) -> Vec<Sample> {
-    (0..n)
-        .map(|i| {
+/// Samples from `pattern`, repeated: `.` ok (ttft with jitter), `x` overloaded.
+fn samples(pattern: &str, n: usize) -> Vec<Sample> {
+    pattern
+        .chars()
+        .cycle()
+        .take(n)
+        .enumerate()
+        .map(|(i, c)| {
             let jitter = ((i * 7919) % 400) as u32;
-            let failed = (i + 1) % fail_every == 0;
+            let failed = c == 'x';
             Sample {
-                at: end - chrono::Duration::seconds(30 * (n - i) as i64),
+                at: t0() + chrono::Duration::seconds(30 * i as i64),
                 outcome: if failed {
                     Outcome::Overloaded
                 } else {
@@ -896,6 +921,7 @@ fn samples(n: usize, end: DateTime<Utc>, fail_every: usize) -> Vec<Sample> {
                 },
                 ttft_ms: (!failed).then_some(600 + jitter),
                 total_ms: 850 + jitter,
+                trigger: modelwatch::probe::Trigger::Scheduled,
             }
         })
         .collect()
@@ -911,178 +937,107 @@ fn ns_per_call(iterations: u32, mut f: impl FnMut()) -> f64 {
 }
 
 async fn evaluator_cost() {
-    println!("## d. Evaluator cost per model per evaluation");
+    println!("## d. Evaluator cost per result");
     println!();
-    pure_core_cost();
-    engine_round_cost().await;
+    detector_cost();
+    engine_per_result_cost().await;
 }
 
-/// The pure core on the default policy: 30-probe window, baseline of the 360 before it.
-fn pure_core_cost() {
+/// The pure detector: one result folded in and the state, wish and reasons read off it.
+fn detector_cost() {
     let policy = Policy::default();
-    let now = t0() + chrono::Duration::hours(4);
-    let window_start = now - chrono::Duration::seconds(30 * 30);
-    let history = samples(360, window_start, 50);
-    let window = samples(30, now, 15);
-    let baseline = Baseline::from_samples(&history);
-    // A healthy model with one earlier candidate: the usual steady-state hysteresis path.
-    let prev = Tracker {
-        state: ModelState::Operational,
-        since: t0(),
-        recent: vec![ModelState::Operational],
-    };
-    let assessment = assess(&window, baseline, &policy);
-    assert_eq!(assessment.candidate, Some(ModelState::Operational));
-
-    let baseline_ns = ns_per_call(PURE_ITERATIONS / 5, || {
-        black_box(Baseline::from_samples(black_box(&history)));
-    });
-    let assess_ns = ns_per_call(PURE_ITERATIONS, || {
-        black_box(assess(black_box(&window), baseline, &policy));
-    });
-    let step_ns = ns_per_call(PURE_ITERATIONS, || {
-        black_box(step(
-            black_box(&prev),
-            assessment.candidate,
-            Override::None,
-            &policy,
-            now,
-        ));
-    });
-    let together_ns = ns_per_call(PURE_ITERATIONS / 5, || {
-        let baseline = Baseline::from_samples(black_box(&history));
-        let a = assess(black_box(&window), baseline, &policy);
-        black_box(step(&prev, a.candidate, Override::None, &policy, now));
-    });
-    println!("Pure core (no IO), default policy, 30-probe window, 360-probe baseline:");
+    let rows = [
+        (
+            "healthy, 2% errors",
+            "..................................................x",
+        ),
+        ("30% errors (held in partial outage)", "x..x.x...x"),
+    ];
+    println!("Pure detector (no IO), default policy, per result:");
     println!();
-    println!("| function | ns per model per evaluation |");
-    println!("| --- | ---: |");
-    println!("| `Baseline::from_samples` (360 samples) | {baseline_ns:.0} |");
-    println!("| `assess` (30 samples) | {assess_ns:.0} |");
-    println!("| `step` | {step_ns:.0} |");
-    println!("| all three together | {together_ns:.0} |");
+    println!("| stream | `observe` + `state` + `wants`, ns | + `reasons` + `evidence` (only on a change or a refresh), ns |");
+    println!("| --- | ---: | ---: |");
+    for (name, pattern) in rows {
+        let stream = samples(pattern, 4096);
+        let mut d = Detector::new(&policy);
+        let mut i = 0;
+        let judge_ns = ns_per_call(DETECTOR_CALLS, || {
+            let s = &stream[i % stream.len()];
+            i += 1;
+            d.observe(black_box(s), &policy, true);
+            black_box(d.state(&policy));
+            black_box(d.wants(&policy));
+        });
+        let words_ns = ns_per_call(DETECTOR_CALLS / 20, || {
+            black_box(d.reasons(&policy));
+            black_box(d.evidence(&policy, Default::default()));
+        });
+        println!("| {name} | {judge_ns:.0} | {words_ns:.0} |");
+    }
     println!();
 }
 
-/// `Engine::run_once` with 100 models due, against SQLite holding 8 hours of their results.
-async fn engine_round_cost() {
-    let config = fleet_config(SIZE_MODELS.0, SIZE_MODELS.1);
+/// The real engine over SQLite, judging every result of 10,000 models probed every 30 s:
+/// a writer batch every 100 ms followed by `Engine::ingest`, and `Engine::run_once` each
+/// second, as in the service. The inserts are not timed; the engine's passes are (their
+/// SQLite work included, as it waits for it).
+async fn engine_per_result_cost() {
+    let config = fleet_config(FLEET.0, FLEET.1);
     let models = config.model_count();
-    // Starts once a full window and baseline (390 probes = 3 h 15 min) are stored; the
-    // first evaluation is one evaluation interval (15 probes = 7.5 min) later.
-    let started = t0() + chrono::Duration::minutes(195);
-    let interval = chrono::Duration::seconds(15 * 30);
-    let end = started + interval * (ENGINE_ROUNDS as i32 + 1);
+    let end = t0() + chrono::Duration::seconds(WARMUP_SECONDS + MEASURED_SECONDS);
     let results = generate_results(&config, t0(), end);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = Store::open(&dir.path().join("engine.db"))
         .await
         .expect("opening the database");
-    // Results are stored up to each round's `now`, as in the service (a read past `now`
-    // would find nothing there either), and the insert is not timed.
-    let mut stored = 0;
-    let mut store_until = async |until: DateTime<Utc>| {
-        let upto = results.partition_point(|r| r.started_at < until);
-        insert_in_batches(&store, &results[stored..upto]).await;
-        stored = upto;
-    };
-
-    let mut engine = Engine::new(store.clone(), &config, started)
+    let mut engine = Engine::new(store.clone(), &config, t0())
         .await
         .expect("starting the evaluator");
-    let mut now = started + interval;
-    store_until(now).await;
-    let first_start = Instant::now();
-    let first = engine.run_once(now).await.expect("the first round");
-    let first_time = first_start.elapsed();
-
-    let mut times = Vec::new();
-    let mut evaluated = 0;
-    for _ in 0..ENGINE_ROUNDS {
-        now += interval;
-        store_until(now).await;
+    let mut stored = 0;
+    let mut measured = Duration::ZERO;
+    let mut judged = 0;
+    let mut changes = 0;
+    let mut passes = 0;
+    let steps = (WARMUP_SECONDS + MEASURED_SECONDS) * 1000 / WRITER_BATCH_MS;
+    for step in 1..=steps {
+        let now = t0() + chrono::Duration::milliseconds(step * WRITER_BATCH_MS);
+        let upto = results.partition_point(|r| r.started_at < now);
+        insert_in_batches(&store, &results[stored..upto]).await;
+        stored = upto;
+        let tick = (step * WRITER_BATCH_MS) % 1000 == 0;
         let start = Instant::now();
-        let summary = engine.run_once(now).await.expect("an evaluation round");
-        times.push(start.elapsed());
-        evaluated += summary.evaluated;
-    }
-    let mean = times.iter().sum::<Duration>() / ENGINE_ROUNDS as u32;
-    times.sort();
-    let median = times[ENGINE_ROUNDS / 2];
-
-    // The read alone, as the engine does it per model: the window and baseline since
-    // (390 probes × 30 s) before now.
-    let keys: Vec<String> = config
-        .models()
-        .map(|(p, m)| format!("{}/{}", p.id, m.id))
-        .collect();
-    let since = now - chrono::Duration::seconds(390 * 30);
-    let read_start = Instant::now();
-    let mut read_rows = 0;
-    for _ in 0..ENGINE_ROUNDS {
-        for key in &keys {
-            read_rows += store
-                .results_since(key, since)
-                .await
-                .expect("reading")
-                .len();
+        let summary = if tick {
+            engine.run_once(now).await
+        } else {
+            engine.ingest(now).await
+        }
+        .expect("an evaluation pass");
+        let took = start.elapsed();
+        if step * WRITER_BATCH_MS > WARMUP_SECONDS * 1000 {
+            measured += took;
+            judged += summary.evaluated;
+            changes += summary.changes.len();
+            passes += 1;
         }
     }
-    let reads = read_start.elapsed();
-    // The same rows visited by SQLite but summed there, one row back: what the read costs
-    // without fetching each row through sqlx and converting it.
-    let aggregate_start = Instant::now();
-    for _ in 0..ENGINE_ROUNDS {
-        for key in &keys {
-            let sql = "SELECT COUNT(*), SUM(total_ms) FROM probe_results \
-                       WHERE model_key = ? AND started_at >= ?";
-            let row: (i64, Option<i64>) = sqlx::query_as(sql)
-                .bind(key)
-                .bind(since.timestamp_millis())
-                .fetch_one(store.pool())
-                .await
-                .expect("aggregating");
-            black_box(row);
-        }
-    }
-    let aggregate = aggregate_start.elapsed();
-    let per_model = |d: Duration| d.as_secs_f64() * 1e6 / models as f64;
-    let per_read = |d: Duration| d.as_secs_f64() * 1e6 / (ENGINE_ROUNDS * models) as f64;
-
+    let share = measured.as_secs_f64() / MEASURED_SECONDS as f64;
     println!(
-        "Full `Engine::run_once`, {models} models due, SQLite holding up to {} results ({:.1} h of all models, up to each round's time):",
-        thousands(stored as u64),
-        (end - t0()).num_minutes() as f64 / 60.0
+        "Full engine, {} models every 30 s ({:.0} results a second), {MEASURED_SECONDS} simulated seconds after {WARMUP_SECONDS} of warm-up; {passes} passes (an `ingest` per 100 ms writer batch, a `run_once` per second):",
+        thousands(models as u64),
+        models as f64 / 30.0
     );
     println!();
-    println!("| round | ms per round | µs per model |");
-    println!("| --- | ---: | ---: |");
+    println!("| figure | value |");
+    println!("| --- | ---: |");
+    println!("| results judged | {} |", thousands(judged as u64));
+    println!("| state changes | {changes} |");
     println!(
-        "| first ({} models, {} state changes and events written) | {:.1} | {:.0} |",
-        first.evaluated,
-        first.changes.len(),
-        first_time.as_secs_f64() * 1e3,
-        per_model(first_time)
+        "| engine time per result (passes' time ÷ results) | {:.1} µs |",
+        measured.as_secs_f64() * 1e6 / judged.max(1) as f64
     );
     println!(
-        "| steady, median of {ENGINE_ROUNDS} ({evaluated} evaluations in all) | {:.1} | {:.0} |",
-        median.as_secs_f64() * 1e3,
-        per_model(median)
-    );
-    println!(
-        "| steady, mean | {:.1} | {:.0} |",
-        mean.as_secs_f64() * 1e3,
-        per_model(mean)
-    );
-    println!(
-        "| the read alone: `results_since` ({} rows per model) | | {:.0} |",
-        read_rows / (ENGINE_ROUNDS * models),
-        per_read(reads)
-    );
-    println!(
-        "| the same rows summed inside SQLite (one row returned) | | {:.0} |",
-        per_read(aggregate)
+        "| **share of one core** (engine time ÷ simulated time) | **{:.2}%** |",
+        share * 100.0
     );
     println!();
 }

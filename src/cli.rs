@@ -27,6 +27,7 @@ pub async fn probe_once(config: &Config) -> Vec<ProbeResult> {
             model: p.target.model.id.clone(),
             started_at,
             report,
+            trigger: crate::probe::Trigger::Scheduled,
         }
     });
     join_all(probes).await

@@ -24,7 +24,7 @@ use crate::notify::paging::Pager;
 use crate::notify::secrets::SecretBox;
 use crate::probe::{http_client, prober_for};
 use crate::schedule;
-use crate::store::writer::{spawn_maintenance, spawn_writer};
+use crate::store::writer::{spawn_maintenance, spawn_writer_notifying};
 use crate::store::Store;
 use crate::web::publisher::Publisher;
 use crate::web::subscriptions::NotifyState;
@@ -83,7 +83,21 @@ impl Application {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (results_tx, results_rx) = mpsc::channel(config.server.write_batch * 4);
 
-        let writer = spawn_writer(store.clone(), results_rx, config.server.write_batch);
+        // Validated before any task starts: the evaluator's state (a store read) and its
+        // probe requests, which the scheduler's tasks watch.
+        let announced = Arc::new(tokio::sync::Notify::new());
+        let mut engine = Engine::new(store.clone(), &config, clock.now())
+            .await
+            .context("loading the evaluator's state")?;
+        engine.on_announce(Arc::clone(&announced));
+        let requests = engine.probe_requests();
+        let stored = Arc::new(tokio::sync::Notify::new());
+        let writer = spawn_writer_notifying(
+            store.clone(),
+            results_rx,
+            config.server.write_batch,
+            Some(Arc::clone(&stored)),
+        );
         let maintenance = spawn_maintenance(
             store.clone(),
             config.retention.clone(),
@@ -92,7 +106,8 @@ impl Application {
             stop_rx.clone(),
         );
         let client = http_client();
-        let planned = schedule::plan(&config, &clock, |p| prober_for(p.kind, &client, clock));
+        let mut planned = schedule::plan(&config, &clock, |p| prober_for(p.kind, &client, clock));
+        schedule::attach(&mut planned, &requests);
         let scheduler_stats = Arc::new(schedule::SchedulerStats::default());
         let metrics = Arc::new(Metrics::new(Arc::clone(&scheduler_stats), clock));
         let scheduler = schedule::spawn_observed(
@@ -103,13 +118,8 @@ impl Application {
             scheduler_stats,
             Some(Arc::clone(&metrics)),
         );
-        let announced = Arc::new(tokio::sync::Notify::new());
-        let mut engine = Engine::new(store.clone(), &config, clock.now())
-            .await
-            .context("loading the evaluator's state")?;
-        engine.on_announce(Arc::clone(&announced));
         let routing = engine.subscribe();
-        let evaluator = evaluate::engine::spawn(engine, clock, stop_rx.clone());
+        let evaluator = evaluate::engine::spawn(engine, clock, stored, stop_rx.clone());
         info!(models = config.model_count(), listen = %listener.local_addr()?, config = %config.path.display(), "modelwatch running");
 
         let mut publisher = Publisher::new(

@@ -121,21 +121,29 @@ pub struct RawFault {
 #[serde(deny_unknown_fields)]
 pub struct RawPolicy {
     pub window_probes: Option<u32>,
-    pub evaluate_every_probes: Option<u32>,
-    pub confirm_every_probes: Option<u32>,
     pub min_samples: Option<u32>,
     pub confidence_z: Option<f64>,
+    pub healthy_error_rate: Option<f64>,
     pub degraded_error_rate: Option<f64>,
     pub partial_error_rate: Option<f64>,
     pub major_error_rate: Option<f64>,
-    pub failure_threshold: Option<u32>,
-    pub success_threshold: Option<u32>,
+    pub false_alarm_probes: Option<f64>,
+    pub exit_odds: Option<f64>,
     pub latency_factor: Option<f64>,
     pub ttft_limit: Option<String>,
     pub total_limit: Option<String>,
-    pub baseline_probes: Option<u32>,
+    pub slow_share: Option<f64>,
     pub disable_at: Option<String>,
+    pub confirm_interval: Option<String>,
+    pub recovery_interval: Option<String>,
+    pub extra_probes_per_hour: Option<u32>,
     pub quiet_probes: Option<u32>,
+    /// Settings of the evaluator before it judged every probe: read only to say they are gone.
+    pub evaluate_every_probes: Option<toml::Value>,
+    pub confirm_every_probes: Option<toml::Value>,
+    pub failure_threshold: Option<toml::Value>,
+    pub success_threshold: Option<toml::Value>,
+    pub baseline_probes: Option<toml::Value>,
 }
 
 /// `[notify]`: subscriptions and their delivery.

@@ -1,60 +1,55 @@
 //! The evaluation engine: the IO around the pure core.
 //!
-//! Each tick, every model whose evaluation interval has passed is judged on its recent
-//! probes ([`super::assess`]), folded through hysteresis ([`super::step`]), and the round's
-//! outcome (states, state changes, events, incident actions, outbox rows) is committed in
-//! one transaction. Only after the commit does the in-memory view move on and the routing
-//! table get republished, so what clients see is always what is stored.
+//! It follows the results table by row id. Each pass judges every result written since the
+//! last pass, one by one, with the model's in-memory [`Detector`] (no database read per
+//! result), then commits what changed (states, state changes, events, incident actions,
+//! outbox rows) in one transaction. Only after the commit does the in-memory view move on
+//! and the routing table get republished, so what clients see is always what is stored.
+//!
+//! A pass runs when the result writer has stored a batch ([`Engine::ingest`]) and once a
+//! second ([`Engine::run_once`], which also reads overrides, maintenance windows and open
+//! incidents, so SREs' changes apply within a second and quiet incidents resolve). After
+//! judging a result the engine may ask the scheduler for an extra probe of that model
+//! (confirmation while in doubt, recovery while disabled), within the model's budget.
+//!
+//! A pass reads as its steps: [`Engine::read_ops`], [`Engine::judge_new_results`],
+//! [`Engine::decide`], [`Engine::announce`], [`Engine::plan_incidents`], commit, then
+//! [`Engine::settle`] and [`Engine::ask_for_probes`].
+
+pub mod announce;
+pub mod routing;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tracing::{error, info, warn};
 
+use super::budget::ExtraBudget;
+use super::detector::Detector;
 use super::incidents::{self, ModelView, OpenIncident};
 use super::overrides::{self as ops, ActiveOverride, Window, WindowStatus, WindowStep};
-use super::{assess, step, Baseline, ModelState, Override, Policy, Sample, Tracker};
+use super::{ModelState, Policy, Sample, Tracker};
 use crate::clock::Clock;
 use crate::config::{resolve_fallback, Config};
-use crate::probe::Outcome;
+use crate::probe::{Outcome, Trigger};
+use crate::schedule::requests::ProbeRequests;
 use crate::store::evaluations::{NewEvent, Round, StateChange, StoredModelState};
 use crate::store::maintenances;
 use crate::store::overrides::OpsWrite;
 use crate::store::{Store, StoreError};
+use announce::{About, Decision};
+pub use routing::{ProviderRollup, Route, RoutingTable};
 
-/// One row of the routing table clients poll.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Route {
-    /// `provider/model`.
-    pub id: String,
-    pub state: ModelState,
-    pub enabled: bool,
-    /// When disabled: the first enabled model of its fallback chain (else null).
-    pub fallback: Option<String>,
-    pub since: DateTime<Utc>,
-    pub reason: String,
-}
-
-/// A provider's rollup: derived from its models, never the other way round.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ProviderRollup {
-    pub id: String,
-    pub name: String,
-    pub state: ModelState,
-}
-
-/// The routing table, replaced as a whole whenever a round changes anything.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct RoutingTable {
-    pub generated_at: DateTime<Utc>,
-    pub models: Vec<Route>,
-    pub providers: Vec<ProviderRollup>,
-}
+/// How far back the statistics are rebuilt from stored results at start.
+const REBUILD_LOOKBACK: chrono::Duration = chrono::Duration::hours(1);
+/// Results read per query while catching up.
+const READ_BATCH: u32 = 5000;
+/// A model's stored reasons and evidence are refreshed at least this often while new
+/// results arrive, even when its state does not change (pages show them).
+const REFRESH_EVERY: chrono::Duration = chrono::Duration::seconds(30);
 
 /// What the engine knows of one configured model.
 struct Watched {
@@ -65,32 +60,80 @@ struct Watched {
     fallbacks: Vec<String>,
     interval: Duration,
     policy: Policy,
-    next_evaluation: DateTime<Utc>,
+    detector: Detector,
+    budget: ExtraBudget,
+    /// Its extra-probe budget per hour.
+    per_hour: u32,
+    /// The committed decision: what the store and the routing table say.
+    state: ModelState,
+    since: DateTime<Utc>,
+    enabled: bool,
+    /// The committed first reason: a new one is written at once (it is what pages lead with).
+    headline: String,
+    /// Judged since its row was last written.
+    dirty: bool,
+    written_at: DateTime<Utc>,
+    /// Whether its latest result failed to connect (for telling our network from theirs);
+    /// `None` before its first result.
+    last_connect: Option<bool>,
+    /// Decided but not yet committed (the commit failed): decided again on the next tick.
+    pending: bool,
+    /// When its latest judged probe started (extra probes are spaced from it).
+    last_probe_at: Option<DateTime<Utc>>,
 }
 
-/// Summary of one round, for logs and tests.
+/// Summary of one pass, for logs and tests.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct RoundSummary {
+    /// Results judged.
     pub evaluated: usize,
     pub changes: Vec<(String, ModelState, ModelState)>,
     pub events: Vec<&'static str>,
 }
 
+/// Overrides and maintenance windows as of this pass.
+struct Ops {
+    overrides: BTreeMap<String, ActiveOverride>,
+    windows: Vec<Window>,
+    writes: Vec<OpsWrite>,
+    events: Vec<NewEvent>,
+    /// Models whose maintenance window started or completed in this pass.
+    touched: HashSet<String>,
+}
+
+/// One model's decision in this pass, before it is committed.
+struct Decided {
+    index: usize,
+    state: ModelState,
+    enabled: bool,
+    reasons: Vec<String>,
+    /// Written because the state changed (else only a refresh of reasons and evidence).
+    changed: bool,
+}
+
 pub struct Engine {
     store: Store,
     models: Vec<Watched>,
+    index: HashMap<String, usize>,
     provider_names: HashMap<String, String>,
-    states: HashMap<String, StoredModelState>,
     open: HashMap<String, OpenIncident>,
-    /// Overrides in force as of the last committed round, by model.
+    /// Overrides in force as of the last committed pass, by model.
     overrides: BTreeMap<String, ActiveOverride>,
+    /// Open maintenance windows as of the last committed pass.
+    windows: Vec<Window>,
+    /// The last result row judged.
+    last_result: i64,
     routing: watch::Sender<Arc<RoutingTable>>,
-    /// Woken after a round that announced events, so delivery starts at once.
-    announced: Option<Arc<tokio::sync::Notify>>,
+    /// Woken after a pass that announced events, so delivery starts at once.
+    announced: Option<Arc<Notify>>,
+    /// Where extra probes are asked for (the scheduler watches it).
+    requests: ProbeRequests,
 }
 
 impl Engine {
-    /// Loads persisted states and open incidents, so a restart resumes where it stopped.
+    /// Loads persisted states, open incidents, overrides and windows, and rebuilds every
+    /// model's statistics from the last hour of results, so a restart resumes where it
+    /// stopped and announces nothing by itself.
     pub async fn new(
         store: Store,
         config: &Config,
@@ -100,12 +143,20 @@ impl Engine {
             .models()
             .map(|(p, m)| format!("{}/{}", p.id, m.id))
             .collect();
-        let models = config
+        let stored: HashMap<String, StoredModelState> = store
+            .load_model_states()
+            .await?
+            .into_iter()
+            .map(|s| (s.model_key.clone(), s))
+            .collect();
+        let mut models: Vec<Watched> = config
             .models()
             .map(|(p, m)| {
+                let key = format!("{}/{}", p.id, m.id);
+                let saved = stored.get(&key);
                 let interval = m.schedule.interval_at(now);
+                let per_hour = m.policy.extra_budget(interval);
                 Watched {
-                    key: format!("{}/{}", p.id, m.id),
                     provider_id: p.id.clone(),
                     name: m.name.clone(),
                     fallbacks: m
@@ -114,46 +165,73 @@ impl Engine {
                         .filter_map(|f| resolve_fallback(&known, &p.id, f))
                         .collect(),
                     interval,
-                    next_evaluation: now
-                        + chrono::Duration::from_std(m.policy.evaluation_interval(interval))
-                            .unwrap_or_default(),
+                    detector: Detector::new(&m.policy),
+                    budget: ExtraBudget::new(per_hour, now - REBUILD_LOOKBACK),
+                    per_hour,
+                    state: saved.map_or(ModelState::Unknown, |s| s.tracker.state),
+                    since: saved.map_or(now, |s| s.tracker.since),
+                    enabled: saved.is_none_or(|s| s.enabled),
+                    headline: saved
+                        .and_then(|s| s.reasons.first().cloned())
+                        .unwrap_or_default(),
+                    dirty: false,
+                    written_at: saved.map_or(now, |s| s.evaluated_at),
+                    last_connect: None,
+                    pending: false,
+                    last_probe_at: None,
                     policy: m.policy.clone(),
+                    key,
                 }
             })
             .collect();
-        let states = store
-            .load_model_states()
-            .await?
-            .into_iter()
-            .map(|s| (s.model_key.clone(), s))
+        let index: HashMap<String, usize> = models
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.key.clone(), i))
             .collect();
-        let open = store.open_incidents().await?.into_iter().collect();
+        let (history, last_result) = store.samples_since(now - REBUILD_LOOKBACK).await?;
+        for (key, sample) in &history {
+            if let Some(m) = index.get(key).map(|&i| &mut models[i]) {
+                m.budget.spend(m.per_hour, sample.trigger, sample.at);
+                m.last_connect = Some(sample.outcome == Outcome::Connect);
+                m.detector.observe(sample, &m.policy, true);
+            }
+        }
+        for m in &mut models {
+            if m.state.severity().is_some() {
+                m.detector.align(m.state, &m.policy);
+            }
+        }
         let provider_names = config
             .providers
             .iter()
             .map(|p| (p.id.clone(), p.name.clone()))
             .collect();
-        // Expired but not yet ended overrides count as in force: the first round ends them
+        // Expired but not yet ended overrides count as in force: the first pass ends them
         // and announces the decision they leave behind.
         let overrides =
             ops::split_expired(store.active_overrides().await?, DateTime::<Utc>::MAX_UTC).0;
+        let requests = ProbeRequests::new(models.iter().map(|m| m.key.as_str()));
         let (routing, _) = watch::channel(Arc::new(RoutingTable::default()));
         let engine = Engine {
+            open: store.open_incidents().await?.into_iter().collect(),
+            windows: store.open_maintenances().await?,
             store,
             models,
+            index,
             provider_names,
-            states,
-            open,
             overrides,
+            last_result,
             routing,
             announced: None,
+            requests,
         };
         engine.publish(now);
         Ok(engine)
     }
 
-    /// Wakes `notify` after every round that announced events (the dispatcher waits on it).
-    pub fn on_announce(&mut self, notify: Arc<tokio::sync::Notify>) {
+    /// Wakes `notify` after every pass that announced events (the dispatcher waits on it).
+    pub fn on_announce(&mut self, notify: Arc<Notify>) {
         self.announced = Some(notify);
     }
 
@@ -162,38 +240,139 @@ impl Engine {
         self.routing.subscribe()
     }
 
-    fn state_of(&self, key: &str) -> (ModelState, bool) {
-        self.states
-            .get(key)
-            .map(|s| (s.tracker.state, s.enabled))
-            .unwrap_or((ModelState::Unknown, true))
+    /// Where this engine asks for extra probes; the scheduler (or a simulation) serves them.
+    pub fn probe_requests(&self) -> ProbeRequests {
+        self.requests.clone()
     }
 
-    /// The routing decision clients see: the evidence's, unless an override is in force.
-    fn effective(&self, key: &str) -> (ModelState, bool) {
-        let (state, enabled) = self.state_of(key);
-        (
-            state,
-            self.overrides.get(key).map_or(enabled, |o| o.enabled),
-        )
-    }
-
-    /// Evaluates every model that is due at `now`, commits the round, republishes routing.
+    /// The once-a-second pass: overrides, maintenance windows and incidents as they are in
+    /// the store now, then every new result.
     pub async fn run_once(&mut self, now: DateTime<Utc>) -> Result<RoundSummary, StoreError> {
-        // SREs change incidents by hand (resolve one, say): read the open ones afresh each
-        // round (one indexed query) rather than trusting what the last round left.
+        // SREs change incidents by hand (resolve one, say): read the open ones afresh.
         self.open = self.store.open_incidents().await?.into_iter().collect();
-        // Overrides and maintenance windows, judged at the `now` given (so simulated time
-        // drives their expiry): expired overrides end, windows start and complete.
-        let (live_overrides, expired) =
-            ops::split_expired(self.store.active_overrides().await?, now);
+        let ops = self.read_ops(now).await?;
+        self.pass(now, ops, true).await
+    }
+
+    /// The pass after the writer stored results: judges them, and touches the database again
+    /// only if something changed.
+    pub async fn ingest(&mut self, now: DateTime<Utc>) -> Result<RoundSummary, StoreError> {
+        let ops = Ops {
+            overrides: self.overrides.clone(),
+            windows: self.windows.clone(),
+            writes: Vec::new(),
+            events: Vec::new(),
+            touched: HashSet::new(),
+        };
+        self.pass(now, ops, false).await
+    }
+
+    async fn pass(
+        &mut self,
+        now: DateTime<Utc>,
+        ops: Ops,
+        tick: bool,
+    ) -> Result<RoundSummary, StoreError> {
+        let (judged, evaluated, network_down) = self.judge_new_results(&ops, now).await?;
+        let decided = self.decide(&ops, &judged, network_down, tick, now);
+        let after: HashMap<usize, (ModelState, bool)> = decided
+            .iter()
+            .map(|d| (d.index, (d.state, d.enabled)))
+            .collect();
+        let changed: Vec<&Decided> = decided.iter().filter(|d| d.changed).collect();
+        if !changed.is_empty() && !tick {
+            // An incident may have been resolved by hand since the last tick.
+            self.open = self.store.open_incidents().await?.into_iter().collect();
+        }
+        let mut round = Round {
+            at: Some(now),
+            ..Round::default()
+        };
+        let mut summary = RoundSummary {
+            evaluated,
+            ..RoundSummary::default()
+        };
+        let overrides_changed = ops.overrides != self.overrides;
+        self.announce(&decided, &after, &ops, overrides_changed, now, &mut round);
+        round.incidents = self.plan_incidents(&decided, &after, tick, now);
+        for d in &decided {
+            let m = &self.models[d.index];
+            let evidence = m.detector.evidence(&m.policy, m.budget.last_hour(now));
+            if d.changed {
+                round.changes.push(StateChange {
+                    model_key: m.key.clone(),
+                    at: now,
+                    from: m.state,
+                    to: d.state,
+                    enabled: d.enabled,
+                    reasons: d.reasons.clone(),
+                    evidence: evidence.clone(),
+                });
+                summary.changes.push((m.key.clone(), m.state, d.state));
+                info!(model = %m.key, from = %m.state, to = %d.state, enabled = d.enabled, reason = d.reasons.first().map(String::as_str).unwrap_or(""), "state changed");
+            }
+            round.states.push(StoredModelState {
+                model_key: m.key.clone(),
+                tracker: Tracker {
+                    state: d.state,
+                    since: if d.changed { now } else { m.since },
+                },
+                enabled: d.enabled,
+                reasons: d.reasons.clone(),
+                evidence,
+                evaluated_at: now,
+            });
+        }
+        summary.events = round.events.iter().map(|e| e.kind).collect();
+        summary
+            .events
+            .extend(round.incidents.iter().map(|(_, a)| match a {
+                incidents::IncidentAction::Open { .. } => "incident.created",
+                incidents::IncidentAction::Update { .. } => "incident.updated",
+                incidents::IncidentAction::Resolve { .. } => "incident.resolved",
+            }));
+        round.ops = ops.writes;
+        let anything = !round.states.is_empty()
+            || !round.events.is_empty()
+            || !round.incidents.is_empty()
+            || !round.ops.is_empty();
+        if anything {
+            self.store.commit_round(&round).await?;
+        }
+        if !round.events.is_empty() || !round.incidents.is_empty() {
+            if let Some(n) = &self.announced {
+                n.notify_one();
+            }
+        }
+        let headlines_moved = self.settle(&decided, now);
+        let republish = !changed.is_empty()
+            || headlines_moved
+            || !round.incidents.is_empty()
+            || !round.ops.is_empty()
+            || overrides_changed;
+        self.overrides = ops.overrides;
+        self.windows = ops.windows;
+        if !round.incidents.is_empty() {
+            self.open = self.store.open_incidents().await?.into_iter().collect();
+        }
+        if republish || self.routing.borrow().models.is_empty() {
+            self.publish(now);
+        }
+        self.ask_for_probes(&judged, network_down, now);
+        Ok(summary)
+    }
+
+    /// Overrides and maintenance windows at `now` (so simulated time drives their expiry):
+    /// expired overrides end, windows start and complete.
+    async fn read_ops(&self, now: DateTime<Utc>) -> Result<Ops, StoreError> {
+        let (overrides, expired) = ops::split_expired(self.store.active_overrides().await?, now);
         let mut windows = self.store.open_maintenances().await?;
-        let mut ops_writes: Vec<OpsWrite> = expired
+        let mut writes: Vec<OpsWrite> = expired
             .iter()
             .map(|o| OpsWrite::EndOverride { id: o.id })
             .collect();
-        let mut ops_events: Vec<NewEvent> = Vec::new();
-        let mut touched: HashSet<String> = HashSet::new();
+        let mut events = Vec::new();
+        let mut touched = HashSet::new();
         for w in &mut windows {
             for step in ops::window_steps(w, now) {
                 let (write, kind, status) = match step {
@@ -209,487 +388,443 @@ impl Engine {
                     ),
                 };
                 w.status = status;
-                ops_writes.push(write);
-                ops_events.push(maintenances::event(kind, w));
+                writes.push(write);
+                events.push(maintenances::event(kind, w));
                 touched.extend(w.models.iter().cloned());
                 info!(maintenance = w.id, title = %w.title, kind, "maintenance window moved on");
             }
         }
-        let windows: Vec<Window> = windows;
-        let overrides_changed = live_overrides != self.overrides;
-        let due: Vec<usize> = (0..self.models.len())
-            .filter(|&i| {
-                self.models[i].next_evaluation <= now || touched.contains(&self.models[i].key)
-            })
-            .collect();
-        let monitoring = self.open.values().any(|i| i.monitoring_since.is_some());
-        if due.is_empty() && !monitoring && ops_writes.is_empty() && !overrides_changed {
-            return Ok(RoundSummary::default());
+        Ok(Ops {
+            overrides,
+            windows,
+            writes,
+            events,
+            touched,
+        })
+    }
+
+    /// Reads every result stored since the last pass and folds each into its model's
+    /// detector. Returns the models judged, how many results, and whether our own network
+    /// looks down (every provider failing to connect at once).
+    async fn judge_new_results(
+        &mut self,
+        ops: &Ops,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<usize>, usize, bool), StoreError> {
+        let mut fresh: Vec<(usize, Sample)> = Vec::new();
+        loop {
+            let (batch, last) = self
+                .store
+                .samples_after(self.last_result, READ_BATCH)
+                .await?;
+            let full = last - self.last_result >= READ_BATCH as i64;
+            self.last_result = last;
+            fresh.extend(
+                batch
+                    .into_iter()
+                    .filter_map(|(key, s)| self.index.get(&key).map(|&i| (i, s))),
+            );
+            if !full {
+                break;
+            }
         }
-        let network_down = if due.is_empty() {
-            false
-        } else {
-            self.local_network_down(now).await?
-        };
-        if network_down {
+        // Every latest outcome first: whether a connect failure counts depends on the
+        // other providers' latest outcomes, including those written in the same batch.
+        for (i, s) in &fresh {
+            self.models[*i].last_connect = Some(s.outcome == Outcome::Connect);
+        }
+        let connect_only = self.providers_failing_to_connect();
+        let network_down = connect_only.len() >= 2 && connect_only.values().all(|failing| *failing);
+        let mut judged = Vec::new();
+        for (i, sample) in &fresh {
+            let m = &mut self.models[*i];
+            m.budget.spend(m.per_hour, sample.trigger, sample.at);
+            m.dirty = true;
+            if ops::covering(&ops.windows, &m.key, now).is_some() {
+                // Down on purpose: nothing it does in its window is evidence.
+                continue;
+            }
+            // A connect failure says nothing of this provider while every other one fails
+            // to connect too: that points at our own network.
+            let others_failing = connect_only.len() >= 2
+                && connect_only
+                    .iter()
+                    .filter(|(p, _)| **p != m.provider_id)
+                    .all(|(_, failing)| *failing);
+            m.detector.observe(sample, &m.policy, !others_failing);
+            m.last_probe_at = Some(m.last_probe_at.map_or(sample.at, |t| t.max(sample.at)));
+            judged.push(*i);
+        }
+        judged.sort_unstable();
+        judged.dedup();
+        if network_down && !fresh.is_empty() {
             warn!("every provider is failing to connect at once: treating it as our own network; models go to unknown and nothing is announced");
         }
+        Ok((judged, fresh.len(), network_down))
+    }
 
-        let mut round = Round {
-            at: Some(now),
-            ..Round::default()
-        };
-        let mut summary = RoundSummary {
-            evaluated: due.len(),
-            ..RoundSummary::default()
-        };
-        let mut next_states: HashMap<String, StoredModelState> = HashMap::new();
-        for &i in &due {
-            let m = &self.models[i];
-            let (window, baseline) = self.read_window(m, now).await?;
-            let assessment = assess(&window, baseline, &m.policy);
-            let prev = self.states.get(&m.key).cloned();
-            let prev_tracker = prev
-                .as_ref()
-                .map(|p| p.tracker.clone())
-                .unwrap_or_else(|| Tracker::new(now));
-            let prev_enabled = prev.as_ref().map(|p| p.enabled).unwrap_or(true);
-            let window = ops::covering(&windows, &m.key, now);
-            let forced = if window.is_some() {
-                Override::Maintenance
-            } else if network_down {
-                Override::LocalNetworkDown
-            } else {
-                Override::None
+    /// For each provider with results: whether all of its models' latest results failed
+    /// to connect.
+    fn providers_failing_to_connect(&self) -> BTreeMap<String, bool> {
+        let mut out: BTreeMap<String, bool> = BTreeMap::new();
+        for m in &self.models {
+            let Some(connect) = m.last_connect else {
+                continue;
             };
-            // Out of maintenance with no evidence yet: unknown, not still in maintenance.
-            let candidate = assessment
-                .candidate
-                .or((prev_tracker.state == ModelState::UnderMaintenance)
-                    .then_some(ModelState::Unknown));
-            let tracker = step(&prev_tracker, candidate, forced, &m.policy, now);
-            // Unknown means "no evidence": the routing decision stays what it was.
-            let enabled = if tracker.state == ModelState::Unknown {
-                prev_enabled
-            } else {
-                !m.policy.disables(tracker.state)
-            };
-            let mut reasons = assessment.reasons.clone();
-            // While hysteresis holds the state against the latest evidence, say so first:
-            // "healthy: …" next to a degraded state would read as a contradiction.
-            if let (Some(held), Some(seen)) = (
-                tracker.state.severity(),
-                assessment.candidate.and_then(ModelState::severity),
-            ) {
-                let state = tracker.state.label().to_lowercase();
-                if seen < held {
-                    reasons.insert(
-                        0,
-                        format!(
-                            "recovering: still {state} until {} better evaluations in a row",
-                            m.policy.success_threshold
-                        ),
-                    );
-                } else if seen > held {
-                    reasons.insert(
-                        0,
-                        format!(
-                            "worsening: still {state} until {} worse evaluations in a row",
-                            m.policy.failure_threshold
-                        ),
-                    );
-                }
+            out.entry(m.provider_id.clone())
+                .and_modify(|all| *all &= connect)
+                .or_insert(connect);
+        }
+        out
+    }
+
+    /// Each model's decision after this pass, for the models judged, whose maintenance
+    /// window moved, or whose stored row is due for a refresh.
+    fn decide(
+        &mut self,
+        ops: &Ops,
+        judged: &[usize],
+        network_down: bool,
+        tick: bool,
+        now: DateTime<Utc>,
+    ) -> Vec<Decided> {
+        let mut candidates: Vec<usize> = judged.to_vec();
+        if tick {
+            // Once a second every model is looked at: windows that moved, rows due for a
+            // refresh, and decisions whose commit failed.
+            candidates.extend(
+                self.models
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, m)| {
+                        m.pending
+                            || ops.touched.contains(&m.key)
+                            || (m.dirty && m.written_at + REFRESH_EVERY <= now)
+                            || (ops::covering(&ops.windows, &m.key, now).is_some()
+                                != (m.state == ModelState::UnderMaintenance))
+                    })
+                    .map(|(i, _)| i),
+            );
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut out = Vec::new();
+        for i in candidates {
+            let window = ops::covering(&ops.windows, &self.models[i].key, now).cloned();
+            let m = &mut self.models[i];
+            if window.is_some() && m.state != ModelState::UnderMaintenance {
+                m.detector.reset();
             }
-            if let Some(w) = window {
+            let forced_unknown = network_down && m.last_connect == Some(true);
+            let state = if window.is_some() {
+                ModelState::UnderMaintenance
+            } else if forced_unknown {
+                ModelState::Unknown
+            } else {
+                m.detector.state(&m.policy)
+            };
+            // Unknown means "no evidence": the routing decision stays what it was.
+            let enabled = if state == ModelState::Unknown {
+                m.enabled
+            } else {
+                !m.policy.disables(state)
+            };
+            let mut reasons = m.detector.reasons(&m.policy);
+            if let Some(w) = &window {
                 reasons.insert(0, format!("maintenance: {}", w.title));
-            } else if network_down {
+            } else if forced_unknown {
                 reasons.insert(
                     0,
                     "our own network: every provider failed to connect at once".into(),
                 );
             }
-            if tracker.state != prev_tracker.state {
-                round.changes.push(StateChange {
-                    model_key: m.key.clone(),
-                    at: now,
-                    from: prev_tracker.state,
-                    to: tracker.state,
-                    enabled,
-                    reasons: reasons.clone(),
-                    evidence: assessment.evidence.clone(),
-                });
-                summary
-                    .changes
-                    .push((m.key.clone(), prev_tracker.state, tracker.state));
-                info!(model = %m.key, from = %prev_tracker.state, to = %tracker.state, enabled, reason = reasons.first().map(String::as_str).unwrap_or(""), "state changed");
-            }
-            next_states.insert(
-                m.key.clone(),
-                StoredModelState {
-                    model_key: m.key.clone(),
-                    tracker,
+            let changed = state != m.state;
+            let headline_moved =
+                reasons.first().map(|r| headline_kind(r)) != Some(headline_kind(&m.headline));
+            let refresh = m.dirty && m.written_at + REFRESH_EVERY <= now;
+            if changed || headline_moved || refresh || m.pending || ops.touched.contains(&m.key) {
+                m.pending = true;
+                out.push(Decided {
+                    index: i,
+                    state,
                     enabled,
                     reasons,
-                    evidence: assessment.evidence,
-                    evaluated_at: now,
-                },
+                    changed,
+                });
+            }
+        }
+        out
+    }
+
+    /// The decision a client sees for `key` after this pass (overrides applied).
+    fn decision_after(
+        &self,
+        key: &str,
+        after: &HashMap<usize, (ModelState, bool)>,
+        ops: &Ops,
+    ) -> bool {
+        if let Some(o) = ops.overrides.get(key) {
+            return o.enabled;
+        }
+        let Some(&i) = self.index.get(key) else {
+            return false;
+        };
+        after.get(&i).map_or(self.models[i].enabled, |d| d.1)
+    }
+
+    /// The decision a client saw for model `i` before this pass.
+    fn decision_before(&self, i: usize) -> bool {
+        let m = &self.models[i];
+        self.overrides.get(&m.key).map_or(m.enabled, |o| o.enabled)
+    }
+
+    /// The events of this pass: state changes and the decision flips they bring, decision
+    /// flips by overrides starting or ending, and maintenance windows moving on.
+    fn announce(
+        &self,
+        decided: &[Decided],
+        states_after: &HashMap<usize, (ModelState, bool)>,
+        ops: &Ops,
+        overrides_changed: bool,
+        now: DateTime<Utc>,
+        round: &mut Round,
+    ) {
+        let after = |key: &str| self.decision_after(key, states_after, ops);
+        let fallbacks = |k: &str| {
+            self.index
+                .get(k)
+                .map_or(&[][..], |&i| self.models[i].fallbacks.as_slice())
+        };
+        let fallback_of =
+            |key: &str| routing::first_enabled_fallback(key, &fallbacks, &|k| after(k));
+        let mut announced: HashSet<usize> = HashSet::new();
+        for d in decided.iter().filter(|d| d.changed) {
+            let m = &self.models[d.index];
+            let decision = Decision {
+                before: self.decision_before(d.index),
+                after: after(&m.key),
+                fallback: fallback_of(&m.key),
+            };
+            let change = StateChange {
+                model_key: m.key.clone(),
+                at: now,
+                from: m.state,
+                to: d.state,
+                enabled: d.enabled,
+                reasons: d.reasons.clone(),
+                evidence: Default::default(),
+            };
+            round.events.extend(announce::state_change(
+                &about(m),
+                &change,
+                &decision,
+                self.open.get(&m.provider_id),
+            ));
+            announced.insert(d.index);
+        }
+        if overrides_changed {
+            for (i, m) in self.models.iter().enumerate() {
+                let state = states_after.get(&i).map_or(m.state, |d| d.0);
+                let decision = Decision {
+                    before: self.decision_before(i),
+                    after: after(&m.key),
+                    fallback: fallback_of(&m.key),
+                };
+                if decision.before == decision.after
+                    || announced.contains(&i)
+                    || state == ModelState::UnderMaintenance
+                {
+                    continue;
+                }
+                round.events.push(announce::override_flip(
+                    &about(m),
+                    state,
+                    &decision,
+                    ops.overrides.get(&m.key),
+                    self.overrides.get(&m.key),
+                    self.open.get(&m.provider_id),
+                ));
+                info!(model = %m.key, enabled = decision.after, "override changed the routing decision");
+            }
+        }
+        round.events.extend(ops.events.iter().cloned());
+    }
+
+    /// Incidents: one per provider, planned from its models' states after this pass, for
+    /// providers with a change, an open incident, or (on the tick) any impaired model.
+    fn plan_incidents(
+        &self,
+        decided: &[Decided],
+        after: &HashMap<usize, (ModelState, bool)>,
+        tick: bool,
+        now: DateTime<Utc>,
+    ) -> Vec<(String, incidents::IncidentAction)> {
+        let state_after = |i: usize| after.get(&i).map_or(self.models[i].state, |d| d.0);
+        let mut providers: Vec<&str> = decided
+            .iter()
+            .filter(|d| d.changed)
+            .map(|d| self.models[d.index].provider_id.as_str())
+            .collect();
+        if tick || !providers.is_empty() {
+            providers.extend(self.open.keys().map(String::as_str));
+        }
+        if tick {
+            // A provider still impaired without an open incident (an SRE resolved it) gets
+            // a new one.
+            providers.extend(
+                (0..self.models.len())
+                    .filter(|&i| state_after(i).is_impaired())
+                    .map(|i| self.models[i].provider_id.as_str()),
             );
         }
-
-        // Events need the fallbacks *after* this round, so they are built once all are judged.
-        let merged = |key: &str| -> (ModelState, bool) {
-            next_states
-                .get(key)
-                .map(|s| (s.tracker.state, s.enabled))
-                .unwrap_or_else(|| self.state_of(key))
-        };
-        // The decisions clients see, before and after this round (overrides applied).
-        let effective = |key: &str| -> (ModelState, bool) {
-            let (state, enabled) = merged(key);
-            (
-                state,
-                live_overrides.get(key).map_or(enabled, |o| o.enabled),
-            )
-        };
-        let mut announced: HashSet<String> = HashSet::new();
-        for change in &round.changes {
-            let m = self
-                .models
-                .iter()
-                .find(|m| m.key == change.model_key)
-                .expect("changes come from watched models");
-            let prev_enabled = self.effective(&m.key).1;
-            let now_enabled = effective(&m.key).1;
-            let fallback = first_enabled_fallback(&self.models, &m.key, &effective);
-            let mut payload = json!({
-                "model": m.key,
-                "model_name": m.name,
-                "provider": m.provider_id,
-                "from": change.from,
-                "to": change.to,
-                "decision": if now_enabled { "enabled" } else { "disabled" },
-                "enabled": now_enabled,
-                "fallback": if now_enabled { None } else { fallback },
-                "reasons": change.reasons,
-                "incident": self.open.get(&m.provider_id).map(|i| json!({"id": i.id, "url": format!("/incidents/{}", i.id)})),
-            });
-            let sre_only = change.from == ModelState::Unknown || change.to == ModelState::Unknown;
-            let mut kinds = vec![("model.state_changed", !sre_only)];
-            if change.to == ModelState::DegradedPerformance
-                && change.from.severity().unwrap_or(0) < 1
-            {
-                kinds.push(("model.degraded", true));
-            }
-            // Every flip of the decision is announced, maintenance included: a program that
-            // follows only `model.disabled` / `model.restored` must stay in step with the
-            // routing table (the reasons say it is maintenance).
-            announced.insert(m.key.clone());
-            if prev_enabled && !now_enabled {
-                kinds.push(("model.disabled", true));
-            }
-            if !prev_enabled && now_enabled {
-                kinds.push(("model.restored", true));
-            }
-            for (kind, public) in kinds {
-                payload["public"] = json!(public);
-                round.events.push(NewEvent {
-                    kind,
-                    provider_id: m.provider_id.clone(),
-                    model_key: Some(m.key.clone()),
-                    public,
-                    payload: payload.clone(),
-                });
-                summary.events.push(kind);
-            }
-        }
-
-        // Decisions flipped by an override starting or ending, with no state change.
-        for m in &self.models {
-            let (state, before) = self.effective(&m.key);
-            let after = effective(&m.key).1;
-            if before == after
-                || announced.contains(&m.key)
-                || state == ModelState::UnderMaintenance
-            {
-                continue;
-            }
-            let kind = if after {
-                "model.restored"
-            } else {
-                "model.disabled"
-            };
-            let ov = live_overrides.get(&m.key);
-            let reason = match (ov, self.overrides.get(&m.key)) {
-                (Some(o), _) => o.describe(),
-                (None, Some(o)) => format!("manual override ended: {}", o.reason),
-                (None, None) => "override ended".into(),
-            };
-            let fallback = first_enabled_fallback(&self.models, &m.key, &effective);
-            round.events.push(NewEvent {
-                kind,
-                provider_id: m.provider_id.clone(),
-                model_key: Some(m.key.clone()),
-                public: true,
-                payload: json!({
-                    "model": m.key,
-                    "model_name": m.name,
-                    "provider": m.provider_id,
-                    "from": state,
-                    "to": state,
-                    "decision": if after { "enabled" } else { "disabled" },
-                    "enabled": after,
-                    "fallback": if after { None } else { fallback },
-                    "reasons": [reason],
-                    "override": ov,
-                    "incident": self.open.get(&m.provider_id).map(|i| json!({"id": i.id, "url": format!("/incidents/{}", i.id)})),
-                    "public": true,
-                }),
-            });
-            summary.events.push(kind);
-            info!(model = %m.key, kind, "override changed the routing decision");
-        }
-        for e in ops_events {
-            summary.events.push(e.kind);
-            round.events.push(e);
-        }
-        round.ops = ops_writes;
-
-        // Incidents: one per provider, planned from the models' states after this round.
-        let mut providers: Vec<String> = round
-            .changes
-            .iter()
-            .filter_map(|c| c.model_key.split('/').next().map(str::to_string))
-            .collect();
-        providers.extend(self.open.keys().cloned());
-        // A provider still impaired without an open incident (an SRE resolved it) gets a new one.
-        providers.extend(
-            self.models
-                .iter()
-                .filter(|m| merged(&m.key).0.is_impaired())
-                .map(|m| m.provider_id.clone()),
-        );
-        providers.sort();
+        providers.sort_unstable();
         providers.dedup();
+        let mut actions = Vec::new();
         for provider in providers {
-            let views: Vec<ModelView> = self
-                .models
+            let members: Vec<usize> = (0..self.models.len())
+                .filter(|&i| self.models[i].provider_id == provider)
+                .collect();
+            let Some(&first) = members.first() else {
+                continue;
+            };
+            let views: Vec<ModelView> = members
                 .iter()
-                .filter(|m| m.provider_id == provider)
-                .map(|m| ModelView {
-                    key: m.key.clone(),
-                    name: m.name.clone(),
-                    state: merged(&m.key).0,
+                .map(|&i| ModelView {
+                    key: self.models[i].key.clone(),
+                    name: self.models[i].name.clone(),
+                    state: state_after(i),
                 })
                 .collect();
-            let Some(first) = self.models.iter().find(|m| m.provider_id == provider) else {
-                continue;
-            };
+            let first = &self.models[first];
             let quiet = chrono::Duration::from_std(first.interval * first.policy.quiet_probes)
                 .unwrap_or_default();
             let name = self
                 .provider_names
-                .get(&provider)
-                .cloned()
-                .unwrap_or_else(|| provider.clone());
-            if let Some(action) =
-                incidents::plan(&name, &views, self.open.get(&provider), now, quiet)
+                .get(provider)
+                .map_or(provider, String::as_str);
+            if let Some(action) = incidents::plan(name, &views, self.open.get(provider), now, quiet)
             {
-                round.incidents.push((provider, action));
+                actions.push((provider.to_string(), action));
             }
         }
-        for (_, action) in &round.incidents {
-            summary.events.push(match action {
-                incidents::IncidentAction::Open { .. } => "incident.created",
-                incidents::IncidentAction::Update { .. } => "incident.updated",
-                incidents::IncidentAction::Resolve { .. } => "incident.resolved",
-            });
-        }
+        actions
+    }
 
-        round.states = next_states.values().cloned().collect();
-        self.store.commit_round(&round).await?;
-        if !round.events.is_empty() || !round.incidents.is_empty() {
-            if let Some(n) = &self.announced {
-                n.notify_one();
+    /// Committed: moves the in-memory view of each decided model on. Returns whether any
+    /// model's headline (first reason) moved, which the routing table shows.
+    fn settle(&mut self, decided: &[Decided], now: DateTime<Utc>) -> bool {
+        let mut moved = false;
+        for d in decided {
+            let m = &mut self.models[d.index];
+            if d.changed {
+                m.since = now;
             }
+            let headline = d.reasons.first().cloned().unwrap_or_default();
+            moved |= headline != m.headline;
+            m.state = d.state;
+            m.enabled = d.enabled;
+            m.headline = headline;
+            m.dirty = false;
+            m.pending = false;
+            m.written_at = now;
         }
+        moved
+    }
 
-        // Committed: move the in-memory view on.
-        for &i in &due {
+    /// Asks the scheduler for the extra probe each judged model's evidence wants, within
+    /// its budget.
+    fn ask_for_probes(&mut self, judged: &[usize], network_down: bool, now: DateTime<Utc>) {
+        if network_down {
+            return;
+        }
+        for &i in judged {
             let m = &mut self.models[i];
-            let building = next_states
-                .get(&m.key)
-                .is_some_and(|s| s.tracker.streak_building());
-            let after = m.policy.next_evaluation_after(m.interval, building);
-            m.next_evaluation = now + chrono::Duration::from_std(after).unwrap_or_default();
+            let Some(trigger) = m.detector.wants(&m.policy) else {
+                continue;
+            };
+            let (confirm, recovery) = m.policy.extra_cadence(m.interval);
+            let every = match trigger {
+                Trigger::Recovery => recovery,
+                _ => confirm,
+            };
+            let Some(every) = every else { continue };
+            if !m.budget.available(m.per_hour, trigger, now) {
+                continue;
+            }
+            // Spaced from the start of the probe just judged (the scheduler sends it at once
+            // if that time has passed).
+            let at = m.last_probe_at.unwrap_or(now)
+                + chrono::Duration::from_std(every).unwrap_or_default();
+            self.requests.request(&m.key, at, trigger);
         }
-        let changed = !round.changes.is_empty()
-            || !round.incidents.is_empty()
-            || !round.ops.is_empty()
-            || overrides_changed;
-        self.states.extend(next_states);
-        self.overrides = live_overrides;
-        if !round.incidents.is_empty() {
-            self.open = self.store.open_incidents().await?.into_iter().collect();
-        }
-        if changed || self.routing.borrow().models.is_empty() {
-            self.publish(now);
-        }
-        Ok(summary)
-    }
-
-    /// The model's last `window_probes` probes and the baseline before them.
-    async fn read_window(
-        &self,
-        m: &Watched,
-        now: DateTime<Utc>,
-    ) -> Result<(Vec<Sample>, Baseline), StoreError> {
-        let window_len = m.policy.window(m.interval);
-        let lookback = m.interval * (m.policy.window_probes + m.policy.baseline_probes);
-        let since = now - chrono::Duration::from_std(lookback).unwrap_or_default();
-        let window_start = now - chrono::Duration::from_std(window_len).unwrap_or_default();
-        let rows = self.store.results_since(&m.key, since).await?;
-        let samples: Vec<Sample> = rows
-            .into_iter()
-            .filter(|r| r.started_at <= now)
-            .map(|r| Sample {
-                at: r.started_at,
-                outcome: r.outcome,
-                ttft_ms: r.ttft_ms,
-                total_ms: r.total_ms,
-            })
-            .collect();
-        let split = samples.partition_point(|s| s.at < window_start);
-        let (before, window) = samples.split_at(split);
-        let take = window.len().saturating_sub(m.policy.window_probes as usize);
-        Ok((window[take..].to_vec(), Baseline::from_samples(before)))
-    }
-
-    /// True when at least two providers have recent probes and every one of them is failing
-    /// to connect on all its models: that is our network, not theirs.
-    async fn local_network_down(&self, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let longest = self
-            .models
-            .iter()
-            .map(|m| m.interval)
-            .max()
-            .unwrap_or(Duration::from_secs(60));
-        let since = now - chrono::Duration::from_std(longest * 2).unwrap_or_default();
-        let latest = self.store.latest_outcomes(since).await?;
-        let mut per_provider: BTreeMap<&str, bool> = BTreeMap::new();
-        for (key, outcome) in &latest {
-            let provider = key.split('/').next().unwrap_or("");
-            let connect = outcome == Outcome::Connect.as_str();
-            per_provider
-                .entry(provider)
-                .and_modify(|all| *all &= connect)
-                .or_insert(connect);
-        }
-        Ok(per_provider.len() >= 2 && per_provider.values().all(|all| *all))
     }
 
     fn publish(&self, now: DateTime<Utc>) {
-        let lookup = |key: &str| self.effective(key);
-        let models = self
+        let entries: Vec<routing::Entry<'_>> = self
             .models
             .iter()
             .map(|m| {
-                let s = self.states.get(&m.key);
-                let (state, enabled) = lookup(&m.key);
-                Route {
-                    id: m.key.clone(),
-                    state,
-                    enabled,
-                    fallback: if enabled {
-                        None
-                    } else {
-                        first_enabled_fallback(&self.models, &m.key, &lookup)
-                    },
-                    since: s.map(|s| s.tracker.since).unwrap_or(now),
-                    reason: match self.overrides.get(&m.key) {
+                let o = self.overrides.get(&m.key);
+                routing::Entry {
+                    key: &m.key,
+                    provider_id: &m.provider_id,
+                    provider_name: self
+                        .provider_names
+                        .get(&m.provider_id)
+                        .map_or(&m.provider_id, |n| n),
+                    fallbacks: &m.fallbacks,
+                    state: m.state,
+                    enabled: o.map_or(m.enabled, |o| o.enabled),
+                    since: m.since,
+                    reason: match o {
                         Some(o) => o.describe(),
-                        None => s
-                            .and_then(|s| s.reasons.first().cloned())
-                            .unwrap_or_else(|| "no evaluation yet".into()),
+                        None if m.headline.is_empty() => "no evaluation yet".into(),
+                        None => m.headline.clone(),
                     },
                 }
             })
-            .collect::<Vec<Route>>();
-        let mut providers: Vec<ProviderRollup> = Vec::new();
-        for m in &self.models {
-            if providers.iter().any(|p| p.id == m.provider_id) {
-                continue;
-            }
-            let states: Vec<ModelState> = self
-                .models
-                .iter()
-                .filter(|o| o.provider_id == m.provider_id)
-                .map(|o| lookup(&o.key).0)
-                .collect();
-            providers.push(ProviderRollup {
-                id: m.provider_id.clone(),
-                name: self
-                    .provider_names
-                    .get(&m.provider_id)
-                    .cloned()
-                    .unwrap_or_else(|| m.provider_id.clone()),
-                state: super::state::provider_rollup(&states),
-            });
-        }
-        self.routing.send_replace(Arc::new(RoutingTable {
-            generated_at: now,
-            models,
-            providers,
-        }));
+            .collect();
+        self.routing
+            .send_replace(Arc::new(routing::table(&entries, now)));
     }
 }
 
-/// The first enabled model of `key`'s fallback chain, following fallbacks of disabled
-/// fallbacks depth-first, each model at most once.
-fn first_enabled_fallback(
-    models: &[Watched],
-    key: &str,
-    state: &dyn Fn(&str) -> (ModelState, bool),
-) -> Option<String> {
-    let mut seen = HashSet::from([key.to_string()]);
-    let mut stack: Vec<String> = models
-        .iter()
-        .find(|m| m.key == key)?
-        .fallbacks
-        .iter()
-        .rev()
-        .cloned()
-        .collect();
-    while let Some(candidate) = stack.pop() {
-        if !seen.insert(candidate.clone()) {
-            continue;
-        }
-        if state(&candidate).1 {
-            return Some(candidate);
-        }
-        if let Some(m) = models.iter().find(|m| m.key == candidate) {
-            stack.extend(m.fallbacks.iter().rev().cloned());
-        }
+fn about(m: &Watched) -> About<'_> {
+    About {
+        key: &m.key,
+        name: &m.name,
+        provider_id: &m.provider_id,
     }
-    None
 }
 
-/// Runs the engine each second until shutdown.
+/// The kind of a reason: its words before the first colon ("healthy", "recovering", …).
+/// A reason of a new kind is written at once; new figures in the same kind wait for the
+/// periodic refresh.
+fn headline_kind(reason: &str) -> &str {
+    reason.split(':').next().unwrap_or(reason)
+}
+
+/// Runs the engine until shutdown: a pass each time the writer has stored results, and one
+/// each second for overrides, maintenance and incidents.
 pub fn spawn(
     mut engine: Engine,
     clock: Clock,
+    stored: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
-            tokio::select! {
-                _ = tick.tick() => {}
+            let outcome = tokio::select! {
+                _ = tick.tick() => engine.run_once(clock.now()).await,
+                _ = stored.notified() => engine.ingest(clock.now()).await,
                 _ = shutdown.changed() => return,
-            }
-            if let Err(e) = engine.run_once(clock.now()).await {
-                // Nothing of a failed round was committed or published; the next tick retries it.
-                error!(error = %e, "evaluation round failed");
+            };
+            if let Err(e) = outcome {
+                // Nothing of a failed pass was committed or published; the models it judged
+                // stay dirty, so the next pass decides and commits them again.
+                error!(error = %e, "evaluation pass failed");
             }
         }
     })

@@ -1,23 +1,33 @@
-//! The evaluator: per-model states with hysteresis, routing decisions and automatic incidents.
+//! The evaluator: per-model states from sequential tests, routing decisions and automatic
+//! incidents.
 //!
-//! **Architecture invariant:** everything in this folder except [`engine`] is pure: recent
-//! results and the previous state in, a new state and its reasons out, no IO and no clock.
-//! The engine reads the store, calls the pure core, and writes the outcome (state, events,
-//! incident, outbox) in one transaction.
+//! **Architecture invariant:** everything in this folder except [`engine`] is pure: results
+//! and the previous state in, a new state and its reasons out, no IO and no clock.
+//! The engine reads the store, feeds each new result to its model's [`detector::Detector`],
+//! and writes the outcome (state, events, incident, outbox) in one transaction.
+//!
+//! - [`sequential`]: the statistics (CUSUM in, a leaving test out, exponentially weighted
+//!   medians), table-tested;
+//! - [`detector`]: one model's tests and the state, reasons and evidence read off them;
+//! - [`policy`]: levels, bounds and the extra-probe budget's settings; [`budget`]: the bucket;
+//! - [`incidents`], [`overrides`]: automatic incidents, overrides and maintenance, planned;
+//! - [`engine`]: the IO, a pass per batch of results and one per second.
 
+pub mod budget;
+pub mod detector;
 pub mod engine;
-pub mod hysteresis;
+pub mod evidence;
 pub mod incidents;
 pub mod overrides;
 pub mod policy;
-pub mod rules;
+pub mod sequential;
 pub mod state;
 pub mod stats;
 
-pub use hysteresis::{step, Override, Tracker};
+pub use detector::Detector;
+pub use evidence::{Baseline, Evidence, Sample};
 pub use policy::Policy;
-pub use rules::{assess, Assessment, Baseline, Evidence, Sample};
-pub use state::ModelState;
+pub use state::{ModelState, Tracker};
 
 #[cfg(test)]
 mod tests;

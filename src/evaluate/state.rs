@@ -68,6 +68,13 @@ impl ModelState {
     }
 }
 
+/// A model's committed state and since when it holds (persisted with the decision).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tracker {
+    pub state: ModelState,
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
 /// A provider's rollup state, derived from its models' states. It is only a summary for
 /// pages and never feeds back into any model's own decision.
 pub fn provider_rollup(models: &[ModelState]) -> ModelState {

@@ -1,17 +1,19 @@
-//! Table-driven tests of the pure core: result sequences in, states and reasons out.
+//! Table-driven tests of the pure core: result sequences in, states, reasons and extra-probe
+//! wishes out.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::*;
-use crate::probe::Outcome;
+use crate::probe::{Outcome, Trigger};
 
 fn t(i: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap() + Duration::seconds(i)
 }
 
-/// A window from a compact pattern: `.` ok (ttft 800 ms), `S` ok but slow (ttft 4 s),
-/// `o` overloaded, `5` http_5xx, `T` timeout, `r` rate_limited, `a` auth, `n` not_found.
-fn window(pattern: &str) -> Vec<Sample> {
+/// Samples from a compact pattern: `.` ok (ttft 800 ms), `S` ok but slow (ttft 4 s),
+/// `o` overloaded, `5` http_5xx, `T` timeout, `c` connect, `r` rate_limited, `a` auth,
+/// `n` not_found.
+fn samples(pattern: &str) -> Vec<Sample> {
     pattern
         .chars()
         .enumerate()
@@ -22,6 +24,7 @@ fn window(pattern: &str) -> Vec<Sample> {
                 'o' => (Outcome::Overloaded, None),
                 '5' => (Outcome::Http5xx, None),
                 'T' => (Outcome::Timeout, None),
+                'c' => (Outcome::Connect, None),
                 'r' => (Outcome::RateLimited, None),
                 'a' => (Outcome::Auth, None),
                 'n' => (Outcome::NotFound, None),
@@ -32,189 +35,234 @@ fn window(pattern: &str) -> Vec<Sample> {
                 outcome,
                 ttft_ms: ttft,
                 total_ms: ttft.unwrap_or(100) + 200,
+                trigger: Trigger::Scheduled,
             }
         })
         .collect()
 }
 
-fn usual() -> Baseline {
-    Baseline::from_samples(&window(&".".repeat(40)))
+/// Runs `pattern` through a fresh detector; returns it and every state it moved to, with the
+/// 1-based position of the result that moved it.
+fn run(pattern: &str, policy: &Policy) -> (Detector, Vec<(usize, ModelState)>) {
+    let mut d = Detector::new(policy);
+    let mut moves = Vec::new();
+    let mut state = ModelState::Unknown;
+    for (i, s) in samples(pattern).iter().enumerate() {
+        d.observe(s, policy, true);
+        let now = d.state(policy);
+        if now != state {
+            moves.push((i + 1, now));
+            state = now;
+        }
+    }
+    (d, moves)
 }
 
-/// One row: a window pattern, the candidate expected and words a reason must contain.
-fn check(pattern: &str, baseline: Baseline, want: Option<ModelState>, words: &str) {
-    let a = assess(&window(pattern), baseline, &Policy::default());
-    assert_eq!(
-        a.candidate, want,
-        "pattern {pattern}: reasons {:?}",
-        a.reasons
-    );
+/// One row: a pattern, the moves expected, and words the final first reason must contain.
+fn check(pattern: &str, want: &[(usize, ModelState)], words: &str) {
+    let policy = Policy::default();
+    let (d, moves) = run(pattern, &policy);
+    let reasons = d.reasons(&policy);
+    assert_eq!(moves, want, "pattern {pattern}: reasons {reasons:?}");
     assert!(
-        a.reasons.iter().any(|r| r.contains(words)),
-        "pattern {pattern}: no reason contains {words:?}: {:?}",
-        a.reasons
+        reasons.iter().any(|r| r.contains(words)),
+        "pattern {pattern}: no reason contains {words:?}: {reasons:?}"
+    );
+}
+
+fn healthy(n: usize) -> String {
+    ".".repeat(n)
+}
+
+#[test]
+fn states_from_result_sequences() {
+    use ModelState::*;
+    let h = healthy(10);
+    check(&h, &[(3, Operational)], "healthy: error rate 0% (0 of 10");
+    // Hard down: the fifth failure in a row is beyond chance for a healthy model.
+    check(
+        &format!("{h}55555"),
+        &[(3, Operational), (15, MajorOutage)],
+        "major outage: 5 of 5 probes failed since it began (usual 2%)",
+    );
+    // A burst of three failures, or four, moves nothing.
+    check(
+        &format!("{h}555{}", healthy(20)),
+        &[(3, Operational)],
+        "healthy",
+    );
+    check(
+        &format!("{h}5555{}", healthy(20)),
+        &[(3, Operational)],
+        "healthy",
+    );
+    // Back after a long hard-down run: four good probes in a row end it.
+    let down = "5".repeat(40);
+    check(
+        &format!("{h}{down}...."),
+        &[(3, Operational), (15, MajorOutage), (54, Operational)],
+        "healthy",
+    );
+    // Three are not enough, and the reason says what is still needed.
+    check(
+        &format!("{h}{down}..."),
+        &[(3, Operational), (15, MajorOutage)],
+        "recovering: still major outage until 1 more good probes in a row",
+    );
+    // A mix of failure classes counts alike.
+    check(
+        &format!("{h}o5Tc5"),
+        &[(3, Operational), (15, MajorOutage)],
+        "5 of 5 probes failed",
+    );
+    // Five times slower first tokens: degraded after eight, with the figures in words.
+    check(
+        &format!("{h}{}", "S".repeat(8)),
+        &[(3, Operational), (18, DegradedPerformance)],
+        // The usual moves a tenth of a step per slow probe, a hundredth once held:
+        // 800 ms → 833 ms after eight.
+        "time to first token median 4.0 s is 4.8× its usual 833 ms",
     );
 }
 
 #[test]
-fn candidates_from_windows() {
+fn a_thirty_percent_fault_is_caught_and_held_until_it_is_over() {
     use ModelState::*;
-    let healthy = ".".repeat(30);
-    let two_percent = format!("{}5{}", ".".repeat(14), ".".repeat(15));
-    let sixty = "o.o5.oo.o.".repeat(3);
-    let all_down = "5".repeat(30);
-    let a_few = "..5.o";
-    let slow = "S".repeat(30);
-    let rows: Vec<(&str, Baseline, Option<ModelState>, &str)> = vec![
-        (
-            &healthy,
-            usual(),
-            Some(Operational),
-            "healthy: error rate 0%",
-        ),
-        (&two_percent, usual(), Some(Operational), "healthy"),
-        (
-            &sixty,
-            usual(),
-            Some(PartialOutage),
-            "partial-outage threshold",
-        ),
-        (
-            &all_down,
-            usual(),
-            Some(MajorOutage),
-            "major-outage threshold",
-        ),
-        (a_few, usual(), None, "not enough evidence"),
-        (
-            &slow,
-            usual(),
-            Some(DegradedPerformance),
-            "time to first token median 4.0 s is 5.0× its usual 800 ms",
-        ),
-        (&slow, Baseline::default(), Some(Operational), "healthy"),
-    ];
-    for (pattern, baseline, want, words) in rows {
-        check(pattern, baseline, want, words);
-    }
+    let policy = Policy::default();
+    let fault = "x..x.x...x".replace('x', "5").repeat(10);
+    let (_, moves) = run(&format!("{}{fault}{}", healthy(10), healthy(60)), &policy);
+    // Degraded, then partial outage (disabled) within a few dozen probes of the fault...
+    assert_eq!(moves[0], (3, Operational), "{moves:?}");
+    let partial = moves
+        .iter()
+        .find(|m| m.1 == PartialOutage)
+        .unwrap_or_else(|| panic!("{moves:?}"));
+    assert!(partial.0 <= 10 + 40, "{moves:?}");
+    // ...never enabled again while the fault goes on (no move to a milder state within it),
+    let during: Vec<_> = moves
+        .iter()
+        .filter(|m| m.0 > partial.0 && m.0 <= 110)
+        .collect();
+    assert!(during.is_empty(), "moved during the fault: {moves:?}");
+    // ...and operational once enough good probes have followed it.
+    assert_eq!(moves.last().map(|m| m.1), Some(Operational), "{moves:?}");
 }
 
 #[test]
 fn throttling_and_misconfiguration_are_not_outages() {
+    use ModelState::*;
     // Every probe rate limited: no evidence either way, and SREs are told why.
-    check(&"r".repeat(30), usual(), None, "probe throttled");
-    // Rate limits mixed into a healthy window are left out of the rate.
+    check(&"r".repeat(30), &[], "probe throttled: 30 of 30");
+    check(&"r".repeat(30), &[], "not enough evidence");
+    // Rate limits mixed into healthy probes are left out.
     check(
         &"r.".repeat(15),
-        usual(),
-        Some(ModelState::Operational),
+        &[(6, Operational)],
         "probe throttled: 15 of 30",
     );
     // 401 on every probe: unknown ("probe misconfigured"), never an outage.
     check(
-        &"a".repeat(30),
-        usual(),
-        Some(ModelState::Unknown),
-        "probe misconfigured: 30 of 30 probes (30 auth)",
+        &"a".repeat(5),
+        &[],
+        "probe misconfigured: 5 of 5 probes (5 auth)",
     );
+    // Misconfiguration after healthy evidence: unknown, not an outage.
     check(
-        &"n".repeat(30),
-        usual(),
-        Some(ModelState::Unknown),
-        "not_found",
+        &format!("{}aan", healthy(10)),
+        &[(3, Operational), (13, Unknown)],
+        "probe misconfigured: 3 of 13 probes (2 auth, 1 not_found)",
     );
-}
-
-/// Runs candidates through hysteresis, returning the state after each evaluation.
-fn walk(candidates: &[Option<ModelState>]) -> Vec<ModelState> {
-    let policy = Policy::default();
-    let mut tracker = Tracker {
-        state: ModelState::Operational,
-        since: t(0),
-        recent: vec![],
-    };
-    candidates
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            tracker = step(&tracker, *c, Override::None, &policy, t(i as i64 + 1));
-            tracker.state
-        })
-        .collect()
 }
 
 #[test]
-fn hysteresis_needs_repeated_evidence_both_ways() {
-    use ModelState::*;
-    let (op, dg, po) = (
-        Some(Operational),
-        Some(DegradedPerformance),
-        Some(PartialOutage),
-    );
-    let rows: Vec<(Vec<Option<ModelState>>, Vec<ModelState>)> = vec![
-        // One bad evaluation never moves the state.
-        (vec![po, op, po, op], vec![Operational; 4]),
-        // Two consecutive worse evaluations enter the latest candidate.
+fn extra_probes_are_wanted_while_in_doubt_or_disabled() {
+    let policy = Policy::default();
+    let rows: Vec<(String, Option<Trigger>)> = vec![
+        (healthy(10), None),
+        // One failure: confirm it (or not) sooner than the schedule would.
+        (format!("{}5", healthy(10)), Some(Trigger::Confirm)),
+        // ...and the good probes after it settle the doubt.
         (
-            vec![dg, po, po],
-            vec![Operational, PartialOutage, PartialOutage],
+            format!("{}5{}", healthy(10), healthy(5)),
+            Some(Trigger::Confirm),
         ),
-        // Leaving needs two better evaluations, and takes the worse of them.
-        (
-            vec![po, po, dg, op, op],
-            vec![
-                Operational,
-                PartialOutage,
-                PartialOutage,
-                DegradedPerformance,
-                DegradedPerformance,
-            ],
-        ),
-        // Thin windows (no candidate) change nothing and do not break a streak.
-        (
-            vec![po, None, po],
-            vec![Operational, Operational, PartialOutage],
-        ),
+        (format!("{}5{}", healthy(10), healthy(6)), None),
+        // Disabled: probe for recovery.
+        (format!("{}55555", healthy(10)), Some(Trigger::Recovery)),
+        // Slow: confirm.
+        (format!("{}S", healthy(10)), Some(Trigger::Confirm)),
     ];
-    for (candidates, want) in rows {
-        assert_eq!(walk(&candidates), want, "candidates {candidates:?}");
+    for (pattern, want) in rows {
+        let (d, _) = run(&pattern, &policy);
+        assert_eq!(d.wants(&policy), want, "{pattern}");
     }
 }
 
 #[test]
-fn forced_states_apply_at_once_and_lift_with_evidence() {
+fn connect_failures_while_our_network_is_suspect_count_for_nothing() {
     let policy = Policy::default();
-    let start = Tracker {
-        state: ModelState::PartialOutage,
-        since: t(0),
-        recent: vec![],
-    };
-    let down = step(
-        &start,
-        Some(ModelState::MajorOutage),
-        Override::LocalNetworkDown,
+    let mut d = Detector::new(&policy);
+    for s in samples(&format!("{}cccccccc", healthy(10))) {
+        d.observe(&s, &policy, false);
+    }
+    assert_eq!(d.state(&policy), ModelState::Operational);
+}
+
+#[test]
+fn a_stored_state_is_restored_over_rebuilt_statistics() {
+    use ModelState::*;
+    let policy = Policy::default();
+    let (mut d, _) = run(&healthy(10), &policy);
+    d.align(PartialOutage, &policy);
+    assert_eq!(d.state(&policy), PartialOutage);
+    // A restored outage whose evidence is gone is left as if the fault had been at the
+    // level's threshold: a long run of good probes.
+    for s in samples(&healthy(120)) {
+        d.observe(&s, &policy, true);
+    }
+    assert_eq!(d.state(&policy), Operational);
+    d.align(DegradedPerformance, &policy);
+    assert_eq!(d.state(&policy), DegradedPerformance);
+    d.align(Operational, &policy);
+    assert_eq!(d.state(&policy), Operational);
+}
+
+#[test]
+fn evidence_shows_the_recent_window_and_every_test() {
+    let policy = Policy::default();
+    let (d, _) = run(&format!("{}55", healthy(28)), &policy);
+    let e = d.evidence(
         &policy,
-        t(1),
+        evidence::ExtraProbes {
+            confirm: 2,
+            recovery: 0,
+        },
     );
-    assert_eq!(down.state, ModelState::Unknown);
-    let back = step(
-        &down,
-        Some(ModelState::Operational),
-        Override::None,
-        &policy,
-        t(2),
+    assert_eq!((e.probes, e.samples, e.failures), (30, 30, 2));
+    assert_eq!(e.outcomes.get("http_5xx"), Some(&2));
+    assert_eq!(e.ttft_p50_ms, Some(800));
+    assert_eq!(e.baseline.ttft_p50_ms, Some(800));
+    // The first failure came while nothing was remarkable, so it was learnt as healthy noise;
+    // the second, in doubt, was not.
+    assert!(
+        (e.healthy_error_rate - 0.022).abs() < 0.0005,
+        "{}",
+        e.healthy_error_rate
     );
+    let tests: Vec<&str> = e.tests.iter().map(|t| t.test.as_str()).collect();
     assert_eq!(
-        back.state,
-        ModelState::Operational,
-        "first evidence after unknown is taken as it is"
+        tests,
+        [
+            "errors ≥ 10%",
+            "errors ≥ 20%",
+            "errors ≥ 60%",
+            "slow ≥ 30% (over 3× usual)"
+        ]
     );
-    let maint = step(
-        &back,
-        Some(ModelState::MajorOutage),
-        Override::Maintenance,
-        &policy,
-        t(3),
+    assert!(
+        e.tests[2].progress > 0.4 && !e.tests[2].held,
+        "{:?}",
+        e.tests[2]
     );
-    assert_eq!(maint.state, ModelState::UnderMaintenance);
+    assert_eq!(e.extra_probes.confirm, 2);
 }

@@ -21,7 +21,7 @@ use std::sync::{Arc, RwLock};
 use chrono::{DateTime, Utc};
 
 use crate::clock::Clock;
-use crate::probe::{Outcome, ProbeReport};
+use crate::probe::{Outcome, ProbeReport, Trigger};
 use crate::schedule::SchedulerStats;
 use registry::{Counter, Family, Histogram};
 
@@ -75,6 +75,8 @@ pub struct Metrics {
     probes: Family<Counter>,
     duration: Family<Histogram>,
     ttft: Family<Histogram>,
+    /// Extra probes (not on the schedule) by model and reason: what adaptive probing costs.
+    extra: Family<Counter>,
     deliveries: Family<Counter>,
 }
 
@@ -86,9 +88,21 @@ pub struct ProbeSeries {
     outcomes: Vec<Arc<Counter>>,
     duration: Arc<Histogram>,
     ttft: Arc<Histogram>,
+    /// Extra probes by reason, indexed like [`Trigger::ALL`] (the scheduled entry unused).
+    extra: Vec<Arc<Counter>>,
 }
 
 impl ProbeSeries {
+    /// Counts one probe sent for `trigger` (nothing for scheduled ones).
+    pub fn sent(&self, trigger: Trigger) {
+        if trigger == Trigger::Scheduled {
+            return;
+        }
+        if let Some(i) = Trigger::ALL.iter().position(|t| *t == trigger) {
+            self.extra[i].inc();
+        }
+    }
+
     /// Records one finished probe: its outcome, its duration, and its time to first token
     /// when a token arrived.
     pub fn observe(&self, report: &ProbeReport) {
@@ -128,6 +142,11 @@ impl Metrics {
                 &["provider", "model"],
                 TTFT_BOUNDS,
             ),
+            extra: Family::counter(
+                "modelwatch_extra_probes_total",
+                "Probes sent beyond the schedule, by reason: confirm (evidence in doubt) or recovery (model disabled).",
+                &["provider", "model", "reason"],
+            ),
             deliveries: Family::counter(
                 "modelwatch_deliveries_total",
                 "Delivery attempts by result: succeeded, failed (will retry), dead (given up).",
@@ -152,6 +171,16 @@ impl Metrics {
                 .collect(),
             duration: self.duration.with(&[provider, model]),
             ttft: self.ttft.with(&[provider, model]),
+            extra: Trigger::ALL
+                .iter()
+                .map(|t| {
+                    if *t == Trigger::Scheduled {
+                        Arc::new(Counter::default())
+                    } else {
+                        self.extra.with(&[provider, model, t.as_str()])
+                    }
+                })
+                .collect(),
         }
     }
 
@@ -181,6 +210,7 @@ impl Metrics {
             self.duration.render(e);
             self.ttft.render(e);
         }
+        self.extra.render(e);
         self.deliveries.render(e);
         scrape::render_scheduler(e, &self.scheduler);
         e.single(

@@ -62,7 +62,7 @@ impl ProbeReport {
     }
 }
 
-/// One stored probe: the report plus which model it was and when it started.
+/// One stored probe: the report plus which model it was, when it started and why it was sent.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProbeResult {
     pub provider: String,
@@ -70,6 +70,41 @@ pub struct ProbeResult {
     pub started_at: DateTime<Utc>,
     #[serde(flatten)]
     pub report: ProbeReport,
+    pub trigger: Trigger,
+}
+
+/// Why a probe was sent. Extra probes cost money, so each is counted by its reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// The model's cron schedule fired.
+    #[default]
+    Scheduled,
+    /// The evaluator was in doubt (a failure, a slow answer, a recovery under way) and asked
+    /// for more evidence sooner than the schedule would give it.
+    Confirm,
+    /// The model is disabled; it is probed more often than its schedule to see it recover.
+    Recovery,
+}
+
+impl Trigger {
+    pub const ALL: [Trigger; 3] = [Trigger::Scheduled, Trigger::Confirm, Trigger::Recovery];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Scheduled => "scheduled",
+            Trigger::Confirm => "confirm",
+            Trigger::Recovery => "recovery",
+        }
+    }
+
+    /// The stored name back; an unknown name (a newer version's) reads as scheduled.
+    pub fn parse(s: &str) -> Trigger {
+        Trigger::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .unwrap_or_default()
+    }
 }
 
 impl ProbeResult {

@@ -7,8 +7,14 @@
 //! model is never probed twice at once; a probe that outlasts its interval makes the task skip
 //! the fire times it missed and say so (overrun handling).
 //!
+//! Between fire times the evaluator may ask for an extra probe of a model (to confirm doubt,
+//! or to see a disabled model recover): each task also watches its model's slot in
+//! [`requests::ProbeRequests`] and probes at the sooner of the two ([`requests::next_probe`]).
+//!
 //! Time comes from [`Clock`], which follows tokio's clock, so tests run the scheduler under
 //! `tokio::time::pause` and a day passes in milliseconds.
+
+pub mod requests;
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,7 +27,8 @@ use tracing::{debug, info_span, warn, Instrument};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::{Metrics, ProbeSeries};
-use crate::probe::{ProbeResult, ProbeTarget, Prober};
+use crate::probe::{ProbeResult, ProbeTarget, Prober, Trigger};
+use requests::{next_probe, ProbeRequests, Slot};
 
 /// Counters the scheduler keeps for `/metrics` and readiness.
 #[derive(Debug, Default)]
@@ -47,6 +54,8 @@ pub struct ScheduledProbe {
     pub limit: Arc<Semaphore>,
     /// Fixed delay after each fire time, spreading a provider's models over its interval.
     pub offset: Duration,
+    /// Where the evaluator asks for extra probes of this model (none: schedule only).
+    pub extra: Option<Arc<Slot>>,
 }
 
 /// Builds the probe list for a configuration, choosing each provider's prober with `prober_for`.
@@ -70,10 +79,19 @@ pub fn plan(
                 prober: Arc::clone(&prober),
                 limit: Arc::clone(&limit),
                 offset: spread_offset(interval, i as u32, n),
+                extra: None,
             });
         }
     }
     planned
+}
+
+/// Connects every planned probe to its model's slot in `requests`, so the evaluator's extra
+/// probes reach the scheduler.
+pub fn attach(planned: &mut [ScheduledProbe], requests: &ProbeRequests) {
+    for p in planned {
+        p.extra = requests.slot(&p.target.key());
+    }
 }
 
 /// The `i`-th of `n` models of a provider starts `interval * i / n` after each fire time,
@@ -175,6 +193,7 @@ async fn run_model(
     _alive: TaskAlive,
 ) {
     let schedule = &probe.target.model.schedule;
+    let offset = chrono::Duration::from_std(probe.offset).unwrap_or_default();
     loop {
         if *shutdown.borrow() {
             return;
@@ -182,10 +201,25 @@ async fn run_model(
         let Some(fire) = schedule.next_after(clock.now()) else {
             return;
         };
-        let planned_at = clock.instant_at(fire) + probe.offset;
+        let requested = probe.extra.as_ref().and_then(|s| s.peek());
+        let (at, trigger) = next_probe(fire + offset, requested);
+        let planned_at = clock.instant_at(at);
+        let extra_changed = async {
+            match &probe.extra {
+                Some(slot) => slot.changed.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = tokio::time::sleep_until(planned_at) => {}
+            // A new request may be sooner than what this task sleeps for: plan again.
+            _ = extra_changed => continue,
             _ = shutdown.changed() => return,
+        }
+        // Any probe of the model answers an outstanding request: the evaluator asks again
+        // after judging it if it still wants more.
+        if let Some(slot) = &probe.extra {
+            slot.take();
         }
         let permit = tokio::select! {
             permit = probe.limit.acquire() => match permit {
@@ -212,15 +246,20 @@ async fn run_model(
         debug!(outcome = %report.outcome, total_ms = report.total_ms, "probe finished");
         if let Some(series) = &series {
             series.observe(&report);
+            series.sent(trigger);
         }
         let result = ProbeResult {
             provider: probe.target.provider.id.clone(),
             model: probe.target.model.id.clone(),
             started_at,
             report,
+            trigger,
         };
         if results.send(result).await.is_err() {
             return;
+        }
+        if trigger != Trigger::Scheduled {
+            continue;
         }
 
         let skipped = missed_fires(&probe, fire, &clock);

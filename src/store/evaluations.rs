@@ -85,7 +85,6 @@ struct StateRow {
     since: i64,
     reasons_json: String,
     evidence_json: String,
-    recent_json: String,
     evaluated_at: i64,
 }
 
@@ -97,8 +96,6 @@ impl StateRow {
             problem,
         };
         let state = self.state.parse::<ModelState>().map_err(corrupt)?;
-        let recent: Vec<ModelState> = serde_json::from_str(&self.recent_json)
-            .map_err(|e| corrupt(format!("recent_json: {e}")))?;
         let reasons = serde_json::from_str(&self.reasons_json)
             .map_err(|e| corrupt(format!("reasons_json: {e}")))?;
         let evidence = serde_json::from_str(&self.evidence_json)
@@ -107,7 +104,6 @@ impl StateRow {
             tracker: Tracker {
                 state,
                 since: ms_to_time(self.since),
-                recent,
             },
             enabled: self.enabled,
             reasons,
@@ -122,7 +118,7 @@ impl Store {
     /// Every model's persisted state (the evaluator resumes from these at start).
     pub async fn load_model_states(&self) -> Result<Vec<StoredModelState>, StoreError> {
         let rows: Vec<StateRow> = sqlx::query_as(
-            "SELECT model_key, state, enabled, since, reasons_json, evidence_json, recent_json, evaluated_at FROM model_states ORDER BY model_key",
+            "SELECT model_key, state, enabled, since, reasons_json, evidence_json, evaluated_at FROM model_states ORDER BY model_key",
         )
         .fetch_all(&self.pool)
         .await
@@ -208,7 +204,9 @@ impl Store {
             .bind(s.tracker.since.timestamp_millis())
             .bind(to_json(&s.reasons))
             .bind(to_json(&s.evidence))
-            .bind(to_json(&s.tracker.recent))
+            // The column held the hysteresis streak of the evaluator before it judged every
+            // probe; the sequential statistics are rebuilt from the results instead.
+            .bind("[]")
             .bind(s.evaluated_at.timestamp_millis())
             .execute(&mut *tx)
             .await

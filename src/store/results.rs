@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::{SqlxContext, Store, StoreError};
-use crate::probe::{Outcome, ProbeResult};
+use crate::evaluate::Sample;
+use crate::probe::{Outcome, ProbeResult, Trigger};
 
-/// Rows per multi-row `INSERT`: 9 parameters each stays far below the 32766 parameters the
+/// Rows per multi-row `INSERT`: 10 parameters each stays far below the 32766 parameters the
 /// bundled SQLite allows (sqlx's `sqlite` feature links its own, recent SQLite).
 const ROWS_PER_INSERT: usize = 500;
 
@@ -80,6 +81,43 @@ impl ResultRow {
     }
 }
 
+/// The columns the evaluator reads of a result.
+#[derive(sqlx::FromRow)]
+struct SampleRow {
+    id: i64,
+    model_key: String,
+    started_at: i64,
+    outcome: String,
+    ttft_ms: Option<i64>,
+    total_ms: i64,
+    trigger: String,
+}
+
+impl SampleRow {
+    fn into_sample(self) -> Option<(String, Sample)> {
+        let parsed = (|| {
+            Some(Sample {
+                at: timestamp(self.started_at)?,
+                outcome: self.outcome.parse().ok()?,
+                ttft_ms: self.ttft_ms.and_then(|v| u32::try_from(v).ok()),
+                total_ms: u32::try_from(self.total_ms).ok()?,
+                trigger: Trigger::parse(&self.trigger),
+            })
+        })();
+        match parsed {
+            Some(sample) => Some((self.model_key, sample)),
+            None => {
+                tracing::warn!(
+                    row = self.id,
+                    model = %self.model_key,
+                    "a stored probe result cannot be read (time, outcome or duration out of range); the evaluator passes over it"
+                );
+                None
+            }
+        }
+    }
+}
+
 /// A stored unix-millisecond time as a `DateTime`, if representable.
 pub(crate) fn timestamp(ms: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms)
@@ -100,7 +138,7 @@ impl Store {
         {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO probe_results (model_key, started_at, outcome, http_status, \
-                 headers_ms, ttft_ms, total_ms, request_id, error) ",
+                 headers_ms, ttft_ms, total_ms, request_id, error, trigger) ",
             );
             insert.push_values(chunk.iter().zip(keys), |mut row, (r, key)| {
                 let rep = &r.report;
@@ -112,7 +150,8 @@ impl Store {
                     .push_bind(rep.ttft_ms.map(i64::from))
                     .push_bind(i64::from(rep.total_ms))
                     .push_bind(rep.request_id.as_deref())
-                    .push_bind(rep.error.as_deref());
+                    .push_bind(rep.error.as_deref())
+                    .push_bind(r.trigger.as_str());
             });
             insert.build().execute(&mut *tx).await.context(what)?;
         }
@@ -154,6 +193,63 @@ impl Store {
             .await
             .context(|| format!("reading the latest {limit} results of {model_key}"))?;
         rows.into_iter().map(ResultRow::into_stored).collect()
+    }
+
+    /// Results stored after row `after_id`, in the order they were written, at most `limit`:
+    /// what the evaluator has not judged yet. Rows it cannot read are logged and passed over
+    /// (returned ids still move past them), so one bad row never stalls evaluation.
+    pub async fn samples_after(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<(Vec<(String, Sample)>, i64), StoreError> {
+        let rows: Vec<SampleRow> = sqlx::query_as(
+            "SELECT id, model_key, started_at, outcome, ttft_ms, total_ms, trigger \
+             FROM probe_results WHERE id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .context(|| format!("reading results after row {after_id}"))?;
+        let last = rows.last().map_or(after_id, |r| r.id);
+        Ok((
+            rows.into_iter()
+                .filter_map(SampleRow::into_sample)
+                .collect(),
+            last,
+        ))
+    }
+
+    /// Every model's results that started at or after `since`, oldest first, and the id of
+    /// the newest row stored: the evaluator rebuilds its statistics from them at start and
+    /// then follows on from that id.
+    pub async fn samples_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<(Vec<(String, Sample)>, i64), StoreError> {
+        // The newest id first, and rows up to it only: a result written meanwhile is left
+        // for the first `samples_after`, not skipped.
+        let last: i64 = sqlx::query_scalar::<_, Option<i64>>("SELECT max(id) FROM probe_results")
+            .fetch_one(&self.pool)
+            .await
+            .context(|| "reading the newest result id")?
+            .unwrap_or(0);
+        let rows: Vec<SampleRow> = sqlx::query_as(
+            "SELECT id, model_key, started_at, outcome, ttft_ms, total_ms, trigger \
+             FROM probe_results WHERE started_at >= ? AND id <= ? ORDER BY started_at, id",
+        )
+        .bind(since.timestamp_millis())
+        .bind(last)
+        .fetch_all(&self.pool)
+        .await
+        .context(|| format!("reading every model's results since {since}"))?;
+        Ok((
+            rows.into_iter()
+                .filter_map(SampleRow::into_sample)
+                .collect(),
+            last,
+        ))
     }
 
     /// How many raw results are stored, all models together.

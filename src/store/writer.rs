@@ -28,10 +28,17 @@ pub const ROLLUP_SETTLE: Duration = Duration::from_secs(120);
 
 /// Writes results from `rx` in batches of up to `batch`, one transaction each, until the
 /// channel is closed and everything received is written.
-pub fn spawn_writer(
+pub fn spawn_writer(store: Store, rx: mpsc::Receiver<ProbeResult>, batch: usize) -> JoinHandle<()> {
+    spawn_writer_notifying(store, rx, batch, None)
+}
+
+/// [`spawn_writer`] that wakes `stored` after each batch is committed: the evaluator judges
+/// new results as soon as they are in the database.
+pub fn spawn_writer_notifying(
     store: Store,
     mut rx: mpsc::Receiver<ProbeResult>,
     batch: usize,
+    stored: Option<std::sync::Arc<tokio::sync::Notify>>,
 ) -> JoinHandle<()> {
     let batch = batch.max(1);
     tokio::spawn(async move {
@@ -49,6 +56,9 @@ pub fn spawn_writer(
             }
             write_with_retry(&store, &pending).await;
             pending.clear();
+            if let Some(stored) = &stored {
+                stored.notify_one();
+            }
         }
         tracing::debug!("result writer stopped: channel closed and drained");
     })

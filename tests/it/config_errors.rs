@@ -218,21 +218,33 @@ window_probes = 40
 [[providers]]
 id = "p"
 kind = "simulated"
-evaluator = { failure_threshold = 3, disable_at = "major_outage" }
-models = [ { id = "a" }, { id = "b", evaluator = { window_probes = 12, min_samples = 6, ttft_limit = "4s" } } ]
+evaluator = { extra_probes_per_hour = 30, disable_at = "major_outage" }
+models = [ { id = "a" }, { id = "b", evaluator = { window_probes = 12, min_samples = 6, ttft_limit = "4s", confirm_interval = "3s" } } ]
 "#;
     let config = parse(text, &[]).unwrap();
     let (a, b) = (
         &config.providers[0].models[0].policy,
         &config.providers[0].models[1].policy,
     );
-    assert_eq!((a.window_probes, a.failure_threshold), (40, 3));
+    assert_eq!((a.window_probes, a.extra_probes_per_hour), (40, Some(30)));
     assert_eq!(a.disable_at, modelwatch::evaluate::ModelState::MajorOutage);
     assert_eq!(
-        (b.window_probes, b.min_samples, b.failure_threshold),
-        (12, 6, 3)
+        (b.window_probes, b.min_samples, b.extra_probes_per_hour),
+        (12, 6, Some(30))
     );
     assert_eq!(b.ttft_limit, Some(std::time::Duration::from_secs(4)));
+    assert_eq!(b.confirm_interval, std::time::Duration::from_secs(3));
+
+    // A setting of the evaluator before it judged every probe says it is gone, and where.
+    let err = parse(
+        &text.replace("extra_probes_per_hour = 30", "failure_threshold = 3"),
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("conf/test.toml:8:") && err.contains("`failure_threshold` is no longer used"),
+        "{err}"
+    );
 
     let err = parse(&text.replace("\"major_outage\"", "\"sometimes\""), &[]).unwrap_err();
     assert!(
@@ -240,12 +252,12 @@ models = [ { id = "a" }, { id = "b", evaluator = { window_probes = 12, min_sampl
         "{err}"
     );
     let err = parse(
-        &text.replace("window_probes = 12", "window_probes = 3"),
+        &text.replace("window_probes = 12", "slow_share = 0.01"),
         &[],
     )
     .unwrap_err();
     assert!(
-        err.contains("conf/test.toml:9:") && err.contains("at least `min_samples`"),
+        err.contains("conf/test.toml:9:") && err.contains("`slow_share` must be above"),
         "{err}"
     );
     let err = parse(

@@ -170,9 +170,10 @@ pub async fn spawn_seeded_app_with(extra_toml: &str) -> TestApp {
     }
 }
 
-/// One second of simulated time: every model whose schedule fires at `start + s` is probed
-/// by the simulated provider (faults counted from `start`), the results are stored, and the
-/// evaluator runs just after. Time-dependent evaluator tests advance the clock with this.
+/// One second of simulated time: every model whose schedule fires at `start + s`, or for
+/// which the evaluator asked an extra probe due by then, is probed by the simulated provider
+/// (faults counted from `start`), the results are stored, and the evaluator runs just after.
+/// Time-dependent evaluator tests advance the clock with this.
 pub async fn simulate_second(
     config: &Config,
     store: &modelwatch::store::Store,
@@ -181,24 +182,37 @@ pub async fn simulate_second(
     s: i64,
 ) {
     use chrono::Duration;
+    use modelwatch::probe::Trigger;
     let now = start + Duration::seconds(s);
+    let requests = engine.probe_requests();
     let batch: Vec<_> = config
         .models()
-        // A model is probed when its schedule fires within the second that ends at `now`.
-        .filter(|(_, m)| {
-            m.schedule
+        .filter_map(|(p, m)| {
+            let key = format!("{}/{}", p.id, m.id);
+            // A model is probed when its schedule fires within the second that ends at
+            // `now`, or when an extra probe asked for is due by then.
+            let scheduled = m
+                .schedule
                 .next_after(now - Duration::seconds(1))
-                .is_some_and(|f| f <= now)
-        })
-        .map(|(p, m)| modelwatch::probe::ProbeResult {
-            provider: p.id.clone(),
-            model: m.id.clone(),
-            started_at: now,
-            report: modelwatch::probe::simulated::simulate(
-                &m.simulation,
-                &format!("{}/{}", p.id, m.id),
-                std::time::Duration::from_secs(s.max(0) as u64),
-            ),
+                .is_some_and(|f| f <= now);
+            let extra = requests.peek(&key).filter(|(at, _)| *at <= now);
+            let trigger = match (scheduled, extra) {
+                (true, _) => Trigger::Scheduled,
+                (false, Some((_, t))) => t,
+                (false, None) => return None,
+            };
+            requests.take(&key);
+            Some(modelwatch::probe::ProbeResult {
+                provider: p.id.clone(),
+                model: m.id.clone(),
+                started_at: now,
+                report: modelwatch::probe::simulated::simulate(
+                    &m.simulation,
+                    &key,
+                    std::time::Duration::from_secs(s.max(0) as u64),
+                ),
+                trigger,
+            })
         })
         .collect();
     store.insert_results(&batch).await.unwrap();

@@ -255,7 +255,7 @@ id = "acme"
 name = "Acme"
 kind = "simulated"
 schedule = "* * * * * *"
-evaluator = { evaluate_every_probes = 1, window_probes = 5, min_samples = 2 }
+evaluator = { window_probes = 5, min_samples = 2 }
 simulate = { error_rate = 1.0, error_mix = { auth = 1 } }
 models = [ { id = "broken", name = "Broken Model" } ]
 "#;

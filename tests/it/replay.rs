@@ -352,3 +352,82 @@ models = [ {{ id = "c" }} ]
     );
     assert!(replay.store.incidents(10).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn confirmation_probes_disable_a_hard_down_model_within_two_intervals() {
+    // A 30 s schedule; the model is hard down from 1200 s to 1500 s.
+    let toml = r#"
+[[providers]]
+id = "p"
+kind = "simulated"
+schedule = "*/30 * * * * *"
+simulate = { ttft = "600ms", jitter = "200ms", error_rate = 0.0 }
+models = [
+  { id = "down", fallback = ["up"], simulate = { faults = [ { after = "1200s", duration = "300s", error_rate = 1.0, error_mix = { http_5xx = 1 } } ] } },
+  { id = "up" },
+]
+"#;
+    let mut replay = Replay::new(toml).await;
+    replay.run(0, 2400).await;
+    let events = replay.events().await;
+    let of = |kind: &str| -> Vec<i64> {
+        events
+            .iter()
+            .filter(|e| e.0 == kind && e.1.as_deref() == Some("p/down"))
+            .map(|e| e.2)
+            .collect()
+    };
+    let (disabled, restored) = (of("model.disabled"), of("model.restored"));
+    assert_eq!((disabled.len(), restored.len()), (1, 1), "{events:?}");
+    // The first failing probe is the scheduled one at 1200 s; confirmations every 5 s
+    // (a quarter of the interval, at most 5 s) follow it.
+    let detection = disabled[0] - 1200;
+    assert!(
+        (0..=30).contains(&detection),
+        "disabled {detection} s after the fault: more than one interval"
+    );
+    let recovery = restored[0] - 1500;
+    assert!(
+        (0..=60).contains(&recovery),
+        "restored {recovery} s after the fault ended: more than two intervals"
+    );
+    // The extra probes are stored with their reason, and only around the fault.
+    let triggers: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT (started_at - ?) / 1000, trigger FROM probe_results WHERE model_key = 'p/down' AND trigger != 'scheduled' ORDER BY id",
+    )
+    .bind(t0().timestamp_millis())
+    .fetch_all(replay.store.pool())
+    .await
+    .unwrap();
+    assert!(triggers.iter().any(|t| t.1 == "confirm"), "{triggers:?}");
+    assert!(triggers.iter().any(|t| t.1 == "recovery"), "{triggers:?}");
+    assert!(
+        triggers.iter().all(|t| (1200..=1500 + 120).contains(&t.0)),
+        "extra probes outside the fault: {triggers:?}"
+    );
+    let scheduled = 2400 / 30;
+    assert!(
+        triggers.len() <= scheduled / 2,
+        "{} extra probes for {scheduled} scheduled",
+        triggers.len()
+    );
+    // The healthy model was never probed beyond its schedule.
+    let extra_up: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM probe_results WHERE model_key = 'p/up' AND trigger != 'scheduled'",
+    )
+    .fetch_one(replay.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(extra_up, 0);
+    // The evidence stored with the disable counts the confirmations that led to it.
+    let changes = replay.store.state_changes("p/down", t0()).await.unwrap();
+    let disable = changes
+        .iter()
+        .find(|c| !c.enabled)
+        .expect("a disabling change");
+    assert!(
+        disable.evidence.extra_probes.confirm >= 1,
+        "{:?}",
+        disable.evidence
+    );
+}

@@ -220,3 +220,77 @@ async fn shutdown_finishes_the_probe_in_hand_and_closes_the_channel() {
         "every probe in hand at shutdown was delivered, then the channel closed"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_extra_probe_goes_out_when_asked_and_is_counted() {
+    use modelwatch::probe::Trigger;
+    use modelwatch::schedule::requests::ProbeRequests;
+    // One model on a one-minute schedule.
+    let config = config_from(
+        "[[providers]]\nid = \"p\"\nkind = \"simulated\"\nschedule = \"0 * * * * *\"\nmodels = [ { id = \"m\" } ]\n",
+        &[],
+    );
+    let clock = Clock::starting_at(t0());
+    let prober: Arc<dyn Prober> = Arc::new(Recording {
+        delay: Duration::from_millis(10),
+        ..Default::default()
+    });
+    let mut planned = schedule::plan(&config, &clock, |_| Arc::clone(&prober));
+    let requests = ProbeRequests::new(["p/m"]);
+    schedule::attach(&mut planned, &requests);
+    let stats = Arc::new(schedule::SchedulerStats::default());
+    let metrics = Arc::new(modelwatch::metrics::Metrics::new(Arc::clone(&stats), clock));
+    let (tx, mut rx) = mpsc::channel(100);
+    let (stop, stop_rx) = watch::channel(false);
+    let handle = schedule::spawn_observed(
+        planned,
+        clock,
+        tx,
+        stop_rx,
+        stats,
+        Some(Arc::clone(&metrics)),
+    );
+
+    // The first scheduled probe, at the top of the minute.
+    let first = rx.recv().await.unwrap();
+    assert_eq!(
+        (first.started_at, first.trigger),
+        (t0() + chrono::Duration::minutes(1), Trigger::Scheduled)
+    );
+    // Asked for a confirmation 5 s later: it goes out then, not at the next minute.
+    let asked = first.started_at + chrono::Duration::seconds(5);
+    assert!(requests.request("p/m", asked, Trigger::Confirm));
+    let extra = rx.recv().await.unwrap();
+    assert_eq!((extra.started_at, extra.trigger), (asked, Trigger::Confirm));
+    assert_eq!(requests.peek("p/m"), None, "the probe took the request");
+    // A request later than the next fire time is answered by the scheduled probe.
+    requests.request(
+        "p/m",
+        t0() + chrono::Duration::seconds(150),
+        Trigger::Recovery,
+    );
+    let next = rx.recv().await.unwrap();
+    assert_eq!(
+        (next.started_at, next.trigger),
+        (t0() + chrono::Duration::minutes(2), Trigger::Scheduled)
+    );
+    assert_eq!(requests.peek("p/m"), None);
+    stop.send(true).unwrap();
+    handle.join().await;
+
+    let mut e = modelwatch::metrics::text::Encoder::new();
+    metrics.render_recorded(&mut e);
+    let text = e.finish();
+    assert!(
+        text.contains(
+            "modelwatch_extra_probes_total{provider=\"p\",model=\"m\",reason=\"confirm\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "modelwatch_extra_probes_total{provider=\"p\",model=\"m\",reason=\"recovery\"} 0"
+        ),
+        "{text}"
+    );
+}

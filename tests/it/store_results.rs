@@ -82,6 +82,7 @@ fn result(key: &str, at: DateTime<Utc>, o: Outcome, ttft: Option<u32>, total: u3
             request_id: Some(format!("req-{}", at.timestamp_millis())),
             error: failed.then(|| format!("{o} happened")),
         },
+        trigger: modelwatch::probe::Trigger::Scheduled,
     }
 }
 

@@ -29,6 +29,12 @@ pub struct Figures {
     pub total_p50_ms: Option<u32>,
     pub total_p95_ms: Option<u32>,
     pub baseline: BaselineFigures,
+    /// The model's failure rate when healthy, the sequential tests' baseline.
+    pub healthy_error_rate: f64,
+    /// Each sequential test: what it watches for, held or not, how far along.
+    pub tests: Vec<crate::evaluate::evidence::TestFigure>,
+    /// Extra probes of the hour before, by reason.
+    pub extra_probes: crate::evaluate::evidence::ExtraProbes,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -61,6 +67,9 @@ impl Figures {
                 total_p50_ms: e.baseline.total_p50_ms,
                 samples: e.baseline.samples,
             },
+            healthy_error_rate: e.healthy_error_rate,
+            tests: e.tests.clone(),
+            extra_probes: e.extra_probes,
         }
     }
 }

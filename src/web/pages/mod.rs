@@ -23,7 +23,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::site::Rendered;
 use super::snapshot::PublicSnapshot;
-use crate::evaluate::rules::ms;
+use crate::evaluate::evidence::ms;
 use crate::evaluate::ModelState;
 
 /// The one stylesheet, compiled in so the binary is the whole deployment.

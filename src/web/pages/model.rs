@@ -9,7 +9,7 @@ use super::incident::render_failed;
 use super::index::fallback_link;
 use super::svg::{self, DayBars};
 use super::{ms_text, pct, state_view, time, Layout, ModelLink, StateView, TimeView};
-use crate::evaluate::rules::ms;
+use crate::evaluate::evidence::ms;
 use crate::evaluate::Evidence;
 use crate::probe::Outcome;
 use crate::web::snapshot::{LatencyPoint, ModelView, PublicSnapshot, HISTORY_DAYS};
@@ -234,13 +234,13 @@ pub fn facts(e: &Evidence) -> Vec<Fact> {
             value: pair(e.total_p50_ms, e.total_p95_ms),
         },
         Fact {
-            term: "Baseline",
+            term: "Usual latency",
             value: match (e.baseline.ttft_p50_ms, e.baseline.total_p50_ms) {
                 (None, None) => {
                     format!("not enough successful probes yet ({})", e.baseline.samples)
                 }
                 (t, total) => format!(
-                    "time to first token p50 {}, total p50 {} (from {} successful probes)",
+                    "time to first token {}, total {} (weighted medians of {} successful probes)",
                     t.map(ms).unwrap_or_else(|| "—".into()),
                     total.map(ms).unwrap_or_else(|| "—".into()),
                     e.baseline.samples
@@ -253,6 +253,40 @@ pub fn facts(e: &Evidence) -> Vec<Fact> {
         out.push(Fact {
             term: "Outcomes in the window",
             value: list.join(", "),
+        });
+    }
+    if !e.tests.is_empty() {
+        out.push(Fact {
+            term: "Usual failure rate",
+            value: pct(e.healthy_error_rate),
+        });
+        let tests: Vec<String> = e
+            .tests
+            .iter()
+            .map(|t| {
+                let stage = if t.held { "held, leaving" } else { "entering" };
+                format!(
+                    "{}: {stage} {:.0}% of its bound ({} of {} probes)",
+                    t.test,
+                    t.progress * 100.0,
+                    t.bad,
+                    t.probes
+                )
+            })
+            .collect();
+        out.push(Fact {
+            term: "Sequential tests",
+            value: tests.join("; "),
+        });
+    }
+    let extra = e.extra_probes;
+    if extra.confirm + extra.recovery > 0 {
+        out.push(Fact {
+            term: "Extra probes in the last hour",
+            value: format!(
+                "{} to confirm, {} to see recovery",
+                extra.confirm, extra.recovery
+            ),
         });
     }
     if e.throttled > 0 {

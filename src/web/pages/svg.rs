@@ -5,7 +5,7 @@
 //! escaping. Latency charts with axes are in [`super::chart`].
 
 use super::{ms_text, pct, state_view, StateView};
-use crate::evaluate::rules::ms;
+use crate::evaluate::evidence::ms;
 use crate::evaluate::ModelState;
 use crate::web::snapshot::DayBar;
 

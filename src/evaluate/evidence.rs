@@ -1,0 +1,92 @@
+//! What the evaluator is shown (one [`Sample`] per probe) and what it shows people back (the
+//! [`Evidence`] stored with every decision).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::probe::{Outcome, Trigger};
+
+/// One probe as the evaluator sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub at: DateTime<Utc>,
+    pub outcome: Outcome,
+    pub ttft_ms: Option<u32>,
+    pub total_ms: u32,
+    /// Why the probe was sent: on schedule, or extra (to confirm doubt, or to see recovery).
+    pub trigger: Trigger,
+}
+
+/// The model's usual latency: exponentially weighted medians of its successful probes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    pub ttft_p50_ms: Option<u32>,
+    pub total_p50_ms: Option<u32>,
+    /// Successful probes the medians were learnt from (up to the warm-up count they need).
+    pub samples: u32,
+}
+
+/// The figures behind a decision, stored with it and shown to people.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Probes in the window, of every class.
+    pub probes: u32,
+    /// Probes that count for the error rate: ok plus provider faults.
+    pub samples: u32,
+    pub failures: u32,
+    pub error_rate: f64,
+    pub error_rate_lower: f64,
+    pub error_rate_upper: f64,
+    pub ttft_p50_ms: Option<u32>,
+    pub ttft_p95_ms: Option<u32>,
+    pub total_p50_ms: Option<u32>,
+    pub total_p95_ms: Option<u32>,
+    pub baseline: Baseline,
+    /// Probes per outcome class in the window.
+    pub outcomes: BTreeMap<String, u32>,
+    /// Our key was throttled (429) in the window: shown to SREs as "probe throttled".
+    pub throttled: u32,
+    /// Probes that failed on our own configuration (auth, bad_request, not_found).
+    pub misconfigured: u32,
+    /// The failure rate the model shows when healthy (the sequential tests' baseline).
+    #[serde(default)]
+    pub healthy_error_rate: f64,
+    /// Each sequential test: where it stands now.
+    #[serde(default)]
+    pub tests: Vec<TestFigure>,
+    /// Extra probes sent for this model in the last hour, by reason.
+    #[serde(default)]
+    pub extra_probes: ExtraProbes,
+}
+
+/// One sequential test as people see it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TestFigure {
+    /// What it watches for, e.g. `errors ≥ 20%` or `slow ≥ 30%`.
+    pub test: String,
+    /// Raised: the model is held in the state this test stands for.
+    pub held: bool,
+    /// How far the test in progress (entering, or leaving when held) is to its bound, 0–1.
+    pub progress: f64,
+    /// Probes, and bad ones, behind that figure.
+    pub probes: u32,
+    pub bad: u32,
+}
+
+/// Extra probes by reason (see [`Trigger`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtraProbes {
+    pub confirm: u32,
+    pub recovery: u32,
+}
+
+/// Milliseconds in the unit people read: "850 ms", "4.1 s".
+pub fn ms(v: u32) -> String {
+    if v < 1000 {
+        format!("{v} ms")
+    } else {
+        format!("{:.1} s", v as f64 / 1000.0)
+    }
+}
