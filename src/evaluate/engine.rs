@@ -48,8 +48,10 @@ const REBUILD_LOOKBACK: chrono::Duration = chrono::Duration::hours(1);
 /// Results read per query while catching up.
 const READ_BATCH: u32 = 5000;
 /// A model's stored reasons and evidence are refreshed at least this often while new
-/// results arrive, even when its state does not change (pages show them).
-const REFRESH_EVERY: chrono::Duration = chrono::Duration::seconds(30);
+/// results arrive, even when its state does not change (pages show them; a state change or
+/// a new kind of first reason is written at once). Half of the engine's cost at 10,000
+/// models is these writes, so they are batched and not more frequent than this.
+const REFRESH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
 
 /// What the engine knows of one configured model.
 struct Watched {
@@ -541,7 +543,8 @@ impl Engine {
             let changed = state != m.state;
             let headline_moved =
                 reasons.first().map(|r| headline_kind(r)) != Some(headline_kind(&m.headline));
-            let refresh = m.dirty && m.written_at + REFRESH_EVERY <= now;
+            // Refreshes are batched into the once-a-second pass: one transaction for all.
+            let refresh = tick && m.dirty && m.written_at + REFRESH_EVERY <= now;
             if changed || headline_moved || refresh || m.pending || ops.touched.contains(&m.key) {
                 m.pending = true;
                 out.push(Decided {

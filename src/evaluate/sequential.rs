@@ -27,6 +27,8 @@ const ALTERNATIVE_CEILING: f64 = 0.9999;
 const RATE_CEILING: f64 = 0.99;
 /// The normal quantile of the one-sided 95% interval on a fault's own failure rate.
 const FAULT_RATE_Z: f64 = 1.645;
+/// How far (relative) the healthy rate may move before an alarm solves its alternative again.
+const ALTERNATIVE_TOLERANCE: f64 = 0.01;
 /// The weight of the newest observation in an alarm's recent rate.
 const RECENT_WEIGHT: f64 = 0.1;
 
@@ -106,6 +108,11 @@ pub struct Alarm {
     pub good_since: Option<DateTime<Utc>>,
     /// The stream's recent bad rate (exponentially weighted, a memory of about ten).
     pub recent: f64,
+    /// `(p0, threshold, alternative)` of the last [`alternative_for`] solved for this alarm:
+    /// the healthy rate moves by tiny steps, so the bisection is redone only when it has
+    /// moved enough to matter.
+    #[serde(skip)]
+    alternative: (f64, f64, f64),
 }
 
 impl Alarm {
@@ -147,7 +154,17 @@ impl Alarm {
             }
             None
         } else {
-            let (if_bad, if_good) = llr(p0, alternative_for(p0, threshold));
+            let (cached_p0, cached_threshold, cached) = self.alternative;
+            let p1 = if (cached_p0 - p0).abs() < ALTERNATIVE_TOLERANCE * p0
+                && cached_threshold == threshold
+            {
+                cached
+            } else {
+                let p1 = alternative_for(p0, threshold);
+                self.alternative = (p0, threshold, p1);
+                p1
+            };
+            let (if_bad, if_good) = llr(p0, p1);
             if self.rise <= 0.0 {
                 self.run = 0;
                 self.run_bad = 0;

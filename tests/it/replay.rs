@@ -431,3 +431,25 @@ models = [
         disable.evidence
     );
 }
+
+#[tokio::test]
+async fn the_demo_never_sends_traffic_back_to_a_failing_model() {
+    // The built-in demo: two Opus models fail 60% (slow first tokens too) from 60 s to 300 s.
+    let mut replay = Replay::new(modelwatch::config::demo::DEMO_TOML).await;
+    replay.run(0, 600).await;
+    for model in ["anthropic/claude-opus-4-8", "anthropic/claude-opus-4-7"] {
+        // The routing decision over time: off once during the fault, on again only after it.
+        let flips: Vec<(u64, bool)> = replay
+            .enabled_log
+            .windows(2)
+            .filter(|w| w[0].1.get(model) != w[1].1.get(model))
+            .map(|w| (w[1].0, w[1].1[model]))
+            .collect();
+        assert_eq!(flips.len(), 2, "{model}: {flips:?}");
+        assert!(
+            !flips[0].1 && (60..=90).contains(&flips[0].0),
+            "{model}: {flips:?}"
+        );
+        assert!(flips[1].1 && flips[1].0 >= 300, "{model}: {flips:?}");
+    }
+}
