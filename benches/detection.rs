@@ -94,11 +94,14 @@ fn slow(ttft: f64, total: f64) -> Phase {
     }
 }
 
-fn incident(name: &'static str, phase: Phase) -> Scenario {
+/// A day with one fault: `phases` from the fault's start on, the fault lasting `fault_for`.
+fn day(name: &'static str, phases: Vec<(f64, Phase)>, fault_for: f64) -> Scenario {
+    let mut all = vec![(-FAULT_AT, HEALTHY)];
+    all.extend(phases);
     Scenario {
         name,
-        phases: vec![(-FAULT_AT, HEALTHY), (0.0, phase), (900.0, HEALTHY)],
-        fault_for: 900.0,
+        phases: all,
+        fault_for,
         burst: 0,
         noisy: false,
         length: DAY,
@@ -107,8 +110,13 @@ fn incident(name: &'static str, phase: Phase) -> Scenario {
     }
 }
 
+/// A day with one 15-minute fault of `phase`.
+fn incident(name: &'static str, phase: Phase) -> Scenario {
+    day(name, vec![(0.0, phase), (900.0, HEALTHY)], 900.0)
+}
+
 fn scenarios() -> Vec<Scenario> {
-    let mut flapping = vec![(-FAULT_AT, HEALTHY)];
+    let mut flapping = Vec::new();
     for k in 0..8 {
         let start = 120.0 * k as f64;
         flapping.push((start, fault(1.0, Outcome::Http5xx)));
@@ -131,14 +139,9 @@ fn scenarios() -> Vec<Scenario> {
         fresh,
         incident("5× total time (first token as usual)", slow(1.0, 5.0)),
         Scenario {
-            name: "burst of 3 failures, then healthy",
-            phases: vec![(-FAULT_AT, HEALTHY)],
-            fault_for: 0.0,
             burst: 3,
-            noisy: false,
-            length: DAY,
             healthy: true,
-            fault_at: FAULT_AT,
+            ..day("burst of 3 failures, then healthy", Vec::new(), 0.0)
         },
         Scenario {
             healthy: true,
@@ -148,36 +151,21 @@ fn scenarios() -> Vec<Scenario> {
             healthy: true,
             ..incident("auth misconfiguration, 15 min", fault(1.0, Outcome::Auth))
         },
-        Scenario {
-            name: "down 1 min in every 2, for 16 min",
-            phases: flapping,
-            fault_for: 960.0,
-            burst: 0,
-            noisy: false,
-            length: DAY,
-            healthy: false,
-            fault_at: FAULT_AT,
-        },
-        Scenario {
-            name: "slow recovery (100% → 60% → 30% → 10% → 0, 5 min each; restore counted from the end of the 30% phase)",
-            phases: vec![
-                (-FAULT_AT, HEALTHY),
+        day("down 1 min in every 2, for 16 min", flapping, 960.0),
+        // The 10% tail is below the disabling level: being enabled again in it is right, so
+        // the fault counts as over when it starts.
+        day(
+            "slow recovery (100% → 60% → 30% → 10% → 0, 5 min each; restore counted from the end of the 30% phase)",
+            vec![
                 (0.0, fault(1.0, Outcome::Http5xx)),
                 (300.0, fault(0.6, Outcome::Http5xx)),
                 (600.0, fault(0.3, Outcome::Http5xx)),
                 (900.0, fault(0.1, Outcome::Http5xx)),
                 (1200.0, HEALTHY),
             ],
-            // The 10% tail is below the disabling level: being enabled again in it is right.
-            fault_for: 900.0,
-            burst: 0,
-            noisy: false,
-            length: DAY,
-            healthy: false,
-            fault_at: FAULT_AT,
-        },
+            900.0,
+        ),
         Scenario {
-            name: "noisy healthy, 30 days (3% errors, bursts, heavy jitter)",
             phases: vec![(
                 -FAULT_AT,
                 Phase::Healthy {
@@ -185,12 +173,10 @@ fn scenarios() -> Vec<Scenario> {
                     ttft: 600.0,
                 },
             )],
-            fault_for: 0.0,
-            burst: 0,
             noisy: true,
             length: MONTH_DAYS * DAY,
             healthy: true,
-            fault_at: FAULT_AT,
+            ..day("noisy healthy, 30 days (3% errors, bursts, heavy jitter)", Vec::new(), 0.0)
         },
     ]
 }

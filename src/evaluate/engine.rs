@@ -295,8 +295,6 @@ impl Engine {
             ..RoundSummary::default()
         };
         let overrides_changed = ops.overrides != self.overrides;
-        self.announce(&decided, &after, &ops, overrides_changed, now, &mut round);
-        round.incidents = self.plan_incidents(&decided, &after, tick, now);
         for d in &decided {
             let m = &self.models[d.index];
             let evidence = m.detector.evidence(&m.policy, m.budget.last_hour(now));
@@ -325,6 +323,8 @@ impl Engine {
                 evaluated_at: now,
             });
         }
+        self.announce(&after, &ops, overrides_changed, &mut round);
+        round.incidents = self.plan_incidents(&decided, &after, tick, now);
         summary.events = round.events.iter().map(|e| e.kind).collect();
         summary
             .events
@@ -585,11 +585,9 @@ impl Engine {
     /// flips by overrides starting or ending, and maintenance windows moving on.
     fn announce(
         &self,
-        decided: &[Decided],
         states_after: &HashMap<usize, (ModelState, bool)>,
         ops: &Ops,
         overrides_changed: bool,
-        now: DateTime<Utc>,
         round: &mut Round,
     ) {
         let after = |key: &str| self.decision_after(key, states_after, ops);
@@ -601,29 +599,24 @@ impl Engine {
         let fallback_of =
             |key: &str| routing::first_enabled_fallback(key, &fallbacks, &|k| after(k));
         let mut announced: HashSet<usize> = HashSet::new();
-        for d in decided.iter().filter(|d| d.changed) {
-            let m = &self.models[d.index];
+        let mut events = Vec::new();
+        for change in &round.changes {
+            let Some(&i) = self.index.get(&change.model_key) else {
+                continue;
+            };
+            let m = &self.models[i];
             let decision = Decision {
-                before: self.decision_before(d.index),
+                before: self.decision_before(i),
                 after: after(&m.key),
                 fallback: fallback_of(&m.key),
             };
-            let change = StateChange {
-                model_key: m.key.clone(),
-                at: now,
-                from: m.state,
-                to: d.state,
-                enabled: d.enabled,
-                reasons: d.reasons.clone(),
-                evidence: Default::default(),
-            };
-            round.events.extend(announce::state_change(
+            events.extend(announce::state_change(
                 &about(m),
-                &change,
+                change,
                 &decision,
                 self.open.get(&m.provider_id),
             ));
-            announced.insert(d.index);
+            announced.insert(i);
         }
         if overrides_changed {
             for (i, m) in self.models.iter().enumerate() {
@@ -639,7 +632,7 @@ impl Engine {
                 {
                     continue;
                 }
-                round.events.push(announce::override_flip(
+                events.push(announce::override_flip(
                     &about(m),
                     state,
                     &decision,
@@ -650,7 +643,8 @@ impl Engine {
                 info!(model = %m.key, enabled = decision.after, "override changed the routing decision");
             }
         }
-        round.events.extend(ops.events.iter().cloned());
+        events.extend(ops.events.iter().cloned());
+        round.events = events;
     }
 
     /// Incidents: one per provider, planned from its models' states after this pass, for
