@@ -25,6 +25,8 @@ pub struct OpenIncident {
     pub id: i64,
     pub status: IncidentStatus,
     pub affected: BTreeSet<String>,
+    /// Its current impact (Statuspage's words), so a model getting worse updates it.
+    pub impact: String,
     /// When it moved to monitoring (all recovered), if it has.
     pub monitoring_since: Option<DateTime<Utc>>,
 }
@@ -120,7 +122,9 @@ pub fn plan(
             affected,
         }),
         Some(inc) if !affected.is_empty() => {
-            if affected == inc.affected && inc.status != IncidentStatus::Monitoring {
+            let impact_moved = impact != inc.impact;
+            if affected == inc.affected && !impact_moved && inc.status != IncidentStatus::Monitoring
+            {
                 return None;
             }
             let joined: Vec<&ModelView> = impaired
@@ -148,6 +152,9 @@ pub fn plan(
                         .collect::<Vec<_>>()
                         .join(", ")
                 ));
+            }
+            if impact_moved && joined.is_empty() && recovered.is_empty() {
+                body.push(format!("Impact is now {impact}."));
             }
             body.push(format!("Still affected: {}.", names(&impaired)));
             let status = if inc.status == IncidentStatus::Monitoring {
@@ -236,12 +243,28 @@ mod tests {
             id: 1,
             status: IncidentStatus::Investigating,
             affected: ["a/x".to_string()].into(),
+            impact: "major".into(),
             monitoring_since: None,
         };
         assert_eq!(
             plan("A", &one, Some(&open), now, quiet),
             None,
             "nothing new, no update"
+        );
+        // The same model, now worse: the impact follows it.
+        let worse = [
+            view("a/x", ModelState::MajorOutage),
+            view("a/y", ModelState::Operational),
+        ];
+        let Some(IncidentAction::Update { impact, body, .. }) =
+            plan("A", &worse, Some(&open), now, quiet)
+        else {
+            panic!("a worse state must update the incident")
+        };
+        assert_eq!(impact, "critical");
+        assert!(
+            body.contains("Impact is now critical. Still affected: A/X (major outage)."),
+            "{body}"
         );
         let both = [
             view("a/x", ModelState::PartialOutage),

@@ -87,6 +87,7 @@ impl Store {
                         id: r.0,
                         status,
                         affected,
+                        impact: r.4,
                         monitoring_since: r.9.map(ms_to_time),
                     },
                 ))
