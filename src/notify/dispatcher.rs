@@ -64,6 +64,35 @@ pub struct Dispatcher {
     metrics: Option<Arc<Metrics>>,
 }
 
+/// An endpoint claimed by one delivery task: released when dropped, however the task ends
+/// (a panic included), so an endpoint is never pinned as busy until restart.
+struct BusyClaim {
+    busy: Arc<Mutex<HashSet<String>>>,
+    id: String,
+}
+
+impl BusyClaim {
+    /// Claims `id`, or `None` when a task already holds it.
+    fn take(busy: &Arc<Mutex<HashSet<String>>>, id: &str) -> Option<BusyClaim> {
+        let claimed = busy
+            .lock()
+            .map(|mut b| b.insert(id.to_string()))
+            .unwrap_or(false);
+        claimed.then(|| BusyClaim {
+            busy: Arc::clone(busy),
+            id: id.to_string(),
+        })
+    }
+}
+
+impl Drop for BusyClaim {
+    fn drop(&mut self) {
+        // A poisoned lock still holds the set: release the claim all the same.
+        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        busy.remove(&self.id);
+    }
+}
+
 /// Counts of one pass, for tests and logs.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pass {
@@ -133,14 +162,9 @@ impl Dispatcher {
             }
         }
         for (sub, deliveries) in per_subscription {
-            let claimed = self
-                .busy
-                .lock()
-                .map(|mut b| b.insert(sub.id.clone()))
-                .unwrap_or(false);
-            if !claimed {
+            let Some(claim) = BusyClaim::take(&self.busy, &sub.id) else {
                 continue;
-            }
+            };
             pass.attempted += deliveries.len();
             let this = self.clone();
             let span = tracing::info_span!("deliveries", subscription = %sub.id);
@@ -162,9 +186,8 @@ impl Dispatcher {
                             break;
                         }
                     }
-                    if let Ok(mut busy) = this.busy.lock() {
-                        busy.remove(&sub.id);
-                    }
+                    // Released here, or while unwinding if an attempt panicked.
+                    drop(claim);
                 }
                 .instrument(span),
             );
@@ -193,8 +216,10 @@ impl Dispatcher {
         sub: &Subscription,
         delivery: &DueDelivery,
     ) -> Result<bool, StoreError> {
-        let event: serde_json::Value =
-            serde_json::from_str(&delivery.payload_json).unwrap_or_default();
+        let event: serde_json::Value = match serde_json::from_str(&delivery.payload_json) {
+            Ok(event) => event,
+            Err(e) => return self.give_up_unreadable(delivery, &e).await,
+        };
         let record = match sub.kind {
             Kind::Webhook => self.attempt_webhook(sub, delivery, &event).await,
             Kind::Email => self.attempt_email(sub, &event).await,
@@ -244,6 +269,39 @@ impl Dispatcher {
             }
         }
         Ok(ok)
+    }
+
+    /// A stored event that cannot be read will never be deliverable: the delivery is dead at
+    /// once, with the reason, instead of sending `null` or retrying for a day. It is our
+    /// fault, not the endpoint's, so it counts nothing against the endpoint's health and the
+    /// endpoint's queue goes on (`Ok(true)`).
+    async fn give_up_unreadable(
+        &self,
+        delivery: &DueDelivery,
+        error: &serde_json::Error,
+    ) -> Result<bool, StoreError> {
+        let record = AttemptRecord {
+            status_code: None,
+            duration_ms: 0,
+            error: Some(format!(
+                "the stored event {} cannot be read ({error}); it will not be sent",
+                delivery.event_id
+            )),
+        };
+        warn!(message_id = %delivery.message_id, event = delivery.event_id, %error, "a stored event payload cannot be read; its delivery is given up");
+        self.store
+            .record_attempt(
+                delivery.id,
+                &record,
+                AfterAttempt::Dead,
+                None,
+                self.clock.now(),
+            )
+            .await?;
+        if let Some(metrics) = &self.metrics {
+            metrics.delivery(DeliveryResult::Dead);
+        }
+        Ok(true)
     }
 
     async fn attempt_webhook(
@@ -429,6 +487,22 @@ mod tests {
         assert!(
             total >= Duration::from_secs(24 * 3600),
             "35 attempts span {total:?}"
+        );
+    }
+
+    #[test]
+    fn an_endpoint_claim_is_released_even_when_its_task_panics() {
+        let busy = Arc::new(Mutex::new(HashSet::new()));
+        let claim = BusyClaim::take(&busy, "sub_a").expect("free");
+        assert!(BusyClaim::take(&busy, "sub_a").is_none(), "held once");
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _held = claim;
+            panic!("an attempt panicked");
+        }));
+        assert!(panicked.is_err());
+        assert!(
+            BusyClaim::take(&busy, "sub_a").is_some(),
+            "the endpoint is free again after the panic"
         );
     }
 }

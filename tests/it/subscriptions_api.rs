@@ -553,3 +553,87 @@ async fn management_answers_are_private_and_the_token_comes_first() {
     assert!(page.headers().get("cache-control").unwrap() != "no-store");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_stored_event_is_a_dead_delivery_with_its_reason() {
+    use modelwatch::clock::Clock;
+    use modelwatch::config::NotifyConfig;
+    use modelwatch::notify::dispatcher::Dispatcher;
+    use modelwatch::notify::email::Mailer;
+    use modelwatch::notify::secrets::{hash_token, SecretBox};
+    use modelwatch::notify::signing::new_secret;
+    use modelwatch::notify::subscription::{Filter, Format, Kind, Status};
+    use modelwatch::store::subscriptions::NewSubscription;
+
+    let (url, got) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = modelwatch::store::Store::open(&dir.path().join("d.db"))
+        .await
+        .unwrap();
+    let secrets = SecretBox::from_key(&[4u8; 32]).unwrap();
+    store
+        .insert_subscription(&NewSubscription {
+            id: "sub_reader".into(),
+            kind: Kind::Webhook,
+            format: Format::Native,
+            url: Some(url),
+            email: None,
+            filter: Filter::default(),
+            status: Status::Active,
+            secret_enc: Some(secrets.seal(&new_secret())),
+            manage_token_hash: hash_token("mgt_y"),
+            confirm_token_hash: None,
+            client_addr: None,
+            created_at: chrono::Utc::now() - chrono::Duration::seconds(5),
+        })
+        .await
+        .unwrap();
+    let event = |model: &str| NewEvent {
+        kind: "model.disabled",
+        provider_id: "p".into(),
+        model_key: Some(model.into()),
+        public: true,
+        payload: json!({"model": model}),
+    };
+    let round = Round {
+        at: Some(chrono::Utc::now()),
+        events: vec![event("p/broken"), event("p/fine")],
+        ..Round::default()
+    };
+    store.commit_round(&round).await.unwrap();
+    // One stored payload damaged (by hand, a bad migration, a disk): it cannot be read.
+    sqlx::query("UPDATE events SET payload_json = '{\"model\": ' WHERE model_key = 'p/broken'")
+        .execute(store.pool())
+        .await
+        .unwrap();
+
+    let config = NotifyConfig {
+        allow_internal_targets: vec!["127.0.0.0/8".parse().unwrap()],
+        ..NotifyConfig::default()
+    };
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        &config,
+        secrets,
+        Mailer::from_config(&config).unwrap(),
+        "http://status.test",
+        Clock::system(),
+    );
+    dispatcher.run_until_idle().await.unwrap();
+
+    // The readable event is delivered after the dead one: the endpoint's queue went on.
+    let bodies = wait_for(&got, 1).await;
+    assert!(bodies[0].1.contains("p/fine"), "{}", bodies[0].1);
+    let log = store.delivery_log("sub_reader", 10).await.unwrap();
+    let broken = log
+        .iter()
+        .find(|d| d.event_type == "model.disabled" && d.status == "dead");
+    let broken = broken.unwrap_or_else(|| panic!("no dead delivery: {log:?}"));
+    let reason = broken.last_error.as_deref().unwrap_or("");
+    assert!(reason.contains("cannot be read"), "{reason}");
+    assert_eq!(broken.attempts, 1, "given up at once, not retried");
+    // Nothing was sent for it (no `null` body), and the endpoint is not counted as failing.
+    assert_eq!(got.lock().unwrap().len(), 1);
+    let sub = store.subscription("sub_reader").await.unwrap().unwrap();
+    assert_eq!(sub.status, Status::Active);
+}
