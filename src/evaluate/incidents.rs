@@ -81,6 +81,9 @@ pub enum IncidentAction {
     },
     Update {
         id: i64,
+        /// The status the plan was made from: the write applies only if it still holds (an
+        /// SRE may have moved or resolved the incident meanwhile).
+        from: IncidentStatus,
         status: IncidentStatus,
         impact: &'static str,
         affected: BTreeSet<String>,
@@ -88,6 +91,8 @@ pub enum IncidentAction {
     },
     Resolve {
         id: i64,
+        /// As for `Update`.
+        from: IncidentStatus,
         body: String,
     },
 }
@@ -164,6 +169,7 @@ pub fn plan(
             };
             Some(IncidentAction::Update {
                 id: inc.id,
+                from: inc.status,
                 status,
                 impact,
                 affected,
@@ -173,6 +179,7 @@ pub fn plan(
         Some(inc) => match inc.monitoring_since {
             None => Some(IncidentAction::Update {
                 id: inc.id,
+                from: inc.status,
                 status: IncidentStatus::Monitoring,
                 impact: "none",
                 affected: inc.affected.clone(),
@@ -180,6 +187,7 @@ pub fn plan(
             }),
             Some(since) if now - since >= quiet => Some(IncidentAction::Resolve {
                 id: inc.id,
+                from: inc.status,
                 body: format!(
                     "Resolved: no further problems for {} minutes.",
                     quiet.num_minutes().max(1)

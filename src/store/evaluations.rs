@@ -232,8 +232,12 @@ impl Store {
         }
         super::overrides::apply_ops(&mut tx, &round.ops, at).await?;
         for (provider_id, action) in &round.incidents {
-            let (incident_id, kind, payload) =
-                super::incidents::apply_action(&mut tx, provider_id, action, at).await?;
+            let Some((incident_id, kind, payload)) =
+                super::incidents::apply_action(&mut tx, provider_id, action, at).await?
+            else {
+                tracing::info!(provider = %provider_id, "an incident changed by hand since it was read; the evaluator leaves it and plans again");
+                continue;
+            };
             let event = NewEvent {
                 kind,
                 provider_id: provider_id.clone(),

@@ -162,13 +162,15 @@ impl Store {
 }
 
 /// Applies one planned action inside the round's transaction. Returns the incident id, the
-/// event type and the event payload.
+/// event type and the event payload; `None` when the incident is no longer as the plan read
+/// it (an SRE moved or resolved it since): nothing is written for it, and the next round
+/// plans again from what is stored.
 pub(crate) async fn apply_action(
     tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
     provider_id: &str,
     action: &IncidentAction,
     at: i64,
-) -> Result<(i64, &'static str, serde_json::Value), StoreError> {
+) -> Result<Option<(i64, &'static str, serde_json::Value)>, StoreError> {
     let affected_json =
         |a: &BTreeSet<String>| serde_json::to_string(a).unwrap_or_else(|_| "[]".into());
     let (id, kind, status, impact, body, affected) = match action {
@@ -202,14 +204,16 @@ pub(crate) async fn apply_action(
         }
         IncidentAction::Update {
             id,
+            from,
             status,
             impact,
             affected,
             body,
         } => {
             let monitoring_since = (*status == IncidentStatus::Monitoring).then_some(at);
-            sqlx::query(
-                "UPDATE incidents SET status = ?, impact = CASE WHEN ? = 'none' THEN impact ELSE ? END, affected_json = ?, updated_at = ?, monitoring_since = ? WHERE id = ?",
+            let written = sqlx::query(
+                "UPDATE incidents SET status = ?, impact = CASE WHEN ? = 'none' THEN impact ELSE ? END, affected_json = ?, updated_at = ?, monitoring_since = ? \
+                 WHERE id = ? AND status = ? AND resolved_at IS NULL",
             )
             .bind(status.as_str())
             .bind(*impact)
@@ -218,9 +222,13 @@ pub(crate) async fn apply_action(
             .bind(at)
             .bind(monitoring_since)
             .bind(id)
+            .bind(from.as_str())
             .execute(&mut **tx)
             .await
             .context(|| format!("updating incident {id}"))?;
+            if written.rows_affected() == 0 {
+                return Ok(None);
+            }
             (
                 *id,
                 "incident.updated",
@@ -230,14 +238,21 @@ pub(crate) async fn apply_action(
                 Some(affected),
             )
         }
-        IncidentAction::Resolve { id, body } => {
-            sqlx::query("UPDATE incidents SET status = 'resolved', updated_at = ?, resolved_at = ? WHERE id = ?")
-                .bind(at)
-                .bind(at)
-                .bind(id)
-                .execute(&mut **tx)
-                .await
-                .context(|| format!("resolving incident {id}"))?;
+        IncidentAction::Resolve { id, from, body } => {
+            let written = sqlx::query(
+                "UPDATE incidents SET status = 'resolved', updated_at = ?, resolved_at = ? \
+                 WHERE id = ? AND status = ? AND resolved_at IS NULL",
+            )
+            .bind(at)
+            .bind(at)
+            .bind(id)
+            .bind(from.as_str())
+            .execute(&mut **tx)
+            .await
+            .context(|| format!("resolving incident {id}"))?;
+            if written.rows_affected() == 0 {
+                return Ok(None);
+            }
             (*id, "incident.resolved", "resolved", "none", body, None)
         }
     };
@@ -269,5 +284,5 @@ pub(crate) async fn apply_action(
         },
         "body": body,
     });
-    Ok((id, kind, payload))
+    Ok(Some((id, kind, payload)))
 }

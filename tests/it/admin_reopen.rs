@@ -160,3 +160,111 @@ async fn an_incident_resolved_by_hand_while_impaired_reopens_as_a_new_one() {
     assert!(sim.store.open_incidents().await.unwrap().is_empty());
     assert_eq!(sim.count("incident.resolved").await, 2);
 }
+
+/// The race of issue 11: the evaluator plans from the open incidents it read, an SRE resolves
+/// (or moves) the incident, then the evaluator commits. The incident stays as the SRE left
+/// it, no `incident.updated` or `incident.resolved` is sent for it, and the rest of the round
+/// (its state rows) is still committed.
+#[tokio::test]
+async fn an_incident_changed_by_hand_after_it_was_read_is_left_as_the_sre_left_it() {
+    use modelwatch::evaluate::incidents::{self, IncidentAction, ModelView};
+    use modelwatch::evaluate::{Evidence, ModelState, Tracker};
+    use modelwatch::store::evaluations::{Round, StoredModelState};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("race.db")).await.unwrap();
+    let opened = Round {
+        at: Some(at(0)),
+        incidents: vec![(
+            "acme".into(),
+            IncidentAction::Open {
+                title: "acme: big impaired".into(),
+                impact: "major",
+                affected: ["acme/big".to_string()].into(),
+                body: "We are seeing problems with big.".into(),
+            },
+        )],
+        ..Round::default()
+    };
+    store.commit_round(&opened).await.unwrap();
+
+    for sre_status in [IncidentStatus::Resolved, IncidentStatus::Identified] {
+        let open = store.open_incidents().await.unwrap();
+        let (_, read) = open.last().expect("an open incident").clone();
+        // The evaluator plans an update from what it read: the model got worse.
+        let worse = [ModelView {
+            key: "acme/big".into(),
+            name: "big".into(),
+            state: ModelState::MajorOutage,
+        }];
+        let action = incidents::plan("acme", &worse, Some(&read), at(10), Duration::minutes(5))
+            .expect("an update for the worse state");
+        assert!(
+            matches!(action, IncidentAction::Update { .. }),
+            "{action:?}"
+        );
+        // Meanwhile, the SRE moves it.
+        store
+            .post_incident_update(
+                read.id,
+                &NewUpdate {
+                    status: sre_status,
+                    body: format!("Set to {} by hand.", sre_status.as_str()),
+                    impact: None,
+                    affected: None,
+                    notify: true,
+                },
+                at(11),
+            )
+            .await
+            .unwrap();
+        let events_before = store.events_after(0, 1000).await.unwrap().len();
+        store
+            .commit_round(&Round {
+                at: Some(at(12)),
+                incidents: vec![("acme".into(), action)],
+                states: vec![StoredModelState {
+                    model_key: "acme/big".into(),
+                    tracker: Tracker {
+                        state: ModelState::MajorOutage,
+                        since: at(12),
+                    },
+                    enabled: false,
+                    reasons: vec!["major outage".into()],
+                    evidence: Evidence::default(),
+                    evaluated_at: at(12),
+                }],
+                ..Round::default()
+            })
+            .await
+            .unwrap();
+        let incident = store
+            .incidents(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|i| i.id == read.id)
+            .unwrap();
+        assert_eq!(incident.status, sre_status.as_str(), "{incident:?}");
+        let last = incident.updates.last().unwrap();
+        assert_eq!(
+            last.body,
+            format!("Set to {} by hand.", sre_status.as_str())
+        );
+        assert_eq!(
+            store.events_after(0, 1000).await.unwrap().len(),
+            events_before,
+            "nothing announced for the incident"
+        );
+        let states = store.load_model_states().await.unwrap();
+        assert_eq!(
+            states[0].tracker.state,
+            ModelState::MajorOutage,
+            "the round still committed"
+        );
+        if sre_status == IncidentStatus::Resolved {
+            // Open a fresh one for the next row of the table.
+            store.commit_round(&opened).await.unwrap();
+        }
+    }
+}

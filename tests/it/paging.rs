@@ -129,6 +129,7 @@ async fn resolve_automatic(store: &Store, id: i64, at: DateTime<Utc>) {
                 "anthropic".into(),
                 IncidentAction::Resolve {
                     id,
+                    from: modelwatch::evaluate::incidents::IncidentStatus::Investigating,
                     body: "Recovered.".into(),
                 },
             )],
