@@ -12,9 +12,9 @@
 //! judging a result the engine may ask the scheduler for an extra probe of that model
 //! (confirmation while in doubt, recovery while disabled), within the model's budget.
 //!
-//! A pass reads as its steps: [`Engine::read_ops`], [`Engine::judge_new_results`],
-//! [`Engine::decide`], [`Engine::announce`], [`Engine::plan_incidents`], commit, then
-//! [`Engine::settle`] and [`Engine::ask_for_probes`].
+//! A pass reads as its steps: [`Engine::read_ops`] (on the tick), [`Engine::judge_new_results`],
+//! [`Engine::decide`], [`Engine::record`], [`Engine::announce`], [`Engine::plan_incidents`],
+//! commit, then [`Engine::settle`] and [`Engine::ask_for_probes`].
 
 pub mod announce;
 pub mod routing;
@@ -295,34 +295,12 @@ impl Engine {
             ..RoundSummary::default()
         };
         let overrides_changed = ops.overrides != self.overrides;
-        for d in &decided {
-            let m = &self.models[d.index];
-            let evidence = m.detector.evidence(&m.policy, m.budget.last_hour(now));
-            if d.changed {
-                round.changes.push(StateChange {
-                    model_key: m.key.clone(),
-                    at: now,
-                    from: m.state,
-                    to: d.state,
-                    enabled: d.enabled,
-                    reasons: d.reasons.clone(),
-                    evidence: evidence.clone(),
-                });
-                summary.changes.push((m.key.clone(), m.state, d.state));
-                info!(model = %m.key, from = %m.state, to = %d.state, enabled = d.enabled, reason = d.reasons.first().map(String::as_str).unwrap_or(""), "state changed");
-            }
-            round.states.push(StoredModelState {
-                model_key: m.key.clone(),
-                tracker: Tracker {
-                    state: d.state,
-                    since: if d.changed { now } else { m.since },
-                },
-                enabled: d.enabled,
-                reasons: d.reasons.clone(),
-                evidence,
-                evaluated_at: now,
-            });
-        }
+        self.record(&decided, now, &mut round);
+        summary.changes = round
+            .changes
+            .iter()
+            .map(|c| (c.model_key.clone(), c.from, c.to))
+            .collect();
         self.announce(&after, &ops, overrides_changed, &mut round);
         round.incidents = self.plan_incidents(&decided, &after, tick, now);
         summary.events = round.events.iter().map(|e| e.kind).collect();
@@ -362,6 +340,38 @@ impl Engine {
         }
         self.ask_for_probes(&judged, network_down, now);
         Ok(summary)
+    }
+
+    /// The rows this pass writes for its decisions: each decided model's state with its
+    /// reasons and evidence, and a state change for each that moved.
+    fn record(&self, decided: &[Decided], now: DateTime<Utc>, round: &mut Round) {
+        for d in decided {
+            let m = &self.models[d.index];
+            let evidence = m.detector.evidence(&m.policy, m.budget.last_hour(now));
+            if d.changed {
+                round.changes.push(StateChange {
+                    model_key: m.key.clone(),
+                    at: now,
+                    from: m.state,
+                    to: d.state,
+                    enabled: d.enabled,
+                    reasons: d.reasons.clone(),
+                    evidence: evidence.clone(),
+                });
+                info!(model = %m.key, from = %m.state, to = %d.state, enabled = d.enabled, reason = d.reasons.first().map(String::as_str).unwrap_or(""), "state changed");
+            }
+            round.states.push(StoredModelState {
+                model_key: m.key.clone(),
+                tracker: Tracker {
+                    state: d.state,
+                    since: if d.changed { now } else { m.since },
+                },
+                enabled: d.enabled,
+                reasons: d.reasons.clone(),
+                evidence,
+                evaluated_at: now,
+            });
+        }
     }
 
     /// Overrides and maintenance windows at `now` (so simulated time drives their expiry):
