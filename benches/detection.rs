@@ -25,7 +25,7 @@ use modelwatch::schedule::requests::next_probe;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-const SEEDS: u64 = 10;
+const SEEDS: u64 = 30;
 /// The fault starts after a healthy hour (plus a random phase of the schedule).
 const FAULT_AT: f64 = 3600.0;
 /// Incident scenarios run a whole day, so extra probes are counted "over a day with one

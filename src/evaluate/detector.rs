@@ -30,7 +30,7 @@ const MISCONFIGURED_RUN: u32 = 3;
 /// test there, and about six good probes after it take it back below: cheap for a model
 /// that fails 1% of the time (6% more probes), and enough that a 30% fault, whose next
 /// failure comes within six probes nine times in ten, keeps being probed until it is caught.
-const DOUBT: f64 = 0.05;
+const DOUBT: f64 = 0.03;
 /// The end of a non-disabling impairment is confirmed with extra probes only once this few
 /// good probes would settle it.
 const CONFIRM_END_WITHIN: u32 = 10;
@@ -138,13 +138,12 @@ impl Detector {
     fn observe_errors(&mut self, failed: bool, at: DateTime<Utc>, policy: &Policy) {
         let bounds = policy.bounds();
         let levels = policy.levels();
-        let unremarkable = self
-            .errors
-            .iter()
-            .all(|a| !a.held && a.progress(bounds) < DOUBT);
-        if unremarkable {
-            // Learn the healthy rate only from evidence that raises no doubt, so a fault that
-            // is still building does not make itself look normal.
+        if self.errors.iter().all(|a| !a.held) {
+            // Learn the healthy rate from every probe while no alarm is held. Learning only
+            // from probes that raise no doubt would skip most failures and learn too low a
+            // rate, which made bursts of a noisy model look like outages in the scorecard; a
+            // fault still building moves it little (a memory of 500 probes, capped at half
+            // the degraded level), at most one more failure before a hard-down alarm.
             let floor = policy.healthy_error_rate;
             let cap = (policy.degraded_error_rate / 2.0).max(floor);
             let x = if failed { 1.0 } else { 0.0 };

@@ -88,7 +88,7 @@ impl Policy {
     pub fn extra_budget(&self, interval: Duration) -> u32 {
         self.extra_probes_per_hour.unwrap_or_else(|| {
             let scheduled = 3600.0 / interval.as_secs_f64().max(1.0);
-            ((scheduled / 2.0).floor() as u32).max(60)
+            ((scheduled / 2.0).floor() as u32).max(120)
         })
     }
 
@@ -160,7 +160,7 @@ mod tests {
         let p = Policy::default();
         assert_eq!(
             [s(10), s(30), s(60), s(3600)].map(|i| p.extra_budget(i)),
-            [180, 60, 60, 60]
+            [180, 120, 120, 120]
         );
         let set = Policy {
             extra_probes_per_hour: Some(100),
