@@ -48,7 +48,7 @@ pub struct Policy {
     /// budget is left: the rest is kept for the confirmations that restore it.
     pub recovery_interval: Duration,
     /// The most extra probes (confirm and recovery together) per model and hour; by default
-    /// half the model's scheduled probes an hour, and at least 60.
+    /// half the model's scheduled probes an hour, and at least 120.
     pub extra_probes_per_hour: Option<u32>,
     /// An incident in monitoring resolves after this many probe intervals without impairment.
     pub quiet_probes: u32,
