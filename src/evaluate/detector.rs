@@ -47,13 +47,6 @@ const RELAPSE_MEMORY: chrono::Duration = chrono::Duration::hours(1);
 const RELAPSE_HOLD: chrono::Duration = chrono::Duration::minutes(1);
 const MAX_HOLD: chrono::Duration = chrono::Duration::minutes(30);
 
-/// What one result did to the model's tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Moved {
-    /// An alarm was raised or cleared, or the model left or entered `unknown`.
-    pub state_may_change: bool,
-}
-
 /// One model's statistics, rebuilt at start from recent results (see the engine).
 #[derive(Debug, Clone)]
 pub struct Detector {
@@ -96,8 +89,7 @@ impl Detector {
     /// Folds in one result. `count_faults` is false while our own network is suspected
     /// (every other provider failing to connect too): a `connect` failure then proves nothing
     /// about this model.
-    pub fn observe(&mut self, sample: &Sample, policy: &Policy, count_faults: bool) -> Moved {
-        let before = self.state(policy);
+    pub fn observe(&mut self, sample: &Sample, policy: &Policy, count_faults: bool) {
         self.remember(sample, policy);
         let outcome = sample.outcome;
         if outcome.is_misconfiguration() {
@@ -112,9 +104,6 @@ impl Detector {
                     self.observe_latency(sample, policy);
                 }
             }
-        }
-        Moved {
-            state_may_change: self.state(policy) != before,
         }
     }
 

@@ -231,24 +231,6 @@ impl Alarm {
     }
 }
 
-/// An exponentially weighted mean of a yes/no stream (a recent rate).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct EwRate {
-    pub rate: f64,
-}
-
-impl EwRate {
-    pub fn starting_at(rate: f64) -> Self {
-        EwRate { rate }
-    }
-
-    /// `weight` is the new observation's share, e.g. 1/10 for a memory of about ten.
-    pub fn observe(&mut self, bad: bool, weight: f64) {
-        let x = if bad { 1.0 } else { 0.0 };
-        self.rate += weight.clamp(0.0, 1.0) * (x - self.rate);
-    }
-}
-
 /// Observations before an [`EwMedian`] gives a value (their plain median starts it).
 pub const MEDIAN_WARMUP: usize = 5;
 
@@ -291,11 +273,6 @@ impl EwMedian {
     /// The median in milliseconds, once warm.
     pub fn value(&self) -> Option<u32> {
         self.log.map(|l| l.exp().round() as u32)
-    }
-
-    /// Values seen so far, up to the warm-up count.
-    pub fn warmed(&self) -> bool {
-        self.log.is_some()
     }
 }
 
