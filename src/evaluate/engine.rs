@@ -445,7 +445,15 @@ impl Engine {
         for (i, s) in &fresh {
             self.models[*i].last_connect = Some(s.outcome == Outcome::Connect);
         }
-        let connect_only = self.providers_failing_to_connect();
+        // A pass with results but no connect failure cannot find our network down (the
+        // providers of those results are not failing to connect) and has no connect failure
+        // to excuse, so the scan over every model is skipped in that, the usual, pass.
+        let connect_only =
+            if fresh.is_empty() || fresh.iter().any(|(_, s)| s.outcome == Outcome::Connect) {
+                self.providers_failing_to_connect()
+            } else {
+                BTreeMap::new()
+            };
         let network_down = connect_only.len() >= 2 && connect_only.values().all(|failing| *failing);
         let mut judged = Vec::new();
         for (i, sample) in &fresh {
