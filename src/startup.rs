@@ -33,36 +33,62 @@ use crate::web::{renderers, router, AppState};
 /// How often rollups and retention run.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
 
-/// A built, not yet running service: the listener is bound and the database open.
+/// A built, not yet running service. Everything that can fail has been done: the database
+/// is open and migrated, the address bound, the key that protects webhook secrets loaded,
+/// the mail transport set up and the evaluator's state read. [`Application::run_until_stopped`]
+/// only starts tasks, so a bad setting never leaves half a service running.
 pub struct Application {
     listener: TcpListener,
+    /// The bound address, read once here so that nothing after the tasks start can fail.
+    local_addr: std::net::SocketAddr,
     config: Arc<Config>,
     store: Store,
     clock: Clock,
+    secrets: SecretBox,
+    mailer: Mailer,
+    engine: Engine,
 }
 
 impl Application {
-    /// Opens the database (applying migrations) and binds the configured address.
+    /// Opens the database (applying migrations), binds the configured address, loads the
+    /// secret key and the mailer and reads the evaluator's state.
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Application> {
         let store = Store::open(&config.server.database)
             .await
             .with_context(|| {
                 format!("opening the database {}", config.server.database.display())
             })?;
+        let key_file = config.server.database.with_file_name("modelwatch.key");
+        let key_env = config
+            .notify
+            .secret_key_env
+            .as_ref()
+            .and_then(|name| std::env::var(name).ok());
+        let secrets = SecretBox::load(key_env.as_deref(), &key_file)
+            .context("loading the key that protects webhook secrets")?;
+        let mailer = Mailer::from_config(&config.notify).context("setting up email")?;
+        let engine = Engine::new(store.clone(), &config, clock.now())
+            .await
+            .context("loading the evaluator's state")?;
         let listener = TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("binding {}", config.server.listen))?;
+        let local_addr = listener.local_addr().context("reading the bound address")?;
         Ok(Application {
             listener,
+            local_addr,
             config: Arc::new(config),
             store,
             clock,
+            secrets,
+            mailer,
+            engine,
         })
     }
 
     /// The bound port (tests listen on port 0 and ask).
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+        self.local_addr.port()
     }
 
     pub fn store(&self) -> &Store {
@@ -76,19 +102,18 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Application {
             listener,
+            local_addr,
             config,
             store,
             clock,
+            secrets,
+            mailer,
+            mut engine,
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let (results_tx, results_rx) = mpsc::channel(config.server.write_batch * 4);
 
-        // Validated before any task starts: the evaluator's state (a store read) and its
-        // probe requests, which the scheduler's tasks watch.
         let announced = Arc::new(tokio::sync::Notify::new());
-        let mut engine = Engine::new(store.clone(), &config, clock.now())
-            .await
-            .context("loading the evaluator's state")?;
         engine.on_announce(Arc::clone(&announced));
         let requests = engine.probe_requests();
         let stored = Arc::new(tokio::sync::Notify::new());
@@ -120,7 +145,7 @@ impl Application {
         );
         let routing = engine.subscribe();
         let evaluator = evaluate::engine::spawn(engine, clock, stored, stop_rx.clone());
-        info!(models = config.model_count(), listen = %listener.local_addr()?, config = %config.path.display(), "modelwatch running");
+        info!(models = config.model_count(), listen = %local_addr, config = %config.path.display(), "modelwatch running");
 
         let mut publisher = Publisher::new(
             store.clone(),
@@ -134,15 +159,6 @@ impl Application {
         let site = publisher.handle();
         let republish = publisher.trigger();
         let publishing = publisher.spawn(stop_rx.clone());
-        let key_file = config.server.database.with_file_name("modelwatch.key");
-        let key_env = config
-            .notify
-            .secret_key_env
-            .as_ref()
-            .and_then(|name| std::env::var(name).ok());
-        let secrets = SecretBox::load(key_env.as_deref(), &key_file)
-            .context("loading the key that protects webhook secrets")?;
-        let mailer = Mailer::from_config(&config.notify).context("setting up email")?;
         let dispatcher = Dispatcher::new(
             store.clone(),
             &config.notify,

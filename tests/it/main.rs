@@ -29,6 +29,7 @@ mod probe_openai;
 mod replay;
 mod scheduler;
 mod smtp_sink;
+mod startup;
 mod status_page;
 mod statuspage_api;
 mod store_results;
