@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
 use crate::clock::Clock;
@@ -100,12 +101,12 @@ pub fn describe(config: &Config) -> String {
 }
 
 /// The current state, decision, fallback and reason per model, read from the database.
-pub async fn status_table(config: &Config) -> anyhow::Result<String> {
+pub async fn status_table(config: &Config, now: DateTime<Utc>) -> anyhow::Result<String> {
     use anyhow::Context;
     let store = crate::store::Store::open(&config.server.database)
         .await
         .with_context(|| format!("opening {}", config.server.database.display()))?;
-    let engine = crate::evaluate::engine::Engine::new(store, config, chrono::Utc::now()).await?;
+    let engine = crate::evaluate::engine::Engine::new(store, config, now).await?;
     let table = engine.subscribe().borrow().clone();
     let width = table
         .models

@@ -124,7 +124,7 @@ async fn run(command: Command) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match admin::cli::user_add(&config, &email, &password).await {
+            match admin::cli::user_add(&config, &email, &password, Clock::system().now()).await {
                 Ok(email) => {
                     eprintln!("user {email} added");
                     ExitCode::SUCCESS
@@ -144,7 +144,9 @@ async fn run(command: Command) -> ExitCode {
                 Ok(c) => c,
                 Err(e) => return config_failure(&e),
             };
-            match admin::cli::token_create(&config, &scope, name.as_deref()).await {
+            match admin::cli::token_create(&config, &scope, name.as_deref(), Clock::system().now())
+                .await
+            {
                 // The token alone on standard output, so scripts can capture it.
                 Ok(token) => {
                     println!("{}", token.expose());
@@ -172,7 +174,7 @@ async fn run(command: Command) -> ExitCode {
                 Ok(c) => c,
                 Err(e) => return config_failure(&e),
             };
-            match cli::status_table(&config).await {
+            match cli::status_table(&config, Clock::system().now()).await {
                 Ok(table) => {
                     print!("{table}");
                     ExitCode::SUCCESS

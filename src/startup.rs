@@ -176,7 +176,13 @@ impl Application {
             &config.server.public_url,
         )
         .spawn(clock, stop_rx.clone());
-        let notify = Arc::new(NotifyState::new(store.clone(), &config, secrets, mailer));
+        let notify = Arc::new(NotifyState::new(
+            store.clone(),
+            &config,
+            secrets,
+            mailer,
+            clock,
+        ));
         let app = router(AppState {
             config: Arc::clone(&config),
             store: store.clone(),
@@ -186,6 +192,7 @@ impl Application {
             metrics,
             republish,
             announced,
+            clock,
         });
         let mut server_stop = stop_rx.clone();
         let server = tokio::spawn(async move {

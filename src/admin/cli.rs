@@ -5,7 +5,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::Context;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::audit::Actor;
 use super::{auth, tokens, AdminError, Scope};
@@ -23,6 +23,7 @@ pub async fn user_add(
     config: &Config,
     email: &str,
     password: &Secret,
+    now: DateTime<Utc>,
 ) -> Result<String, AdminError> {
     let email = super::normalise_email(email)?;
     // Checked before opening the database, so a bad password changes nothing.
@@ -30,15 +31,7 @@ pub async fn user_add(
     let store = open(config)
         .await
         .map_err(|e| AdminError::Invalid(format!("{e:#}")))?;
-    auth::add_user(
-        &store,
-        &email,
-        password.expose(),
-        &Actor::cli(),
-        None,
-        Utc::now(),
-    )
-    .await?;
+    auth::add_user(&store, &email, password.expose(), &Actor::cli(), None, now).await?;
     Ok(email)
 }
 
@@ -47,19 +40,13 @@ pub async fn token_create(
     config: &Config,
     scope: &str,
     name: Option<&str>,
+    now: DateTime<Utc>,
 ) -> anyhow::Result<Secret> {
     let scope = Scope::parse(scope)
         .with_context(|| format!("`{scope}` is not a scope; use read, operate or admin"))?;
     let store = open(config).await?;
-    let (_, token) = tokens::create(
-        &store,
-        scope,
-        name.unwrap_or(""),
-        &Actor::cli(),
-        None,
-        Utc::now(),
-    )
-    .await?;
+    let (_, token) =
+        tokens::create(&store, scope, name.unwrap_or(""), &Actor::cli(), None, now).await?;
     Ok(token)
 }
 

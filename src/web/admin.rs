@@ -430,7 +430,7 @@ async fn board_json(
     caller.require(Scope::Read)?;
     let models = board_rows(&state).await.map_err(internal)?;
     Ok(axum::Json(
-        json!({ "generated_at": Utc::now(), "models": models }),
+        json!({ "generated_at": state.now(), "models": models }),
     ))
 }
 
@@ -509,7 +509,7 @@ async fn login(
     let addr = client.to_string();
     match state
         .auth
-        .login(&form.email, &form.password, Some(&addr), Utc::now())
+        .login(&form.email, &form.password, Some(&addr), state.now())
         .await
     {
         Ok((_, token)) => {
@@ -559,7 +559,7 @@ async fn logout(
     PageForm(form): PageForm<CsrfForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
-    let now = Utc::now();
+    let now = state.now();
     state
         .auth
         .revoke_session(&user.session.id, now)
@@ -641,7 +641,7 @@ async fn token_form(
         &form.name,
         &user.actor(),
         user.client.clone(),
-        Utc::now(),
+        state.now(),
     )
     .await
     .map_err(admin_error)?;

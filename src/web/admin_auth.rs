@@ -13,7 +13,6 @@ use std::time::Duration;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use chrono::Utc;
 
 use super::subscriptions::{ApiError, RateLimiter};
 use super::AppState;
@@ -49,6 +48,11 @@ impl AdminState {
             login_limiter: RateLimiter::new(LOGIN_ATTEMPTS, LOGIN_WINDOW),
             app,
         })
+    }
+
+    /// Now, by the service's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.app.clock.now()
     }
 
     /// A `Set-Cookie` value: HttpOnly (no script reads it), SameSite=Lax (not sent on
@@ -148,7 +152,7 @@ impl FromRequestParts<Arc<AdminState>> for AdminUser {
             .ok_or_else(|| refuse(StatusCode::UNAUTHORIZED, "sign in at /admin/login first"))?;
         let session = state
             .auth
-            .session(token, Utc::now())
+            .session(token, state.now())
             .await
             .map_err(internal)?
             .ok_or_else(|| {
@@ -200,7 +204,7 @@ impl FromRequestParts<Arc<AdminState>> for ApiCaller {
         let client = client_addr(parts);
         if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
             let token = auth.to_str().ok().and_then(bearer_token).unwrap_or("");
-            let found = tokens::authenticate(&state.app.store, token, Utc::now())
+            let found = tokens::authenticate(&state.app.store, token, state.now())
                 .await
                 .map_err(internal)?
                 .ok_or_else(|| {

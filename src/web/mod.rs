@@ -32,6 +32,7 @@ use axum::routing::get;
 use axum::Router;
 use tokio::sync::watch;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::evaluate::engine::RoutingTable;
 use crate::metrics::Metrics;
@@ -57,6 +58,16 @@ pub struct AppState {
     pub republish: Arc<tokio::sync::Notify>,
     /// Wakes the dispatcher after events were written outside the evaluator.
     pub announced: Arc<tokio::sync::Notify>,
+    /// The one clock every layer reads: handlers stamp what they write with the same time
+    /// the evaluator and dispatcher see, and tests move it.
+    pub clock: Clock,
+}
+
+impl AppState {
+    /// Now, by the service's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
 }
 
 /// Every renderer of the public site.

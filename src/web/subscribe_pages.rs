@@ -13,7 +13,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use chrono::Utc;
 use serde::Deserialize;
 
 use super::pages::subscribe::{event_choices, Choice};
@@ -228,7 +227,7 @@ pub async fn confirm(
     };
     match state
         .store
-        .confirm_subscription(&hash_token(token.trim()), Utc::now())
+        .confirm_subscription(&hash_token(token.trim()), state.now())
         .await
     {
         Ok(Some(sub)) => notice(
@@ -304,7 +303,7 @@ pub async fn unsubscribe(
             &id,
             Status::Unsubscribed,
             Some("unsubscribed by link"),
-            Utc::now(),
+            state.now(),
         )
         .await
     {

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tracing::{error, info};
 
+use crate::clock::Clock;
 use crate::config::{Config, NotifyConfig};
 use crate::notify::dispatcher::links;
 use crate::notify::email::{self, Mailer};
@@ -47,11 +48,25 @@ pub struct NotifyState {
     pub models: HashSet<String>,
     pub providers: HashSet<String>,
     pub limiter: RateLimiter,
+    /// The service's clock (see [`crate::web::AppState::clock`]).
+    pub clock: Clock,
 }
 
 impl NotifyState {
-    pub fn new(store: Store, config: &Config, secrets: SecretBox, mailer: Mailer) -> NotifyState {
+    /// Now, by the service's clock.
+    pub fn now(&self) -> chrono::DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn new(
+        store: Store,
+        config: &Config,
+        secrets: SecretBox,
+        mailer: Mailer,
+        clock: Clock,
+    ) -> NotifyState {
         NotifyState {
+            clock,
             store,
             secrets,
             mailer,
@@ -263,7 +278,7 @@ pub async fn subscribe(
     filter: Filter,
     client: Option<IpAddr>,
 ) -> Result<serde_json::Value, ApiError> {
-    let now = Utc::now();
+    let now = state.now();
     let id = new_id("sub_");
     let manage_token = new_token("mgt_");
     match kind {
@@ -506,7 +521,7 @@ pub async fn delete(
             &id,
             Status::Unsubscribed,
             Some("deleted by its owner"),
-            Utc::now(),
+            state.now(),
         )
         .await
         .map_err(ApiError::internal)?;
@@ -529,7 +544,7 @@ pub async fn rotate(
         ));
     }
     let secret = new_secret();
-    let until = Utc::now() + chrono::Duration::from_std(ROTATION_GRACE).unwrap_or_default();
+    let until = state.now() + chrono::Duration::from_std(ROTATION_GRACE).unwrap_or_default();
     state
         .store
         .rotate_secret(
@@ -580,7 +595,7 @@ pub async fn redeliver(
     still_live(&sub)?;
     if state
         .store
-        .redeliver(&id, delivery, Utc::now())
+        .redeliver(&id, delivery, state.now())
         .await
         .map_err(ApiError::internal)?
     {

@@ -142,6 +142,11 @@ pub async fn spawn_seeded_app() -> TestApp {
 
 /// [`spawn_seeded_app`] with extra configuration (e.g. a `[notify]` table) before the providers.
 pub async fn spawn_seeded_app_with(extra_toml: &str) -> TestApp {
+    spawn_seeded_app_on(extra_toml, modelwatch::clock::Clock::system()).await
+}
+
+/// [`spawn_seeded_app_with`] on a given clock (tests of "everything reads one clock").
+pub async fn spawn_seeded_app_on(extra_toml: &str, clock: modelwatch::clock::Clock) -> TestApp {
     let seed = seeded_database().await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("app.db");
@@ -151,7 +156,7 @@ pub async fn spawn_seeded_app_with(extra_toml: &str) -> TestApp {
         db.display()
     );
     let config = config_from(&toml, &[]);
-    let app = modelwatch::startup::Application::build(config, modelwatch::clock::Clock::system())
+    let app = modelwatch::startup::Application::build(config, clock)
         .await
         .unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());

@@ -637,3 +637,35 @@ async fn an_unreadable_stored_event_is_a_dead_delivery_with_its_reason() {
     let sub = store.subscription("sub_reader").await.unwrap().unwrap();
     assert_eq!(sub.status, Status::Active);
 }
+
+/// The handler that records a subscription and the evaluator that stamps events read the same
+/// clock: on a service whose clock runs a day behind the wall, a subscriber still hears an
+/// event that happened (by that clock) a minute after it subscribed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_is_stamped_by_the_service_clock() {
+    let day_behind = chrono::Utc::now() - chrono::Duration::days(1);
+    let app = crate::helpers::spawn_seeded_app_on(
+        NOTIFY,
+        modelwatch::clock::Clock::starting_at(day_behind),
+    )
+    .await;
+    let (url, got) = receiver().await;
+    let r = create(&app, json!({"kind": "webhook", "url": url, "models": ["anthropic/claude-opus-4-8"], "events": ["model.disabled"]})).await;
+    assert_eq!(r.status(), 201);
+    let round = Round {
+        at: Some(day_behind + chrono::Duration::minutes(1)),
+        events: vec![NewEvent {
+            kind: "model.disabled",
+            provider_id: "anthropic".into(),
+            model_key: Some("anthropic/claude-opus-4-8".into()),
+            public: true,
+            payload: json!({"model": "anthropic/claude-opus-4-8", "provider": "anthropic", "from": "operational", "to": "major_outage",
+                "decision": "disabled", "enabled": false, "fallback": null, "reasons": ["hard down"]}),
+        }],
+        ..Round::default()
+    };
+    app.store.commit_round(&round).await.unwrap();
+    let got = wait_for(&got, 1).await;
+    assert!(got[0].1.contains("model.disabled"), "{}", got[0].1);
+    app.stop().await;
+}

@@ -10,7 +10,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -84,7 +83,7 @@ async fn create_token(
         &req.name,
         &caller.actor,
         caller.client.clone(),
-        Utc::now(),
+        state.now(),
     )
     .await
     .map_err(admin_error)?;
@@ -122,7 +121,7 @@ async fn audit_revoke(
         detail: json!({}),
         client_addr: caller.client.clone(),
     };
-    audit::record(state.auth.store(), change, Utc::now())
+    audit::record(state.auth.store(), change, state.now())
         .await
         .map_err(internal)
 }
@@ -134,7 +133,7 @@ async fn revoke_token(
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Admin)?;
-    if !tokens::revoke(state.auth.store(), &id, Utc::now())
+    if !tokens::revoke(state.auth.store(), &id, state.now())
         .await
         .map_err(internal)?
     {
@@ -155,7 +154,7 @@ async fn list_sessions(
     caller.require(Scope::Admin)?;
     let sessions = state
         .auth
-        .live_sessions(Utc::now())
+        .live_sessions(state.now())
         .await
         .map_err(internal)?;
     let list: Vec<_> = sessions
@@ -177,7 +176,7 @@ async fn revoke_session(
     caller.require(Scope::Admin)?;
     if !state
         .auth
-        .revoke_session(&id, Utc::now())
+        .revoke_session(&id, state.now())
         .await
         .map_err(internal)?
     {

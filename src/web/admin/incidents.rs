@@ -20,7 +20,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -135,7 +134,7 @@ async fn changed(
         detail,
         client_addr: client,
     };
-    audit::record(state.auth.store(), change, Utc::now())
+    audit::record(state.auth.store(), change, state.now())
         .await
         .map_err(internal)?;
     state.app.announced.notify_one();
@@ -221,7 +220,7 @@ async fn do_open(state: &AdminState, who: &Who, req: OpenRequest) -> Result<i64,
     let id = state
         .app
         .store
-        .open_incident_by_hand(&new, Utc::now())
+        .open_incident_by_hand(&new, state.now())
         .await
         .map_err(ops_error)?;
     let detail = json!({
@@ -244,7 +243,7 @@ async fn do_acknowledge(state: &AdminState, who: &Who, id: i64) -> Result<(), Ap
     state
         .app
         .store
-        .acknowledge_incident(id, &who.actor.name, Utc::now())
+        .acknowledge_incident(id, &who.actor.name, state.now())
         .await
         .map_err(ops_error)?;
     changed(
@@ -293,7 +292,7 @@ async fn do_update(
     state
         .app
         .store
-        .post_incident_update(id, &update, Utc::now())
+        .post_incident_update(id, &update, state.now())
         .await
         .map_err(ops_error)?;
     let action = if status == IncidentStatus::Resolved {
@@ -318,7 +317,7 @@ async fn do_postmortem(
     state
         .app
         .store
-        .set_incident_postmortem(id, url.as_deref(), Utc::now())
+        .set_incident_postmortem(id, url.as_deref(), state.now())
         .await
         .map_err(ops_error)?;
     changed(

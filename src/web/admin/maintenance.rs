@@ -79,7 +79,7 @@ pub(super) async fn create_checked(
     starts_at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
 ) -> Result<serde_json::Value, ApiError> {
-    let now = Utc::now();
+    let now = state.now();
     let title = title.trim();
     if title.is_empty() || title.chars().count() > MAX_TITLE || title.chars().any(char::is_control)
     {
@@ -146,7 +146,7 @@ pub(super) async fn cancel_checked(
     if !state
         .app
         .store
-        .cancel_maintenance(id, Utc::now())
+        .cancel_maintenance(id, state.now())
         .await
         .map_err(internal)?
     {

@@ -11,7 +11,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -72,7 +71,7 @@ async fn list_page(
     let Ok(user) = user else {
         return Ok(Redirect::to("/admin/login").into_response());
     };
-    let now = Utc::now();
+    let now = state.now();
     let list = state
         .app
         .store
@@ -140,7 +139,7 @@ async fn create_form(
 ) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
     let caller = as_caller(&user);
-    let now = Utc::now();
+    let now = state.now();
     let enabled = match form.decision.as_str() {
         "enable" => true,
         "disable" => false,
@@ -181,7 +180,7 @@ async fn end_form(
     if !state
         .app
         .store
-        .end_override(id, Utc::now())
+        .end_override(id, state.now())
         .await
         .map_err(internal)?
     {

@@ -76,7 +76,7 @@ pub(super) async fn audit(
         detail,
         client_addr: caller.client.clone(),
     };
-    audit::record(state.auth.store(), change, Utc::now())
+    audit::record(state.auth.store(), change, state.now())
         .await
         .map_err(internal)
 }
@@ -153,7 +153,7 @@ async fn create_override(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Operate)?;
     let req = json_body(body)?;
-    let now = Utc::now();
+    let now = state.now();
     let expires_at = match (&req.expires_in, req.expires_at) {
         (Some(text), None) => {
             let d = humantime::parse_duration(text).map_err(|e| {
@@ -195,7 +195,7 @@ async fn list_overrides(
     let list = state
         .app
         .store
-        .list_overrides(200, Utc::now())
+        .list_overrides(200, state.now())
         .await
         .map_err(internal)?;
     Ok(Json(json!({ "overrides": list })))
@@ -211,7 +211,7 @@ async fn end_override(
     if !state
         .app
         .store
-        .end_override(id, Utc::now())
+        .end_override(id, state.now())
         .await
         .map_err(internal)?
     {

@@ -22,7 +22,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -159,7 +158,7 @@ async fn do_disable(
     } else {
         format!("disabled by the status page's operators: {reason}")
     };
-    let now = Utc::now();
+    let now = state.now();
     state
         .app
         .store
@@ -198,7 +197,7 @@ async fn do_enable(state: &AdminState, caller: &ApiCaller, id: &str) -> Result<V
     state
         .app
         .store
-        .set_subscription_status(id, Status::Active, None, Utc::now())
+        .set_subscription_status(id, Status::Active, None, state.now())
         .await
         .map_err(internal)?;
     audit(
@@ -233,7 +232,7 @@ async fn do_redeliver(
     if !state
         .app
         .store
-        .redeliver(id, delivery, Utc::now())
+        .redeliver(id, delivery, state.now())
         .await
         .map_err(internal)?
     {

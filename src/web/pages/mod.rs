@@ -86,7 +86,9 @@ pub struct Layout {
     pub description: String,
     /// Which main navigation entry is this page (`status`, `history`, `subscribe` or empty).
     pub nav: &'static str,
-    pub generated: TimeView,
+    /// When the snapshot behind the page was read; pages built per request (forms, admin)
+    /// have none, since "updated now" tells the reader nothing.
+    pub generated: Option<TimeView>,
     pub stale: Option<TimeView>,
 }
 
@@ -98,7 +100,7 @@ impl Layout {
             title: title.into(),
             description: "Manage your modelwatch subscription".into(),
             nav,
-            generated: time(Utc::now()),
+            generated: None,
             stale: None,
         }
     }
@@ -114,7 +116,7 @@ impl Layout {
             title: title.into(),
             description: description.into(),
             nav,
-            generated: time(snapshot.generated_at),
+            generated: Some(time(snapshot.generated_at)),
             // Only the clock time, as the notice reads "Figures as of 14:05 UTC".
             stale: snapshot.stale_since.map(|t| TimeView {
                 iso: iso(t),
