@@ -19,9 +19,12 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use modelwatch::config::CronSchedule;
 use modelwatch::evaluate::budget::ExtraBudget;
-use modelwatch::evaluate::{Detector, ModelState, Policy, Sample};
-use modelwatch::probe::{Outcome, Trigger};
+use modelwatch::evaluate::{Detector, Policy};
+use modelwatch::probe::Trigger;
 use modelwatch::schedule::requests::next_probe;
+use modelwatch::store::results::Sample;
+use modelwatch::vocabulary::ModelState;
+use modelwatch::vocabulary::Outcome;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 

@@ -35,14 +35,16 @@ use chrono::{DateTime, TimeZone, Utc};
 use modelwatch::clock::Clock;
 use modelwatch::config::{Config, ProviderKind};
 use modelwatch::evaluate::engine::Engine;
-use modelwatch::evaluate::{Detector, Policy, Sample};
+use modelwatch::evaluate::{Detector, Policy};
 use modelwatch::probe::openai::{chat_body, endpoint};
 use modelwatch::probe::simulated::simulate;
 use modelwatch::probe::sse::SseParser;
-use modelwatch::probe::{http_client, prober_for, Outcome, ProbeResult, ProbeTarget};
+use modelwatch::probe::{http_client, prober_for, ProbeResult, ProbeTarget};
 use modelwatch::schedule;
+use modelwatch::store::results::Sample;
 use modelwatch::store::writer::spawn_writer;
 use modelwatch::store::Store;
+use modelwatch::vocabulary::Outcome;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 

@@ -21,11 +21,13 @@ use modelwatch::notify::dispatcher::Dispatcher;
 use modelwatch::notify::email::Mailer;
 use modelwatch::notify::secrets::{hash_token, new_id, SecretBox};
 use modelwatch::notify::signing::new_secret;
-use modelwatch::notify::subscription::{Filter, Format, Kind, Status};
-use modelwatch::store::evaluations::{NewEvent, Round};
+use modelwatch::store::events::NewEvent;
+use modelwatch::store::round::Round;
 use modelwatch::store::subscriptions::NewSubscription;
 use modelwatch::store::Store;
-use serde_json::json;
+use modelwatch::vocabulary::event::{Decision, ModelChange};
+use modelwatch::vocabulary::{EventBody, ModelState};
+use modelwatch::vocabulary::{Filter, Format, Kind, Status};
 use tokio::sync::{watch, Notify};
 
 /// Arrival times by webhook-id.
@@ -116,11 +118,22 @@ async fn setup(urls: &[String]) -> Setup {
 
 fn event(i: usize) -> NewEvent {
     NewEvent {
-        kind: "model.disabled",
         provider_id: "p".into(),
         model_key: Some("p/m".into()),
         public: true,
-        payload: json!({"model": "p/m", "provider": "p", "n": i, "to": "partial_outage"}),
+        body: EventBody::ModelDisabled(ModelChange {
+            model: "p/m".into(),
+            model_name: "M".into(),
+            provider: "p".into(),
+            from: ModelState::Operational,
+            to: ModelState::PartialOutage,
+            decision: Decision::Disabled,
+            enabled: false,
+            fallback: None,
+            reasons: vec![format!("event {i}")],
+            manual_override: None,
+            incident: None,
+        }),
     }
 }
 

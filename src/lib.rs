@@ -22,6 +22,8 @@ pub mod notify;
 pub mod probe;
 pub mod schedule;
 pub mod startup;
+pub mod stats;
 pub mod store;
 pub mod telemetry;
+pub mod vocabulary;
 pub mod web;

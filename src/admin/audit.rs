@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::store::evaluations::ms_to_time;
+use crate::store::ms_to_time;
 use crate::store::{SqlxContext, Store, StoreError};
 
 /// Who acted: a signed-in person, an API token, or the service itself (the command line).

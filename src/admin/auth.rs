@@ -18,7 +18,7 @@ use super::audit::{self, Actor, Change};
 use super::{normalise_email, password, AdminError};
 use crate::config::Secret;
 use crate::notify::secrets::{hash_token, new_id, new_token, SecretBox};
-use crate::store::evaluations::ms_to_time;
+use crate::store::ms_to_time;
 use crate::store::{millis, SqlxContext, Store, StoreError};
 
 /// A session unused this long has ended.

@@ -9,7 +9,7 @@ use super::audit::{self, Actor, Change};
 use super::{AdminError, Scope};
 use crate::config::Secret;
 use crate::notify::secrets::{hash_token, new_id, new_token};
-use crate::store::evaluations::ms_to_time;
+use crate::store::ms_to_time;
 use crate::store::{SqlxContext, Store, StoreError};
 
 /// Every API token starts with this, so leaked ones are easy to recognise (and to scan for).

@@ -32,7 +32,7 @@ use raw::{RawFault, RawModel, RawProvider, RawSimulation};
 pub use simulation::{FaultWindow, SimulationConfig};
 
 use crate::evaluate::Policy;
-use crate::probe::Outcome;
+use crate::vocabulary::Outcome;
 
 /// A secret value (API key, AWS secret). Its `Debug` and `Display` never show the value.
 #[derive(Clone, PartialEq, Eq)]

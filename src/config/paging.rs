@@ -6,7 +6,7 @@ use toml::Spanned;
 
 use super::raw::RawPaging;
 use super::Secret;
-use crate::notify::subscription::Format;
+use crate::vocabulary::Format;
 
 /// PagerDuty's Events API v2 endpoint.
 pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";

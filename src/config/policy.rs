@@ -6,7 +6,8 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::raw::RawPolicy;
-use crate::evaluate::{ModelState, Policy};
+use crate::evaluate::Policy;
+use crate::vocabulary::ModelState;
 
 /// Applies `raw` over `base`, returning the policy and any problems (message only; the
 /// caller locates them at the table's span).

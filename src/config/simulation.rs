@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::probe::Outcome;
+use crate::vocabulary::Outcome;
 
 /// How one simulated model behaves. Faults are relative to the service's start, so the demo
 /// replays the article's incident a minute after `modelwatch serve` starts.

@@ -7,8 +7,8 @@ use std::collections::VecDeque;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::evidence::ExtraProbes;
 use crate::probe::Trigger;
+use crate::vocabulary::evidence::ExtraProbes;
 
 #[derive(Debug, Clone)]
 pub struct ExtraBudget {

@@ -16,12 +16,15 @@ use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 
-use super::evidence::{ms, Baseline, Evidence, ExtraProbes, Sample, TestFigure};
 use super::policy::HEALTHY_SLOW_SHARE;
 use super::sequential::{Alarm, EwMedian, Transition};
-use super::stats::{percentile, wilson};
-use super::{ModelState, Policy};
-use crate::probe::{Outcome, Trigger};
+use super::Policy;
+use crate::probe::Trigger;
+use crate::stats::{percentile, wilson};
+use crate::store::results::Sample;
+use crate::vocabulary::evidence::{ms, Baseline, Evidence, ExtraProbes, TestFigure};
+use crate::vocabulary::ModelState;
+use crate::vocabulary::Outcome;
 
 /// Misconfiguration outcomes in a row (nothing counted between them) that make a model unknown.
 const MISCONFIGURED_RUN: u32 = 3;

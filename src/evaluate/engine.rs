@@ -31,15 +31,20 @@ use super::budget::ExtraBudget;
 use super::detector::Detector;
 use super::incidents::{self, ModelView, OpenIncident};
 use super::overrides::{self as ops, ActiveOverride, Window, WindowStatus, WindowStep};
-use super::{ModelState, Policy, Sample, Tracker};
+use super::Policy;
 use crate::clock::Clock;
 use crate::config::{resolve_fallback, Config};
-use crate::probe::{Outcome, Trigger};
+use crate::probe::Trigger;
 use crate::schedule::requests::ProbeRequests;
-use crate::store::evaluations::{NewEvent, Round, StateChange, StoredModelState};
+use crate::store::evaluations::{StateChange, StoredModelState};
+use crate::store::events::NewEvent;
 use crate::store::maintenances;
 use crate::store::overrides::OpsWrite;
+use crate::store::results::Sample;
+use crate::store::round::Round;
 use crate::store::{Store, StoreError};
+use crate::vocabulary::Outcome;
+use crate::vocabulary::{EventBody, ModelState, Tracker};
 use announce::{About, Decision};
 pub use routing::{ProviderRollup, Route, RoutingTable};
 
@@ -303,7 +308,7 @@ impl Engine {
             .collect();
         self.announce(&after, &ops, overrides_changed, &mut round);
         round.incidents = self.plan_incidents(&decided, &after, tick, now);
-        summary.events = round.events.iter().map(|e| e.kind).collect();
+        summary.events = round.events.iter().map(NewEvent::kind).collect();
         summary
             .events
             .extend(round.incidents.iter().map(|(_, a)| match a {
@@ -387,21 +392,23 @@ impl Engine {
         let mut touched = HashSet::new();
         for w in &mut windows {
             for step in ops::window_steps(w, now) {
-                let (write, kind, status) = match step {
+                let (write, variant, status) = match step {
                     WindowStep::Start => (
                         OpsWrite::WindowStarted { id: w.id },
-                        "maintenance.started",
+                        EventBody::MaintenanceStarted as fn(_) -> _,
                         WindowStatus::InProgress,
                     ),
                     WindowStep::Complete => (
                         OpsWrite::WindowCompleted { id: w.id },
-                        "maintenance.completed",
+                        EventBody::MaintenanceCompleted as fn(_) -> _,
                         WindowStatus::Completed,
                     ),
                 };
                 w.status = status;
                 writes.push(write);
-                events.push(maintenances::event(kind, w));
+                let event = maintenances::event(variant, w);
+                let kind = event.kind();
+                events.push(event);
                 touched.extend(w.models.iter().cloned());
                 info!(maintenance = w.id, title = %w.title, kind, "maintenance window moved on");
             }
@@ -632,6 +639,7 @@ impl Engine {
                 &about(m),
                 change,
                 &decision,
+                ops.overrides.get(&m.key),
                 self.open.get(&m.provider_id),
             ));
             announced.insert(i);

@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::ModelState;
+pub use crate::store::incidents::{IncidentAction, OpenIncident};
+pub use crate::vocabulary::IncidentStatus;
+use crate::vocabulary::ModelState;
 
 /// One model of the provider as the incident sees it.
 #[derive(Debug, Clone)]
@@ -17,47 +19,6 @@ pub struct ModelView {
     pub key: String,
     pub name: String,
     pub state: ModelState,
-}
-
-/// The provider's open incident, as stored.
-#[derive(Debug, Clone)]
-pub struct OpenIncident {
-    pub id: i64,
-    pub status: IncidentStatus,
-    pub affected: BTreeSet<String>,
-    /// Its current impact (Statuspage's words), so a model getting worse updates it.
-    pub impact: String,
-    /// When it moved to monitoring (all recovered), if it has.
-    pub monitoring_since: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IncidentStatus {
-    Investigating,
-    Identified,
-    Monitoring,
-    Resolved,
-}
-
-impl IncidentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IncidentStatus::Investigating => "investigating",
-            IncidentStatus::Identified => "identified",
-            IncidentStatus::Monitoring => "monitoring",
-            IncidentStatus::Resolved => "resolved",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "investigating" => IncidentStatus::Investigating,
-            "identified" => IncidentStatus::Identified,
-            "monitoring" => IncidentStatus::Monitoring,
-            "resolved" => IncidentStatus::Resolved,
-            _ => return None,
-        })
-    }
 }
 
 /// Statuspage's impact words, from the worst affected model.
@@ -68,33 +29,6 @@ pub fn impact(models: &[ModelView]) -> &'static str {
         Some(1) => "minor",
         _ => "none",
     }
-}
-
-/// What the engine should write.
-#[derive(Debug, Clone, PartialEq)]
-pub enum IncidentAction {
-    Open {
-        title: String,
-        impact: &'static str,
-        affected: BTreeSet<String>,
-        body: String,
-    },
-    Update {
-        id: i64,
-        /// The status the plan was made from: the write applies only if it still holds (an
-        /// SRE may have moved or resolved the incident meanwhile).
-        from: IncidentStatus,
-        status: IncidentStatus,
-        impact: &'static str,
-        affected: BTreeSet<String>,
-        body: String,
-    },
-    Resolve {
-        id: i64,
-        /// As for `Update`.
-        from: IncidentStatus,
-        body: String,
-    },
 }
 
 /// Plans the incident action for one provider, if any.

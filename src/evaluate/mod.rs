@@ -16,18 +16,14 @@
 pub mod budget;
 pub mod detector;
 pub mod engine;
-pub mod evidence;
 pub mod incidents;
 pub mod overrides;
 pub mod policy;
 pub mod sequential;
 pub mod state;
-pub mod stats;
 
 pub use detector::Detector;
-pub use evidence::{Baseline, Evidence, Sample};
 pub use policy::Policy;
-pub use state::{ModelState, Tracker};
 
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use super::sequential::Bounds;
-use super::ModelState;
+use crate::vocabulary::ModelState;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {

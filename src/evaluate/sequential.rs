@@ -17,7 +17,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::stats::wilson;
+use crate::stats::wilson;
 
 /// Rates are kept away from 0 and 1 so that every log-likelihood ratio is finite.
 const RATE_FLOOR: f64 = 1e-4;

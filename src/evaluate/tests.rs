@@ -4,7 +4,9 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::*;
-use crate::probe::{Outcome, Trigger};
+use crate::probe::Trigger;
+use crate::store::results::Sample;
+use crate::vocabulary::{evidence, ModelState, Outcome};
 
 fn t(i: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap() + Duration::seconds(i)
@@ -76,7 +78,7 @@ fn healthy(n: usize) -> String {
 
 #[test]
 fn states_from_result_sequences() {
-    use ModelState::*;
+    use crate::vocabulary::ModelState::*;
     let h = healthy(10);
     check(&h, &[(3, Operational)], "healthy: error rate 0% (0 of 10");
     // Hard down: the sixth failure in a row is beyond chance for a healthy model (the
@@ -128,7 +130,7 @@ fn states_from_result_sequences() {
 
 #[test]
 fn a_thirty_percent_fault_is_caught_and_held_until_it_is_over() {
-    use ModelState::*;
+    use crate::vocabulary::ModelState::*;
     let policy = Policy::default();
     let fault = "x..x.x...x".replace('x', "5").repeat(10);
     let (_, moves) = run(&format!("{}{fault}{}", healthy(10), healthy(60)), &policy);
@@ -151,7 +153,7 @@ fn a_thirty_percent_fault_is_caught_and_held_until_it_is_over() {
 
 #[test]
 fn throttling_and_misconfiguration_are_not_outages() {
-    use ModelState::*;
+    use crate::vocabulary::ModelState::*;
     // Every probe rate limited: no evidence either way, and SREs are told why.
     check(&"r".repeat(30), &[], "probe throttled: 30 of 30");
     check(&"r".repeat(30), &[], "not enough evidence");
@@ -211,7 +213,7 @@ fn connect_failures_while_our_network_is_suspect_count_for_nothing() {
 
 #[test]
 fn a_stored_state_is_restored_over_rebuilt_statistics() {
-    use ModelState::*;
+    use crate::vocabulary::ModelState::*;
     let policy = Policy::default();
     let (mut d, _) = run(&healthy(10), &policy);
     d.align(PartialOutage, &policy);

@@ -21,8 +21,9 @@ use std::sync::{Arc, RwLock};
 use chrono::{DateTime, Utc};
 
 use crate::clock::Clock;
-use crate::probe::{Outcome, ProbeReport, Trigger};
+use crate::probe::{ProbeReport, Trigger};
 use crate::schedule::SchedulerStats;
+use crate::vocabulary::Outcome;
 use registry::{Counter, Family, Histogram};
 
 /// Upper bounds (seconds) of the whole-probe duration histogram: sub-second answers up to

@@ -14,9 +14,9 @@ use chrono::{DateTime, Utc};
 use super::text::{Encoder, Kind};
 use super::Metrics;
 use crate::evaluate::engine::RoutingTable;
-use crate::evaluate::ModelState;
 use crate::schedule::SchedulerStats;
 use crate::store::Store;
+use crate::vocabulary::ModelState;
 
 /// A scrape never waits longer than this for the database (it may be busy writing).
 const STORE_TIMEOUT: Duration = Duration::from_secs(2);

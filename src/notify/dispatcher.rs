@@ -8,7 +8,7 @@
 //! `webhook-id`. An endpoint failing every delivery for `disable_after` is disabled and its
 //! owner told by email. Tests drive [`Dispatcher::run_once`] directly.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,7 +23,6 @@ use super::formats;
 use super::secrets::SecretBox;
 use super::signing::signature_header;
 use super::ssrf::AddressGuard;
-use super::subscription::{Kind, Status};
 use super::webhook;
 use crate::clock::Clock;
 use crate::config::{NotifyConfig, Secret};
@@ -31,6 +30,7 @@ use crate::metrics::{DeliveryResult, Metrics};
 use crate::store::deliveries::{AfterAttempt, AttemptRecord, DueDelivery};
 use crate::store::subscriptions::Subscription;
 use crate::store::{Store, StoreError};
+use crate::vocabulary::{Event, Kind, Status};
 
 /// First retry delay; doubles per attempt up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(5);
@@ -135,7 +135,10 @@ impl Dispatcher {
         let now = self.clock.now();
         let mut pass = Pass::default();
         loop {
-            let n = self.store.fan_out(now, 500).await?;
+            let n = self
+                .store
+                .fan_out(now, 500, super::fan_out::recipients)
+                .await?;
             pass.fanned_out += n;
             if n < 500 {
                 break;
@@ -147,21 +150,25 @@ impl Dispatcher {
         // One task per endpoint works through that endpoint's due deliveries in order: a
         // burst reaches a healthy receiver at its own pace, and a hanging receiver only ever
         // holds its own task (and one concurrency permit at a time).
-        let mut per_subscription: Vec<(Subscription, Vec<DueDelivery>)> = Vec::new();
+        // Grouped by subscription id in the order each first falls due; deliveries of a
+        // subscription no longer active are left alone.
+        let active: HashMap<&str, &Subscription> =
+            active.iter().map(|s| (s.id.as_str(), s)).collect();
+        let mut order: Vec<&Subscription> = Vec::new();
+        let mut per_subscription: HashMap<&str, Vec<DueDelivery>> = HashMap::new();
         for delivery in due {
-            match per_subscription
-                .iter_mut()
-                .find(|(s, _)| s.id == delivery.subscription_id)
-            {
-                Some((_, list)) => list.push(delivery),
-                None => {
-                    if let Some(sub) = active.iter().find(|s| s.id == delivery.subscription_id) {
-                        per_subscription.push((sub.clone(), vec![delivery]));
-                    }
-                }
+            let Some(sub) = active.get(delivery.subscription_id.as_str()).copied() else {
+                continue;
+            };
+            let list = per_subscription.entry(sub.id.as_str()).or_default();
+            if list.is_empty() {
+                order.push(sub);
             }
+            list.push(delivery);
         }
-        for (sub, deliveries) in per_subscription {
+        for sub in order {
+            let deliveries = per_subscription.remove(sub.id.as_str()).unwrap_or_default();
+            let sub = sub.clone();
             let Some(claim) = BusyClaim::take(&self.busy, &sub.id) else {
                 continue;
             };
@@ -216,7 +223,7 @@ impl Dispatcher {
         sub: &Subscription,
         delivery: &DueDelivery,
     ) -> Result<bool, StoreError> {
-        let event: serde_json::Value = match serde_json::from_str(&delivery.payload_json) {
+        let event = match Event::parse(&delivery.payload_json) {
             Ok(event) => event,
             Err(e) => return self.give_up_unreadable(delivery, &e).await,
         };
@@ -308,7 +315,7 @@ impl Dispatcher {
         &self,
         sub: &Subscription,
         delivery: &DueDelivery,
-        event: &serde_json::Value,
+        event: &Event,
     ) -> AttemptRecord {
         let failed = |error: String| AttemptRecord {
             status_code: None,
@@ -336,7 +343,7 @@ impl Dispatcher {
             ("webhook-id".to_string(), delivery.message_id.clone()),
             ("webhook-timestamp".to_string(), timestamp.to_string()),
         ];
-        if sub.format == crate::notify::subscription::Format::Native {
+        if sub.format == crate::vocabulary::Format::Native {
             let refs: Vec<&Secret> = secrets.iter().collect();
             match signature_header(&refs, &delivery.message_id, timestamp, &payload.body) {
                 Ok(sig) => headers.push(("webhook-signature".to_string(), sig)),
@@ -373,7 +380,7 @@ impl Dispatcher {
         Ok(secrets)
     }
 
-    async fn attempt_email(&self, sub: &Subscription, event: &serde_json::Value) -> AttemptRecord {
+    async fn attempt_email(&self, sub: &Subscription, event: &Event) -> AttemptRecord {
         let started = std::time::Instant::now();
         let Some(to) = &sub.email else {
             return AttemptRecord {

@@ -9,10 +9,10 @@
 
 pub mod dispatcher;
 pub mod email;
+pub mod fan_out;
 pub mod formats;
 pub mod paging;
 pub mod secrets;
 pub mod signing;
 pub mod ssrf;
-pub mod subscription;
 pub mod webhook;

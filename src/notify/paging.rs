@@ -37,6 +37,8 @@ use crate::clock::Clock;
 use crate::config::{NotifyConfig, PagingConfig};
 use crate::store::incidents::Incident;
 use crate::store::{SqlxContext, Store, StoreError};
+use crate::vocabulary::event::IncidentChange;
+use crate::vocabulary::{Event, EventBody, IncidentStatus};
 
 /// How often the pager looks for work.
 pub const PAGE_EVERY: Duration = Duration::from_secs(10);
@@ -370,40 +372,38 @@ pub fn pagerduty_event(
 }
 
 /// The event a chat or native webhook is paged with, in the shape `formats::build` reads.
-pub fn chat_event(incident: &Incident, action: Action, now: DateTime<Utc>) -> Value {
+pub fn chat_event(incident: &Incident, action: Action, now: DateTime<Utc>) -> Event {
     let latest = latest_update(incident)
         .map(|u| u.body.clone())
         .unwrap_or_default();
-    let (kind, body) = match action {
-        Action::Page | Action::Acknowledge => ("incident.created", latest),
+    let (variant, body): (fn(IncidentChange) -> EventBody, String) = match action {
+        Action::Page | Action::Acknowledge => (EventBody::IncidentCreated, latest),
         Action::Repage => {
             let open_for = (now - incident.created_at).to_std().unwrap_or_default();
             let open_for =
                 humantime::format_duration(Duration::from_secs(open_for.as_secs() / 60 * 60));
             (
-                "incident.unacknowledged",
+                EventBody::IncidentUnacknowledged,
                 format!("Still unacknowledged after {open_for}. {latest}")
                     .trim()
                     .to_string(),
             )
         }
-        Action::Resolve => ("incident.resolved", latest),
+        Action::Resolve => (EventBody::IncidentResolved, latest),
     };
-    json!({
-        "type": kind,
-        "occurred_at": now.to_rfc3339(),
-        "provider": incident.provider_id,
-        "incident": {
-            "id": incident.id,
-            "title": incident.title,
-            "status": incident.status,
-            "impact": incident.impact,
-            "affected_models": incident.affected,
-            "url": format!("/incidents/{}", incident.id),
-        },
-        "body": body,
-        "paging": true,
-    })
+    // Stored statuses are checked when written; one that does not read is shown as the
+    // status every incident starts in rather than holding the page back.
+    let status = IncidentStatus::parse(&incident.status).unwrap_or(IncidentStatus::Investigating);
+    let change = IncidentChange::new(
+        &incident.provider_id,
+        incident.id,
+        &incident.title,
+        status,
+        &incident.impact,
+        incident.affected.clone(),
+        &body,
+    );
+    Event::new(now, false, variant(change))
 }
 
 #[cfg(test)]

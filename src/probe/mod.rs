@@ -11,7 +11,6 @@ pub mod anthropic;
 pub mod bedrock;
 pub mod gemini;
 pub mod openai;
-pub mod outcome;
 pub mod redact;
 pub mod simulated;
 pub mod sse;
@@ -26,7 +25,7 @@ use serde::Serialize;
 
 use crate::clock::Clock;
 use crate::config::{ModelConfig, ProviderConfig, ProviderKind};
-pub use outcome::Outcome;
+use crate::vocabulary::Outcome;
 
 /// What one probe measured. Timings are from the moment the request was sent.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,12 +1,10 @@
-//! The evaluator's rows: model states, state changes, events and outbox, written per round
-//! in one transaction together with the round's incident actions.
+//! The evaluator's rows: each model's state (what it resumes from) and the history of
+//! state changes. A round writes them through [`super::round`].
 
-use chrono::{DateTime, TimeZone, Utc};
-use serde_json::json;
+use chrono::{DateTime, Utc};
 
-use super::{SqlxContext, Store, StoreError};
-use crate::evaluate::incidents::IncidentAction;
-use crate::evaluate::{Evidence, ModelState, Tracker};
+use super::{ms_to_time, SqlxContext, Store, StoreError};
+use crate::vocabulary::{Evidence, ModelState, Tracker};
 
 /// A model's persisted evaluator state.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,47 +27,6 @@ pub struct StateChange {
     pub enabled: bool,
     pub reasons: Vec<String>,
     pub evidence: Evidence,
-}
-
-/// An event to announce. `public` is false for what only SREs see.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewEvent {
-    pub kind: &'static str,
-    pub provider_id: String,
-    pub model_key: Option<String>,
-    pub public: bool,
-    pub payload: serde_json::Value,
-}
-
-/// A stored event, as read back.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct EventRow {
-    pub id: i64,
-    #[sqlx(rename = "type")]
-    pub kind: String,
-    pub occurred_at: i64,
-    pub provider_id: Option<String>,
-    pub model_key: Option<String>,
-    pub incident_id: Option<i64>,
-    pub public: bool,
-    pub payload_json: String,
-}
-
-/// Everything one evaluation round decided.
-#[derive(Debug, Default)]
-pub struct Round {
-    pub at: Option<DateTime<Utc>>,
-    pub states: Vec<StoredModelState>,
-    pub changes: Vec<StateChange>,
-    pub events: Vec<NewEvent>,
-    /// (provider id, provider name, action)
-    pub incidents: Vec<(String, IncidentAction)>,
-    /// Overrides ended and maintenance windows moved on by this round.
-    pub ops: Vec<super::overrides::OpsWrite>,
-}
-
-pub(crate) fn ms_to_time(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> String {
@@ -160,130 +117,6 @@ impl Store {
             })
             .collect()
     }
-
-    /// Events in id order, optionally only those after `after_id`.
-    pub async fn events_after(
-        &self,
-        after_id: i64,
-        limit: i64,
-    ) -> Result<Vec<EventRow>, StoreError> {
-        sqlx::query_as(
-            "SELECT id, type, occurred_at, provider_id, model_key, incident_id, public, payload_json FROM events WHERE id > ? ORDER BY id LIMIT ?",
-        )
-        .bind(after_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .context(|| "reading events")
-    }
-
-    /// Outbox rows not yet delivered.
-    pub async fn outbox_pending(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE done_at IS NULL")
-            .fetch_one(&self.pool)
-            .await
-            .context(|| "counting pending outbox rows")
-    }
-
-    /// Writes a round: states, changes, incident actions, events and their outbox rows, in
-    /// one transaction. Nothing of a round is visible unless all of it is.
-    pub async fn commit_round(&self, round: &Round) -> Result<(), StoreError> {
-        let at = round.at.unwrap_or_else(Utc::now).timestamp_millis();
-        let mut tx = self.begin_write("an evaluation round").await?;
-        for s in &round.states {
-            sqlx::query(
-                "INSERT INTO model_states (model_key, state, enabled, since, reasons_json, evidence_json, recent_json, evaluated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (model_key) DO UPDATE SET state = excluded.state, enabled = excluded.enabled, since = excluded.since, \
-                 reasons_json = excluded.reasons_json, evidence_json = excluded.evidence_json, recent_json = excluded.recent_json, \
-                 evaluated_at = excluded.evaluated_at",
-            )
-            .bind(&s.model_key)
-            .bind(s.tracker.state.as_str())
-            .bind(s.enabled)
-            .bind(s.tracker.since.timestamp_millis())
-            .bind(to_json(&s.reasons))
-            .bind(to_json(&s.evidence))
-            // The column held the hysteresis streak of the evaluator before it judged every
-            // probe; the sequential statistics are rebuilt from the results instead.
-            .bind("[]")
-            .bind(s.evaluated_at.timestamp_millis())
-            .execute(&mut *tx)
-            .await
-            .context(|| format!("saving the state of {}", s.model_key))?;
-        }
-        for c in &round.changes {
-            sqlx::query(
-                "INSERT INTO state_changes (model_key, at, from_state, to_state, enabled, reasons_json, evidence_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&c.model_key)
-            .bind(c.at.timestamp_millis())
-            .bind(c.from.as_str())
-            .bind(c.to.as_str())
-            .bind(c.enabled)
-            .bind(to_json(&c.reasons))
-            .bind(to_json(&c.evidence))
-            .execute(&mut *tx)
-            .await
-            .context(|| format!("recording the state change of {}", c.model_key))?;
-        }
-        for e in &round.events {
-            insert_event(&mut tx, e, None, at).await?;
-        }
-        super::overrides::apply_ops(&mut tx, &round.ops, at).await?;
-        for (provider_id, action) in &round.incidents {
-            let Some((incident_id, kind, payload)) =
-                super::incidents::apply_action(&mut tx, provider_id, action, at).await?
-            else {
-                tracing::info!(provider = %provider_id, "an incident changed by hand since it was read; the evaluator leaves it and plans again");
-                continue;
-            };
-            let event = NewEvent {
-                kind,
-                provider_id: provider_id.clone(),
-                model_key: None,
-                public: true,
-                payload,
-            };
-            insert_event(&mut tx, &event, Some(incident_id), at).await?;
-        }
-        tx.commit()
-            .await
-            .context(|| "committing an evaluation round")
-    }
-}
-
-pub(crate) async fn insert_event(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    e: &NewEvent,
-    incident_id: Option<i64>,
-    at: i64,
-) -> Result<(), StoreError> {
-    let mut payload = e.payload.clone();
-    if let Some(obj) = payload.as_object_mut() {
-        obj.insert("type".into(), json!(e.kind));
-        obj.insert("occurred_at".into(), json!(ms_to_time(at).to_rfc3339()));
-    }
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO events (type, occurred_at, provider_id, model_key, incident_id, public, payload_json) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(e.kind)
-    .bind(at)
-    .bind(&e.provider_id)
-    .bind(&e.model_key)
-    .bind(incident_id)
-    .bind(e.public)
-    .bind(to_json(&payload))
-    .fetch_one(&mut **tx)
-    .await
-    .context(|| format!("recording event {}", e.kind))?;
-    sqlx::query("INSERT INTO outbox (event_id, created_at) VALUES (?, ?)")
-        .bind(id)
-        .bind(at)
-        .execute(&mut **tx)
-        .await
-        .context(|| format!("queueing event {} for delivery", e.kind))?;
-    Ok(())
 }
 
 impl Store {
@@ -302,4 +135,50 @@ impl Store {
         .context(|| "reading the latest outcome of every model")?;
         Ok(rows.into_iter().map(|(k, o, _)| (k, o)).collect())
     }
+}
+
+/// Saves the round's model states and appends its state changes, in `tx`.
+pub(crate) async fn write_states(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    states: &[StoredModelState],
+    changes: &[StateChange],
+) -> Result<(), StoreError> {
+    for s in states {
+        sqlx::query(
+                "INSERT INTO model_states (model_key, state, enabled, since, reasons_json, evidence_json, recent_json, evaluated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (model_key) DO UPDATE SET state = excluded.state, enabled = excluded.enabled, since = excluded.since, \
+                 reasons_json = excluded.reasons_json, evidence_json = excluded.evidence_json, recent_json = excluded.recent_json, \
+                 evaluated_at = excluded.evaluated_at",
+            )
+            .bind(&s.model_key)
+            .bind(s.tracker.state.as_str())
+            .bind(s.enabled)
+            .bind(s.tracker.since.timestamp_millis())
+            .bind(to_json(&s.reasons))
+            .bind(to_json(&s.evidence))
+            // The column held the hysteresis streak of the evaluator before it judged every
+            // probe; the sequential statistics are rebuilt from the results instead.
+            .bind("[]")
+            .bind(s.evaluated_at.timestamp_millis())
+            .execute(&mut **tx)
+            .await
+            .context(|| format!("saving the state of {}", s.model_key))?;
+    }
+    for c in changes {
+        sqlx::query(
+                "INSERT INTO state_changes (model_key, at, from_state, to_state, enabled, reasons_json, evidence_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&c.model_key)
+            .bind(c.at.timestamp_millis())
+            .bind(c.from.as_str())
+            .bind(c.to.as_str())
+            .bind(c.enabled)
+            .bind(to_json(&c.reasons))
+            .bind(to_json(&c.evidence))
+            .execute(&mut **tx)
+            .await
+            .context(|| format!("recording the state change of {}", c.model_key))?;
+    }
+    Ok(())
 }

@@ -9,11 +9,12 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
-use super::evaluations::ms_to_time;
+use super::events::{insert_event, NewEvent};
+use super::ms_to_time;
 use super::{SqlxContext, Store, StoreError};
-use crate::evaluate::incidents::IncidentStatus;
+use crate::vocabulary::event::IncidentChange;
+use crate::vocabulary::{EventBody, IncidentStatus};
 
 /// Statuspage's impact words.
 pub const IMPACTS: [&str; 4] = ["none", "minor", "major", "critical"];
@@ -213,52 +214,37 @@ async fn insert_update(
     Ok(())
 }
 
-/// Writes the public event of a change and its outbox row (the same payload as the
-/// evaluator's incident events).
+/// Writes the public event of a change and its outbox row (built as the evaluator's
+/// incident events are, by [`IncidentChange::new`]).
 #[allow(clippy::too_many_arguments)]
 async fn announce(
     tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    kind: &'static str,
+    variant: fn(IncidentChange) -> EventBody,
     id: i64,
     provider_id: &str,
     title: &str,
-    status: &str,
+    status: IncidentStatus,
     impact: &str,
     affected: &BTreeSet<String>,
     body: &str,
     at: i64,
 ) -> Result<(), OpsError> {
-    let payload = json!({
-        "provider": provider_id,
-        "incident": {
-            "id": id,
-            "title": title,
-            "status": status,
-            "impact": impact,
-            "affected_models": affected,
-            "url": format!("/incidents/{id}"),
-        },
-        "body": body,
-        "type": kind,
-        "occurred_at": ms_to_time(at).to_rfc3339(),
-    });
-    let event_id: i64 = sqlx::query_scalar(
-        "INSERT INTO events (type, occurred_at, provider_id, model_key, incident_id, public, payload_json) VALUES (?, ?, ?, NULL, ?, 1, ?) RETURNING id",
-    )
-    .bind(kind)
-    .bind(at)
-    .bind(provider_id)
-    .bind(id)
-    .bind(payload.to_string())
-    .fetch_one(&mut **tx)
-    .await
-    .context(|| format!("recording event {kind}"))?;
-    sqlx::query("INSERT INTO outbox (event_id, created_at) VALUES (?, ?)")
-        .bind(event_id)
-        .bind(at)
-        .execute(&mut **tx)
-        .await
-        .context(|| format!("queueing event {kind} for delivery"))?;
+    let change = IncidentChange::new(
+        provider_id,
+        id,
+        title,
+        status,
+        impact,
+        affected.iter().cloned().collect(),
+        body,
+    );
+    let event = NewEvent {
+        provider_id: provider_id.to_string(),
+        model_key: None,
+        public: true,
+        body: variant(change),
+    };
+    insert_event(tx, &event, Some(id), at).await?;
     Ok(())
 }
 
@@ -321,11 +307,11 @@ impl Store {
         if new.notify {
             announce(
                 &mut tx,
-                "incident.created",
+                EventBody::IncidentCreated,
                 id,
                 &new.provider_id,
                 title,
-                new.status.as_str(),
+                new.status,
                 &new.impact,
                 &new.affected,
                 &new.body,
@@ -432,18 +418,18 @@ impl Store {
         };
         insert_update(&mut tx, id, at, entry).await?;
         if update.notify {
-            let kind = if resolved {
-                "incident.resolved"
+            let variant = if resolved {
+                EventBody::IncidentResolved
             } else {
-                "incident.updated"
+                EventBody::IncidentUpdated
             };
             announce(
                 &mut tx,
-                kind,
+                variant,
                 id,
                 &cur.provider_id,
                 &cur.title,
-                status,
+                update.status,
                 &impact,
                 &affected,
                 &update.body,

@@ -3,11 +3,51 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
-use super::evaluations::ms_to_time;
+use super::ms_to_time;
 use super::{SqlxContext, Store, StoreError};
-use crate::evaluate::incidents::{IncidentAction, IncidentStatus, OpenIncident};
+use crate::vocabulary::event::IncidentChange;
+use crate::vocabulary::{EventBody, IncidentStatus};
+
+/// The provider's open incident, as stored.
+#[derive(Debug, Clone)]
+pub struct OpenIncident {
+    pub id: i64,
+    pub status: IncidentStatus,
+    pub affected: BTreeSet<String>,
+    /// Its current impact (Statuspage's words), so a model getting worse updates it.
+    pub impact: String,
+    /// When it moved to monitoring (all recovered), if it has.
+    pub monitoring_since: Option<DateTime<Utc>>,
+}
+
+/// What the evaluator asks the store to write for a provider's incident (planned by
+/// `evaluate::incidents::plan`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum IncidentAction {
+    Open {
+        title: String,
+        impact: &'static str,
+        affected: BTreeSet<String>,
+        body: String,
+    },
+    Update {
+        id: i64,
+        /// The status the plan was made from: the write applies only if it still holds (an
+        /// SRE may have moved or resolved the incident meanwhile).
+        from: IncidentStatus,
+        status: IncidentStatus,
+        impact: &'static str,
+        affected: BTreeSet<String>,
+        body: String,
+    },
+    Resolve {
+        id: i64,
+        /// As for `Update`.
+        from: IncidentStatus,
+        body: String,
+    },
+}
 
 /// An incident with its timeline, newest update last.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -170,10 +210,10 @@ pub(crate) async fn apply_action(
     provider_id: &str,
     action: &IncidentAction,
     at: i64,
-) -> Result<Option<(i64, &'static str, serde_json::Value)>, StoreError> {
+) -> Result<Option<(i64, EventBody)>, StoreError> {
     let affected_json =
         |a: &BTreeSet<String>| serde_json::to_string(a).unwrap_or_else(|_| "[]".into());
-    let (id, kind, status, impact, body, affected) = match action {
+    let (id, variant, status, impact, body, affected) = match action {
         IncidentAction::Open {
             title,
             impact,
@@ -195,8 +235,8 @@ pub(crate) async fn apply_action(
             .context(|| format!("opening an incident for {provider_id}"))?;
             (
                 id,
-                "incident.created",
-                "investigating",
+                EventBody::IncidentCreated as fn(_) -> _,
+                IncidentStatus::Investigating,
                 *impact,
                 body,
                 Some(affected),
@@ -231,8 +271,8 @@ pub(crate) async fn apply_action(
             }
             (
                 *id,
-                "incident.updated",
-                status.as_str(),
+                EventBody::IncidentUpdated as fn(_) -> _,
+                *status,
                 *impact,
                 body,
                 Some(affected),
@@ -253,14 +293,21 @@ pub(crate) async fn apply_action(
             if written.rows_affected() == 0 {
                 return Ok(None);
             }
-            (*id, "incident.resolved", "resolved", "none", body, None)
+            (
+                *id,
+                EventBody::IncidentResolved as fn(_) -> _,
+                IncidentStatus::Resolved,
+                "none",
+                body,
+                None,
+            )
         }
     };
     let affected_text = affected.map(affected_json).unwrap_or_else(|| "[]".into());
     sqlx::query("INSERT INTO incident_updates (incident_id, at, status, impact, body, affected_json) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(id)
         .bind(at)
-        .bind(status)
+        .bind(status.as_str())
         .bind(impact)
         .bind(body)
         .bind(&affected_text)
@@ -272,17 +319,16 @@ pub(crate) async fn apply_action(
         .fetch_one(&mut **tx)
         .await
         .context(|| format!("reading incident {id}"))?;
-    let payload = json!({
-        "provider": provider_id,
-        "incident": {
-            "id": id,
-            "title": title,
-            "status": status,
-            "impact": impact,
-            "affected_models": serde_json::from_str::<serde_json::Value>(&affected_text).unwrap_or_default(),
-            "url": format!("/incidents/{id}"),
-        },
-        "body": body,
-    });
-    Ok(Some((id, kind, payload)))
+    let change = IncidentChange::new(
+        provider_id,
+        id,
+        &title,
+        status,
+        impact,
+        affected
+            .map(|a| a.iter().cloned().collect())
+            .unwrap_or_default(),
+        body,
+    );
+    Ok(Some((id, variant(change))))
 }

@@ -2,11 +2,12 @@
 //! started and completed by the evaluator in its round's transaction ([`super::overrides::OpsWrite`]).
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
-use super::evaluations::{insert_event, ms_to_time, NewEvent};
+use super::events::{insert_event, NewEvent};
+use super::ms_to_time;
 use super::{SqlxContext, Store, StoreError};
-use crate::evaluate::overrides::{Window, WindowStatus};
+use crate::vocabulary::event::MaintenanceChange;
+use crate::vocabulary::{EventBody, Window, WindowStatus};
 
 /// A window to schedule.
 #[derive(Debug, Clone)]
@@ -31,25 +32,9 @@ pub struct Maintenance {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
-/// The JSON payload of a `maintenance.*` event.
-pub fn event_payload(w: &Window) -> serde_json::Value {
-    json!({
-        "public": true,
-        "maintenance": {
-            "id": w.id,
-            "title": w.title,
-            "body": w.body,
-            "models": w.models,
-            "scheduled_for": w.starts_at.to_rfc3339(),
-            "scheduled_until": w.ends_at.to_rfc3339(),
-            "url": "/",
-        },
-        "models": w.models,
-    })
-}
-
-/// A `maintenance.*` event of window `w` (attributed to its first model's provider).
-pub fn event(kind: &'static str, w: &Window) -> NewEvent {
+/// A `maintenance.*` event of window `w` (attributed to its first model's provider);
+/// `variant` is the event type, e.g. `EventBody::MaintenanceStarted`.
+pub fn event(variant: fn(MaintenanceChange) -> EventBody, w: &Window) -> NewEvent {
     let provider_id = w
         .models
         .first()
@@ -57,11 +42,10 @@ pub fn event(kind: &'static str, w: &Window) -> NewEvent {
         .unwrap_or("")
         .to_string();
     NewEvent {
-        kind,
         provider_id,
         model_key: None,
         public: true,
-        payload: event_payload(w),
+        body: variant(MaintenanceChange::of(w)),
     }
 }
 
@@ -144,7 +128,13 @@ impl Store {
             ends_at: new.ends_at,
             status: WindowStatus::Scheduled,
         };
-        insert_event(&mut tx, &event("maintenance.scheduled", &window), None, at).await?;
+        insert_event(
+            &mut tx,
+            &event(EventBody::MaintenanceScheduled, &window),
+            None,
+            at,
+        )
+        .await?;
         tx.commit()
             .await
             .context(|| "committing scheduled maintenance")?;
@@ -212,7 +202,13 @@ impl Store {
         .context(|| format!("cancelling maintenance {id}"))?;
         if window.status == WindowStatus::Scheduled && window.starts_at > now {
             window.status = WindowStatus::Cancelled;
-            insert_event(&mut tx, &event("maintenance.cancelled", &window), None, at).await?;
+            insert_event(
+                &mut tx,
+                &event(EventBody::MaintenanceCancelled, &window),
+                None,
+                at,
+            )
+            .await?;
         }
         tx.commit()
             .await

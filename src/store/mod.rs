@@ -15,6 +15,7 @@
 
 pub mod deliveries;
 pub mod evaluations;
+pub mod events;
 pub mod incident_ops;
 pub mod incidents;
 pub mod maintenances;
@@ -23,6 +24,7 @@ pub mod results;
 pub mod retention;
 mod rollup_job;
 pub mod rollups;
+pub mod round;
 pub mod subscriptions;
 pub mod writer;
 
@@ -140,6 +142,15 @@ impl Store {
             .await
             .context(|| format!("beginning transaction for {what}"))
     }
+}
+
+/// A stored time (milliseconds since the epoch) as a time; out of range reads as the epoch.
+pub(crate) fn ms_to_time(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc
+        .timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_default()
 }
 
 /// Milliseconds of a std duration, saturating (retention periods may be configured huge).

@@ -5,9 +5,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::evaluations::ms_to_time;
+use super::ms_to_time;
 use super::{SqlxContext, Store, StoreError};
-use crate::evaluate::overrides::ActiveOverride;
+use crate::vocabulary::ActiveOverride;
 
 /// An override to create.
 #[derive(Debug, Clone)]

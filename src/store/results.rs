@@ -8,8 +8,19 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::{SqlxContext, Store, StoreError};
-use crate::evaluate::Sample;
-use crate::probe::{Outcome, ProbeResult, Trigger};
+use crate::probe::{ProbeResult, Trigger};
+use crate::vocabulary::Outcome;
+
+/// One stored probe as the evaluator sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub at: DateTime<Utc>,
+    pub outcome: Outcome,
+    pub ttft_ms: Option<u32>,
+    pub total_ms: u32,
+    /// Why the probe was sent: on schedule, or extra (to confirm doubt, or to see recovery).
+    pub trigger: Trigger,
+}
 
 /// Rows per multi-row `INSERT`: 10 parameters each stays far below the 32766 parameters the
 /// bundled SQLite allows (sqlx's `sqlite` feature links its own, recent SQLite).

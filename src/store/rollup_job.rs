@@ -21,7 +21,7 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::rollups::{count_columns, outcome_index, percentile, Granularity, PERCENTILE_COLUMNS};
 use super::{SqlxContext, Store, StoreError};
-use crate::probe::Outcome;
+use crate::vocabulary::Outcome;
 
 /// What one granularity still has to roll up in this run.
 struct Plan {

@@ -18,7 +18,7 @@ use sqlx::Row;
 
 use super::results::timestamp;
 use super::{SqlxContext, Store, StoreError};
-use crate::probe::Outcome;
+use crate::vocabulary::Outcome;
 
 /// The length of a rollup bucket. Buckets are aligned to the unix epoch, so day buckets
 /// start at midnight UTC.
@@ -119,7 +119,7 @@ pub(crate) fn outcome_index(outcome: Outcome) -> usize {
 }
 
 /// Nearest-rank percentile of ascending samples (the evaluator's, so figures agree).
-pub use crate::evaluate::stats::percentile_sorted as percentile;
+pub use crate::stats::percentile_sorted as percentile;
 
 /// `n_ok, n_timeout, ...` in [`Outcome::ALL`] order.
 pub(super) fn count_columns() -> String {

@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::evaluations::ms_to_time;
+use super::ms_to_time;
 use super::{SqlxContext, Store, StoreError};
-use crate::notify::subscription::{Filter, Format, Kind, Status};
+use crate::vocabulary::{Filter, Format, Kind, Status};
 
 /// A stored subscription. Secrets stay encrypted here; tokens exist only as hashes.
 #[derive(Debug, Clone, PartialEq)]

@@ -29,8 +29,8 @@ use serde::Serialize;
 
 use super::site::Rendered;
 use super::snapshot::{ModelView, PublicSnapshot};
-use crate::evaluate::ModelState;
 use crate::store::incidents::Incident;
+use crate::vocabulary::ModelState;
 pub use wire::{Figures, IncidentView, ModelSummary, StateChangeView, UpdateView};
 use wire::{HistoryPoint, ModelDetail};
 

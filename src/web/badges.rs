@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::feeds::xml::Writer;
 use super::site::Rendered;
 use super::snapshot::{ModelView, PublicSnapshot};
-use crate::evaluate::ModelState;
+use crate::vocabulary::ModelState;
 
 const SVG_TYPE: &str = "image/svg+xml; charset=utf-8";
 /// Horizontal padding on each side of a text, as in shields' flat style.

@@ -13,13 +13,13 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::evaluate::engine::RoutingTable;
 use crate::evaluate::overrides::WindowStatus;
-use crate::evaluate::{Evidence, ModelState};
-use crate::probe::Outcome;
 use crate::store::evaluations::StateChange;
 use crate::store::incidents::Incident;
 use crate::store::maintenances::Maintenance;
 use crate::store::rollups::day_so_far;
 use crate::store::{Granularity, Rollup, Store, StoreError};
+use crate::vocabulary::Outcome;
+use crate::vocabulary::{Evidence, ModelState};
 
 /// Days of history shown as uptime bars.
 pub const HISTORY_DAYS: i64 = 90;

@@ -18,9 +18,9 @@ use serde_json::{json, Value};
 use super::site::Rendered;
 use super::snapshot::{ModelView, ProviderView, PublicSnapshot};
 use crate::evaluate::overrides::WindowStatus;
-use crate::evaluate::ModelState;
 use crate::store::incidents::{Incident, IncidentUpdate};
 use crate::store::maintenances::Maintenance;
+use crate::vocabulary::ModelState;
 
 /// `incidents.json` lists the most recent incidents only, as Statuspage does (50).
 const INCIDENTS_LISTED: usize = 50;

@@ -19,7 +19,7 @@ use super::pages::subscribe::{event_choices, Choice};
 use super::pages::Layout;
 use super::subscriptions::{parse_filter, subscribe, NotifyState};
 use crate::notify::secrets::hash_token;
-use crate::notify::subscription::Status;
+use crate::vocabulary::Status;
 use crate::web::client_ip::ClientIp;
 
 #[derive(Template)]

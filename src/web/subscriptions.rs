@@ -26,9 +26,9 @@ use crate::notify::email::{self, Mailer};
 use crate::notify::secrets::{hash_token, new_id, new_token, SecretBox};
 use crate::notify::signing::new_secret;
 use crate::notify::ssrf::AddressGuard;
-use crate::notify::subscription::{Filter, Format, Kind, Status, PUBLIC_EVENTS};
 use crate::store::subscriptions::{NewSubscription, Subscription};
 use crate::store::Store;
+use crate::vocabulary::{Filter, Format, Kind, Status, PUBLIC_EVENTS};
 use crate::web::client_ip::ClientIp;
 
 /// How long a rotated-out secret keeps signing alongside the new one.

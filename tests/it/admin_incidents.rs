@@ -44,7 +44,7 @@ async fn call(
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-async fn public_events(app: &TestApp) -> Vec<modelwatch::store::evaluations::EventRow> {
+async fn public_events(app: &TestApp) -> Vec<modelwatch::store::events::EventRow> {
     app.store
         .events_after(0, 100_000)
         .await
@@ -271,9 +271,14 @@ async fn sre_operates_incidents_and_hostile_text_stays_inert() {
         unsubscribe: "https://status.example.com/unsubscribe".into(),
         page: "https://status.example.com/".into(),
     };
-    let msg = email::notification("s <s@example.com>", "r@example.com", &payload, &links)
-        .unwrap()
-        .formatted();
+    let msg = email::notification(
+        "s <s@example.com>",
+        "r@example.com",
+        &event.event().unwrap(),
+        &links,
+    )
+    .unwrap()
+    .formatted();
     let parsed = MessageParser::default().parse(&msg).unwrap();
     let html = parsed.body_html(0).unwrap();
     assert!(

@@ -6,10 +6,10 @@ use modelwatch::admin::audit::Actor;
 use modelwatch::admin::{tokens, Scope};
 use modelwatch::config::Config;
 use modelwatch::evaluate::engine::{Engine, Route};
-use modelwatch::evaluate::ModelState;
 use modelwatch::store::maintenances::NewMaintenance;
 use modelwatch::store::overrides::NewOverride;
 use modelwatch::store::Store;
+use modelwatch::vocabulary::ModelState;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

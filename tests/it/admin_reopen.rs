@@ -168,8 +168,9 @@ async fn an_incident_resolved_by_hand_while_impaired_reopens_as_a_new_one() {
 #[tokio::test]
 async fn an_incident_changed_by_hand_after_it_was_read_is_left_as_the_sre_left_it() {
     use modelwatch::evaluate::incidents::{self, IncidentAction, ModelView};
-    use modelwatch::evaluate::{Evidence, ModelState, Tracker};
-    use modelwatch::store::evaluations::{Round, StoredModelState};
+    use modelwatch::store::evaluations::StoredModelState;
+    use modelwatch::store::round::Round;
+    use modelwatch::vocabulary::{Evidence, ModelState, Tracker};
 
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("race.db")).await.unwrap();

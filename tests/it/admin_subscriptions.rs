@@ -10,7 +10,7 @@ use axum::Router;
 use chrono::Utc;
 use modelwatch::admin::audit::Actor;
 use modelwatch::admin::{tokens, Scope};
-use modelwatch::store::evaluations::{NewEvent, Round};
+use modelwatch::store::round::Round;
 use modelwatch::store::Store;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -79,17 +79,16 @@ async fn settled_deliveries(app: &TestApp, id: &str) {
 
 /// Commits a public `model.disabled` event with its outbox row, as the evaluator would.
 async fn announce(app: &TestApp, model: &str) {
-    let provider = model.split('/').next().unwrap();
     let round = Round {
         at: Some(Utc::now()),
-        events: vec![NewEvent {
-            kind: "model.disabled",
-            provider_id: provider.to_string(),
-            model_key: Some(model.to_string()),
-            public: true,
-            payload: json!({"model": model, "provider": provider, "from": "operational", "to": "partial_outage",
-                "decision": "disabled", "enabled": false, "fallback": null, "reasons": ["error rate 60%"]}),
-        }],
+        events: vec![crate::helpers::model_event(
+            "model.disabled",
+            model,
+            model,
+            "partial_outage",
+            None,
+            &["error rate 60%"],
+        )],
         ..Round::default()
     };
     app.store.commit_round(&round).await.unwrap();

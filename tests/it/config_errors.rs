@@ -227,7 +227,10 @@ models = [ { id = "a" }, { id = "b", evaluator = { window_probes = 12, min_sampl
         &config.providers[0].models[1].policy,
     );
     assert_eq!((a.window_probes, a.extra_probes_per_hour), (40, Some(30)));
-    assert_eq!(a.disable_at, modelwatch::evaluate::ModelState::MajorOutage);
+    assert_eq!(
+        a.disable_at,
+        modelwatch::vocabulary::ModelState::MajorOutage
+    );
     assert_eq!(
         (b.window_probes, b.min_samples, b.extra_probes_per_hour),
         (12, 6, Some(30))

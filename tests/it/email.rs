@@ -148,7 +148,7 @@ async fn model_disabled_notification_has_reasons_fallback_and_one_click_unsubscr
         "reasons": ["error rate 62% (99% lower bound 41%) over 30 probes", "median ttft 4.1s, 3.2x baseline"],
         "incident": {"id": 7, "url": "/incidents/7"},
     });
-    let p = through_smtp(email::notification(FROM, TO, &event, &l).unwrap()).await;
+    let p = through_smtp(email::notification(FROM, TO, &typed(&event), &l).unwrap()).await;
     assert_eq!(
         p.subject,
         "[modelwatch] Claude Opus 4.8 disabled (partial outage)"
@@ -194,7 +194,7 @@ async fn incident_text_is_inert_in_html_and_plain_in_text() {
             "affected_models": ["anthropic/claude-opus-4-8"], "url": "/incidents/3"},
         "body": "<script>alert(1)</script> & co",
     });
-    let p = through_smtp(email::notification(FROM, TO, &event, &l).unwrap()).await;
+    let p = through_smtp(email::notification(FROM, TO, &typed(&event), &l).unwrap()).await;
     assert_eq!(
         p.subject,
         "[modelwatch] Incident: Elevated errors (investigating)"
@@ -312,7 +312,8 @@ async fn log_transport_accepts_messages() {
 
 #[test]
 fn bad_addresses_give_a_mail_error_naming_them() {
-    let event = json!({"type": "model.restored", "model_name": "X", "to": "operational"});
+    let event = crate::helpers::model_event("model.restored", "p/x", "X", "operational", None, &[]);
+    let event = modelwatch::vocabulary::Event::new(chrono::Utc::now(), true, event.body);
     let err = email::notification(FROM, "sre at example", &event, &links()).unwrap_err();
     assert!(
         err.0.contains("recipient") && err.0.contains("\"sre at example\""),
@@ -329,4 +330,10 @@ fn bad_addresses_give_a_mail_error_naming_them() {
         err.0.contains("\\r\\n"),
         "control characters shown escaped: {err}"
     );
+}
+
+/// A JSON body as the typed event the store would read it as.
+fn typed(body: &serde_json::Value) -> modelwatch::vocabulary::Event {
+    modelwatch::vocabulary::Event::parse(&body.to_string())
+        .unwrap_or_else(|e| panic!("{e}: {body}"))
 }

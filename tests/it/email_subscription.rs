@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use mail_parser::MessageParser;
-use modelwatch::store::evaluations::{NewEvent, Round};
+use modelwatch::store::round::Round;
 use serde_json::json;
 
 use crate::helpers::{spawn_seeded_app_with, TestApp};
@@ -81,15 +81,14 @@ fn header(raw: &[u8], name: &str) -> Option<String> {
 }
 
 async fn announce(app: &TestApp) {
-    let event = NewEvent {
-        kind: "model.disabled",
-        provider_id: "anthropic".into(),
-        model_key: Some("anthropic/claude-opus-4-8".into()),
-        public: true,
-        payload: json!({"model": "anthropic/claude-opus-4-8", "model_name": "Claude Opus 4.8", "provider": "anthropic",
-            "from": "operational", "to": "partial_outage", "decision": "disabled", "enabled": false,
-            "fallback": "anthropic/claude-sonnet-4-5", "reasons": ["error rate 60%"]}),
-    };
+    let event = crate::helpers::model_event(
+        "model.disabled",
+        "anthropic/claude-opus-4-8",
+        "Claude Opus 4.8",
+        "partial_outage",
+        Some("anthropic/claude-sonnet-4-5"),
+        &["error rate 60%"],
+    );
     app.store
         .commit_round(&Round {
             at: Some(chrono::Utc::now()),

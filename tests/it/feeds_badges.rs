@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration};
-use modelwatch::evaluate::{Evidence, ModelState};
 use modelwatch::store::evaluations::StateChange;
 use modelwatch::store::incidents::{Incident, IncidentUpdate};
+use modelwatch::vocabulary::{Evidence, ModelState};
 use modelwatch::web::snapshot::{ModelView, ProviderView, PublicSnapshot};
 use modelwatch::web::{api_v1, badges, feeds};
 use quick_xml::events::Event;

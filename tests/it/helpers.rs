@@ -226,3 +226,32 @@ pub async fn simulate_second(
         .await
         .unwrap();
 }
+
+/// A model event as the evaluator would announce it, for tests that commit rounds by hand:
+/// `kind` is its type (`model.disabled`…), `model` its `provider/model` id.
+pub fn model_event(
+    kind: &str,
+    model: &str,
+    name: &str,
+    to: &str,
+    fallback: Option<&str>,
+    reasons: &[&str],
+) -> modelwatch::store::events::NewEvent {
+    let provider = model.split('/').next().unwrap_or(model);
+    let enabled = to == "operational";
+    let body = serde_json::json!({
+        "type": kind, "occurred_at": "2025-01-01T00:00:00Z",
+        "model": model, "model_name": name, "provider": provider,
+        "from": "operational", "to": to,
+        "decision": if enabled { "enabled" } else { "disabled" }, "enabled": enabled,
+        "fallback": fallback, "reasons": reasons, "incident": null,
+    });
+    let event = modelwatch::vocabulary::Event::parse(&body.to_string())
+        .unwrap_or_else(|e| panic!("{e}: {body}"));
+    modelwatch::store::events::NewEvent {
+        provider_id: provider.to_string(),
+        model_key: Some(model.to_string()),
+        public: true,
+        body: event.body,
+    }
+}

@@ -90,7 +90,7 @@ async fn metrics_expose_every_family_with_consistent_per_model_series() {
     for (provider, model) in SEEDED_MODELS {
         let labels = [("provider", provider), ("model", model)];
         let total = probes_of(&samples, provider, model);
-        for outcome in modelwatch::probe::Outcome::ALL {
+        for outcome in modelwatch::vocabulary::Outcome::ALL {
             let mut with = labels.to_vec();
             with.push(("outcome", outcome.as_str()));
             value(&samples, "modelwatch_probes_total", &with);

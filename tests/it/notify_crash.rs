@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::Router;
-use modelwatch::store::evaluations::{NewEvent, Round};
+use modelwatch::store::round::Round;
 use modelwatch::store::Store;
 use serde_json::{json, Value};
 
@@ -108,16 +108,17 @@ async fn sigkill_mid_delivery_loses_nothing() {
 
     // The burst: 40 public events, half about each model.
     let store = Store::open(&db).await.unwrap();
-    let events: Vec<NewEvent> = (0..40)
+    let events: Vec<modelwatch::store::events::NewEvent> = (0..40)
         .map(|i| {
             let model = if i % 2 == 0 { "p/a" } else { "p/b" };
-            NewEvent {
-                kind: "model.state_changed",
-                provider_id: "p".into(),
-                model_key: Some(model.into()),
-                public: true,
-                payload: json!({"model": model, "provider": "p", "n": i}),
-            }
+            crate::helpers::model_event(
+                "model.state_changed",
+                model,
+                model,
+                "partial_outage",
+                None,
+                &[&format!("change {i}")],
+            )
         })
         .collect();
     store

@@ -220,8 +220,8 @@ async fn fits(
 #[tokio::test]
 async fn admin_and_management_bodies_fit_the_document() {
     use modelwatch::notify::secrets::hash_token;
-    use modelwatch::notify::subscription::{Filter, Format, Kind, Status};
     use modelwatch::store::subscriptions::NewSubscription;
+    use modelwatch::vocabulary::{Filter, Format, Kind, Status};
 
     let app = spawn_seeded_app().await;
     let doc = app.get_json("/api/v1/openapi.json").await;

@@ -17,10 +17,10 @@ use modelwatch::config::{
 };
 use modelwatch::evaluate::incidents::{IncidentAction, IncidentStatus};
 use modelwatch::notify::paging::{Action, Pager};
-use modelwatch::notify::subscription::Format;
-use modelwatch::store::evaluations::Round;
 use modelwatch::store::incident_ops::NewIncident;
+use modelwatch::store::round::Round;
 use modelwatch::store::Store;
+use modelwatch::vocabulary::Format;
 
 use super::helpers::spawn_server;
 

@@ -15,7 +15,8 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use modelwatch::probe::anthropic::AnthropicProber;
-use modelwatch::probe::{http_client, Outcome, ProbeReport, Prober};
+use modelwatch::probe::{http_client, ProbeReport, Prober};
+use modelwatch::vocabulary::Outcome;
 
 use crate::helpers::{config_from, first_target, spawn_server};
 

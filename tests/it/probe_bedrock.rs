@@ -12,7 +12,8 @@ use axum::response::Response;
 use futures::StreamExt;
 use modelwatch::config::Credentials;
 use modelwatch::probe::bedrock::BedrockProber;
-use modelwatch::probe::{Outcome, ProbeReport, ProbeTarget, Prober};
+use modelwatch::probe::{ProbeReport, ProbeTarget, Prober};
+use modelwatch::vocabulary::Outcome;
 
 use crate::helpers::{config_from, first_target, spawn_server};
 

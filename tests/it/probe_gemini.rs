@@ -8,7 +8,8 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use futures::StreamExt;
 use modelwatch::probe::gemini::GeminiProber;
-use modelwatch::probe::{Outcome, ProbeReport, Prober};
+use modelwatch::probe::{ProbeReport, Prober};
+use modelwatch::vocabulary::Outcome;
 
 use crate::helpers::{config_from, first_target, spawn_server};
 

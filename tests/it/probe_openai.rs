@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use serde_json::json;
 
 use modelwatch::probe::openai::OpenAiProber;
-use modelwatch::probe::{http_client, Outcome, ProbeReport, Prober};
+use modelwatch::probe::{http_client, ProbeReport, Prober};
+use modelwatch::vocabulary::Outcome;
 
 use crate::helpers::{config_from, first_target};
 use crate::probe_anthropic::{fake_server, sse, streamed, Part, KEY};

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use modelwatch::config::Config;
 use modelwatch::evaluate::engine::Engine;
-use modelwatch::evaluate::ModelState;
 use modelwatch::store::Store;
+use modelwatch::vocabulary::ModelState;
 
 use crate::helpers::{config_from, simulate_second};
 

@@ -9,8 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use modelwatch::clock::Clock;
-use modelwatch::probe::{Outcome, ProbeReport, ProbeResult, ProbeTarget, Prober};
+use modelwatch::probe::{ProbeReport, ProbeResult, ProbeTarget, Prober};
 use modelwatch::schedule::{self, SchedulerHandle};
+use modelwatch::vocabulary::Outcome;
 use tokio::sync::{mpsc, watch};
 
 use crate::helpers::config_from;

@@ -3,7 +3,7 @@
 //! model disabled right now, hostile incident text) are unit tests in `src/web/pages`.
 
 use chrono::Utc;
-use modelwatch::evaluate::ModelState;
+use modelwatch::vocabulary::ModelState;
 
 use crate::helpers::{spawn_seeded_app, TestApp};
 

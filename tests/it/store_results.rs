@@ -8,10 +8,11 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use modelwatch::clock::Clock;
 use modelwatch::config::RetentionConfig;
-use modelwatch::probe::{Outcome, ProbeReport, ProbeResult};
+use modelwatch::probe::{ProbeReport, ProbeResult};
 use modelwatch::store::writer::{spawn_maintenance, spawn_writer};
 use modelwatch::store::Granularity::{self, Day, Hour, Minute};
 use modelwatch::store::{Rollup, Store, StoreError, StoredResult};
+use modelwatch::vocabulary::Outcome;
 use tempfile::TempDir;
 
 const A: &str = "alpha/a";

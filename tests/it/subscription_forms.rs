@@ -115,7 +115,7 @@ async fn submit(app: &TestApp, form: &Form) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-async fn stored(app: &TestApp, id: &str) -> modelwatch::notify::subscription::Filter {
+async fn stored(app: &TestApp, id: &str) -> modelwatch::vocabulary::Filter {
     app.store.subscription(id).await.unwrap().unwrap().filter
 }
 

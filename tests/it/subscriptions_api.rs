@@ -8,10 +8,10 @@ use axum::routing::post;
 use axum::Router;
 use modelwatch::config::Secret;
 use modelwatch::notify::signing::sign;
-use modelwatch::store::evaluations::{NewEvent, Round};
+use modelwatch::store::round::Round;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_seeded_app_with, spawn_server, TestApp};
+use crate::helpers::{model_event, spawn_seeded_app_with, spawn_server, TestApp};
 
 /// What a receiver got: headers and body of each request.
 type Received = Arc<Mutex<Vec<(HeaderMap, String)>>>;
@@ -87,13 +87,17 @@ async fn announce(app: &TestApp, events: &[(&'static str, &str, &str)]) {
         at: Some(chrono::Utc::now()),
         events: events
             .iter()
-            .map(|(kind, provider, model)| NewEvent {
-                kind,
-                provider_id: provider.to_string(),
-                model_key: Some(model.to_string()),
-                public: true,
-                payload: json!({"model": model, "provider": provider, "from": "operational", "to": "partial_outage",
-                    "decision": "disabled", "enabled": false, "fallback": null, "reasons": ["error rate 60%"]}),
+            .map(|(kind, provider, model)| {
+                let event = model_event(
+                    kind,
+                    model,
+                    model,
+                    "partial_outage",
+                    None,
+                    &["error rate 60%"],
+                );
+                assert_eq!(event.provider_id, *provider);
+                event
             })
             .collect(),
         ..Round::default()
@@ -416,8 +420,8 @@ async fn a_persistently_failing_endpoint_is_disabled_and_its_owner_told() {
     use modelwatch::notify::email::Mailer;
     use modelwatch::notify::secrets::{hash_token, SecretBox};
     use modelwatch::notify::signing::new_secret;
-    use modelwatch::notify::subscription::{Filter, Format, Kind, Status};
     use modelwatch::store::subscriptions::NewSubscription;
+    use modelwatch::vocabulary::{Filter, Format, Kind, Status};
 
     let sink = crate::smtp_sink::start().await;
     let failing = spawn_server(Router::new().route(
@@ -449,13 +453,14 @@ async fn a_persistently_failing_endpoint_is_disabled_and_its_owner_told() {
         .unwrap();
     let round = Round {
         at: Some(chrono::Utc::now()),
-        events: vec![NewEvent {
-            kind: "model.disabled",
-            provider_id: "p".into(),
-            model_key: Some("p/m".into()),
-            public: true,
-            payload: json!({"model": "p/m"}),
-        }],
+        events: vec![model_event(
+            "model.disabled",
+            "p/m",
+            "M",
+            "partial_outage",
+            None,
+            &[],
+        )],
         ..Round::default()
     };
     store.commit_round(&round).await.unwrap();
@@ -562,8 +567,8 @@ async fn an_unreadable_stored_event_is_a_dead_delivery_with_its_reason() {
     use modelwatch::notify::email::Mailer;
     use modelwatch::notify::secrets::{hash_token, SecretBox};
     use modelwatch::notify::signing::new_secret;
-    use modelwatch::notify::subscription::{Filter, Format, Kind, Status};
     use modelwatch::store::subscriptions::NewSubscription;
+    use modelwatch::vocabulary::{Filter, Format, Kind, Status};
 
     let (url, got) = receiver().await;
     let dir = tempfile::tempdir().unwrap();
@@ -588,13 +593,8 @@ async fn an_unreadable_stored_event_is_a_dead_delivery_with_its_reason() {
         })
         .await
         .unwrap();
-    let event = |model: &str| NewEvent {
-        kind: "model.disabled",
-        provider_id: "p".into(),
-        model_key: Some(model.into()),
-        public: true,
-        payload: json!({"model": model}),
-    };
+    let event =
+        |model: &str| model_event("model.disabled", model, model, "partial_outage", None, &[]);
     let round = Round {
         at: Some(chrono::Utc::now()),
         events: vec![event("p/broken"), event("p/fine")],
@@ -654,14 +654,14 @@ async fn a_subscription_is_stamped_by_the_service_clock() {
     assert_eq!(r.status(), 201);
     let round = Round {
         at: Some(day_behind + chrono::Duration::minutes(1)),
-        events: vec![NewEvent {
-            kind: "model.disabled",
-            provider_id: "anthropic".into(),
-            model_key: Some("anthropic/claude-opus-4-8".into()),
-            public: true,
-            payload: json!({"model": "anthropic/claude-opus-4-8", "provider": "anthropic", "from": "operational", "to": "major_outage",
-                "decision": "disabled", "enabled": false, "fallback": null, "reasons": ["hard down"]}),
-        }],
+        events: vec![model_event(
+            "model.disabled",
+            "anthropic/claude-opus-4-8",
+            "Claude Opus 4.8",
+            "major_outage",
+            None,
+            &["hard down"],
+        )],
         ..Round::default()
     };
     app.store.commit_round(&round).await.unwrap();

@@ -16,8 +16,8 @@ use modelwatch::config::Secret;
 use modelwatch::notify::formats;
 use modelwatch::notify::signing::{self, signature_header};
 use modelwatch::notify::ssrf::AddressGuard;
-use modelwatch::notify::subscription::Format;
 use modelwatch::notify::webhook::{post, Attempt};
+use modelwatch::vocabulary::Format;
 use serde_json::{json, Value};
 
 use crate::helpers::spawn_server;
@@ -297,6 +297,7 @@ async fn signatures_verify_with_the_standardwebhooks_python_library() {
         "fallback": "anthropic/claude-sonnet-4-5", "reasons": ["error rate ≥ 41% <over> 20% & \"rising\""],
         "incident": {"id": 7, "url": "/incidents/7"}, "public": true,
     });
+    let event = modelwatch::vocabulary::Event::parse(&event.to_string()).unwrap();
     let payload = formats::build(Format::Native, &event, "http://status.test", None).unwrap();
     // Built exactly as the dispatcher does: id, timestamp, then one signature per secret.
     let (msg_id, timestamp) = ("msg_1_sub_abc", chrono::Utc::now().timestamp());
@@ -328,7 +329,7 @@ async fn signatures_verify_with_the_standardwebhooks_python_library() {
     let input = |secret: &Secret, body: &str| json!({"secret": secret.expose(), "body": body, "headers": received});
     // Either secret verifies during a rotation, and the library hands back our event, its
     // link made absolute.
-    let mut sent = event.clone();
+    let mut sent: Value = serde_json::from_str(&event.to_json()).unwrap();
     sent["incident"]["url"] = json!("http://status.test/incidents/7");
     for secret in [&current, &previous] {
         let (ok, out) = python(VERIFY, &input(secret, &body));

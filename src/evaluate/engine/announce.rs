@@ -2,12 +2,11 @@
 //! or a decision flipped by an override starting or ending. Pure: the engine passes in what
 //! it decided.
 
-use serde_json::json;
-
 use crate::evaluate::incidents::OpenIncident;
-use crate::evaluate::overrides::ActiveOverride;
-use crate::evaluate::ModelState;
-use crate::store::evaluations::{NewEvent, StateChange};
+use crate::store::evaluations::StateChange;
+use crate::store::events::NewEvent;
+use crate::vocabulary::event::{self, EventBody, IncidentLink, ModelChange};
+use crate::vocabulary::{ActiveOverride, ModelState};
 
 /// The model an event is about.
 pub struct About<'a> {
@@ -24,11 +23,37 @@ pub struct Decision {
     pub fallback: Option<String>,
 }
 
-fn incident_link(incident: Option<&OpenIncident>) -> serde_json::Value {
-    incident.map_or(
-        serde_json::Value::Null,
-        |i| json!({"id": i.id, "url": format!("/incidents/{}", i.id)}),
-    )
+fn incident_link(incident: Option<&OpenIncident>) -> Option<IncidentLink> {
+    incident.map(|i| IncidentLink::to(i.id))
+}
+
+/// The fields every model event of a round shares.
+fn change_of(
+    about: &About<'_>,
+    from: ModelState,
+    to: ModelState,
+    decision: &Decision,
+    reasons: Vec<String>,
+    manual_override: Option<&ActiveOverride>,
+    incident: Option<&OpenIncident>,
+) -> ModelChange {
+    ModelChange {
+        model: about.key.to_string(),
+        model_name: about.name.to_string(),
+        provider: about.provider_id.to_string(),
+        from,
+        to,
+        decision: event::Decision::from_enabled(decision.after),
+        enabled: decision.after,
+        fallback: if decision.after {
+            None
+        } else {
+            decision.fallback.clone()
+        },
+        reasons,
+        manual_override: manual_override.cloned(),
+        incident: incident_link(incident),
+    }
 }
 
 /// Events for one state change: `model.state_changed` (public unless it leaves or enters
@@ -39,42 +64,36 @@ pub fn state_change(
     about: &About<'_>,
     change: &StateChange,
     decision: &Decision,
+    in_force: Option<&ActiveOverride>,
     incident: Option<&OpenIncident>,
 ) -> Vec<NewEvent> {
-    let mut payload = json!({
-        "model": about.key,
-        "model_name": about.name,
-        "provider": about.provider_id,
-        "from": change.from,
-        "to": change.to,
-        "decision": if decision.after { "enabled" } else { "disabled" },
-        "enabled": decision.after,
-        "fallback": if decision.after { None } else { decision.fallback.clone() },
-        "reasons": change.reasons,
-        "incident": incident_link(incident),
-    });
+    let fields = change_of(
+        about,
+        change.from,
+        change.to,
+        decision,
+        change.reasons.clone(),
+        in_force,
+        incident,
+    );
     let sre_only = change.from == ModelState::Unknown || change.to == ModelState::Unknown;
-    let mut kinds = vec![("model.state_changed", !sre_only)];
+    let mut bodies = vec![(EventBody::ModelStateChanged(fields.clone()), !sre_only)];
     if change.to == ModelState::DegradedPerformance && change.from.severity().unwrap_or(0) < 1 {
-        kinds.push(("model.degraded", true));
+        bodies.push((EventBody::ModelDegraded(fields.clone()), true));
     }
     if decision.before && !decision.after {
-        kinds.push(("model.disabled", true));
+        bodies.push((EventBody::ModelDisabled(fields.clone()), true));
     }
     if !decision.before && decision.after {
-        kinds.push(("model.restored", true));
+        bodies.push((EventBody::ModelRestored(fields), true));
     }
-    kinds
+    bodies
         .into_iter()
-        .map(|(kind, public)| {
-            payload["public"] = json!(public);
-            NewEvent {
-                kind,
-                provider_id: about.provider_id.to_string(),
-                model_key: Some(about.key.to_string()),
-                public,
-                payload: payload.clone(),
-            }
+        .map(|(body, public)| NewEvent {
+            provider_id: about.provider_id.to_string(),
+            model_key: Some(about.key.to_string()),
+            public,
+            body,
         })
         .collect()
 }
@@ -88,34 +107,28 @@ pub fn override_flip(
     ended: Option<&ActiveOverride>,
     incident: Option<&OpenIncident>,
 ) -> NewEvent {
-    let kind = if decision.after {
-        "model.restored"
-    } else {
-        "model.disabled"
-    };
     let reason = match (now_in_force, ended) {
         (Some(o), _) => o.describe(),
         (None, Some(o)) => format!("manual override ended: {}", o.reason),
         (None, None) => "override ended".into(),
     };
+    let fields = change_of(
+        about,
+        state,
+        state,
+        decision,
+        vec![reason],
+        now_in_force,
+        incident,
+    );
     NewEvent {
-        kind,
         provider_id: about.provider_id.to_string(),
         model_key: Some(about.key.to_string()),
         public: true,
-        payload: json!({
-            "model": about.key,
-            "model_name": about.name,
-            "provider": about.provider_id,
-            "from": state,
-            "to": state,
-            "decision": if decision.after { "enabled" } else { "disabled" },
-            "enabled": decision.after,
-            "fallback": if decision.after { None } else { decision.fallback.clone() },
-            "reasons": [reason],
-            "override": now_in_force,
-            "incident": incident_link(incident),
-            "public": true,
-        }),
+        body: if decision.after {
+            EventBody::ModelRestored(fields)
+        } else {
+            EventBody::ModelDisabled(fields)
+        },
     }
 }

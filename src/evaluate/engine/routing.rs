@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::evaluate::state::provider_rollup;
-use crate::evaluate::ModelState;
+use crate::vocabulary::ModelState;
 
 /// One row of the routing table clients poll.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -73,11 +73,11 @@ pub fn confirmation(from: &str, to: &str, links: &Links) -> Result<lettre::Messa
     assemble(from, to_box, CONFIRMATION_SUBJECT, text, html, |b| b)
 }
 
-/// One event (the stored event JSON) for a confirmed subscriber.
+/// One event for a confirmed subscriber.
 pub fn notification(
     from: &str,
     to: &str,
-    event: &serde_json::Value,
+    event: &crate::vocabulary::Event,
     links: &Links,
 ) -> Result<lettre::Message, MailError> {
     let to_box = mailbox("recipient", to)?;
@@ -265,8 +265,14 @@ mod tests {
 
     #[test]
     fn messages_have_ids_dates_and_single_line_subjects() {
-        let event = serde_json::json!({"type": "incident.created",
-            "incident": {"title": "a\r\nBcc: x@example.com", "status": "investigating"}});
+        let event = crate::vocabulary::Event::parse(
+            &serde_json::json!({"type": "incident.created", "occurred_at": "2025-06-01T12:00:03+00:00",
+                "provider": "a", "body": "",
+                "incident": {"id": 1, "title": "a\r\nBcc: x@example.com", "status": "investigating",
+                    "impact": "minor", "affected_models": [], "url": "/incidents/1"}})
+            .to_string(),
+        )
+        .unwrap();
         let m = notification(
             "modelwatch <mw@example.com>",
             "a@example.com",

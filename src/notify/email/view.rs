@@ -1,11 +1,12 @@
-//! Turns a stored event (JSON) into display-ready data and a subject line.
+//! Turns an [`Event`] into display-ready data and a subject line.
 //!
-//! The event JSON is read leniently: a missing field shows as a neutral word instead of
-//! failing, because an email with one blank fact is better than no email at all. Values are
-//! kept as plain text here; the HTML templates escape them (askama), the text templates
-//! print them as they are.
+//! Values are kept as plain text here; the HTML templates escape them (askama), the text
+//! templates print them as they are.
 
-use serde_json::Value;
+use chrono::{DateTime, Utc};
+
+use crate::vocabulary::event::{Decision, ModelChange};
+use crate::vocabulary::{Event, EventBody};
 
 /// Every subject starts with this, so mail filters can sort our messages.
 const SUBJECT_PREFIX: &str = "[modelwatch] ";
@@ -30,7 +31,7 @@ pub(super) struct EventView {
 }
 
 /// The subject of a notification for `event`, prefixed and safe as a header value.
-pub fn subject(event: &Value) -> String {
+pub fn subject(event: &Event) -> String {
     subject_line(&headline(event))
 }
 
@@ -55,185 +56,142 @@ pub fn sanitize_header_text(text: &str) -> String {
 
 /// Builds the view of `event`; `page` (the status page's absolute URL) resolves the
 /// relative incident URLs events carry.
-pub(super) fn event_view(event: &Value, page: &str) -> EventView {
-    let kind = text(event, "type");
-    let when = occurred_at(event);
-    let incident_link = event
-        .pointer("/incident/url")
-        .and_then(Value::as_str)
-        .map(|url| absolute(page, url));
+pub(super) fn event_view(event: &Event, page: &str) -> EventView {
     let mut view = EventView {
         headline: headline(event),
         summary: String::new(),
         facts: Vec::new(),
         reasons: Vec::new(),
         body: None,
-        incident_link,
+        incident_link: None,
     };
-    if kind.starts_with("model.") {
-        let name = model_name(event);
-        let (from, to) = (state(event, "from"), state(event, "to"));
-        view.summary = match kind.as_str() {
-            "model.disabled" => {
+    if let Some(m) = event.body.model() {
+        let name = model_name(m);
+        let (from, to) = (humanize(m.from.as_str()), humanize(m.to.as_str()));
+        view.summary = match &event.body {
+            EventBody::ModelDisabled(_) => {
                 format!("modelwatch stopped routing to {name}: its own probes show {to}.")
             }
-            "model.restored" => {
+            EventBody::ModelRestored(_) => {
                 format!("{name} is healthy again ({to}) and is routed to once more.")
             }
-            "model.degraded" => {
+            EventBody::ModelDegraded(_) => {
                 format!("{name} is slower or failing more often than usual ({to}).")
             }
             _ => format!("{name} changed from {from} to {to}."),
         };
-        let model_key = text(event, "model");
         view.facts
-            .push(("Model".into(), format!("{name} ({model_key})")));
-        view.facts
-            .push(("Provider".into(), text(event, "provider")));
+            .push(("Model".into(), format!("{name} ({})", m.model)));
+        view.facts.push(("Provider".into(), m.provider.clone()));
         view.facts.push(("State".into(), format!("{from} → {to}")));
-        let enabled = event.get("enabled").and_then(Value::as_bool);
-        if let Some(decision) = event.get("decision").and_then(Value::as_str) {
-            view.facts.push(("Routing".into(), decision.to_string()));
-        }
-        if enabled == Some(false) {
+        let decision = match m.decision {
+            Decision::Enabled => "enabled",
+            Decision::Disabled => "disabled",
+        };
+        view.facts.push(("Routing".into(), decision.into()));
+        if !m.enabled {
             // Disabled without a fallback is worth saying: callers have nowhere to go.
-            let fallback = event
-                .get("fallback")
-                .and_then(Value::as_str)
-                .unwrap_or("none available");
+            let fallback = m.fallback.as_deref().unwrap_or("none available");
             view.facts.push(("Fallback".into(), fallback.to_string()));
         }
-        view.reasons = event
-            .get("reasons")
-            .and_then(Value::as_array)
-            .map(|r| {
-                r.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
-    } else if kind.starts_with("incident.") {
-        let provider = text(event, "provider");
-        view.summary = match kind.as_str() {
-            "incident.created" => format!("An incident was opened for {provider}."),
-            "incident.resolved" => format!("The incident for {provider} is resolved."),
+        view.reasons = m.reasons.clone();
+        view.incident_link = m.incident.as_ref().map(|i| absolute(page, &i.url));
+    } else if let Some(i) = event.body.incident() {
+        let provider = i.provider.clone();
+        view.summary = match &event.body {
+            EventBody::IncidentCreated(_) => format!("An incident was opened for {provider}."),
+            EventBody::IncidentResolved(_) => format!("The incident for {provider} is resolved."),
             _ => format!("The incident for {provider} was updated."),
         };
         view.facts
-            .push(("Incident".into(), incident_field(event, "title")));
+            .push(("Incident".into(), i.incident.title.clone()));
         view.facts.push(("Provider".into(), provider));
         view.facts
-            .push(("Status".into(), humanize(&incident_field(event, "status"))));
-        let impact = incident_field(event, "impact");
-        if impact != "none" && impact != "unknown" {
-            view.facts.push(("Impact".into(), humanize(&impact)));
+            .push(("Status".into(), humanize(i.incident.status.as_str())));
+        let impact = i.incident.impact.as_str();
+        if impact != "none" && !impact.is_empty() {
+            view.facts.push(("Impact".into(), humanize(impact)));
         }
-        let affected: Vec<&str> = event
-            .pointer("/incident/affected_models")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        if !affected.is_empty() {
-            view.facts
-                .push(("Affected models".into(), affected.join(", ")));
+        if !i.incident.affected_models.is_empty() {
+            view.facts.push((
+                "Affected models".into(),
+                i.incident.affected_models.join(", "),
+            ));
         }
-        view.body = event
-            .get("body")
-            .and_then(Value::as_str)
-            .filter(|b| !b.trim().is_empty())
-            .map(str::to_string);
-    } else {
-        view.summary = format!("modelwatch recorded a {} event.", humanize(&kind));
-        view.body = event
-            .get("body")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        view.body = Some(i.body.clone()).filter(|b| !b.trim().is_empty());
+        view.incident_link = Some(absolute(page, &i.incident.url));
+    } else if let Some(w) = event.body.maintenance() {
+        view.summary = format!("Maintenance {}: {}.", kind_word(event), w.maintenance.title);
+        view.facts
+            .push(("Models".into(), w.maintenance.models.join(", ")));
+        view.facts.push((
+            "Scheduled".into(),
+            format!(
+                "{} to {}",
+                when(w.maintenance.scheduled_for),
+                when(w.maintenance.scheduled_until)
+            ),
+        ));
+        view.body = Some(w.maintenance.body.clone()).filter(|b| !b.trim().is_empty());
     }
-    if !when.is_empty() {
-        view.facts.push(("When".into(), when));
-    }
+    view.facts.push(("When".into(), when(event.occurred_at)));
     view
 }
 
 /// The subject without its prefix, by event type.
-fn headline(event: &Value) -> String {
-    let kind = text(event, "type");
-    if kind.starts_with("model.") {
-        let name = model_name(event);
-        let to = state(event, "to");
-        match kind.as_str() {
-            "model.disabled" => format!("{name} disabled ({to})"),
-            "model.restored" => format!("{name} restored ({to})"),
-            "model.degraded" => format!("{name} degraded ({to})"),
-            _ => format!("{name} is now {to}"),
+fn headline(event: &Event) -> String {
+    match &event.body {
+        EventBody::ModelDisabled(m) => {
+            format!("{} disabled ({})", model_name(m), humanize(m.to.as_str()))
         }
-    } else if kind.starts_with("incident.") {
-        format!(
+        EventBody::ModelRestored(m) => {
+            format!("{} restored ({})", model_name(m), humanize(m.to.as_str()))
+        }
+        EventBody::ModelDegraded(m) => {
+            format!("{} degraded ({})", model_name(m), humanize(m.to.as_str()))
+        }
+        EventBody::ModelStateChanged(m) => {
+            format!("{} is now {}", model_name(m), humanize(m.to.as_str()))
+        }
+        EventBody::IncidentCreated(i)
+        | EventBody::IncidentUpdated(i)
+        | EventBody::IncidentResolved(i)
+        | EventBody::IncidentUnacknowledged(i) => format!(
             "Incident: {} ({})",
-            incident_field(event, "title"),
-            humanize(&incident_field(event, "status"))
-        )
-    } else if let Some(rest) = kind.strip_prefix("maintenance.") {
-        // No maintenance payload is fixed yet: take a title from where one would be.
-        let title = event
-            .pointer("/maintenance/title")
-            .or_else(|| event.get("title"))
-            .and_then(Value::as_str)
-            .unwrap_or("planned work");
-        format!("Maintenance {rest}: {title}")
-    } else {
-        humanize(&kind)
+            i.incident.title,
+            humanize(i.incident.status.as_str())
+        ),
+        EventBody::MaintenanceScheduled(w)
+        | EventBody::MaintenanceStarted(w)
+        | EventBody::MaintenanceCompleted(w)
+        | EventBody::MaintenanceCancelled(w) => {
+            format!("Maintenance {}: {}", kind_word(event), w.maintenance.title)
+        }
     }
 }
 
-/// A string field, or "unknown" (never empty, so sentences stay readable).
-fn text(event: &Value, key: &str) -> String {
-    event
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or("unknown")
-        .to_string()
+/// `maintenance.started` → `started`.
+fn kind_word(event: &Event) -> &'static str {
+    let kind = event.kind();
+    kind.split_once('.').map_or(kind, |(_, what)| what)
 }
 
-fn incident_field(event: &Value, key: &str) -> String {
-    event
-        .pointer(&format!("/incident/{key}"))
-        .and_then(Value::as_str)
-        .unwrap_or("unknown")
-        .to_string()
-}
-
-fn model_name(event: &Value) -> String {
-    event
-        .get("model_name")
-        .or_else(|| event.get("model"))
-        .and_then(Value::as_str)
-        .unwrap_or("a model")
-        .to_string()
-}
-
-/// A model state in words: "partial_outage" → "partial outage".
-fn state(event: &Value, key: &str) -> String {
-    humanize(&text(event, key))
+/// The model's name, or its id when it has none.
+fn model_name(m: &ModelChange) -> String {
+    if m.model_name.is_empty() {
+        m.model.clone()
+    } else {
+        m.model_name.clone()
+    }
 }
 
 fn humanize(word: &str) -> String {
     word.replace(['_', '.'], " ")
 }
 
-/// "2025-06-01 12:00:03 UTC" from the RFC 3339 `occurred_at`, or the text as it is.
-fn occurred_at(event: &Value) -> String {
-    let Some(raw) = event.get("occurred_at").and_then(Value::as_str) else {
-        return String::new();
-    };
-    chrono::DateTime::parse_from_rfc3339(raw)
-        .map(|t| {
-            t.with_timezone(&chrono::Utc)
-                .format("%Y-%m-%d %H:%M:%S UTC")
-                .to_string()
-        })
-        .unwrap_or_else(|_| raw.to_string())
+/// "2025-06-01 12:00:03 UTC".
+fn when(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 /// Resolves `url` against the status page; an unparsable base leaves `url` as it is.
@@ -247,9 +205,13 @@ fn absolute(page: &str, url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
-    fn disabled() -> Value {
+    fn event(body: Value) -> Event {
+        Event::parse(&body.to_string()).unwrap_or_else(|e| panic!("{e}: {body}"))
+    }
+
+    fn disabled_json() -> Value {
         json!({
             "type": "model.disabled", "occurred_at": "2025-06-01T12:00:03+00:00",
             "model": "anthropic/claude-opus-4-8", "model_name": "Claude Opus 4.8", "provider": "anthropic",
@@ -259,32 +221,47 @@ mod tests {
         })
     }
 
+    fn incident_json(kind: &str, title: &str, status: &str) -> Value {
+        json!({"type": kind, "occurred_at": "2025-06-01T12:00:03+00:00", "provider": "anthropic",
+            "incident": {"id": 1, "title": title, "status": status, "impact": "minor",
+                         "affected_models": [], "url": "/incidents/1"}, "body": ""})
+    }
+
     #[test]
     fn model_subjects_name_the_model_and_its_state() {
         assert_eq!(
-            subject(&disabled()),
+            subject(&event(disabled_json())),
             "[modelwatch] Claude Opus 4.8 disabled (partial outage)"
         );
-        let mut restored = disabled();
+        let mut restored = disabled_json();
         restored["type"] = json!("model.restored");
         restored["to"] = json!("operational");
         assert_eq!(
-            subject(&restored),
+            subject(&event(restored)),
             "[modelwatch] Claude Opus 4.8 restored (operational)"
         );
-        let mut changed = disabled();
+        let mut changed = disabled_json();
         changed["type"] = json!("model.state_changed");
         changed["to"] = json!("major_outage");
         assert_eq!(
-            subject(&changed),
+            subject(&event(changed)),
             "[modelwatch] Claude Opus 4.8 is now major outage"
+        );
+        let mut unnamed = disabled_json();
+        unnamed["model_name"] = json!("");
+        assert_eq!(
+            subject(&event(unnamed)),
+            "[modelwatch] anthropic/claude-opus-4-8 disabled (partial outage)"
         );
     }
 
     #[test]
     fn incident_subjects_carry_title_and_status() {
-        let e = json!({"type": "incident.created", "provider": "anthropic",
-            "incident": {"id": 1, "title": "Elevated errors on Claude Opus 4.8", "status": "investigating"}});
+        let e = event(incident_json(
+            "incident.created",
+            "Elevated errors on Claude Opus 4.8",
+            "investigating",
+        ));
         assert_eq!(
             subject(&e),
             "[modelwatch] Incident: Elevated errors on Claude Opus 4.8 (investigating)"
@@ -293,8 +270,11 @@ mod tests {
 
     #[test]
     fn subjects_cannot_inject_headers_and_stay_bounded() {
-        let e = json!({"type": "incident.updated",
-            "incident": {"title": "Bad\r\nBcc: victim@example.com\r\n\r\nbody", "status": "identified"}});
+        let e = event(incident_json(
+            "incident.updated",
+            "Bad\r\nBcc: victim@example.com\r\n\r\nbody",
+            "identified",
+        ));
         let s = subject(&e);
         assert!(!s.contains('\r') && !s.contains('\n'), "{s:?}");
         assert_eq!(
@@ -307,21 +287,27 @@ mod tests {
     }
 
     #[test]
-    fn unknown_and_sparse_events_still_get_a_subject() {
+    fn maintenance_subjects_name_the_step_and_the_window() {
+        let e = event(
+            json!({"type": "maintenance.scheduled", "occurred_at": "2025-06-01T12:00:03+00:00",
+            "maintenance": {"id": 2, "title": "DB upgrade", "body": "", "models": ["a/m"],
+                "scheduled_for": "2025-06-02T00:00:00+00:00", "scheduled_until": "2025-06-02T01:00:00+00:00", "url": "/"},
+            "models": ["a/m"]}),
+        );
         assert_eq!(
-            subject(&json!({"type": "maintenance.scheduled", "title": "DB upgrade"})),
+            subject(&e),
             "[modelwatch] Maintenance scheduled: DB upgrade"
         );
-        assert_eq!(
-            subject(&json!({"type": "model.disabled"})),
-            "[modelwatch] a model disabled (unknown)"
-        );
-        assert_eq!(subject(&json!({})), "[modelwatch] unknown");
+        let v = event_view(&e, "https://status.example.com/");
+        assert!(v.facts.contains(&(
+            "Scheduled".into(),
+            "2025-06-02 00:00:00 UTC to 2025-06-02 01:00:00 UTC".into()
+        )));
     }
 
     #[test]
     fn views_hold_facts_reasons_and_absolute_links() {
-        let v = event_view(&disabled(), "https://status.example.com/");
+        let v = event_view(&event(disabled_json()), "https://status.example.com/");
         assert_eq!(
             v.incident_link.as_deref(),
             Some("https://status.example.com/incidents/7")
@@ -336,9 +322,9 @@ mod tests {
             v.reasons,
             vec!["error rate 62% (lower bound 41%)".to_string()]
         );
-        let mut no_fallback = disabled();
+        let mut no_fallback = disabled_json();
         no_fallback["fallback"] = Value::Null;
-        let v = event_view(&no_fallback, "https://status.example.com/");
+        let v = event_view(&event(no_fallback), "https://status.example.com/");
         assert!(v
             .facts
             .contains(&("Fallback".into(), "none available".into())));

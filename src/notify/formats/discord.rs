@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::text::{clip, summarize, Summary, Tone};
 use super::Payload;
+use crate::vocabulary::Event;
 
 pub fn color(tone: Tone) -> u32 {
     match tone {
@@ -55,7 +56,7 @@ fn message(s: &Summary) -> Value {
     })
 }
 
-pub fn build(event: &Value, base_url: &str) -> Payload {
+pub fn build(event: &Event, base_url: &str) -> Payload {
     Payload::json(&message(&summarize(event, base_url)))
 }
 
@@ -64,7 +65,7 @@ mod tests {
     use super::super::samples;
     use super::*;
 
-    fn body(event: &Value, base_url: &str) -> Value {
+    fn body(event: &Event, base_url: &str) -> Value {
         serde_json::from_slice(&build(event, base_url).body).unwrap()
     }
 
@@ -96,8 +97,9 @@ mod tests {
 
     #[test]
     fn text_is_json_escaped_not_mangled_and_links_need_an_absolute_base() {
-        let mut e = samples::incident();
-        e["body"] = json!("quote \" backslash \\ newline \n @everyone <b>");
+        let e = samples::edit(samples::incident(), |v| {
+            v["body"] = json!("quote \" backslash \\ newline \n @everyone <b>")
+        });
         let raw = build(&e, "").body;
         let v: Value = serde_json::from_slice(&raw).unwrap();
         assert!(v["content"]

@@ -16,8 +16,9 @@ pub mod slack;
 pub mod teams;
 pub mod text;
 
-use super::subscription::Format;
 use crate::config::Secret;
+use crate::vocabulary::Event;
+use crate::vocabulary::Format;
 
 /// A request body for one event in one format; `None` when the format does not carry this
 /// event type (e.g. PagerDuty only triggers on disable and resolves on restore).
@@ -37,16 +38,15 @@ impl Payload {
     }
 }
 
-/// Builds the body for `event` (the stored event JSON: `type`, `occurred_at`, `model`,
-/// `provider`, `from`, `to`, `decision`, `fallback`, `reasons`, `incident`…). `base_url`
-/// makes links absolute; `routing_key` is PagerDuty's integration key.
+/// Builds the body for `event`. `base_url` makes links absolute; `routing_key` is
+/// PagerDuty's integration key.
 ///
 /// `Format::Email` has no HTTP body (email is rendered by [`super::email`]), so it is `None`.
 /// PagerDuty without a routing key still gets its body (with an empty key): PagerDuty then
 /// refuses it and the delivery fails visibly, where `None` would count as delivered.
 pub fn build(
     format: Format,
-    event: &serde_json::Value,
+    event: &Event,
     base_url: &str,
     routing_key: Option<&Secret>,
 ) -> Option<Payload> {

@@ -4,11 +4,12 @@
 //! paging someone because a model is degraded but still routed would only teach them to
 //! ignore the page.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::text::{clip, reasons, str_of, summarize};
+use super::text::{clip, summarize};
 use super::Payload;
 use crate::config::Secret;
+use crate::vocabulary::{Event, EventBody, ModelState};
 
 pub fn dedup_key(model: &str) -> String {
     // PagerDuty's limit on dedup keys.
@@ -20,13 +21,15 @@ pub fn carries(kind: &str) -> bool {
     matches!(kind, "model.disabled" | "model.restored")
 }
 
-pub fn build(event: &Value, base_url: &str, routing_key: Option<&Secret>) -> Option<Payload> {
-    let model = str_of(event, "model")?;
+pub fn build(event: &Event, base_url: &str, routing_key: Option<&Secret>) -> Option<Payload> {
     let routing_key = routing_key.map(Secret::expose).unwrap_or("");
-    let body = match str_of(event, "type")? {
-        "model.disabled" => {
+    let body = match &event.body {
+        EventBody::ModelDisabled(m) => {
+            let model = m.model.as_str();
             let s = summarize(event, base_url);
-            let to = str_of(event, "to");
+            let group = Some(m.provider.as_str())
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| model.split('/').next().unwrap_or(model));
             let mut alert = json!({
                 "routing_key": routing_key,
                 "event_action": "trigger",
@@ -35,15 +38,15 @@ pub fn build(event: &Value, base_url: &str, routing_key: Option<&Secret>) -> Opt
                     "summary": clip(&s.text, 1024),
                     "source": "modelwatch",
                     // A model out entirely is critical; disabled for a partial outage is an error.
-                    "severity": if to == Some("major_outage") { "critical" } else { "error" },
+                    "severity": if m.to == ModelState::MajorOutage { "critical" } else { "error" },
                     "component": model,
-                    "group": str_of(event, "provider").unwrap_or_else(|| model.split('/').next().unwrap_or(model)),
+                    "group": group,
                     "class": "model_health",
                     "custom_details": {
-                        "reasons": reasons(event),
-                        "fallback": event.get("fallback").cloned().unwrap_or(Value::Null),
-                        "from": event.get("from").cloned().unwrap_or(Value::Null),
-                        "to": event.get("to").cloned().unwrap_or(Value::Null),
+                        "reasons": m.reasons,
+                        "fallback": m.fallback,
+                        "from": m.from,
+                        "to": m.to,
                     },
                 },
                 "client": "modelwatch",
@@ -52,15 +55,17 @@ pub fn build(event: &Value, base_url: &str, routing_key: Option<&Secret>) -> Opt
                 alert["payload"]["timestamp"] = json!(at);
             }
             if let Some(url) = &s.url {
-                let name = str_of(event, "model_name").unwrap_or(model);
+                let name = Some(m.model_name.as_str())
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or(model);
                 alert["links"] = json!([{"href": url, "text": format!("{name} on modelwatch")}]);
             }
             alert
         }
-        "model.restored" => json!({
+        EventBody::ModelRestored(m) => json!({
             "routing_key": routing_key,
             "event_action": "resolve",
-            "dedup_key": dedup_key(model),
+            "dedup_key": dedup_key(&m.model),
         }),
         _ => return None,
     };
@@ -72,7 +77,9 @@ mod tests {
     use super::super::samples;
     use super::*;
 
-    fn body(event: &Value) -> Option<Value> {
+    use serde_json::Value;
+
+    fn body(event: &Event) -> Option<Value> {
         let p = build(
             event,
             "https://status.example.com",
@@ -109,8 +116,7 @@ mod tests {
             v["links"][0]["href"],
             "https://status.example.com/models/anthropic/claude-opus-4-8"
         );
-        let mut major = samples::disabled();
-        major["to"] = json!("major_outage");
+        let major = samples::edit(samples::disabled(), |v| v["to"] = json!("major_outage"));
         assert_eq!(body(&major).unwrap()["payload"]["severity"], "critical");
     }
 
@@ -121,9 +127,8 @@ mod tests {
             v,
             json!({"routing_key": "R0UTING", "event_action": "resolve", "dedup_key": "modelwatch/anthropic/claude-opus-4-8"})
         );
-        let mut other = samples::disabled();
         for kind in ["model.degraded", "model.state_changed"] {
-            other["type"] = json!(kind);
+            let other = samples::edit(samples::disabled(), |v| v["type"] = json!(kind));
             assert_eq!(body(&other), None, "{kind}");
         }
         assert_eq!(body(&samples::incident()), None);

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::text::{summarize, Summary};
 use super::Payload;
+use crate::vocabulary::Event;
 
 /// Slack's limits: a section's text, and a field's text.
 const SECTION_MAX: usize = 3000;
@@ -73,7 +74,7 @@ fn message(s: &Summary) -> Value {
     json!({"text": escape_within(&s.text, SECTION_MAX), "blocks": blocks})
 }
 
-pub fn build(event: &Value, base_url: &str) -> Payload {
+pub fn build(event: &Event, base_url: &str) -> Payload {
     Payload::json(&message(&summarize(event, base_url)))
 }
 
@@ -82,7 +83,7 @@ mod tests {
     use super::super::samples;
     use super::*;
 
-    fn body(event: &Value) -> Value {
+    fn body(event: &Event) -> Value {
         serde_json::from_slice(&build(event, "https://status.example.com").body).unwrap()
     }
 
@@ -114,8 +115,9 @@ mod tests {
             text.ends_with("(59 of 100 failed) &lt;over&gt; 20% &amp; rising"),
             "{text}"
         );
-        let mut hostile = samples::incident();
-        hostile["body"] = json!("<!channel> see <http://evil|here> & more");
+        let hostile = samples::edit(samples::incident(), |v| {
+            v["body"] = json!("<!channel> see <http://evil|here> & more")
+        });
         let v = body(&hostile);
         let all = v.to_string();
         assert!(
@@ -132,8 +134,9 @@ mod tests {
     #[test]
     fn long_text_stays_within_limits_without_broken_entities() {
         assert_eq!(escape_within("&&&", 11), "&amp;&amp;…");
-        let mut e = samples::restored();
-        e["reasons"] = json!(["<".repeat(5000)]);
+        let e = samples::edit(samples::restored(), |v| {
+            v["reasons"] = json!(["<".repeat(5000)])
+        });
         let v = body(&e);
         let section = v["blocks"][0]["text"]["text"].as_str().unwrap();
         assert!(section.chars().count() <= 3000 && section.ends_with("&lt;…"));

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::text::{summarize, Summary, Tone};
 use super::Payload;
+use crate::vocabulary::Event;
 
 /// The Adaptive Card colour names Teams themes.
 fn color(tone: Tone) -> &'static str {
@@ -50,7 +51,7 @@ fn card(s: &Summary) -> Value {
     })
 }
 
-pub fn build(event: &Value, base_url: &str) -> Payload {
+pub fn build(event: &Event, base_url: &str) -> Payload {
     Payload::json(&card(&summarize(event, base_url)))
 }
 

@@ -1,8 +1,9 @@
 //! The human side of an event, shared by the chat formats: a title, one sentence, details,
-//! facts, a link and a tone. Built from the stored event JSON; a missing field makes the text
+//! facts, a link and a tone. Built from the typed [`Event`]; an empty field makes the text
 //! shorter, never the announcement fail (an event must always reach its subscribers).
 
-use serde_json::Value;
+use crate::vocabulary::event::ModelChange;
+use crate::vocabulary::{Event, EventBody, ModelState};
 
 /// How bad the news is; each format maps it to its own colour or severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,26 +30,9 @@ pub struct Summary {
     pub tone: Tone,
 }
 
-/// A non-empty string field.
-pub fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
-}
-
 /// `partial_outage` → `partial outage`.
 pub fn state_label(state: &str) -> String {
     state.replace('_', " ")
-}
-
-pub fn reasons(event: &Value) -> Vec<String> {
-    match event.get("reasons") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        Some(Value::String(s)) if !s.is_empty() => vec![s.clone()],
-        _ => Vec::new(),
-    }
 }
 
 /// At most `max` characters, ending in `…` when cut (chat APIs reject over-long fields).
@@ -88,97 +72,116 @@ pub(super) fn absolute(base_url: &str, path: &str) -> Option<String> {
     Some(format!("{base}{slash}{path}"))
 }
 
-pub fn summarize(event: &Value, base_url: &str) -> Summary {
-    let kind = str_of(event, "type").unwrap_or("event");
-    if let Some(what) = kind.strip_prefix("model.") {
-        model(event, what, base_url)
-    } else if let Some(what) = kind.strip_prefix("incident.") {
-        incident(event, what, "incident", "Incident", base_url)
-    } else if let Some(what) = kind.strip_prefix("maintenance.") {
-        incident(event, what, "maintenance", "Maintenance", base_url)
-    } else {
-        let provider = str_of(event, "provider")
-            .map(|p| format!(" ({p})"))
-            .unwrap_or_default();
-        Summary {
-            title: kind.to_string(),
-            text: format!("{kind}{provider}"),
-            detail: String::new(),
-            facts: Vec::new(),
-            url: None,
-            occurred_at: str_of(event, "occurred_at").map(str::to_string),
-            tone: Tone::Neutral,
-        }
-    }
+pub fn summarize(event: &Event, base_url: &str) -> Summary {
+    let occurred_at = Some(event.occurred_at.to_rfc3339());
+    let what = event
+        .kind()
+        .split_once('.')
+        .map_or(event.kind(), |(_, what)| what);
+    let mut summary = match &event.body {
+        EventBody::ModelStateChanged(m)
+        | EventBody::ModelDegraded(m)
+        | EventBody::ModelDisabled(m)
+        | EventBody::ModelRestored(m) => model(m, what, base_url),
+        EventBody::IncidentCreated(i)
+        | EventBody::IncidentUpdated(i)
+        | EventBody::IncidentResolved(i)
+        | EventBody::IncidentUnacknowledged(i) => record(
+            &Record {
+                noun: "Incident",
+                provider: Some(&i.provider),
+                title: &i.incident.title,
+                status: i.incident.status.as_str(),
+                body: &i.body,
+                impact: Some(i.incident.impact.as_str()).filter(|x| *x != "none"),
+                affected: &i.incident.affected_models,
+                url: &i.incident.url,
+            },
+            what,
+            base_url,
+        ),
+        EventBody::MaintenanceScheduled(w)
+        | EventBody::MaintenanceStarted(w)
+        | EventBody::MaintenanceCompleted(w)
+        | EventBody::MaintenanceCancelled(w) => record(
+            &Record {
+                noun: "Maintenance",
+                provider: None,
+                title: &w.maintenance.title,
+                // A window's event names the step it took.
+                status: what,
+                body: &w.maintenance.body,
+                impact: None,
+                affected: &[],
+                url: &w.maintenance.url,
+            },
+            what,
+            base_url,
+        ),
+    };
+    summary.occurred_at = occurred_at;
+    summary
 }
 
-fn state_tone(state: Option<&str>) -> Tone {
+fn state_tone(state: ModelState) -> Tone {
     match state {
-        Some("operational") => Tone::Good,
-        Some("degraded_performance") => Tone::Warning,
-        Some("partial_outage" | "major_outage") => Tone::Critical,
-        Some("under_maintenance") => Tone::Info,
-        _ => Tone::Neutral,
+        ModelState::Operational => Tone::Good,
+        ModelState::DegradedPerformance => Tone::Warning,
+        ModelState::PartialOutage | ModelState::MajorOutage => Tone::Critical,
+        ModelState::UnderMaintenance => Tone::Info,
+        ModelState::Unknown => Tone::Neutral,
     }
 }
 
-fn model(event: &Value, what: &str, base_url: &str) -> Summary {
-    let key = str_of(event, "model").unwrap_or("unknown model");
-    let label = match str_of(event, "model_name") {
+fn model(event: &ModelChange, what: &str, base_url: &str) -> Summary {
+    let key = event.model.as_str();
+    let name = Some(event.model_name.as_str()).filter(|n| !n.is_empty());
+    let label = match name {
         Some(name) if name != key => format!("{name} ({key})"),
         _ => key.to_string(),
     };
-    let short = str_of(event, "model_name").unwrap_or(key);
-    let (from, to) = (str_of(event, "from"), str_of(event, "to"));
-    let to_label = state_label(to.unwrap_or("unknown"));
-    let (mut text, title, tone) = match (what, from) {
-        ("disabled", _) => (
+    let short = name.unwrap_or(key);
+    let (from, to) = (event.from, event.to);
+    let to_label = state_label(to.as_str());
+    let from_label = state_label(from.as_str());
+    let (mut text, title, tone) = match what {
+        "disabled" => (
             format!("{label} disabled: {to_label}."),
             format!("{short} disabled"),
             Tone::Critical,
         ),
-        ("restored", _) => (
+        "restored" => (
             format!("{label} restored: {to_label}."),
             format!("{short} restored"),
             Tone::Good,
         ),
-        ("degraded", _) => (
+        "degraded" => (
             format!("{label} degraded: {to_label}."),
             format!("{short} degraded"),
             Tone::Warning,
         ),
-        (_, Some(from)) => (
-            format!("{label} changed from {} to {to_label}.", state_label(from)),
-            format!("{short}: {} → {to_label}", state_label(from)),
-            state_tone(to),
-        ),
-        (_, None) => (
-            format!("{label} is now {to_label}."),
-            format!("{short}: {to_label}"),
+        _ => (
+            format!("{label} changed from {from_label} to {to_label}."),
+            format!("{short}: {from_label} → {to_label}"),
             state_tone(to),
         ),
     };
-    let disabled = event.get("enabled") == Some(&Value::Bool(false))
-        || str_of(event, "decision") == Some("disabled");
-    let fallback = str_of(event, "fallback");
+    let disabled = !event.enabled;
+    let fallback = event.fallback.as_deref().filter(|f| !f.is_empty());
     if disabled {
         match fallback {
             Some(f) => text.push_str(&format!(" Use {f} instead.")),
             None => text.push_str(" No fallback is available."),
         }
     }
-    let reasons = reasons(event);
+    let reasons = &event.reasons;
     match reasons.len() {
         0 => {}
         1 => text.push_str(&format!(" Reason: {}", reasons[0])),
         _ => text.push_str(&format!(" Reasons: {}", reasons.join("; "))),
     }
     let mut facts = vec![("Model", key.to_string())];
-    facts.push((
-        "State",
-        from.map(|f| format!("{} → {to_label}", state_label(f)))
-            .unwrap_or(to_label.clone()),
-    ));
+    facts.push(("State", format!("{from_label} → {to_label}")));
     facts.push((
         "Routing",
         if disabled {
@@ -190,8 +193,9 @@ fn model(event: &Value, what: &str, base_url: &str) -> Summary {
     if let (true, Some(f)) = (disabled, fallback) {
         facts.push(("Fallback", f.to_string()));
     }
-    let provider =
-        str_of(event, "provider").unwrap_or_else(|| key.split('/').next().unwrap_or(key));
+    let provider = Some(event.provider.as_str())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| key.split('/').next().unwrap_or(key));
     let model_id = key
         .strip_prefix(provider)
         .and_then(|m| m.strip_prefix('/'))
@@ -211,61 +215,66 @@ fn model(event: &Value, what: &str, base_url: &str) -> Summary {
             .join("\n"),
         facts,
         url: absolute(base_url, &path),
-        occurred_at: str_of(event, "occurred_at").map(str::to_string),
+        occurred_at: None,
         tone,
     }
 }
 
-/// Incidents and maintenances: both are a titled record with a status and update bodies.
-fn incident(event: &Value, what: &str, key: &str, noun: &str, base_url: &str) -> Summary {
-    let record = event.get(key).filter(|v| v.is_object()).unwrap_or(event);
-    let provider = str_of(event, "provider");
-    let title = str_of(record, "title")
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            format!(
-                "{} {}",
-                provider.unwrap_or("modelwatch"),
-                noun.to_lowercase()
-            )
-        });
-    let status = state_label(str_of(record, "status").unwrap_or(what));
-    let body = str_of(event, "body")
-        .or_else(|| str_of(record, "body"))
-        .unwrap_or("");
-    let text = match body {
+/// What incidents and maintenances share: a titled record with a status and a body.
+struct Record<'a> {
+    noun: &'static str,
+    provider: Option<&'a str>,
+    title: &'a str,
+    status: &'a str,
+    body: &'a str,
+    /// `None` for no impact.
+    impact: Option<&'a str>,
+    affected: &'a [String],
+    url: &'a str,
+}
+
+fn record(r: &Record<'_>, what: &str, base_url: &str) -> Summary {
+    let noun = r.noun;
+    let title = if r.title.is_empty() {
+        format!(
+            "{} {}",
+            r.provider.unwrap_or("modelwatch"),
+            noun.to_lowercase()
+        )
+    } else {
+        r.title.to_string()
+    };
+    let status = state_label(r.status);
+    let text = match r.body {
         "" => format!("{noun}: {title} — {status}"),
         body => format!("{noun}: {title} — {status}: {body}"),
     };
-    let impact = str_of(record, "impact").filter(|i| *i != "none");
-    let tone = match (what, impact) {
+    let tone = match (what, r.impact) {
         ("resolved" | "completed", _) => Tone::Good,
         _ if noun == "Maintenance" => Tone::Info,
         (_, Some("major" | "critical")) => Tone::Critical,
         _ => Tone::Warning,
     };
     let mut facts = Vec::new();
-    if let Some(p) = provider {
+    if let Some(p) = r.provider {
         facts.push(("Provider", p.to_string()));
     }
     facts.push(("Status", status));
-    if let Some(i) = impact {
+    if let Some(i) = r.impact {
         facts.push(("Impact", i.to_string()));
     }
-    let affected: Vec<&str> = match record.get("affected_models") {
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    };
-    if !affected.is_empty() {
-        facts.push(("Affected models", affected.join(", ")));
+    if !r.affected.is_empty() {
+        facts.push(("Affected models", r.affected.join(", ")));
     }
     Summary {
         title: format!("{noun} {what}: {title}"),
         text,
-        detail: body.to_string(),
+        detail: r.body.to_string(),
         facts,
-        url: str_of(record, "url").and_then(|u| absolute(base_url, u)),
-        occurred_at: str_of(event, "occurred_at").map(str::to_string),
+        url: Some(r.url)
+            .filter(|u| !u.is_empty())
+            .and_then(|u| absolute(base_url, u)),
+        occurred_at: None,
         tone,
     }
 }
@@ -299,8 +308,10 @@ mod tests {
         assert_eq!(r.text, "Claude Opus 4.8 (anthropic/claude-opus-4-8) restored: operational. Reason: error rate back below 10%");
         assert_eq!((r.url, r.tone), (None, Tone::Good));
         let mut none = samples::disabled();
-        none["fallback"] = Value::Null;
-        none["reasons"] = serde_json::json!(["a", "b"]);
+        if let EventBody::ModelDisabled(m) = &mut none.body {
+            m.fallback = None;
+            m.reasons = vec!["a".into(), "b".into()];
+        }
         assert!(summarize(&none, "")
             .text
             .ends_with("No fallback is available. Reasons: a; b"));
@@ -323,7 +334,11 @@ mod tests {
 
     #[test]
     fn odd_model_ids_are_linked_encoded_and_long_text_is_clipped() {
-        let e = serde_json::json!({"type": "model.degraded", "model": "bedrock/anthropic.claude v1:0/x", "provider": "bedrock", "to": "degraded_performance"});
+        let e = samples::parse(
+            serde_json::json!({"type": "model.degraded", "occurred_at": "2025-03-01T10:00:00+00:00",
+            "model": "bedrock/anthropic.claude v1:0/x", "model_name": "", "provider": "bedrock", "from": "operational",
+            "to": "degraded_performance", "decision": "enabled", "enabled": true, "fallback": null, "reasons": [], "incident": null}),
+        );
         let s = summarize(&e, "https://s.example");
         assert_eq!(
             s.url.as_deref(),

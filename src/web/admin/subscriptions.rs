@@ -32,9 +32,9 @@ use super::super::subscriptions::ApiError;
 use super::overrides::{audit, bad};
 use super::{check_csrf, layout, page, PageError, PageForm, PagePath, PageUser};
 use crate::admin::Scope;
-use crate::notify::subscription::{Kind, Status};
 use crate::store::deliveries::DeliveryLog;
 use crate::store::subscriptions::Subscription;
+use crate::vocabulary::{Kind, Status};
 
 const LIST_LIMIT: i64 = 500;
 const LOG_LIMIT: i64 = 200;

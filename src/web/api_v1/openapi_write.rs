@@ -424,7 +424,7 @@ fn requests() -> Vec<(&'static str, Value)> {
         schema
     };
     let events = array_of(
-        json!({ "type": "string", "enum": crate::notify::subscription::PUBLIC_EVENTS }),
+        json!({ "type": "string", "enum": crate::vocabulary::PUBLIC_EVENTS }),
         "Event types to receive; empty or absent: all.",
     );
     let mut new_override = object_opt(

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::evaluate::{Evidence, ModelState};
 use crate::store::evaluations::StateChange;
 use crate::store::incidents::{Incident, IncidentUpdate};
+use crate::vocabulary::{Evidence, ModelState};
 use crate::web::snapshot::{LatencyPoint, ModelView};
 
 /// The evaluator's figures for one window: what a decision was based on.
@@ -32,9 +32,9 @@ pub struct Figures {
     /// The model's failure rate when healthy, the sequential tests' baseline.
     pub healthy_error_rate: f64,
     /// Each sequential test: what it watches for, held or not, how far along.
-    pub tests: Vec<crate::evaluate::evidence::TestFigure>,
+    pub tests: Vec<crate::vocabulary::TestFigure>,
     /// Extra probes of the hour before, by reason.
-    pub extra_probes: crate::evaluate::evidence::ExtraProbes,
+    pub extra_probes: crate::vocabulary::ExtraProbes,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::ms_text;
 use super::svg::{round1, segments};
-use crate::evaluate::evidence::ms;
+use crate::vocabulary::evidence::ms;
 use crate::web::snapshot::LatencyPoint;
 
 /// A tick on an axis: position in SVG units and its text.

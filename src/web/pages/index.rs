@@ -9,8 +9,8 @@ use super::{
     model_href, model_link, ms_text, pct, state_view, time, Layout, ModelLink, StateView, TimeView,
 };
 use crate::evaluate::overrides::WindowStatus;
-use crate::evaluate::ModelState;
 use crate::store::maintenances::Maintenance;
+use crate::vocabulary::ModelState;
 use crate::web::snapshot::{ModelView, PublicSnapshot, HISTORY_DAYS};
 
 /// One model's row.

@@ -23,8 +23,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::site::Rendered;
 use super::snapshot::PublicSnapshot;
-use crate::evaluate::evidence::ms;
-use crate::evaluate::ModelState;
+use crate::vocabulary::evidence::ms;
+use crate::vocabulary::ModelState;
 
 /// The one stylesheet, compiled in so the binary is the whole deployment.
 pub const STYLE_CSS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/static/style.css"));

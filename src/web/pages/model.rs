@@ -9,9 +9,9 @@ use super::incident::render_failed;
 use super::index::fallback_link;
 use super::svg::{self, DayBars};
 use super::{ms_text, pct, state_view, time, Layout, ModelLink, StateView, TimeView};
-use crate::evaluate::evidence::ms;
-use crate::evaluate::Evidence;
-use crate::probe::Outcome;
+use crate::vocabulary::evidence::ms;
+use crate::vocabulary::Evidence;
+use crate::vocabulary::Outcome;
 use crate::web::snapshot::{LatencyPoint, ModelView, PublicSnapshot, HISTORY_DAYS};
 
 /// The two charts of one period.

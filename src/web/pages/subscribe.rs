@@ -5,7 +5,7 @@ use askama::Template;
 
 use super::incident::render_failed;
 use super::Layout;
-use crate::notify::subscription::PUBLIC_EVENTS;
+use crate::vocabulary::PUBLIC_EVENTS;
 use crate::web::snapshot::PublicSnapshot;
 
 /// A model as a checkbox.

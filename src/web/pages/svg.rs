@@ -5,8 +5,8 @@
 //! escaping. Latency charts with axes are in [`super::chart`].
 
 use super::{ms_text, pct, state_view, StateView};
-use crate::evaluate::evidence::ms;
-use crate::evaluate::ModelState;
+use crate::vocabulary::evidence::ms;
+use crate::vocabulary::ModelState;
 use crate::web::snapshot::DayBar;
 
 /// Rounds to one decimal: enough for SVG user units, and keeps the markup short.

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::render;
-use crate::evaluate::{Evidence, ModelState};
 use crate::store::incidents::{Incident, IncidentUpdate};
+use crate::vocabulary::{Evidence, ModelState};
 use crate::web::site::Rendered;
 use crate::web::snapshot::{ModelView, ProviderView, PublicSnapshot};
 

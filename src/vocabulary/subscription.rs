@@ -1,21 +1,10 @@
-//! Subscriptions as domain types, and the filter that decides which events reach them.
+//! Subscriptions as domain types: what is subscribed (kind), how it is told (format), where
+//! it stands (status), and what it asked to hear (filter; matched by `notify::fan_out`).
 
 use serde::{Deserialize, Serialize};
 
-/// The event types a subscriber may choose (the public ones).
-pub const PUBLIC_EVENTS: [&str; 11] = [
-    "model.state_changed",
-    "model.degraded",
-    "model.disabled",
-    "model.restored",
-    "incident.created",
-    "incident.updated",
-    "incident.resolved",
-    "maintenance.scheduled",
-    "maintenance.started",
-    "maintenance.completed",
-    "maintenance.cancelled",
-];
+/// The event types a subscriber may choose: every type (each can be public).
+pub const PUBLIC_EVENTS: [&str; 11] = super::event::EVENT_TYPES;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -111,52 +100,4 @@ pub struct Filter {
     pub models: Vec<String>,
     pub providers: Vec<String>,
     pub events: Vec<String>,
-}
-
-impl Filter {
-    /// Whether an event of `kind` about `provider` (and `model`, if it is about one) matches.
-    /// Incident events carry no model: they match a model filter when one of the incident's
-    /// `affected` models is in it.
-    pub fn matches(
-        &self,
-        kind: &str,
-        provider: Option<&str>,
-        model: Option<&str>,
-        affected: &[String],
-    ) -> bool {
-        let event_ok = self.events.is_empty() || self.events.iter().any(|e| e == kind);
-        let provider_ok = self.providers.is_empty()
-            || provider.is_some_and(|p| self.providers.iter().any(|x| x == p));
-        let model_ok = self.models.is_empty()
-            || model.is_some_and(|m| self.models.iter().any(|x| x == m))
-            || (model.is_none() && affected.iter().any(|a| self.models.contains(a)));
-        event_ok && provider_ok && model_ok
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn filters_match_by_event_provider_and_model() {
-        let all = Filter::default();
-        assert!(all.matches("model.disabled", Some("a"), Some("a/x"), &[]));
-        let f = Filter {
-            models: vec!["a/x".into()],
-            providers: vec![],
-            events: vec!["model.disabled".into(), "incident.created".into()],
-        };
-        assert!(f.matches("model.disabled", Some("a"), Some("a/x"), &[]));
-        assert!(!f.matches("model.disabled", Some("a"), Some("a/y"), &[]));
-        assert!(!f.matches("model.restored", Some("a"), Some("a/x"), &[]));
-        assert!(f.matches("incident.created", Some("a"), None, &["a/x".into()]));
-        assert!(!f.matches("incident.created", Some("a"), None, &["a/y".into()]));
-        let p = Filter {
-            providers: vec!["b".into()],
-            ..Filter::default()
-        };
-        assert!(!p.matches("model.disabled", Some("a"), Some("a/x"), &[]));
-        assert!(p.matches("incident.resolved", Some("b"), None, &[]));
-    }
 }

@@ -1,23 +1,9 @@
-//! What the evaluator is shown (one [`Sample`] per probe) and what it shows people back (the
-//! [`Evidence`] stored with every decision).
+//! What the evaluator shows people back: the [`Evidence`] stored with every decision and
+//! served by the pages and the API.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-
-use crate::probe::{Outcome, Trigger};
-
-/// One probe as the evaluator sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    pub at: DateTime<Utc>,
-    pub outcome: Outcome,
-    pub ttft_ms: Option<u32>,
-    pub total_ms: u32,
-    /// Why the probe was sent: on schedule, or extra (to confirm doubt, or to see recovery).
-    pub trigger: Trigger,
-}
 
 /// The model's usual latency: exponentially weighted medians of its successful probes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -75,7 +61,7 @@ pub struct TestFigure {
     pub bad: u32,
 }
 
-/// Extra probes by reason (see [`Trigger`]).
+/// Extra probes by reason (see `probe::Trigger`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExtraProbes {
     pub confirm: u32,
