@@ -151,7 +151,7 @@ async fn latencies(with_hanging: bool, n: usize) -> Vec<Duration> {
         let at = Instant::now();
         s.store
             .commit_round(&Round {
-                at: Some(Utc::now()),
+                at: Utc::now(),
                 events: vec![event(i)],
                 ..Round::default()
             })
@@ -197,7 +197,7 @@ async fn throughput(receivers: usize, n: usize) -> (f64, usize) {
     let start = Instant::now();
     s.store
         .commit_round(&Round {
-            at: Some(Utc::now()),
+            at: Utc::now(),
             events: (0..n).map(event).collect(),
             ..Round::default()
         })

@@ -133,7 +133,7 @@ impl Application {
         let client = http_client();
         let mut planned = schedule::plan(&config, &clock, |p| prober_for(p.kind, &client, clock));
         schedule::attach(&mut planned, &requests);
-        let scheduler_stats = Arc::new(schedule::SchedulerStats::default());
+        let scheduler_stats = Arc::new(crate::metrics::SchedulerStats::default());
         let metrics = Arc::new(Metrics::new(Arc::clone(&scheduler_stats), clock));
         let scheduler = schedule::spawn_observed(
             planned,

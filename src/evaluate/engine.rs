@@ -292,7 +292,7 @@ impl Engine {
             self.open = self.store.open_incidents().await?.into_iter().collect();
         }
         let mut round = Round {
-            at: Some(now),
+            at: now,
             ..Round::default()
         };
         let mut summary = RoundSummary {

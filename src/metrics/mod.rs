@@ -13,6 +13,7 @@
 
 pub mod readiness;
 pub mod registry;
+pub mod scheduler_stats;
 pub mod scrape;
 pub mod text;
 
@@ -22,9 +23,9 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::Clock;
 use crate::probe::{ProbeReport, Trigger};
-use crate::schedule::SchedulerStats;
 use crate::vocabulary::Outcome;
 use registry::{Counter, Family, Histogram};
+pub use scheduler_stats::SchedulerStats;
 
 /// Upper bounds (seconds) of the whole-probe duration histogram: sub-second answers up to
 /// the longest provider timeouts.

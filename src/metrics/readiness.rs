@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::SchedulerStats;
 use crate::config::Config;
-use crate::schedule::SchedulerStats;
 use crate::store::Store;
 
 /// The write check gives up after this long (the store's busy timeout is longer).

@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 
 use super::text::{Encoder, Kind};
 use super::Metrics;
+use super::SchedulerStats;
 use crate::evaluate::engine::RoutingTable;
-use crate::schedule::SchedulerStats;
 use crate::store::Store;
 use crate::vocabulary::ModelState;
 

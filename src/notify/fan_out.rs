@@ -166,7 +166,7 @@ mod with_store {
 
     async fn event_at(store: &Store, at: DateTime<Utc>) {
         let round = Round {
-            at: Some(at),
+            at,
             events: vec![event(EventBody::ModelDisabled)],
             ..Round::default()
         };
@@ -250,7 +250,7 @@ mod with_store {
             (2, vec![EventBody::ModelStateChanged as fn(_) -> _]),
         ] {
             let round = Round {
-                at: Some(t0 + Duration::minutes(at)),
+                at: t0 + Duration::minutes(at),
                 events: kinds.into_iter().map(event).collect(),
                 ..Round::default()
             };

@@ -16,7 +16,7 @@
 
 pub mod requests;
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,24 +26,9 @@ use tracing::{debug, info_span, warn, Instrument};
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::metrics::{Metrics, ProbeSeries};
+use crate::metrics::{Metrics, ProbeSeries, SchedulerStats};
 use crate::probe::{ProbeResult, ProbeTarget, Prober, Trigger};
 use requests::{next_probe, ProbeRequests, Slot};
-
-/// Counters the scheduler keeps for `/metrics` and readiness.
-#[derive(Debug, Default)]
-pub struct SchedulerStats {
-    pub probes_started: AtomicU64,
-    pub probes_finished: AtomicU64,
-    /// Fire times skipped because the previous probe of the same model was still running.
-    pub runs_skipped: AtomicU64,
-    /// How late the most recent probe started after its planned time, in milliseconds.
-    pub last_lag_ms: AtomicU64,
-    /// Model tasks currently running (readiness: the scheduler is alive).
-    pub tasks_alive: AtomicU64,
-    /// When the most recent probe started, unix milliseconds (0 before the first).
-    pub last_started_at_ms: AtomicI64,
-}
 
 /// One model to probe, with the prober for its protocol and its provider's limit.
 #[derive(Clone)]

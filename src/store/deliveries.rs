@@ -116,7 +116,7 @@ pub enum AfterAttempt {
 
 impl Store {
     /// Fans out up to `limit` pending outbox rows: `recipients` (the notify layer's rule,
-    /// [`crate::notify::fan_out::recipients`]) chooses, among the active subscriptions, who
+    /// `notify::fan_out::recipients`) chooses, among the active subscriptions, who
     /// gets each event; a pending delivery is queued for each. Returns how many outbox rows
     /// were handled.
     pub async fn fan_out<F>(

@@ -1,9 +1,9 @@
 //! The evaluator's rows: each model's state (what it resumes from) and the history of
-//! state changes. A round writes them through [`super::round`].
+//! state changes. A round writes them (see `store::round`).
 
 use chrono::{DateTime, Utc};
 
-use super::{ms_to_time, SqlxContext, Store, StoreError};
+use super::{ms_to_time, ReadView, SqlxContext, Store, StoreError};
 use crate::vocabulary::{Evidence, ModelState, Tracker};
 
 /// A model's persisted evaluator state.
@@ -74,13 +74,7 @@ impl StateRow {
 impl Store {
     /// Every model's persisted state (the evaluator resumes from these at start).
     pub async fn load_model_states(&self) -> Result<Vec<StoredModelState>, StoreError> {
-        let rows: Vec<StateRow> = sqlx::query_as(
-            "SELECT model_key, state, enabled, since, reasons_json, evidence_json, evaluated_at FROM model_states ORDER BY model_key",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .context(|| "reading model states")?;
-        rows.into_iter().map(StateRow::into_state).collect()
+        self.read_view().await?.load_model_states().await
     }
 
     /// A model's state changes since `since`, oldest first.
@@ -89,33 +83,10 @@ impl Store {
         model_key: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<StateChange>, StoreError> {
-        let rows: Vec<(i64, String, String, bool, String, String)> = sqlx::query_as(
-            "SELECT at, from_state, to_state, enabled, reasons_json, evidence_json FROM state_changes WHERE model_key = ? AND at >= ? ORDER BY at, id",
-        )
-        .bind(model_key)
-        .bind(since.timestamp_millis())
-        .fetch_all(&self.pool)
-        .await
-        .context(|| format!("reading state changes of {model_key}"))?;
-        rows.into_iter()
-            .map(|(at, from, to, enabled, reasons, evidence)| {
-                let corrupt = |problem: String| StoreError::Corrupt {
-                    table: "state_changes",
-                    row: format!("{model_key} at {at}"),
-                    problem,
-                };
-                Ok(StateChange {
-                    model_key: model_key.to_string(),
-                    at: ms_to_time(at),
-                    from: from.parse().map_err(corrupt)?,
-                    to: to.parse().map_err(corrupt)?,
-                    enabled,
-                    reasons: serde_json::from_str(&reasons).map_err(|e| corrupt(e.to_string()))?,
-                    evidence: serde_json::from_str(&evidence)
-                        .map_err(|e| corrupt(e.to_string()))?,
-                })
-            })
-            .collect()
+        self.read_view()
+            .await?
+            .state_changes(model_key, since)
+            .await
     }
 }
 
@@ -181,4 +152,128 @@ pub(crate) async fn write_states(
             .context(|| format!("recording the state change of {}", c.model_key))?;
     }
     Ok(())
+}
+
+impl ReadView {
+    /// Every model's persisted state (the evaluator resumes from these at start).
+    pub async fn load_model_states(&mut self) -> Result<Vec<StoredModelState>, StoreError> {
+        let rows: Vec<StateRow> = sqlx::query_as(
+            "SELECT model_key, state, enabled, since, reasons_json, evidence_json, evaluated_at FROM model_states ORDER BY model_key",
+        )
+        .fetch_all(&mut *self.tx)
+        .await
+        .context(|| "reading model states")?;
+        rows.into_iter().map(StateRow::into_state).collect()
+    }
+
+    /// A model's state changes since `since`, oldest first.
+    pub async fn state_changes(
+        &mut self,
+        model_key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<StateChange>, StoreError> {
+        let rows: Vec<(i64, String, String, bool, String, String)> = sqlx::query_as(
+            "SELECT at, from_state, to_state, enabled, reasons_json, evidence_json FROM state_changes WHERE model_key = ? AND at >= ? ORDER BY at, id",
+        )
+        .bind(model_key)
+        .bind(since.timestamp_millis())
+        .fetch_all(&mut *self.tx)
+        .await
+        .context(|| format!("reading state changes of {model_key}"))?;
+        rows.into_iter()
+            .map(|(at, from, to, enabled, reasons, evidence)| {
+                let corrupt = |problem: String| StoreError::Corrupt {
+                    table: "state_changes",
+                    row: format!("{model_key} at {at}"),
+                    problem,
+                };
+                Ok(StateChange {
+                    model_key: model_key.to_string(),
+                    at: ms_to_time(at),
+                    from: from.parse().map_err(corrupt)?,
+                    to: to.parse().map_err(corrupt)?,
+                    enabled,
+                    reasons: serde_json::from_str(&reasons).map_err(|e| corrupt(e.to_string()))?,
+                    evidence: serde_json::from_str(&evidence)
+                        .map_err(|e| corrupt(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+    use crate::store::round::Round;
+
+    fn at(minute: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap() + Duration::minutes(minute)
+    }
+
+    fn round(minute: i64, from: ModelState, to: ModelState) -> Round {
+        Round {
+            at: at(minute),
+            states: vec![StoredModelState {
+                model_key: "acme/m".into(),
+                tracker: Tracker {
+                    state: to,
+                    since: at(minute),
+                },
+                enabled: to == ModelState::Operational,
+                reasons: vec![format!("{to} at minute {minute}")],
+                evidence: Evidence::default(),
+                evaluated_at: at(minute),
+            }],
+            changes: vec![StateChange {
+                model_key: "acme/m".into(),
+                at: at(minute),
+                from,
+                to,
+                enabled: to == ModelState::Operational,
+                reasons: vec![],
+                evidence: Evidence::default(),
+            }],
+            ..Round::default()
+        }
+    }
+
+    /// A page reads a model's state and then its history: a round committed in between must
+    /// not show up in one and not the other.
+    #[tokio::test]
+    async fn a_read_view_sees_one_commit_whatever_is_written_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("v.db")).await.unwrap();
+        store
+            .commit_round(&round(0, ModelState::Unknown, ModelState::Operational))
+            .await
+            .unwrap();
+        let mut view = store.read_view().await.unwrap();
+        let before = view.load_model_states().await.unwrap();
+        assert_eq!(before[0].tracker.state, ModelState::Operational);
+
+        store
+            .commit_round(&round(5, ModelState::Operational, ModelState::MajorOutage))
+            .await
+            .unwrap();
+        // Through the view: still the first commit, state and history alike.
+        let history = view.state_changes("acme/m", at(-1)).await.unwrap();
+        assert_eq!(history.len(), 1, "{history:?}");
+        assert_eq!(
+            view.load_model_states().await.unwrap()[0].tracker.state,
+            ModelState::Operational
+        );
+        drop(view);
+        // A new read sees the second commit.
+        assert_eq!(
+            store.state_changes("acme/m", at(-1)).await.unwrap().len(),
+            2
+        );
+        assert_eq!(
+            store.load_model_states().await.unwrap()[0].tracker.state,
+            ModelState::MajorOutage
+        );
+    }
 }

@@ -150,16 +150,17 @@ async fn current(
     tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
     id: i64,
 ) -> Result<Current, OpsError> {
-    type Row = (
-        String,
-        String,
-        String,
-        String,
-        String,
-        Option<i64>,
-        Option<String>,
-        Option<i64>,
-    );
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        provider_id: String,
+        title: String,
+        status: String,
+        impact: String,
+        affected_json: String,
+        resolved_at: Option<i64>,
+        acknowledged_by: Option<String>,
+        acknowledged_at: Option<i64>,
+    }
     let row: Option<Row> = sqlx::query_as(
         "SELECT provider_id, title, status, impact, affected_json, resolved_at, acknowledged_by, acknowledged_at FROM incidents WHERE id = ?",
     )
@@ -169,14 +170,14 @@ async fn current(
     .context(|| format!("reading incident {id}"))?;
     let r = row.ok_or(OpsError::NotFound(id))?;
     Ok(Current {
-        provider_id: r.0,
-        title: r.1,
-        status: r.2,
-        impact: r.3,
-        affected: serde_json::from_str(&r.4).unwrap_or_default(),
-        resolved: r.5.is_some(),
-        acknowledged_by: r.6,
-        acknowledged_at: r.7,
+        provider_id: r.provider_id,
+        title: r.title,
+        status: r.status,
+        impact: r.impact,
+        affected: serde_json::from_str(&r.affected_json).unwrap_or_default(),
+        resolved: r.resolved_at.is_some(),
+        acknowledged_by: r.acknowledged_by,
+        acknowledged_at: r.acknowledged_at,
     })
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 
 use super::ms_to_time;
-use super::{SqlxContext, Store, StoreError};
+use super::{ReadView, SqlxContext, Store, StoreError};
 use crate::vocabulary::event::IncidentChange;
 use crate::vocabulary::{EventBody, IncidentStatus};
 
@@ -84,22 +84,34 @@ pub struct IncidentUpdate {
     pub notified: bool,
 }
 
-type IncidentRow = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    bool,
-    i64,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-);
+#[derive(sqlx::FromRow)]
+struct IncidentRow {
+    id: i64,
+    provider_id: String,
+    title: String,
+    status: String,
+    impact: String,
+    affected_json: String,
+    automatic: bool,
+    created_at: i64,
+    updated_at: i64,
+    monitoring_since: Option<i64>,
+    resolved_at: Option<i64>,
+    acknowledged_at: Option<i64>,
+    acknowledged_by: Option<String>,
+    postmortem_url: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct UpdateRow {
+    id: i64,
+    at: i64,
+    status: String,
+    impact: String,
+    body: String,
+    affected_json: String,
+    notified: bool,
+}
 
 const INCIDENT_COLUMNS: &str = "SELECT id, provider_id, title, status, impact, affected_json, automatic, created_at, updated_at, monitoring_since, resolved_at, acknowledged_at, acknowledged_by, postmortem_url FROM incidents";
 
@@ -115,89 +127,36 @@ impl Store {
         .context(|| "reading open incidents")?;
         rows.into_iter()
             .map(|r| {
-                let status = IncidentStatus::parse(&r.3).ok_or_else(|| StoreError::Corrupt {
-                    table: "incidents",
-                    row: r.0.to_string(),
-                    problem: format!("status {}", r.3),
-                })?;
-                let affected: BTreeSet<String> = serde_json::from_str(&r.5).unwrap_or_default();
+                let status =
+                    IncidentStatus::parse(&r.status).ok_or_else(|| StoreError::Corrupt {
+                        table: "incidents",
+                        row: r.id.to_string(),
+                        problem: format!("status {}", r.status),
+                    })?;
+                let affected: BTreeSet<String> =
+                    serde_json::from_str(&r.affected_json).unwrap_or_default();
                 Ok((
-                    r.1,
+                    r.provider_id,
                     OpenIncident {
-                        id: r.0,
+                        id: r.id,
                         status,
                         affected,
-                        impact: r.4,
-                        monitoring_since: r.9.map(ms_to_time),
+                        impact: r.impact,
+                        monitoring_since: r.monitoring_since.map(ms_to_time),
                     },
                 ))
             })
             .collect()
     }
 
-    /// Incidents, newest first, with their timelines.
+    /// The newest `limit` incidents with their timelines, newest first.
     pub async fn incidents(&self, limit: i64) -> Result<Vec<Incident>, StoreError> {
-        let rows: Vec<IncidentRow> =
-            sqlx::query_as(&format!("{INCIDENT_COLUMNS} ORDER BY id DESC LIMIT ?"))
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await
-                .context(|| "reading incidents")?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            out.push(self.with_timeline(r).await?);
-        }
-        Ok(out)
+        self.read_view().await?.incidents(limit).await
     }
 
     /// One incident with its timeline, if it exists.
     pub async fn incident(&self, id: i64) -> Result<Option<Incident>, StoreError> {
-        let row: Option<IncidentRow> = sqlx::query_as(&format!("{INCIDENT_COLUMNS} WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .context(|| format!("reading incident {id}"))?;
-        match row {
-            Some(r) => Ok(Some(self.with_timeline(r).await?)),
-            None => Ok(None),
-        }
-    }
-
-    async fn with_timeline(&self, r: IncidentRow) -> Result<Incident, StoreError> {
-        let updates: Vec<(i64, i64, String, String, String, String, bool)> = sqlx::query_as(
-            "SELECT id, at, status, impact, body, affected_json, notified FROM incident_updates WHERE incident_id = ? ORDER BY at, id",
-        )
-        .bind(r.0)
-        .fetch_all(&self.pool)
-        .await
-        .context(|| format!("reading the timeline of incident {}", r.0))?;
-        Ok(Incident {
-            id: r.0,
-            provider_id: r.1,
-            title: r.2,
-            status: r.3,
-            impact: r.4,
-            affected: serde_json::from_str(&r.5).unwrap_or_default(),
-            automatic: r.6,
-            created_at: ms_to_time(r.7),
-            updated_at: ms_to_time(r.8),
-            resolved_at: r.10.map(ms_to_time),
-            acknowledged_at: r.11.map(ms_to_time),
-            acknowledged_by: r.12,
-            postmortem_url: r.13,
-            updates: updates
-                .into_iter()
-                .map(|u| IncidentUpdate {
-                    id: u.0,
-                    at: ms_to_time(u.1),
-                    status: u.2,
-                    impact: u.3,
-                    body: u.4,
-                    affected: serde_json::from_str(&u.5).unwrap_or_default(),
-                    notified: u.6,
-                })
-                .collect(),
-        })
+        self.read_view().await?.incident(id).await
     }
 }
 
@@ -331,4 +290,71 @@ pub(crate) async fn apply_action(
         body,
     );
     Ok(Some((id, variant(change))))
+}
+
+impl ReadView {
+    /// Incidents, newest first, with their timelines.
+    pub async fn incidents(&mut self, limit: i64) -> Result<Vec<Incident>, StoreError> {
+        let rows: Vec<IncidentRow> =
+            sqlx::query_as(&format!("{INCIDENT_COLUMNS} ORDER BY id DESC LIMIT ?"))
+                .bind(limit)
+                .fetch_all(&mut *self.tx)
+                .await
+                .context(|| "reading incidents")?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(self.with_timeline(r).await?);
+        }
+        Ok(out)
+    }
+
+    /// One incident with its timeline, if it exists.
+    pub async fn incident(&mut self, id: i64) -> Result<Option<Incident>, StoreError> {
+        let row: Option<IncidentRow> = sqlx::query_as(&format!("{INCIDENT_COLUMNS} WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .context(|| format!("reading incident {id}"))?;
+        match row {
+            Some(r) => Ok(Some(self.with_timeline(r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn with_timeline(&mut self, r: IncidentRow) -> Result<Incident, StoreError> {
+        let updates: Vec<UpdateRow> = sqlx::query_as(
+            "SELECT id, at, status, impact, body, affected_json, notified FROM incident_updates WHERE incident_id = ? ORDER BY at, id",
+        )
+        .bind(r.id)
+        .fetch_all(&mut *self.tx)
+        .await
+        .context(|| format!("reading the timeline of incident {}", r.id))?;
+        Ok(Incident {
+            id: r.id,
+            provider_id: r.provider_id,
+            title: r.title,
+            status: r.status,
+            impact: r.impact,
+            affected: serde_json::from_str(&r.affected_json).unwrap_or_default(),
+            automatic: r.automatic,
+            created_at: ms_to_time(r.created_at),
+            updated_at: ms_to_time(r.updated_at),
+            resolved_at: r.resolved_at.map(ms_to_time),
+            acknowledged_at: r.acknowledged_at.map(ms_to_time),
+            acknowledged_by: r.acknowledged_by,
+            postmortem_url: r.postmortem_url,
+            updates: updates
+                .into_iter()
+                .map(|u| IncidentUpdate {
+                    id: u.id,
+                    at: ms_to_time(u.at),
+                    status: u.status,
+                    impact: u.impact,
+                    body: u.body,
+                    affected: serde_json::from_str(&u.affected_json).unwrap_or_default(),
+                    notified: u.notified,
+                })
+                .collect(),
+        })
+    }
 }

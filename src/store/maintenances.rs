@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::events::{insert_event, NewEvent};
 use super::ms_to_time;
-use super::{SqlxContext, Store, StoreError};
+use super::{ReadView, SqlxContext, Store, StoreError};
 use crate::vocabulary::event::MaintenanceChange;
 use crate::vocabulary::{EventBody, Window, WindowStatus};
 
@@ -49,47 +49,49 @@ pub fn event(variant: fn(MaintenanceChange) -> EventBody, w: &Window) -> NewEven
     }
 }
 
-type Row = (
-    i64,
-    String,
-    String,
-    String,
-    i64,
-    i64,
-    String,
-    String,
-    i64,
-    i64,
-    Option<i64>,
-    Option<i64>,
-);
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    title: String,
+    body: String,
+    models_json: String,
+    starts_at: i64,
+    ends_at: i64,
+    status: String,
+    created_by: String,
+    created_at: i64,
+    updated_at: i64,
+    started_at: Option<i64>,
+    completed_at: Option<i64>,
+}
 
 const COLUMNS: &str = "id, title, body, models_json, starts_at, ends_at, status, created_by, created_at, updated_at, started_at, completed_at FROM maintenances";
 
 fn from_row(r: Row) -> Result<Maintenance, StoreError> {
     let corrupt = |problem: String| StoreError::Corrupt {
         table: "maintenances",
-        row: r.0.to_string(),
+        row: r.id.to_string(),
         problem,
     };
     let models: Vec<String> =
-        serde_json::from_str(&r.3).map_err(|e| corrupt(format!("models_json: {e}")))?;
-    let status = WindowStatus::parse(&r.6).ok_or_else(|| corrupt(format!("status `{}`", r.6)))?;
+        serde_json::from_str(&r.models_json).map_err(|e| corrupt(format!("models_json: {e}")))?;
+    let status =
+        WindowStatus::parse(&r.status).ok_or_else(|| corrupt(format!("status `{}`", r.status)))?;
     Ok(Maintenance {
         window: Window {
-            id: r.0,
-            title: r.1,
-            body: r.2,
+            id: r.id,
+            title: r.title,
+            body: r.body,
             models,
-            starts_at: ms_to_time(r.4),
-            ends_at: ms_to_time(r.5),
+            starts_at: ms_to_time(r.starts_at),
+            ends_at: ms_to_time(r.ends_at),
             status,
         },
-        created_by: r.7,
-        created_at: ms_to_time(r.8),
-        updated_at: ms_to_time(r.9),
-        started_at: r.10.map(ms_to_time),
-        completed_at: r.11.map(ms_to_time),
+        created_by: r.created_by,
+        created_at: ms_to_time(r.created_at),
+        updated_at: ms_to_time(r.updated_at),
+        started_at: r.started_at.map(ms_to_time),
+        completed_at: r.completed_at.map(ms_to_time),
     })
 }
 
@@ -154,16 +156,9 @@ impl Store {
             .collect()
     }
 
-    /// The newest windows (cancelled ones included), newest start first.
+    /// The newest `limit` maintenance windows, latest start first.
     pub async fn list_maintenances(&self, limit: i64) -> Result<Vec<Maintenance>, StoreError> {
-        let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} ORDER BY starts_at DESC, id DESC LIMIT ?"
-        ))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .context(|| "listing maintenance windows")?;
-        rows.into_iter().map(from_row).collect()
+        self.read_view().await?.list_maintenances(limit).await
     }
 
     /// Cancels a window: one not yet started is cancelled outright (never announced as
@@ -214,5 +209,19 @@ impl Store {
             .await
             .context(|| "committing a cancelled maintenance")?;
         Ok(done.rows_affected() > 0)
+    }
+}
+
+impl ReadView {
+    /// The newest windows (cancelled ones included), newest start first.
+    pub async fn list_maintenances(&mut self, limit: i64) -> Result<Vec<Maintenance>, StoreError> {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} ORDER BY starts_at DESC, id DESC LIMIT ?"
+        ))
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await
+        .context(|| "listing maintenance windows")?;
+        rows.into_iter().map(from_row).collect()
     }
 }

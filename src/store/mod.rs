@@ -45,6 +45,14 @@ pub struct Store {
     pool: SqlitePool,
 }
 
+/// Reads that must agree with one another (a page's figures, a snapshot of every model):
+/// one SQLite read transaction, so every query sees the same commit however many writes
+/// land meanwhile (WAL readers keep their snapshot until the transaction ends). Dropping it
+/// ends the transaction. The one-off read methods on [`Store`] use one each.
+pub struct ReadView {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+}
+
 /// Why a store operation failed; every variant says what was being done.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -126,6 +134,16 @@ impl Store {
     }
 
     /// The underlying pool, for queries this module does not offer (and for tests).
+    /// Starts a consistent read (see [`ReadView`]).
+    pub async fn read_view(&self) -> Result<ReadView, StoreError> {
+        let tx = self
+            .pool
+            .begin()
+            .await
+            .context(|| "starting a read transaction")?;
+        Ok(ReadView { tx })
+    }
+
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }

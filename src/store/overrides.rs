@@ -77,17 +77,27 @@ pub(crate) async fn apply_ops(
     Ok(())
 }
 
-type Row = (i64, String, bool, String, String, i64, i64, Option<i64>);
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    model_key: String,
+    enabled: bool,
+    reason: String,
+    created_by: String,
+    created_at: i64,
+    expires_at: i64,
+    ended_at: Option<i64>,
+}
 
 fn active(r: Row) -> ActiveOverride {
     ActiveOverride {
-        id: r.0,
-        model_key: r.1,
-        enabled: r.2,
-        reason: r.3,
-        created_by: r.4,
-        created_at: ms_to_time(r.5),
-        expires_at: ms_to_time(r.6),
+        id: r.id,
+        model_key: r.model_key,
+        enabled: r.enabled,
+        reason: r.reason,
+        created_by: r.created_by,
+        created_at: ms_to_time(r.created_at),
+        expires_at: ms_to_time(r.expires_at),
     }
 }
 
@@ -150,7 +160,7 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|r| {
-                let ended_at = r.7.map(ms_to_time);
+                let ended_at = r.ended_at.map(ms_to_time);
                 let o = active(r);
                 OverrideRow {
                     active: ended_at.is_none() && !o.expired(now),

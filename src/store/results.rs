@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::{SqlxContext, Store, StoreError};
+use super::{ReadView, SqlxContext, Store, StoreError};
 use crate::probe::{ProbeResult, Trigger};
 use crate::vocabulary::Outcome;
 
@@ -188,22 +188,16 @@ impl Store {
         rows.into_iter().map(ResultRow::into_stored).collect()
     }
 
-    /// The `limit` most recent results of `model_key`, newest first.
+    /// A model's newest `limit` results, newest first.
     pub async fn latest_results(
         &self,
         model_key: &str,
         limit: u32,
     ) -> Result<Vec<StoredResult>, StoreError> {
-        let sql = format!(
-            "{SELECT_COLUMNS} WHERE model_key = ? ORDER BY started_at DESC, id DESC LIMIT ?"
-        );
-        let rows: Vec<ResultRow> = sqlx::query_as(&sql)
-            .bind(model_key)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+        self.read_view()
+            .await?
+            .latest_results(model_key, limit)
             .await
-            .context(|| format!("reading the latest {limit} results of {model_key}"))?;
-        rows.into_iter().map(ResultRow::into_stored).collect()
     }
 
     /// Results stored after row `after_id`, in the order they were written, at most `limit`:
@@ -269,5 +263,25 @@ impl Store {
             .fetch_one(&self.pool)
             .await
             .context(|| "counting probe results")
+    }
+}
+
+impl ReadView {
+    /// The `limit` most recent results of `model_key`, newest first.
+    pub async fn latest_results(
+        &mut self,
+        model_key: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredResult>, StoreError> {
+        let sql = format!(
+            "{SELECT_COLUMNS} WHERE model_key = ? ORDER BY started_at DESC, id DESC LIMIT ?"
+        );
+        let rows: Vec<ResultRow> = sqlx::query_as(&sql)
+            .bind(model_key)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *self.tx)
+            .await
+            .context(|| format!("reading the latest {limit} results of {model_key}"))?;
+        rows.into_iter().map(ResultRow::into_stored).collect()
     }
 }

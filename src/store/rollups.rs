@@ -17,7 +17,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
 use super::results::timestamp;
-use super::{SqlxContext, Store, StoreError};
+use super::{ReadView, SqlxContext, Store, StoreError};
 use crate::vocabulary::Outcome;
 
 /// The length of a rollup bucket. Buckets are aligned to the unix epoch, so day buckets
@@ -130,8 +130,7 @@ pub(super) const PERCENTILE_COLUMNS: &str =
     "ttft_p50, ttft_p95, ttft_p99, total_p50, total_p95, total_p99";
 
 impl Store {
-    /// Rollups of `model_key` at `granularity` whose bucket starts in `[from, to)`, oldest first.
-    /// Buckets without any probe have no row.
+    /// A model's rollups of `granularity` with buckets starting in `[from, to)`, oldest first.
     pub async fn rollups(
         &self,
         model_key: &str,
@@ -139,23 +138,10 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<Rollup>, StoreError> {
-        let sql = format!(
-            "SELECT model_key, bucket_start, probes, {}, {PERCENTILE_COLUMNS} FROM rollups \
-             WHERE model_key = ? AND granularity = ? AND bucket_start >= ? AND bucket_start < ? \
-             ORDER BY bucket_start",
-            count_columns()
-        );
-        let rows = sqlx::query(&sql)
-            .bind(model_key)
-            .bind(granularity.as_str())
-            .bind(from.timestamp_millis())
-            .bind(to.timestamp_millis())
-            .fetch_all(&self.pool)
+        self.read_view()
+            .await?
+            .rollups(model_key, granularity, from, to)
             .await
-            .context(|| format!("reading {granularity} rollups of {model_key}"))?;
-        rows.iter()
-            .map(|row| rollup_from_row(row, granularity))
-            .collect()
     }
 
     /// The start of the first bucket of `granularity` not yet rolled up (`None` before the
@@ -281,6 +267,36 @@ pub fn day_so_far(hours: &[Rollup], minutes: &[Rollup], now: DateTime<Utc>) -> O
     day.total_p95 = weighted(|r| r.total_p95);
     day.total_p99 = weighted(|r| r.total_p99);
     Some(day)
+}
+
+impl ReadView {
+    /// Rollups of `model_key` at `granularity` whose bucket starts in `[from, to)`, oldest first.
+    /// Buckets without any probe have no row.
+    pub async fn rollups(
+        &mut self,
+        model_key: &str,
+        granularity: Granularity,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Rollup>, StoreError> {
+        let sql = format!(
+            "SELECT model_key, bucket_start, probes, {}, {PERCENTILE_COLUMNS} FROM rollups \
+             WHERE model_key = ? AND granularity = ? AND bucket_start >= ? AND bucket_start < ? \
+             ORDER BY bucket_start",
+            count_columns()
+        );
+        let rows = sqlx::query(&sql)
+            .bind(model_key)
+            .bind(granularity.as_str())
+            .bind(from.timestamp_millis())
+            .bind(to.timestamp_millis())
+            .fetch_all(&mut *self.tx)
+            .await
+            .context(|| format!("reading {granularity} rollups of {model_key}"))?;
+        rows.iter()
+            .map(|row| rollup_from_row(row, granularity))
+            .collect()
+    }
 }
 
 #[cfg(test)]

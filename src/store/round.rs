@@ -13,7 +13,7 @@ use super::{SqlxContext, Store, StoreError};
 #[derive(Debug, Default)]
 pub struct Round {
     /// When the round ran (the engine's clock); every row of the round carries it.
-    pub at: Option<DateTime<Utc>>,
+    pub at: DateTime<Utc>,
     pub states: Vec<StoredModelState>,
     pub changes: Vec<StateChange>,
     pub events: Vec<NewEvent>,
@@ -27,7 +27,7 @@ impl Store {
     /// Writes a round: states, changes, incident actions, events and their outbox rows, in
     /// one transaction. Nothing of a round is visible unless all of it is.
     pub async fn commit_round(&self, round: &Round) -> Result<(), StoreError> {
-        let at = round.at.unwrap_or_else(Utc::now).timestamp_millis();
+        let at = round.at.timestamp_millis();
         let mut tx = self.begin_write("an evaluation round").await?;
         super::evaluations::write_states(&mut tx, &round.states, &round.changes).await?;
         for e in &round.events {

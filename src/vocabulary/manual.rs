@@ -1,6 +1,6 @@
 //! Decisions people make by hand: an SRE's override of a model's routing decision, and a
 //! planned maintenance window. Stored by `store`, applied by `evaluate`, shown by `web` and
-//! announced in [`super::event`].
+//! announced in events (`vocabulary::event`).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};

@@ -17,7 +17,7 @@ use crate::store::evaluations::StateChange;
 use crate::store::incidents::Incident;
 use crate::store::maintenances::Maintenance;
 use crate::store::rollups::day_so_far;
-use crate::store::{Granularity, Rollup, Store, StoreError};
+use crate::store::{Granularity, ReadView, Rollup, Store, StoreError};
 use crate::vocabulary::Outcome;
 use crate::vocabulary::{Evidence, ModelState};
 
@@ -161,6 +161,9 @@ impl PublicSnapshot {
 }
 
 /// Reads everything the public surfaces show. `routing` is the evaluator's current table.
+///
+/// Every figure is read in one read transaction, so a page never mixes two commits (a
+/// model's state from before a round with its history from after it).
 pub async fn build(
     store: &Store,
     config: &Config,
@@ -168,6 +171,7 @@ pub async fn build(
     version: u64,
     now: DateTime<Utc>,
 ) -> Result<PublicSnapshot, StoreError> {
+    let mut store = store.read_view().await?;
     let states: BTreeMap<String, _> = store
         .load_model_states()
         .await?
@@ -227,7 +231,7 @@ pub async fn build(
                 outcomes_24h: BTreeMap::new(),
                 history: Vec::new(),
             };
-            fill_figures(store, &mut view, &incidents, now).await?;
+            fill_figures(&mut store, &mut view, &incidents, now).await?;
             models.push(view);
         }
         let route_state = routing
@@ -277,7 +281,7 @@ pub fn public_status(mut m: Maintenance, now: DateTime<Utc>) -> Option<Maintenan
 }
 
 async fn fill_figures(
-    store: &Store,
+    store: &mut ReadView,
     view: &mut ModelView,
     incidents: &[Incident],
     now: DateTime<Utc>,

@@ -175,7 +175,7 @@ async fn an_incident_changed_by_hand_after_it_was_read_is_left_as_the_sre_left_i
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("race.db")).await.unwrap();
     let opened = Round {
-        at: Some(at(0)),
+        at: at(0),
         incidents: vec![(
             "acme".into(),
             IncidentAction::Open {
@@ -222,7 +222,7 @@ async fn an_incident_changed_by_hand_after_it_was_read_is_left_as_the_sre_left_i
         let events_before = store.events_after(0, 1000).await.unwrap().len();
         store
             .commit_round(&Round {
-                at: Some(at(12)),
+                at: at(12),
                 incidents: vec![("acme".into(), action)],
                 states: vec![StoredModelState {
                     model_key: "acme/big".into(),

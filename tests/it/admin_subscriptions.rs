@@ -80,7 +80,7 @@ async fn settled_deliveries(app: &TestApp, id: &str) {
 /// Commits a public `model.disabled` event with its outbox row, as the evaluator would.
 async fn announce(app: &TestApp, model: &str) {
     let round = Round {
-        at: Some(Utc::now()),
+        at: Utc::now(),
         events: vec![crate::helpers::model_event(
             "model.disabled",
             model,

@@ -91,7 +91,7 @@ async fn announce(app: &TestApp) {
     );
     app.store
         .commit_round(&Round {
-            at: Some(chrono::Utc::now()),
+            at: chrono::Utc::now(),
             events: vec![event],
             ..Round::default()
         })

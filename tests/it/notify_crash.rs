@@ -123,7 +123,7 @@ async fn sigkill_mid_delivery_loses_nothing() {
         .collect();
     store
         .commit_round(&Round {
-            at: Some(chrono::Utc::now()),
+            at: chrono::Utc::now(),
             events,
             ..Round::default()
         })

@@ -103,7 +103,7 @@ async fn open_automatic(store: &Store, at: DateTime<Utc>) -> i64 {
     let affected: BTreeSet<String> = ["anthropic/claude-opus-4-8".to_string()].into();
     store
         .commit_round(&Round {
-            at: Some(at),
+            at,
             incidents: vec![(
                 "anthropic".into(),
                 IncidentAction::Open {
@@ -124,7 +124,7 @@ async fn open_automatic(store: &Store, at: DateTime<Utc>) -> i64 {
 async fn resolve_automatic(store: &Store, id: i64, at: DateTime<Utc>) {
     store
         .commit_round(&Round {
-            at: Some(at),
+            at,
             incidents: vec![(
                 "anthropic".into(),
                 IncidentAction::Resolve {

@@ -239,7 +239,7 @@ async fn an_extra_probe_goes_out_when_asked_and_is_counted() {
     let mut planned = schedule::plan(&config, &clock, |_| Arc::clone(&prober));
     let requests = ProbeRequests::new(["p/m"]);
     schedule::attach(&mut planned, &requests);
-    let stats = Arc::new(schedule::SchedulerStats::default());
+    let stats = Arc::new(modelwatch::metrics::SchedulerStats::default());
     let metrics = Arc::new(modelwatch::metrics::Metrics::new(Arc::clone(&stats), clock));
     let (tx, mut rx) = mpsc::channel(100);
     let (stop, stop_rx) = watch::channel(false);

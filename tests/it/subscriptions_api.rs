@@ -84,7 +84,7 @@ async fn settled_delivery_log(app: &TestApp, id: &str, token: &str) -> Value {
 /// Commits events as the evaluator would (with their outbox rows).
 async fn announce(app: &TestApp, events: &[(&'static str, &str, &str)]) {
     let round = Round {
-        at: Some(chrono::Utc::now()),
+        at: chrono::Utc::now(),
         events: events
             .iter()
             .map(|(kind, provider, model)| {
@@ -452,7 +452,7 @@ async fn a_persistently_failing_endpoint_is_disabled_and_its_owner_told() {
         .await
         .unwrap();
     let round = Round {
-        at: Some(chrono::Utc::now()),
+        at: chrono::Utc::now(),
         events: vec![model_event(
             "model.disabled",
             "p/m",
@@ -596,7 +596,7 @@ async fn an_unreadable_stored_event_is_a_dead_delivery_with_its_reason() {
     let event =
         |model: &str| model_event("model.disabled", model, model, "partial_outage", None, &[]);
     let round = Round {
-        at: Some(chrono::Utc::now()),
+        at: chrono::Utc::now(),
         events: vec![event("p/broken"), event("p/fine")],
         ..Round::default()
     };
@@ -653,7 +653,7 @@ async fn a_subscription_is_stamped_by_the_service_clock() {
     let r = create(&app, json!({"kind": "webhook", "url": url, "models": ["anthropic/claude-opus-4-8"], "events": ["model.disabled"]})).await;
     assert_eq!(r.status(), 201);
     let round = Round {
-        at: Some(day_behind + chrono::Duration::minutes(1)),
+        at: day_behind + chrono::Duration::minutes(1),
         events: vec![model_event(
             "model.disabled",
             "anthropic/claude-opus-4-8",
