@@ -19,6 +19,7 @@
 
 pub mod errors;
 pub mod openapi;
+mod openapi_events;
 #[cfg(test)]
 mod openapi_tests;
 mod openapi_write;

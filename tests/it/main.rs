@@ -36,4 +36,5 @@ mod store_results;
 mod subscription_forms;
 mod subscriptions_api;
 mod web_site;
+mod webhook_schema;
 mod webhooks;

@@ -8,7 +8,8 @@
 //! real responses against it.
 //!
 //! This file describes the public read routes; `openapi_write` adds the
-//! subscription API and the admin API (their operations, bodies and security schemes).
+//! subscription API and the admin API (their operations, bodies and security schemes), and
+//! `openapi_events` the native webhook bodies (`webhooks`).
 
 use serde_json::{json, Map, Value};
 
@@ -16,6 +17,7 @@ use serde_json::{json, Map, Value};
 pub fn document(base_url: &str) -> Value {
     let mut doc = read_document(base_url);
     super::openapi_write::extend(&mut doc);
+    super::openapi_events::extend(&mut doc);
     doc
 }
 
