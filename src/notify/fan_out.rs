@@ -104,6 +104,89 @@ mod tests {
         assert!(!matches(&p, "model.disabled", Some("a"), Some("a/x"), &[]));
         assert!(matches(&p, "incident.resolved", Some("b"), None, &[]));
     }
+
+    fn subscription(id: &str, models: &[&str]) -> Subscription {
+        let at = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        Subscription {
+            id: id.into(),
+            kind: Kind::Webhook,
+            format: crate::vocabulary::Format::Native,
+            url: Some("https://example.com/hook".into()),
+            email: None,
+            filter: Filter {
+                models: models.iter().map(|m| m.to_string()).collect(),
+                ..Filter::default()
+            },
+            status: crate::vocabulary::Status::Active,
+            secret_enc: None,
+            previous_secret_enc: None,
+            previous_secret_until: None,
+            created_at: at,
+            confirmed_at: None,
+            disabled_at: None,
+            disabled_reason: None,
+            failing_since: None,
+        }
+    }
+
+    /// Events without a model of their own reach the subscribers of the models they name:
+    /// an incident's affected models, a maintenance window's models.
+    #[test]
+    fn incidents_and_windows_reach_the_subscribers_of_their_models() {
+        use crate::vocabulary::event::{IncidentChange, MaintenanceChange};
+        use crate::vocabulary::{EventBody, IncidentStatus, Window, WindowStatus};
+        let at = chrono::Utc::now();
+        let window = Window {
+            id: 1,
+            title: "t".into(),
+            body: String::new(),
+            models: vec!["a/x".into()],
+            starts_at: at,
+            ends_at: at,
+            status: WindowStatus::Scheduled,
+        };
+        let incident = IncidentChange::new(
+            "a",
+            1,
+            "t",
+            IncidentStatus::Investigating,
+            "minor",
+            vec!["a/x".into()],
+            "",
+        );
+        let subs = [
+            subscription("x", &["a/x"]),
+            subscription("y", &["a/y"]),
+            subscription("all", &[]),
+        ];
+        for body in [
+            EventBody::MaintenanceScheduled(MaintenanceChange::of(&window)),
+            EventBody::IncidentCreated(incident),
+        ] {
+            let event = Event::new(at, true, body);
+            let outbox = OutboxEvent {
+                outbox_id: 1,
+                event_id: 1,
+                kind: event.kind().into(),
+                provider_id: Some("a".into()),
+                model_key: None,
+                public: true,
+                payload_json: event.to_json(),
+                occurred_at: at,
+                covered: false,
+            };
+            let ids: Vec<&str> = recipients(&outbox, &subs)
+                .iter()
+                .map(|s| s.id.as_str())
+                .collect();
+            assert_eq!(ids, ["x", "all"], "{}", event.kind());
+            let private = OutboxEvent {
+                public: false,
+                ..outbox
+            };
+            assert!(recipients(&private, &subs).is_empty());
+        }
+    }
 }
 
 /// Fan-out end to end over a real SQLite file: the rule above, run in the store's
