@@ -52,7 +52,7 @@ pub fn plan(
     match open {
         None if affected.is_empty() => None,
         None => Some(IncidentAction::Open {
-            title: format!("{provider_name}: {} impaired", short_list(&impaired)),
+            title: title(provider_name, &impaired),
             impact,
             body: format!(
                 "We are seeing problems with {}. Other {provider_name} models are not affected.",
@@ -105,6 +105,7 @@ pub fn plan(
                 id: inc.id,
                 from: inc.status,
                 status,
+                title: Some(title(provider_name, &impaired)),
                 impact,
                 affected,
                 body: body.join(" "),
@@ -115,6 +116,8 @@ pub fn plan(
                 id: inc.id,
                 from: inc.status,
                 status: IncidentStatus::Monitoring,
+                // The title keeps naming what was wrong.
+                title: None,
                 impact: "none",
                 affected: inc.affected.clone(),
                 body: "All affected models have recovered; we are monitoring.".to_string(),
@@ -130,6 +133,21 @@ pub fn plan(
             Some(_) => None,
         },
     }
+}
+
+/// "Anthropic: Claude Opus 4.8 (major outage)": the impaired models and the worst state
+/// among them, so the title follows the incident as it gets worse or better.
+fn title(provider_name: &str, impaired: &[&ModelView]) -> String {
+    let worst = impaired
+        .iter()
+        .map(|m| m.state)
+        .max_by_key(|s| s.severity())
+        .unwrap_or(ModelState::DegradedPerformance);
+    format!(
+        "{provider_name}: {} ({})",
+        short_list(impaired),
+        worst.label().to_lowercase()
+    )
 }
 
 fn short_list(models: &[&ModelView]) -> String {
@@ -198,12 +216,17 @@ mod tests {
             view("a/x", ModelState::MajorOutage),
             view("a/y", ModelState::Operational),
         ];
-        let Some(IncidentAction::Update { impact, body, .. }) =
-            plan("A", &worse, Some(&open), now, quiet)
+        let Some(IncidentAction::Update {
+            impact,
+            body,
+            title,
+            ..
+        }) = plan("A", &worse, Some(&open), now, quiet)
         else {
             panic!("a worse state must update the incident")
         };
         assert_eq!(impact, "critical");
+        assert_eq!(title.as_deref(), Some("A: A/X (major outage)"));
         assert!(
             body.contains("Impact is now critical. Still affected: A/X (major outage)."),
             "{body}"
@@ -212,11 +235,13 @@ mod tests {
             view("a/x", ModelState::PartialOutage),
             view("a/y", ModelState::DegradedPerformance),
         ];
-        let Some(IncidentAction::Update { body, .. }) = plan("A", &both, Some(&open), now, quiet)
+        let Some(IncidentAction::Update { body, title, .. }) =
+            plan("A", &both, Some(&open), now, quiet)
         else {
             panic!()
         };
         assert!(body.contains("Now also affected: A/Y"), "{body}");
+        assert_eq!(title.as_deref(), Some("A: A/X and A/Y (partial outage)"));
 
         let Some(IncidentAction::Update { status, .. }) =
             plan("A", &healthy, Some(&open), now, quiet)

@@ -37,6 +37,8 @@ pub enum IncidentAction {
         /// SRE may have moved or resolved the incident meanwhile).
         from: IncidentStatus,
         status: IncidentStatus,
+        /// A new title when the affected models or the worst state changed; `None` keeps it.
+        title: Option<String>,
         impact: &'static str,
         affected: BTreeSet<String>,
         body: String,
@@ -205,16 +207,18 @@ pub(crate) async fn apply_action(
             id,
             from,
             status,
+            title,
             impact,
             affected,
             body,
         } => {
             let monitoring_since = (*status == IncidentStatus::Monitoring).then_some(at);
             let written = sqlx::query(
-                "UPDATE incidents SET status = ?, impact = CASE WHEN ? = 'none' THEN impact ELSE ? END, affected_json = ?, updated_at = ?, monitoring_since = ? \
+                "UPDATE incidents SET status = ?, title = COALESCE(?, title), impact = CASE WHEN ? = 'none' THEN impact ELSE ? END, affected_json = ?, updated_at = ?, monitoring_since = ? \
                  WHERE id = ? AND status = ? AND resolved_at IS NULL",
             )
             .bind(status.as_str())
+            .bind(title.as_deref())
             .bind(*impact)
             .bind(*impact)
             .bind(affected_json(affected))
