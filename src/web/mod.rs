@@ -9,11 +9,11 @@
 //! - renderers: [`pages`] (HTML), [`statuspage`] (`/api/v2`), [`api_v1`], [`feeds`], [`badges`].
 
 pub mod admin;
-pub mod admin_auth;
 pub mod api_v1;
 pub mod badges;
 pub mod client_ip;
 pub mod feeds;
+pub mod http;
 pub mod metrics;
 pub mod pages;
 pub mod publisher;
@@ -84,7 +84,7 @@ pub fn renderers() -> Vec<Renderer> {
 /// The route table.
 ///
 /// Everything under `/api/v1` is one router mounted as a service behind
-/// [`api_v1::errors::json_errors`], so that every refusal there, including the ones axum
+/// [`http::rejections::json_errors`], so that every refusal there, including the ones axum
 /// answers by itself (a method a route does not have), is the documented JSON error.
 pub fn router(state: AppState) -> Router {
     use axum::middleware::from_fn;
@@ -117,7 +117,7 @@ pub fn router(state: AppState) -> Router {
         .layer(resolve_client.clone())
         .layer(from_fn(subscriptions::private_responses))
         // Subscribing needs no credentials: an oversized body is refused before anything.
-        .layer(from_fn(api_v1::errors::body_limit));
+        .layer(from_fn(http::rejections::body_limit));
     let subscription_pages = Router::new()
         .route("/subscriptions/new", post(subscribe_pages::form))
         .route("/subscriptions/confirm", get(subscribe_pages::confirm))
@@ -148,7 +148,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin.pages.layer(resolve_client))
         .nest_service(
             "/api/v1",
-            any_service(api).layer(from_fn(api_v1::errors::json_errors)),
+            any_service(api).layer(from_fn(http::rejections::json_errors)),
         )
         .fallback_service(any(site::serve).with_state(site))
 }

@@ -438,7 +438,7 @@ async fn authorised(
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(crate::web::admin_auth::bearer_token)
+        .and_then(crate::web::admin::auth::bearer_token)
         .ok_or_else(|| {
             ApiError::status(
                 StatusCode::UNAUTHORIZED,

@@ -13,12 +13,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::super::admin_auth::{internal, refuse, AdminState, ApiCaller};
-use super::super::api_v1::errors::{json_body, ApiPath, ApiQuery};
 use super::super::subscriptions::ApiError;
+use super::auth::{internal, refuse, AdminState, ApiCaller};
 use super::{admin_error, parse_scope};
 use crate::admin::audit::{self, Change};
 use crate::admin::{tokens, Scope};
+use crate::web::http::rejections::{json_body, ApiPath, ApiQuery};
 
 /// The API's routes, merged into the admin router.
 pub(super) fn routes() -> Router<Arc<AdminState>> {

@@ -23,16 +23,16 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::super::admin_auth::{internal, refuse, AdminState, AdminUser, ApiCaller};
-use super::super::api_v1::errors::{json_body, ApiPath};
 use super::super::pages::{time, TimeView};
 use super::super::subscriptions::ApiError;
+use super::auth::{internal, refuse, AdminState, AdminUser, ApiCaller};
 use super::{check_csrf, layout, page, PageError, PageForm, PagePath, PageUser};
 use crate::admin::audit::{self, Actor, Change};
 use crate::admin::Scope;
 use crate::evaluate::incidents::IncidentStatus;
 use crate::store::incident_ops::{self, NewIncident, NewUpdate, OpsError};
 use crate::store::incidents::Incident;
+use crate::web::http::rejections::{json_body, ApiPath};
 
 pub(super) fn api_routes() -> Router<Arc<AdminState>> {
     Router::new()

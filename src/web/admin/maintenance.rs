@@ -14,12 +14,12 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::super::admin_auth::{internal, refuse, AdminState, ApiCaller};
-use super::super::api_v1::errors::{json_body, ApiPath};
 use super::super::subscriptions::ApiError;
+use super::auth::{internal, refuse, AdminState, ApiCaller};
 use super::overrides::{audit, bad, known_model};
 use crate::admin::Scope;
 use crate::store::maintenances::NewMaintenance;
+use crate::web::http::rejections::{json_body, ApiPath};
 
 const MAX_TITLE: usize = 200;
 const MAX_BODY: usize = 10_000;

@@ -15,15 +15,15 @@ use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use super::super::admin_auth::{internal, AdminState, AdminUser};
-use super::super::api_v1::errors::body_error;
 use super::super::pages::{time, TimeView};
 use super::super::subscriptions::ApiError;
+use super::auth::{internal, AdminState, AdminUser};
 use super::maintenance::{cancel_checked, create_checked};
 use super::override_pages::as_caller;
 use super::overrides::bad;
 use super::{check_csrf, layout, page, CsrfForm, PageError, PageForm, PagePath, PageUser};
 use crate::evaluate::overrides::WindowStatus;
+use crate::web::http::rejections::body_error;
 
 pub(super) fn routes() -> Router<Arc<AdminState>> {
     Router::new()

@@ -14,9 +14,9 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::super::admin_auth::{internal, refuse, AdminState, AdminUser, ApiCaller};
 use super::super::pages::{time, TimeView};
 use super::super::subscriptions::ApiError;
+use super::auth::{internal, refuse, AdminState, AdminUser, ApiCaller};
 use super::overrides::{audit, bad, create_checked, MAX_OVERRIDE};
 use super::{check_csrf, layout, page, CsrfForm, PageError, PageForm, PagePath, PageUser};
 use crate::admin::Scope;

@@ -14,12 +14,12 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::super::admin_auth::{internal, refuse, AdminState, ApiCaller};
-use super::super::api_v1::errors::{json_body, ApiPath};
 use super::super::subscriptions::ApiError;
+use super::auth::{internal, refuse, AdminState, ApiCaller};
 use crate::admin::audit::{self, Change};
 use crate::admin::Scope;
 use crate::store::overrides::NewOverride;
+use crate::web::http::rejections::{json_body, ApiPath};
 
 /// Longest override: a forgotten one must not pin a model for ever.
 pub(super) const MAX_OVERRIDE: chrono::Duration = chrono::Duration::days(7);

@@ -25,16 +25,16 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::super::admin_auth::{internal, refuse, AdminState, AdminUser, ApiCaller};
-use super::super::api_v1::errors::{body_error, ApiPath};
 use super::super::pages::{time, TimeView};
 use super::super::subscriptions::ApiError;
+use super::auth::{internal, refuse, AdminState, AdminUser, ApiCaller};
 use super::overrides::{audit, bad};
 use super::{check_csrf, layout, page, PageError, PageForm, PagePath, PageUser};
 use crate::admin::Scope;
 use crate::notify::subscription::{Kind, Status};
 use crate::store::deliveries::DeliveryLog;
 use crate::store::subscriptions::Subscription;
+use crate::web::http::rejections::{body_error, ApiPath};
 
 const LIST_LIMIT: i64 = 500;
 const LOG_LIMIT: i64 = 200;

@@ -4,7 +4,7 @@
 //!
 //! Refusals are JSON errors like the rest of the API: 401 when no valid credential was
 //! sent, 403 when the credential is valid but not enough (scope, CSRF). Pages and forms
-//! take [`super::admin::PageUser`] instead, which shows the refusal as a page.
+//! take [`super::PageUser`] instead, which shows the refusal as a page.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,8 +14,8 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 
-use super::subscriptions::{ApiError, RateLimiter};
-use super::AppState;
+use super::super::subscriptions::{ApiError, RateLimiter};
+use super::super::AppState;
 use crate::admin::audit::Actor;
 use crate::admin::auth::{Auth, Session, ABSOLUTE};
 use crate::admin::{tokens, Scope};
@@ -101,7 +101,7 @@ pub fn bearer_token(value: &str) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The client's address (see [`super::client_ip`]), when the server knows it.
+/// The client's address (see [`crate::web::client_ip`]), when the server knows it.
 pub fn client_addr(parts: &Parts) -> Option<String> {
     if let Some(ClientIp(ip)) = parts.extensions.get::<ClientIp>() {
         return Some(ip.to_string());

@@ -89,11 +89,11 @@ fn describe(expected_type: &str) -> String {
 pub fn path_error(params: &[(String, String)], rejection: PathRejection) -> ApiError {
     use axum::extract::path::ErrorKind;
     let PathRejection::FailedToDeserializePathParams(e) = rejection else {
-        return super::super::admin_auth::internal(rejection.body_text());
+        return crate::web::admin::auth::internal(rejection.body_text());
     };
     if e.status().is_server_error() {
         // A route and its extractor disagree: our bug, not the caller's.
-        return super::super::admin_auth::internal(e.body_text());
+        return crate::web::admin::auth::internal(e.body_text());
     }
     let name_of = |value: &str| {
         params

@@ -1,6 +1,6 @@
 //! The admin surface: sign-in pages and the operations board under `/admin`, and the same
 //! operations as JSON under `/api/v1/admin` (in [`api`]). Who may call what is decided by the
-//! extractors in [`super::admin_auth`]; every change is written to the audit log.
+//! extractors in [`auth`]; every change is written to the audit log.
 //!
 //! Forms carry a CSRF token: for signed-in pages the session's HMAC token; for the sign-in
 //! form (no session yet) an HMAC of a random nonce kept in a short-lived cookie, so another
@@ -28,8 +28,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::admin_auth::{cookie, internal, refuse, AdminState, AdminUser, SESSION_COOKIE};
-use super::api_v1::errors::{too_large, ApiPath};
+use self::auth::{cookie, internal, refuse, AdminState, AdminUser, SESSION_COOKIE};
+use super::http::rejections::{too_large, ApiPath};
 use super::pages::{time, Layout};
 use super::subscriptions::ApiError;
 use super::AppState;
@@ -39,6 +39,7 @@ use crate::admin::{tokens, AdminError, Scope};
 use crate::notify::secrets::new_id;
 use crate::web::client_ip::ClientIp;
 mod api;
+pub mod auth;
 mod incidents;
 mod maintenance;
 mod maintenance_pages;
@@ -425,7 +426,7 @@ async fn board_rows(state: &AdminState) -> Result<Vec<BoardRow>, crate::store::S
 /// `GET /api/v1/admin/board` (scope read): the live board as JSON.
 async fn board_json(
     State(state): State<Arc<AdminState>>,
-    caller: super::admin_auth::ApiCaller,
+    caller: auth::ApiCaller,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
     caller.require(Scope::Read)?;
     let models = board_rows(&state).await.map_err(internal)?;
