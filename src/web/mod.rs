@@ -6,7 +6,11 @@
 //!
 //! - [`snapshot`]: what the public sees, read from the store in one go;
 //! - [`publisher`]: rebuilds and swaps the site; [`site`]: bodies, compression, ETags;
-//! - renderers: [`pages`] (HTML), [`statuspage`] (`/api/v2`), [`api_v1`], [`feeds`], [`badges`].
+//! - renderers: [`pages`] (HTML), [`statuspage`] (`/api/v2`), [`api_v1`], [`feeds`], [`badges`];
+//! - live handlers: [`subscriptions`] (the subscription API) and [`subscribe_pages`], which
+//!   share [`notify_state`]; the admin pages and API in [`admin`];
+//! - [`http`]: what public and admin handlers share (the JSON error, rejections, rate
+//!   limits, credentials), so that neither imports the other.
 
 pub mod admin;
 pub mod api_v1;
@@ -15,6 +19,7 @@ pub mod client_ip;
 pub mod feeds;
 pub mod http;
 pub mod metrics;
+pub mod notify_state;
 pub mod pages;
 pub mod publisher;
 pub mod site;
@@ -51,7 +56,7 @@ pub struct AppState {
     /// The rendered public site, replaced by the publisher.
     pub site: SiteHandle,
     /// Subscriptions: store, secrets, mailer, address guard, rate limiter.
-    pub notify: Arc<subscriptions::NotifyState>,
+    pub notify: Arc<notify_state::NotifyState>,
     /// Operational metrics (`/metrics`) and the scheduler figures `/readyz` checks.
     pub metrics: Arc<Metrics>,
     /// Rebuilds the public site at once (after an SRE changes an incident).
