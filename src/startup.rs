@@ -26,8 +26,8 @@ use crate::probe::{http_client, prober_for};
 use crate::schedule;
 use crate::store::writer::{spawn_maintenance, spawn_writer_notifying};
 use crate::store::Store;
+use crate::web::notify_state::NotifyState;
 use crate::web::publisher::Publisher;
-use crate::web::subscriptions::NotifyState;
 use crate::web::{renderers, router, AppState};
 
 /// How often rollups and retention run.

@@ -335,6 +335,31 @@ impl Auth {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Ends session `id` on behalf of `actor` and audits it as `action`: `session.logout`
+    /// when people sign themselves out, `session.revoke` when an administrator ends a
+    /// session. False, with nothing audited, if there is no such live session.
+    pub async fn end_session(
+        &self,
+        id: &str,
+        action: &'static str,
+        actor: &Actor,
+        client_addr: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        if !self.revoke_session(id, now).await? {
+            return Ok(false);
+        }
+        let change = Change {
+            actor,
+            action,
+            target: Some(id),
+            detail: serde_json::json!({}),
+            client_addr,
+        };
+        audit::record(&self.store, change, now).await?;
+        Ok(true)
+    }
+
     /// The CSRF token of a session, for its forms and `X-CSRF-Token` headers.
     pub fn csrf_token(&self, session: &Session) -> String {
         self.secrets.link_token("csrf", &session.id_hash)

@@ -183,14 +183,52 @@ async fn api_tokens_are_hashed_scoped_and_revocable() {
         .await
         .unwrap();
     assert_ne!(stored, token.expose());
-    assert!(tokens::revoke(store, &id, now).await.unwrap());
+    assert!(tokens::revoke(store, &id, &Actor::cli(), None, now)
+        .await
+        .unwrap());
     assert!(tokens::authenticate(store, token.expose(), now)
         .await
         .unwrap()
         .is_none());
+    assert!(!tokens::revoke(store, &id, &Actor::cli(), None, now)
+        .await
+        .unwrap());
+    let entries = audit::list(store, 100, None).await.unwrap();
+    let revoked =
+        |e: &&audit::Entry| e.action == "token.revoke" && e.target.as_deref() == Some(id.as_str());
+    assert_eq!(entries.iter().filter(revoked).count(), 1);
     assert!(
         tokens::create(store, Scope::Read, "bad\nname", &Actor::cli(), None, now)
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn ending_a_session_revokes_it_and_is_audited_once() {
+    let (_dir, auth) = setup().await;
+    let now = Utc::now();
+    let (session, token) = auth
+        .login("ops@example.com", PASSWORD, Some("192.0.2.1"), now)
+        .await
+        .unwrap();
+    let actor = Actor::user(&session.email);
+    let client = Some("192.0.2.1".to_string());
+    assert!(auth
+        .end_session(&session.id, "session.logout", &actor, client.clone(), now)
+        .await
+        .unwrap());
+    assert!(auth.session(token.expose(), now).await.unwrap().is_none());
+    assert!(!auth
+        .end_session(&session.id, "session.logout", &actor, client, now)
+        .await
+        .unwrap());
+    let entries = audit::list(auth.store(), 100, None).await.unwrap();
+    let ended: Vec<_> = entries
+        .iter()
+        .filter(|e| e.action == "session.logout")
+        .collect();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].target.as_deref(), Some(session.id.as_str()));
+    assert_eq!(ended[0].client_addr.as_deref(), Some("192.0.2.1"));
 }

@@ -1,6 +1,6 @@
 //! Admin access: accounts with argon2id passwords, sessions, CSRF tokens, API tokens with
-//! scopes, and the audit log. The HTTP side (extractors, pages, JSON API) is in
-//! `web::admin_auth` and `web::admin`; the command line side in [`cli`].
+//! scopes, and the audit log, with no HTTP in them. The HTTP side (extractors, pages, JSON
+//! API) is in `web::admin`, whose handlers call these; the command line side in [`cli`].
 //!
 //! - [`password`]: hashing and verifying passwords (argon2id, OWASP parameters);
 //! - [`auth`]: users, sign-in with lock-out, sessions, CSRF;

@@ -96,8 +96,15 @@ pub async fn list(store: &Store) -> Result<Vec<ApiToken>, StoreError> {
     select(store, None).await
 }
 
-/// Revokes token `id`; false if there is no such unrevoked token.
-pub async fn revoke(store: &Store, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+/// Revokes token `id` and audits it (`token.revoke`); false, with nothing audited, if there
+/// is no such unrevoked token.
+pub async fn revoke(
+    store: &Store,
+    id: &str,
+    actor: &Actor,
+    client_addr: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
     let done =
         sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
             .bind(now.timestamp_millis())
@@ -105,7 +112,18 @@ pub async fn revoke(store: &Store, id: &str, now: DateTime<Utc>) -> Result<bool,
             .execute(store.pool())
             .await
             .context(|| format!("revoking API token {id}"))?;
-    Ok(done.rows_affected() > 0)
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let change = Change {
+        actor,
+        action: "token.revoke",
+        target: Some(id),
+        detail: serde_json::json!({}),
+        client_addr,
+    };
+    audit::record(store, change, now).await?;
+    Ok(true)
 }
 
 /// The live token with `token_hash`, or every token (revoked ones too).

@@ -15,9 +15,8 @@
 //! - `/api/v1/openapi.json`.
 //!
 //! Unknown paths and bad `period` values are answered by [`super::site::serve`]; every
-//! other refusal under `/api/v1` gets the same JSON shape through [`errors`].
+//! other refusal under `/api/v1` gets the same JSON shape through [`super::http::rejections`].
 
-pub mod errors;
 pub mod openapi;
 mod openapi_events;
 #[cfg(test)]

@@ -6,15 +6,20 @@
 //!
 //! - [`snapshot`]: what the public sees, read from the store in one go;
 //! - [`publisher`]: rebuilds and swaps the site; [`site`]: bodies, compression, ETags;
-//! - renderers: [`pages`] (HTML), [`statuspage`] (`/api/v2`), [`api_v1`], [`feeds`], [`badges`].
+//! - renderers: [`pages`] (HTML), [`statuspage`] (`/api/v2`), [`api_v1`], [`feeds`], [`badges`];
+//! - live handlers: [`subscriptions`] (the subscription API) and [`subscribe_pages`], which
+//!   share [`notify_state`]; the admin pages and API in [`admin`];
+//! - [`http`]: what public and admin handlers share (the JSON error, rejections, rate
+//!   limits, credentials), so that neither imports the other.
 
 pub mod admin;
-pub mod admin_auth;
 pub mod api_v1;
 pub mod badges;
 pub mod client_ip;
 pub mod feeds;
+pub mod http;
 pub mod metrics;
+pub mod notify_state;
 pub mod pages;
 pub mod publisher;
 pub mod site;
@@ -51,7 +56,7 @@ pub struct AppState {
     /// The rendered public site, replaced by the publisher.
     pub site: SiteHandle,
     /// Subscriptions: store, secrets, mailer, address guard, rate limiter.
-    pub notify: Arc<subscriptions::NotifyState>,
+    pub notify: Arc<notify_state::NotifyState>,
     /// Operational metrics (`/metrics`) and the scheduler figures `/readyz` checks.
     pub metrics: Arc<Metrics>,
     /// Rebuilds the public site at once (after an SRE changes an incident).
@@ -84,7 +89,7 @@ pub fn renderers() -> Vec<Renderer> {
 /// The route table.
 ///
 /// Everything under `/api/v1` is one router mounted as a service behind
-/// [`api_v1::errors::json_errors`], so that every refusal there, including the ones axum
+/// [`http::rejections::json_errors`], so that every refusal there, including the ones axum
 /// answers by itself (a method a route does not have), is the documented JSON error.
 pub fn router(state: AppState) -> Router {
     use axum::middleware::from_fn;
@@ -117,7 +122,7 @@ pub fn router(state: AppState) -> Router {
         .layer(resolve_client.clone())
         .layer(from_fn(subscriptions::private_responses))
         // Subscribing needs no credentials: an oversized body is refused before anything.
-        .layer(from_fn(api_v1::errors::body_limit));
+        .layer(from_fn(http::rejections::body_limit));
     let subscription_pages = Router::new()
         .route("/subscriptions/new", post(subscribe_pages::form))
         .route("/subscriptions/confirm", get(subscribe_pages::confirm))
@@ -148,7 +153,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin.pages.layer(resolve_client))
         .nest_service(
             "/api/v1",
-            any_service(api).layer(from_fn(api_v1::errors::json_errors)),
+            any_service(api).layer(from_fn(http::rejections::json_errors)),
         )
         .fallback_service(any(site::serve).with_state(site))
 }

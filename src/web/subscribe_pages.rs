@@ -15,9 +15,10 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
+use super::notify_state::NotifyState;
 use super::pages::subscribe::{event_choices, Choice};
 use super::pages::Layout;
-use super::subscriptions::{parse_filter, subscribe, NotifyState};
+use super::subscriptions::{parse_filter, subscribe};
 use crate::notify::secrets::hash_token;
 use crate::vocabulary::Status;
 use crate::web::client_ip::ClientIp;

@@ -4,164 +4,34 @@
 //! Input is parsed into domain types at the edge; every refusal says which field and why
 //! (400 for malformed JSON, 422 for a value we cannot accept, 429 past the per-client limit).
 
-use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 use tracing::{error, info};
 
-use crate::clock::Clock;
-use crate::config::{Config, NotifyConfig};
 use crate::notify::dispatcher::links;
-use crate::notify::email::{self, Mailer};
-use crate::notify::secrets::{hash_token, new_id, new_token, SecretBox};
+use crate::notify::email;
+use crate::notify::secrets::{hash_token, new_id, new_token};
 use crate::notify::signing::new_secret;
-use crate::notify::ssrf::AddressGuard;
 use crate::store::subscriptions::{NewSubscription, Subscription};
-use crate::store::Store;
 use crate::vocabulary::{Filter, Format, Kind, Status, PUBLIC_EVENTS};
 use crate::web::client_ip::ClientIp;
+use crate::web::http::credentials::bearer_token;
+use crate::web::http::ApiError;
+use crate::web::notify_state::NotifyState;
 
 /// How long a rotated-out secret keeps signing alongside the new one.
 pub const ROTATION_GRACE: Duration = Duration::from_secs(24 * 3600);
 /// PagerDuty's Events API v2 endpoint, the default URL of `pagerduty` subscriptions.
 const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
-
-/// What the subscription handlers share.
-pub struct NotifyState {
-    pub store: Store,
-    pub secrets: SecretBox,
-    pub mailer: Mailer,
-    pub guard: AddressGuard,
-    pub config: NotifyConfig,
-    pub base_url: String,
-    /// Configured `provider/model` ids and provider ids, for validating filters.
-    pub models: HashSet<String>,
-    pub providers: HashSet<String>,
-    pub limiter: RateLimiter,
-    /// The service's clock (see [`crate::web::AppState::clock`]).
-    pub clock: Clock,
-}
-
-impl NotifyState {
-    /// Now, by the service's clock.
-    pub fn now(&self) -> chrono::DateTime<Utc> {
-        self.clock.now()
-    }
-
-    pub fn new(
-        store: Store,
-        config: &Config,
-        secrets: SecretBox,
-        mailer: Mailer,
-        clock: Clock,
-    ) -> NotifyState {
-        NotifyState {
-            clock,
-            store,
-            secrets,
-            mailer,
-            guard: AddressGuard::new(config.notify.allow_internal_targets.clone()),
-            limiter: RateLimiter::new(config.notify.subscribe_per_hour, Duration::from_secs(3600)),
-            config: config.notify.clone(),
-            base_url: config.server.public_url.clone(),
-            models: config
-                .models()
-                .map(|(p, m)| format!("{}/{}", p.id, m.id))
-                .collect(),
-            providers: config.providers.iter().map(|p| p.id.clone()).collect(),
-        }
-    }
-}
-
-/// A fixed-window counter per client address. Bounded: windows of idle clients are dropped
-/// when the map grows, so a flood of addresses cannot grow memory without limit.
-pub struct RateLimiter {
-    per_window: u32,
-    window: Duration,
-    seen: Mutex<HashMap<IpAddr, (Instant, u32)>>,
-}
-
-impl RateLimiter {
-    pub fn new(per_window: u32, window: Duration) -> Self {
-        RateLimiter {
-            per_window,
-            window,
-            seen: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Counts a request; `Err(seconds until allowed)` past the limit.
-    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
-        let Ok(mut seen) = self.seen.lock() else {
-            return Ok(());
-        };
-        let now = Instant::now();
-        if seen.len() > 10_000 {
-            seen.retain(|_, (start, _)| now.duration_since(*start) < self.window);
-        }
-        let entry = seen.entry(ip).or_insert((now, 0));
-        if now.duration_since(entry.0) >= self.window {
-            *entry = (now, 0);
-        }
-        if entry.1 >= self.per_window {
-            return Err((self.window - now.duration_since(entry.0)).as_secs().max(1));
-        }
-        entry.1 += 1;
-        Ok(())
-    }
-}
-
-/// An API error: status, message, and the field it is about.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub message: String,
-    pub field: Option<&'static str>,
-}
-
-impl ApiError {
-    fn field(field: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            message: message.into(),
-            field: Some(field),
-        }
-    }
-    fn status(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            message: message.into(),
-            field: None,
-        }
-    }
-    fn internal(e: impl std::fmt::Display) -> Self {
-        error!(error = %e, "subscription request failed");
-        ApiError::status(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "something went wrong; try again later",
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut error = json!({ "status": self.status.as_u16(), "message": self.message });
-        if let Some(f) = self.field {
-            error["field"] = json!(f);
-        }
-        (self.status, Json(json!({ "error": error }))).into_response()
-    }
-}
 
 /// The JSON a client sends to subscribe.
 #[derive(Debug, Deserialize)]
@@ -220,6 +90,11 @@ pub fn parse_filter(
         providers,
         events,
     })
+}
+
+/// A failure of ours while serving a subscriber: logged, and answered without detail.
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal("subscription request failed", e)
 }
 
 /// The longest webhook URL accepted; real endpoints are far shorter.
@@ -344,7 +219,7 @@ pub async fn subscribe(
                     created_at: now,
                 })
                 .await
-                .map_err(ApiError::internal)?;
+                .map_err(internal)?;
             info!(subscription = %id, format = format.as_str(), "webhook subscription created");
             let mut body = json!({
                 "id": id, "kind": "webhook", "status": "active", "format": format.as_str(), "url": url, "email": owner,
@@ -387,7 +262,7 @@ pub async fn subscribe(
                     created_at: now,
                 })
                 .await
-                .map_err(ApiError::internal)?;
+                .map_err(internal)?;
             let mut l = links(&state.base_url, &state.secrets, &id);
             l.confirm = Some(format!(
                 "{}/subscriptions/confirm?token={}",
@@ -438,7 +313,7 @@ async fn authorised(
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(crate::web::admin_auth::bearer_token)
+        .and_then(bearer_token)
         .ok_or_else(|| {
             ApiError::status(
                 StatusCode::UNAUTHORIZED,
@@ -449,7 +324,7 @@ async fn authorised(
         .store
         .subscription_by_manage_token(&hash_token(token.trim()))
         .await
-        .map_err(ApiError::internal)?
+        .map_err(internal)?
     {
         Some(s) if s.id == id => Ok(s),
         _ => Err(ApiError::status(
@@ -524,7 +399,7 @@ pub async fn delete(
             state.now(),
         )
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(internal)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -554,7 +429,7 @@ pub async fn rotate(
             until,
         )
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(internal)?;
     Ok(Json(
         json!({ "id": id, "secret": secret.expose(), "previous_secret_valid_until": until }),
     ))
@@ -567,11 +442,7 @@ pub async fn deliveries(
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     authorised(&state, &headers, &id).await?;
-    let log = state
-        .store
-        .delivery_log(&id, 200)
-        .await
-        .map_err(ApiError::internal)?;
+    let log = state.store.delivery_log(&id, 200).await.map_err(internal)?;
     Ok(Json(json!({ "subscription": id, "deliveries": log })))
 }
 
@@ -597,7 +468,7 @@ pub async fn redeliver(
         .store
         .redeliver(&id, delivery, state.now())
         .await
-        .map_err(ApiError::internal)?
+        .map_err(internal)?
     {
         Ok(StatusCode::ACCEPTED)
     } else {
@@ -605,20 +476,5 @@ pub async fn redeliver(
             StatusCode::NOT_FOUND,
             format!("no delivery {delivery} for subscription `{id}`"),
         ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_limiter_counts_per_address_and_window() {
-        let l = RateLimiter::new(2, Duration::from_secs(3600));
-        let a: IpAddr = "192.0.2.1".parse().unwrap();
-        let b: IpAddr = "192.0.2.2".parse().unwrap();
-        assert!(l.check(a).is_ok() && l.check(a).is_ok());
-        assert!(l.check(a).is_err());
-        assert!(l.check(b).is_ok());
     }
 }

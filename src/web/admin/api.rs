@@ -13,12 +13,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::super::admin_auth::{internal, refuse, AdminState, ApiCaller};
-use super::super::api_v1::errors::{json_body, ApiPath, ApiQuery};
-use super::super::subscriptions::ApiError;
-use super::{admin_error, parse_scope};
-use crate::admin::audit::{self, Change};
+use super::auth::{AdminState, ApiCaller};
+use super::{admin_error, internal, parse_scope};
+use crate::admin::audit;
 use crate::admin::{tokens, Scope};
+use crate::web::http::rejections::{json_body, ApiPath, ApiQuery};
+use crate::web::http::ApiError;
 
 /// The API's routes, merged into the admin router.
 pub(super) fn routes() -> Router<Arc<AdminState>> {
@@ -107,25 +107,6 @@ async fn list_tokens(
     Ok(Json(json!({ "tokens": list })))
 }
 
-/// Records a revocation by `caller` of `target` (a token or a session).
-async fn audit_revoke(
-    state: &AdminState,
-    caller: &ApiCaller,
-    action: &str,
-    target: &str,
-) -> Result<(), ApiError> {
-    let change = Change {
-        actor: &caller.actor,
-        action,
-        target: Some(target),
-        detail: json!({}),
-        client_addr: caller.client.clone(),
-    };
-    audit::record(state.auth.store(), change, state.now())
-        .await
-        .map_err(internal)
-}
-
 /// `DELETE /api/v1/admin/tokens/{id}`.
 async fn revoke_token(
     State(state): State<Arc<AdminState>>,
@@ -133,16 +114,21 @@ async fn revoke_token(
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Admin)?;
-    if !tokens::revoke(state.auth.store(), &id, state.now())
-        .await
-        .map_err(internal)?
-    {
-        return Err(refuse(
+    let revoked = tokens::revoke(
+        state.auth.store(),
+        &id,
+        &caller.actor,
+        caller.client.clone(),
+        state.now(),
+    )
+    .await
+    .map_err(internal)?;
+    if !revoked {
+        return Err(ApiError::status(
             StatusCode::NOT_FOUND,
             format!("no live token `{id}`"),
         ));
     }
-    audit_revoke(&state, &caller, "token.revoke", &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -174,17 +160,22 @@ async fn revoke_session(
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Admin)?;
-    if !state
+    let ended = state
         .auth
-        .revoke_session(&id, state.now())
+        .end_session(
+            &id,
+            "session.revoke",
+            &caller.actor,
+            caller.client.clone(),
+            state.now(),
+        )
         .await
-        .map_err(internal)?
-    {
-        return Err(refuse(
+        .map_err(internal)?;
+    if !ended {
+        return Err(ApiError::status(
             StatusCode::NOT_FOUND,
             format!("no live session `{id}`"),
         ));
     }
-    audit_revoke(&state, &caller, "session.revoke", &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -23,16 +23,17 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::super::admin_auth::{internal, refuse, AdminState, AdminUser, ApiCaller};
-use super::super::api_v1::errors::{json_body, ApiPath};
-use super::super::pages::{time, TimeView};
-use super::super::subscriptions::ApiError;
-use super::{check_csrf, layout, page, PageError, PageForm, PagePath, PageUser};
+use super::auth::{AdminState, AdminUser, ApiCaller};
+use super::internal;
+use super::page::{check_csrf, layout, page, CsrfForm, PageError, PageForm, PagePath, PageUser};
 use crate::admin::audit::{self, Actor, Change};
 use crate::admin::Scope;
 use crate::evaluate::incidents::IncidentStatus;
 use crate::store::incident_ops::{self, NewIncident, NewUpdate, OpsError};
 use crate::store::incidents::Incident;
+use crate::web::http::rejections::{json_body, ApiPath};
+use crate::web::http::ApiError;
+use crate::web::pages::{time, TimeView};
 
 pub(super) fn api_routes() -> Router<Arc<AdminState>> {
     Router::new()
@@ -61,22 +62,12 @@ pub(super) fn page_routes() -> Router<Arc<AdminState>> {
 
 fn ops_error(e: OpsError) -> ApiError {
     match e {
-        OpsError::NotFound(id) => refuse(StatusCode::NOT_FOUND, format!("no incident {id}")),
-        OpsError::Conflict(m) => refuse(StatusCode::CONFLICT, m),
-        OpsError::Invalid { field, message } => ApiError {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            message,
-            field: Some(field),
-        },
+        OpsError::NotFound(id) => {
+            ApiError::status(StatusCode::NOT_FOUND, format!("no incident {id}"))
+        }
+        OpsError::Conflict(m) => ApiError::status(StatusCode::CONFLICT, m),
+        OpsError::Invalid { field, message } => ApiError::field(field, message),
         OpsError::Store(e) => internal(e),
-    }
-}
-
-fn invalid(field: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        message: message.into(),
-        field: Some(field),
     }
 }
 
@@ -107,7 +98,7 @@ fn check_models(
             .models()
             .any(|(p, model)| p.id == provider && format!("{}/{}", p.id, model.id) == m);
         if !known {
-            return Err(invalid(
+            return Err(ApiError::field(
                 "affected_models",
                 format!("`{m}` is not a model of provider `{provider}`; give `provider/model` ids"),
             ));
@@ -149,7 +140,7 @@ async fn load(state: &AdminState, id: i64) -> Result<Incident, ApiError> {
         .incident(id)
         .await
         .map_err(internal)?
-        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, format!("no incident {id}")))
+        .ok_or_else(|| ApiError::status(StatusCode::NOT_FOUND, format!("no incident {id}")))
 }
 
 // --- operations shared by the API and the pages ---
@@ -200,7 +191,7 @@ async fn do_open(state: &AdminState, who: &Who, req: OpenRequest) -> Result<i64,
         .iter()
         .any(|p| p.id == req.provider)
     {
-        return Err(invalid(
+        return Err(ApiError::field(
             "provider",
             format!("`{}` is not a configured provider", req.provider),
         ));
@@ -460,7 +451,7 @@ struct Row {
 #[derive(Template)]
 #[template(path = "admin/incidents.html")]
 struct ListPage {
-    layout: super::super::pages::Layout,
+    layout: crate::web::pages::Layout,
     csrf: String,
     incidents: Vec<Row>,
     providers: Vec<String>,
@@ -477,7 +468,7 @@ struct UpdateRow {
 #[derive(Template)]
 #[template(path = "admin/incident.html")]
 struct DetailPage {
-    layout: super::super::pages::Layout,
+    layout: crate::web::pages::Layout,
     csrf: String,
     id: i64,
     title: String,
@@ -633,7 +624,7 @@ async fn acknowledge_form(
     State(state): State<Arc<AdminState>>,
     PageUser(user): PageUser,
     PagePath(id): PagePath<i64>,
-    PageForm(form): PageForm<super::CsrfForm>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
     do_acknowledge(&state, &(&user).into(), id).await?;

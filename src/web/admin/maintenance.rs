@@ -14,12 +14,12 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::super::admin_auth::{internal, refuse, AdminState, ApiCaller};
-use super::super::api_v1::errors::{json_body, ApiPath};
-use super::super::subscriptions::ApiError;
-use super::overrides::{audit, bad, known_model};
+use super::auth::{AdminState, ApiCaller};
+use super::{audit, internal, known_model};
 use crate::admin::Scope;
 use crate::store::maintenances::NewMaintenance;
+use crate::web::http::rejections::{json_body, ApiPath};
+use crate::web::http::ApiError;
 
 const MAX_TITLE: usize = 200;
 const MAX_BODY: usize = 10_000;
@@ -83,27 +83,33 @@ pub(super) async fn create_checked(
     let title = title.trim();
     if title.is_empty() || title.chars().count() > MAX_TITLE || title.chars().any(char::is_control)
     {
-        return Err(bad(
+        return Err(ApiError::field(
             "title",
             format!("a title of 1 to {MAX_TITLE} characters, on one line, is required"),
         ));
     }
     if body.chars().count() > MAX_BODY {
-        return Err(bad("body", format!("at most {MAX_BODY} characters")));
+        return Err(ApiError::field(
+            "body",
+            format!("at most {MAX_BODY} characters"),
+        ));
     }
     if models.is_empty() {
-        return Err(bad("models", "choose the affected models (provider/model)"));
+        return Err(ApiError::field(
+            "models",
+            "choose the affected models (provider/model)",
+        ));
     }
     models.sort();
     models.dedup();
     if let Some(unknown) = models.iter().find(|m| !known_model(state, m)) {
-        return Err(bad(
+        return Err(ApiError::field(
             "models",
             format!("`{unknown}` is not a configured model"),
         ));
     }
     if ends_at <= starts_at || ends_at <= now {
-        return Err(bad(
+        return Err(ApiError::field(
             "ends_at",
             "the window must end after it starts, in the future",
         ));
@@ -150,7 +156,7 @@ pub(super) async fn cancel_checked(
         .await
         .map_err(internal)?
     {
-        return Err(refuse(
+        return Err(ApiError::status(
             StatusCode::NOT_FOUND,
             format!("no scheduled or in-progress maintenance {id}"),
         ));

@@ -15,15 +15,14 @@ use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use super::super::admin_auth::{internal, AdminState, AdminUser};
-use super::super::api_v1::errors::body_error;
-use super::super::pages::{time, TimeView};
-use super::super::subscriptions::ApiError;
+use super::auth::{AdminState, AdminUser};
+use super::internal;
 use super::maintenance::{cancel_checked, create_checked};
-use super::override_pages::as_caller;
-use super::overrides::bad;
-use super::{check_csrf, layout, page, CsrfForm, PageError, PageForm, PagePath, PageUser};
+use super::page::{check_csrf, layout, page, CsrfForm, PageError, PageForm, PagePath, PageUser};
 use crate::evaluate::overrides::WindowStatus;
+use crate::web::http::rejections::body_error;
+use crate::web::http::ApiError;
+use crate::web::pages::{time, TimeView};
 
 pub(super) fn routes() -> Router<Arc<AdminState>> {
     Router::new()
@@ -101,7 +100,7 @@ fn utc_local(field: &'static str, text: &str) -> Result<DateTime<Utc>, ApiError>
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
         .map(|t| t.and_utc())
         .map_err(|_| {
-            bad(
+            ApiError::field(
                 field,
                 format!("`{text}` is not a date and time (YYYY-MM-DDTHH:MM, UTC)"),
             )
@@ -134,7 +133,7 @@ async fn create_form(
     let ends_at = utc_local("ends_at", &ends)?;
     create_checked(
         &state,
-        &as_caller(&user),
+        &user.as_caller(),
         &title,
         &text,
         models,
@@ -154,7 +153,7 @@ async fn cancel_form(
     PageForm(form): PageForm<CsrfForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
-    cancel_checked(&state, &as_caller(&user), id).await?;
+    cancel_checked(&state, &user.as_caller(), id).await?;
     Ok(Redirect::to("/admin/maintenances").into_response())
 }
 

@@ -12,14 +12,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::super::admin_auth::{internal, refuse, AdminState, AdminUser, ApiCaller};
-use super::super::pages::{time, TimeView};
-use super::super::subscriptions::ApiError;
-use super::overrides::{audit, bad, create_checked, MAX_OVERRIDE};
-use super::{check_csrf, layout, page, CsrfForm, PageError, PageForm, PagePath, PageUser};
-use crate::admin::Scope;
+use super::auth::{AdminState, AdminUser};
+use super::internal;
+use super::overrides::{create_checked, end_checked, MAX_OVERRIDE};
+use super::page::{check_csrf, layout, page, CsrfForm, PageError, PageForm, PagePath, PageUser};
+use crate::web::http::ApiError;
+use crate::web::pages::{time, TimeView};
 
 /// Ended overrides stay listed this long.
 const RECENT: chrono::Duration = chrono::Duration::hours(24);
@@ -30,15 +29,6 @@ pub(super) fn routes() -> Router<Arc<AdminState>> {
     Router::new()
         .route("/admin/overrides", get(list_page).post(create_form))
         .route("/admin/overrides/{id}/end", post(end_form))
-}
-
-/// A page's signed-in person as an API caller (every user is an administrator for now).
-pub(super) fn as_caller(user: &AdminUser) -> ApiCaller {
-    ApiCaller {
-        scope: Scope::Admin,
-        actor: user.actor(),
-        client: user.client.clone(),
-    }
 }
 
 #[derive(Template)]
@@ -138,18 +128,20 @@ async fn create_form(
     PageForm(form): PageForm<CreateForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
-    let caller = as_caller(&user);
+    let caller = user.as_caller();
     let now = state.now();
     let enabled = match form.decision.as_str() {
         "enable" => true,
         "disable" => false,
         other => {
-            return Err(bad("decision", format!("`{other}`: choose enable or disable")).into())
+            return Err(
+                ApiError::field("decision", format!("`{other}`: choose enable or disable")).into(),
+            )
         }
     };
     let text = form.expires_in.trim();
     let d = humantime::parse_duration(text).map_err(|e| {
-        bad(
+        ApiError::field(
             "expires_in",
             format!("`{text}`: {e} (e.g. \"30m\", \"2h\")"),
         )
@@ -177,22 +169,6 @@ async fn end_form(
     PageForm(form): PageForm<CsrfForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
-    if !state
-        .app
-        .store
-        .end_override(id, state.now())
-        .await
-        .map_err(internal)?
-    {
-        return Err(refuse(StatusCode::NOT_FOUND, format!("no active override {id}")).into());
-    }
-    audit(
-        &state,
-        &as_caller(&user),
-        "override.end",
-        &id.to_string(),
-        json!({}),
-    )
-    .await?;
+    end_checked(&state, &user.as_caller(), id).await?;
     Ok(Redirect::to("/admin/overrides").into_response())
 }

@@ -14,12 +14,12 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::super::admin_auth::{internal, refuse, AdminState, ApiCaller};
-use super::super::api_v1::errors::{json_body, ApiPath};
-use super::super::subscriptions::ApiError;
-use crate::admin::audit::{self, Change};
+use super::auth::{AdminState, ApiCaller};
+use super::{audit, internal, known_model};
 use crate::admin::Scope;
 use crate::store::overrides::NewOverride;
+use crate::web::http::rejections::{json_body, ApiPath};
+use crate::web::http::ApiError;
 
 /// Longest override: a forgotten one must not pin a model for ever.
 pub(super) const MAX_OVERRIDE: chrono::Duration = chrono::Duration::days(7);
@@ -46,41 +46,6 @@ struct NewOverrideBody {
     expires_at: Option<DateTime<Utc>>,
 }
 
-pub(super) fn bad(field: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        message: message.into(),
-        field: Some(field),
-    }
-}
-
-pub(super) fn known_model(state: &AdminState, model: &str) -> bool {
-    state
-        .app
-        .config
-        .models()
-        .any(|(p, m)| format!("{}/{}", p.id, m.id) == model)
-}
-
-pub(super) async fn audit(
-    state: &AdminState,
-    caller: &ApiCaller,
-    action: &str,
-    target: &str,
-    detail: serde_json::Value,
-) -> Result<(), ApiError> {
-    let change = Change {
-        actor: &caller.actor,
-        action,
-        target: Some(target),
-        detail,
-        client_addr: caller.client.clone(),
-    };
-    audit::record(state.auth.store(), change, state.now())
-        .await
-        .map_err(internal)
-}
-
 /// Checks and creates an override, then audits it (`override.create`): shared by the JSON
 /// API and the admin page, so both apply the same limits. `expiry_field` names the input
 /// the expiry came from, for the error.
@@ -96,7 +61,7 @@ pub(super) async fn create_checked(
     now: DateTime<Utc>,
 ) -> Result<serde_json::Value, ApiError> {
     if !known_model(state, model) {
-        return Err(bad(
+        return Err(ApiError::field(
             "model",
             format!("`{model}` is not a configured model (provider/model)"),
         ));
@@ -106,13 +71,13 @@ pub(super) async fn create_checked(
         || reason.chars().count() > MAX_REASON
         || reason.chars().any(char::is_control)
     {
-        return Err(bad(
+        return Err(ApiError::field(
             "reason",
             format!("a reason of 1 to {MAX_REASON} characters, on one line, is required"),
         ));
     }
     if expires_at <= now || expires_at - now > MAX_OVERRIDE {
-        return Err(bad(
+        return Err(ApiError::field(
             expiry_field,
             "the expiry must be in the future and at most 7 days away",
         ));
@@ -157,7 +122,7 @@ async fn create_override(
     let expires_at = match (&req.expires_in, req.expires_at) {
         (Some(text), None) => {
             let d = humantime::parse_duration(text).map_err(|e| {
-                bad(
+                ApiError::field(
                     "expires_in",
                     format!("`{text}`: {e} (e.g. \"30m\", \"2h\")"),
                 )
@@ -166,7 +131,7 @@ async fn create_override(
         }
         (None, Some(at)) => at,
         _ => {
-            return Err(bad(
+            return Err(ApiError::field(
                 "expires_in",
                 "give exactly one of `expires_in` (e.g. \"30m\") or `expires_at` (RFC 3339)",
             ))
@@ -201,13 +166,13 @@ async fn list_overrides(
     Ok(Json(json!({ "overrides": list })))
 }
 
-/// `DELETE /api/v1/admin/overrides/{id}` (operate): ends an active override now.
-async fn end_override(
-    State(state): State<Arc<AdminState>>,
-    caller: ApiCaller,
-    ApiPath(id): ApiPath<i64>,
-) -> Result<StatusCode, ApiError> {
-    caller.require(Scope::Operate)?;
+/// Ends active override `id` now and audits it (`override.end`): shared by the JSON API
+/// and the admin page.
+pub(super) async fn end_checked(
+    state: &AdminState,
+    caller: &ApiCaller,
+    id: i64,
+) -> Result<(), ApiError> {
     if !state
         .app
         .store
@@ -215,11 +180,21 @@ async fn end_override(
         .await
         .map_err(internal)?
     {
-        return Err(refuse(
+        return Err(ApiError::status(
             StatusCode::NOT_FOUND,
             format!("no active override {id}"),
         ));
     }
-    audit(&state, &caller, "override.end", &id.to_string(), json!({})).await?;
+    audit(state, caller, "override.end", &id.to_string(), json!({})).await
+}
+
+/// `DELETE /api/v1/admin/overrides/{id}` (operate): ends an active override now.
+async fn end_override(
+    State(state): State<Arc<AdminState>>,
+    caller: ApiCaller,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Scope::Operate)?;
+    end_checked(&state, &caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -25,16 +25,16 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::super::admin_auth::{internal, refuse, AdminState, AdminUser, ApiCaller};
-use super::super::api_v1::errors::{body_error, ApiPath};
-use super::super::pages::{time, TimeView};
-use super::super::subscriptions::ApiError;
-use super::overrides::{audit, bad};
-use super::{check_csrf, layout, page, PageError, PageForm, PagePath, PageUser};
+use super::auth::{AdminState, AdminUser, ApiCaller};
+use super::page::{check_csrf, layout, page, CsrfForm, PageError, PageForm, PagePath, PageUser};
+use super::{audit, internal};
 use crate::admin::Scope;
 use crate::store::deliveries::DeliveryLog;
 use crate::store::subscriptions::Subscription;
 use crate::vocabulary::{Kind, Status};
+use crate::web::http::rejections::{body_error, ApiPath};
+use crate::web::http::ApiError;
+use crate::web::pages::{time, TimeView};
 
 const LIST_LIMIT: i64 = 500;
 const LOG_LIMIT: i64 = 200;
@@ -119,16 +119,7 @@ async fn load(state: &AdminState, id: &str) -> Result<Subscription, ApiError> {
         .subscription(id)
         .await
         .map_err(internal)?
-        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, format!("no subscription `{id}`")))
-}
-
-/// A page's signed-in person as an API caller (every user is an administrator for now).
-fn as_caller(user: &AdminUser) -> ApiCaller {
-    ApiCaller {
-        scope: Scope::Admin,
-        actor: user.actor(),
-        client: user.client.clone(),
-    }
+        .ok_or_else(|| ApiError::status(StatusCode::NOT_FOUND, format!("no subscription `{id}`")))
 }
 
 async fn do_disable(
@@ -139,14 +130,14 @@ async fn do_disable(
 ) -> Result<Value, ApiError> {
     let reason = reason.map(|r| r.trim().to_string()).unwrap_or_default();
     if reason.chars().count() > MAX_REASON || reason.chars().any(char::is_control) {
-        return Err(bad(
+        return Err(ApiError::field(
             "reason",
             format!("at most {MAX_REASON} characters, on one line"),
         ));
     }
     let sub = load(state, id).await?;
     if !matches!(sub.status, Status::Active | Status::Pending) {
-        return Err(refuse(
+        return Err(ApiError::status(
             StatusCode::CONFLICT,
             format!("subscription `{id}` is already {}", sub.status.as_str()),
         ));
@@ -179,7 +170,7 @@ async fn do_disable(
 async fn do_enable(state: &AdminState, caller: &ApiCaller, id: &str) -> Result<Value, ApiError> {
     let sub = load(state, id).await?;
     if sub.status != Status::Disabled {
-        return Err(refuse(
+        return Err(ApiError::status(
             StatusCode::CONFLICT,
             format!(
                 "subscription `{id}` is {}; only a disabled subscription can be re-enabled",
@@ -188,7 +179,7 @@ async fn do_enable(state: &AdminState, caller: &ApiCaller, id: &str) -> Result<V
         ));
     }
     if sub.kind == Kind::Email && sub.confirmed_at.is_none() {
-        return Err(refuse(
+        return Err(ApiError::status(
             StatusCode::CONFLICT,
             format!("subscription `{id}` was never confirmed by its owner"),
         ));
@@ -221,7 +212,7 @@ async fn do_redeliver(
 ) -> Result<(), ApiError> {
     let sub = load(state, id).await?;
     if sub.status != Status::Active {
-        return Err(refuse(
+        return Err(ApiError::status(
             StatusCode::CONFLICT,
             format!(
                 "subscription `{id}` is {}; re-enable it before redelivering",
@@ -236,7 +227,7 @@ async fn do_redeliver(
         .await
         .map_err(internal)?
     {
-        return Err(refuse(
+        return Err(ApiError::status(
             StatusCode::NOT_FOUND,
             format!("no delivery {delivery} for subscription `{id}`"),
         ));
@@ -299,7 +290,7 @@ async fn api_disable(
         DisableBody::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| {
-            refuse(
+            ApiError::status(
                 StatusCode::BAD_REQUEST,
                 format!("invalid JSON body: {e} (expected {{\"reason\": \"…\"}})"),
             )
@@ -515,7 +506,7 @@ async fn disable_form(
     PageForm(form): PageForm<DisableForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
-    do_disable(&state, &as_caller(&user), &id, Some(form.reason)).await?;
+    do_disable(&state, &user.as_caller(), &id, Some(form.reason)).await?;
     Ok(back(None))
 }
 
@@ -523,10 +514,10 @@ async fn enable_form(
     State(state): State<Arc<AdminState>>,
     PageUser(user): PageUser,
     PagePath(id): PagePath<String>,
-    PageForm(form): PageForm<super::CsrfForm>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
-    do_enable(&state, &as_caller(&user), &id).await?;
+    do_enable(&state, &user.as_caller(), &id).await?;
     Ok(back(None))
 }
 
@@ -534,10 +525,10 @@ async fn redeliver_form(
     State(state): State<Arc<AdminState>>,
     PageUser(user): PageUser,
     PagePath((id, delivery)): PagePath<(String, i64)>,
-    PageForm(form): PageForm<super::CsrfForm>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &user, &form.csrf)?;
-    do_redeliver(&state, &as_caller(&user), &id, delivery).await?;
+    do_redeliver(&state, &user.as_caller(), &id, delivery).await?;
     Ok(back(Some(&id)))
 }
 

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
 
-use crate::web::subscriptions::ApiError;
+use super::error::ApiError;
 
 /// The largest request body read: axum's default limit, which every body extractor applies.
 pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -28,11 +28,7 @@ pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
 const QUOTED: usize = 100;
 
 fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
-    ApiError {
-        status,
-        message: message.into(),
-        field: None,
-    }
+    ApiError::status(status, message)
 }
 
 fn quote(value: &str) -> String {
@@ -84,16 +80,22 @@ fn describe(expected_type: &str) -> String {
     }
 }
 
+/// A route and its path extractor disagree: our bug, answered as an internal error. (Only
+/// the admin API takes [`ApiPath`] today, hence the wording of the log line.)
+fn disagree(cause: String) -> ApiError {
+    ApiError::internal("admin request failed", cause)
+}
+
 /// The refusal of path parameters that do not parse, naming the parameter (from the route's
 /// `params`, in order) and the value sent.
 pub fn path_error(params: &[(String, String)], rejection: PathRejection) -> ApiError {
     use axum::extract::path::ErrorKind;
     let PathRejection::FailedToDeserializePathParams(e) = rejection else {
-        return super::super::admin_auth::internal(rejection.body_text());
+        return disagree(rejection.body_text());
     };
     if e.status().is_server_error() {
         // A route and its extractor disagree: our bug, not the caller's.
-        return super::super::admin_auth::internal(e.body_text());
+        return disagree(e.body_text());
     }
     let name_of = |value: &str| {
         params

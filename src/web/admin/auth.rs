@@ -1,10 +1,12 @@
 //! Who is calling the admin surface: the request extractors [`AdminUser`] (a person, from
 //! the `mw_session` cookie) and [`ApiCaller`] (an API token or a session, with a
 //! [`Scope`]), the state they read ([`AdminState`]), and the session cookie itself.
+//! Sessions, tokens and CSRF tokens are checked by [`crate::admin`]; this file only reads
+//! them from the request.
 //!
 //! Refusals are JSON errors like the rest of the API: 401 when no valid credential was
 //! sent, 403 when the credential is valid but not enough (scope, CSRF). Pages and forms
-//! take [`super::admin::PageUser`] instead, which shows the refusal as a page.
+//! take [`super::page::PageUser`] instead, which shows the refusal as a page.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,14 +14,16 @@ use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 
-use super::subscriptions::{ApiError, RateLimiter};
-use super::AppState;
+use super::internal;
 use crate::admin::audit::Actor;
 use crate::admin::auth::{Auth, Session, ABSOLUTE};
 use crate::admin::{tokens, Scope};
 use crate::web::client_ip::ClientIp;
+use crate::web::http::credentials::{bearer_token, cookie};
+use crate::web::http::{ApiError, RateLimiter};
+use crate::web::AppState;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "mw_session";
@@ -77,31 +81,7 @@ fn set_cookie(name: &str, value: &str, path: &str, max_age: Duration, secure: bo
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// The value of cookie `name` in the request's `Cookie` headers. Parsed by hand: the
-/// grammar is `name=value` pairs separated by `;`, and we only read our own cookies.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.trim_matches('"'))
-        .filter(|v| !v.is_empty())
-}
-
-/// The credentials of an `Authorization: Bearer …` header value. The scheme is
-/// case-insensitive (RFC 9110 §11.1), so `bearer` and `BEARER` work too.
-pub fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, token) = value.trim_start().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
-}
-
-/// The client's address (see [`super::client_ip`]), when the server knows it.
+/// The client's address (see [`crate::web::client_ip`]), when the server knows it.
 pub fn client_addr(parts: &Parts) -> Option<String> {
     if let Some(ClientIp(ip)) = parts.extensions.get::<ClientIp>() {
         return Some(ip.to_string());
@@ -110,22 +90,6 @@ pub fn client_addr(parts: &Parts) -> Option<String> {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string())
-}
-
-pub fn refuse(status: StatusCode, message: impl Into<String>) -> ApiError {
-    ApiError {
-        status,
-        message: message.into(),
-        field: None,
-    }
-}
-
-pub fn internal(e: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %e, "admin request failed");
-    refuse(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "something went wrong; try again later",
-    )
 }
 
 /// A signed-in person, from the session cookie.
@@ -139,6 +103,16 @@ impl AdminUser {
     pub fn actor(&self) -> Actor {
         Actor::user(&self.session.email)
     }
+
+    /// The person as an API caller, for operations shared by pages and the JSON API
+    /// (every user is an administrator for now).
+    pub fn as_caller(&self) -> ApiCaller {
+        ApiCaller {
+            scope: Scope::Admin,
+            actor: self.actor(),
+            client: self.client.clone(),
+        }
+    }
 }
 
 impl FromRequestParts<Arc<AdminState>> for AdminUser {
@@ -148,15 +122,16 @@ impl FromRequestParts<Arc<AdminState>> for AdminUser {
         parts: &mut Parts,
         state: &Arc<AdminState>,
     ) -> Result<Self, Self::Rejection> {
-        let token = cookie(&parts.headers, SESSION_COOKIE)
-            .ok_or_else(|| refuse(StatusCode::UNAUTHORIZED, "sign in at /admin/login first"))?;
+        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(|| {
+            ApiError::status(StatusCode::UNAUTHORIZED, "sign in at /admin/login first")
+        })?;
         let session = state
             .auth
             .session(token, state.now())
             .await
             .map_err(internal)?
             .ok_or_else(|| {
-                refuse(
+                ApiError::status(
                     StatusCode::UNAUTHORIZED,
                     "your session has ended; sign in again at /admin/login",
                 )
@@ -183,7 +158,7 @@ impl ApiCaller {
         if self.scope.allows(needed) {
             Ok(())
         } else {
-            Err(refuse(
+            Err(ApiError::status(
                 StatusCode::FORBIDDEN,
                 format!(
                     "this needs the `{needed}` scope; the credential sent has `{}`",
@@ -208,7 +183,7 @@ impl FromRequestParts<Arc<AdminState>> for ApiCaller {
                 .await
                 .map_err(internal)?
                 .ok_or_else(|| {
-                    refuse(
+                    ApiError::status(
                         StatusCode::UNAUTHORIZED,
                         "the API token is unknown or revoked; send `Authorization: Bearer mw_…`",
                     )
@@ -222,7 +197,7 @@ impl FromRequestParts<Arc<AdminState>> for ApiCaller {
         let user = AdminUser::from_request_parts(parts, state)
             .await
             .map_err(|_| {
-                refuse(
+                ApiError::status(
                     StatusCode::UNAUTHORIZED,
                     "send an API token as `Authorization: Bearer TOKEN`, or sign in",
                 )
@@ -236,7 +211,7 @@ impl FromRequestParts<Arc<AdminState>> for ApiCaller {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
             if !state.auth.check_csrf(&user.session, sent) {
-                return Err(refuse(
+                return Err(ApiError::status(
                     StatusCode::FORBIDDEN,
                     "missing or invalid X-CSRF-Token header",
                 ));
@@ -253,21 +228,6 @@ impl FromRequestParts<Arc<AdminState>> for ApiCaller {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cookies_are_found_by_exact_name() {
-        let mut h = HeaderMap::new();
-        h.append(
-            header::COOKIE,
-            "a=1; mw_session_x=no; mw_session=tok".parse().unwrap(),
-        );
-        h.append(header::COOKIE, "b=2".parse().unwrap());
-        assert_eq!(cookie(&h, "mw_session"), Some("tok"));
-        assert_eq!(cookie(&h, "b"), Some("2"));
-        assert_eq!(cookie(&h, "mw"), None);
-        h.insert(header::COOKIE, "mw_session=".parse().unwrap());
-        assert_eq!(cookie(&h, "mw_session"), None);
-    }
 
     #[test]
     fn cookies_are_http_only_same_site_and_secure_behind_https() {

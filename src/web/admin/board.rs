@@ -1,0 +1,190 @@
+//! The operations board: `GET /admin` (the page) and `GET /api/v1/admin/board` (the same
+//! rows as JSON, scope `read`). Per model: its state and why, any override, the probes of
+//! the latest window that failed on our own configuration or were throttled, and the last
+//! few probes. Read per request from the evaluator's routing table and the store.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use serde_json::json;
+
+use super::auth::{AdminState, AdminUser, ApiCaller};
+use super::internal;
+use super::page::{layout, page, PageError};
+use crate::admin::Scope;
+use crate::web::http::ApiError;
+use crate::web::pages::{time, Layout};
+
+/// The board page, with the new-token form.
+#[derive(Template)]
+#[template(path = "admin/board.html")]
+struct Board {
+    layout: Layout,
+    email: String,
+    csrf: String,
+    models: Vec<BoardRow>,
+}
+
+/// One model on the live board (also the body of `GET /api/v1/admin/board`).
+#[derive(serde::Serialize)]
+struct BoardRow {
+    id: String,
+    name: String,
+    state: &'static str,
+    enabled: bool,
+    fallback: Option<String>,
+    since: chrono::DateTime<Utc>,
+    #[serde(skip)]
+    since_text: String,
+    reason: String,
+    /// Every reason of the current decision (from the latest evaluation).
+    reasons: Vec<String>,
+    /// The active override, if an SRE forced the decision.
+    #[serde(rename = "override")]
+    forced: Option<BoardOverride>,
+    /// Probes of the latest evaluation window that failed on our own configuration
+    /// (auth, bad_request, not_found): the probe, not the provider, needs fixing.
+    misconfigured: u32,
+    /// Probes of the latest window throttled on our key (429).
+    throttled: u32,
+    evaluated_at: Option<chrono::DateTime<Utc>>,
+    /// The last five probes, newest first.
+    probes: Vec<BoardProbe>,
+}
+
+#[derive(serde::Serialize)]
+struct BoardOverride {
+    enabled: bool,
+    reason: String,
+    created_by: String,
+    expires_at: chrono::DateTime<Utc>,
+    #[serde(skip)]
+    expires_text: String,
+}
+
+#[derive(serde::Serialize)]
+struct BoardProbe {
+    at: chrono::DateTime<Utc>,
+    #[serde(skip)]
+    at_text: String,
+    outcome: &'static str,
+    http_status: Option<u16>,
+    ttft_ms: Option<u32>,
+    total_ms: u32,
+    error: Option<String>,
+}
+
+impl BoardProbe {
+    fn status_text(&self) -> String {
+        self.http_status
+            .map_or_else(|| "-".into(), |s| s.to_string())
+    }
+
+    fn ttft_text(&self) -> String {
+        self.ttft_ms
+            .map_or_else(|| "-".into(), |ms| format!("{ms} ms"))
+    }
+}
+
+/// Probes shown per model on the board.
+const BOARD_PROBES: u32 = 5;
+
+/// The board's rows, read per request from the routing table and the store.
+async fn board_rows(state: &AdminState) -> Result<Vec<BoardRow>, crate::store::StoreError> {
+    let table = state.app.routing.borrow().clone();
+    let store = &state.app.store;
+    let stored: std::collections::BTreeMap<String, _> = store
+        .load_model_states()
+        .await?
+        .into_iter()
+        .map(|s| (s.model_key.clone(), s))
+        .collect();
+    let overrides = store.active_overrides().await?;
+    let names: std::collections::BTreeMap<String, String> = state
+        .app
+        .config
+        .models()
+        .map(|(p, m)| (format!("{}/{}", p.id, m.id), m.name.clone()))
+        .collect();
+    let mut rows = Vec::with_capacity(table.models.len());
+    for m in &table.models {
+        let s = stored.get(&m.id);
+        let probes = store
+            .latest_results(&m.id, BOARD_PROBES)
+            .await?
+            .into_iter()
+            .map(|r| BoardProbe {
+                at: r.started_at,
+                at_text: time(r.started_at).text,
+                outcome: r.outcome.as_str(),
+                http_status: r.http_status,
+                ttft_ms: r.ttft_ms,
+                total_ms: r.total_ms,
+                error: r.error,
+            })
+            .collect();
+        rows.push(BoardRow {
+            id: m.id.clone(),
+            name: names.get(&m.id).cloned().unwrap_or_else(|| m.id.clone()),
+            state: m.state.as_str(),
+            enabled: m.enabled,
+            fallback: m.fallback.clone(),
+            since: m.since,
+            since_text: time(m.since).text,
+            reason: m.reason.clone(),
+            reasons: s.map(|s| s.reasons.clone()).unwrap_or_default(),
+            forced: overrides
+                .iter()
+                .find(|o| o.model_key == m.id)
+                .map(|o| BoardOverride {
+                    enabled: o.enabled,
+                    reason: o.reason.clone(),
+                    created_by: o.created_by.clone(),
+                    expires_at: o.expires_at,
+                    expires_text: time(o.expires_at).text,
+                }),
+            misconfigured: s.map_or(0, |s| s.evidence.misconfigured),
+            throttled: s.map_or(0, |s| s.evidence.throttled),
+            evaluated_at: s.map(|s| s.evaluated_at),
+            probes,
+        });
+    }
+    Ok(rows)
+}
+
+/// `GET /api/v1/admin/board` (scope read): the live board as JSON.
+pub(super) async fn board_json(
+    State(state): State<Arc<AdminState>>,
+    caller: ApiCaller,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    caller.require(Scope::Read)?;
+    let models = board_rows(&state).await.map_err(internal)?;
+    Ok(axum::Json(
+        json!({ "generated_at": state.now(), "models": models }),
+    ))
+}
+
+/// `GET /admin`: the board; without a session, the sign-in form.
+pub(super) async fn board(
+    State(state): State<Arc<AdminState>>,
+    user: Result<AdminUser, ApiError>,
+) -> Response {
+    let Ok(user) = user else {
+        return Redirect::to("/admin/login").into_response();
+    };
+    let models = match board_rows(&state).await {
+        Ok(models) => models,
+        Err(e) => return PageError::from(internal(e)).into_response(),
+    };
+    let t = Board {
+        layout: layout("Operations"),
+        email: user.session.email.clone(),
+        csrf: state.auth.csrf_token(&user.session),
+        models,
+    };
+    page(StatusCode::OK, t)
+}

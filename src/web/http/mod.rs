@@ -1,0 +1,18 @@
+//! HTTP pieces shared by the public and the admin handlers, so that neither side imports
+//! the other:
+//!
+//! - [`error`]: [`ApiError`], the JSON error and its status codes, written once;
+//! - [`rejections`]: every refusal under `/api/v1` in that shape (path, query and body
+//!   extractors, and the middleware that reshapes what axum answers by itself);
+//! - [`rate_limit`]: [`RateLimiter`], requests per client address per window;
+//! - [`credentials`]: bearer tokens and cookies read from request headers.
+//!
+//! **Architecture invariant:** nothing here imports `web::admin` or `web::subscriptions`.
+
+pub mod credentials;
+pub mod error;
+pub mod rate_limit;
+pub mod rejections;
+
+pub use error::ApiError;
+pub use rate_limit::RateLimiter;
