@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tracing::info;
@@ -195,23 +194,15 @@ impl Application {
             clock,
         });
         let mut server_stop = stop_rx.clone();
-        let server = tokio::spawn(async move {
-            // Responses are written whole, so Nagle's algorithm only holds back the tail of a
-            // large page until the client's (possibly delayed) ACK; nginx disables it too.
-            let listener = listener.tap_io(|tcp| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
-                }
-            });
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
+        let limits = config.server.http;
+        let server = tokio::spawn(crate::web::server::serve(
+            listener,
+            app,
+            limits,
+            async move {
                 let _ = server_stop.wait_for(|stop| *stop).await;
-            })
-            .await
-        });
+            },
+        ));
 
         shutdown.await;
         info!("shutting down: finishing probes in hand and writing their results");
@@ -229,8 +220,7 @@ impl Application {
             .context("the maintenance loop ended abnormally")?;
         server
             .await
-            .context("the HTTP server task ended abnormally")?
-            .context("serving HTTP")?;
+            .context("the HTTP server task ended abnormally")?;
         info!("stopped cleanly");
         Ok(())
     }

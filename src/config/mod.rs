@@ -125,6 +125,30 @@ pub struct ServerConfig {
     pub write_batch: usize,
     /// Reverse proxies whose `X-Forwarded-For` names the client (none by default).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Timeouts and the connection cap of the HTTP server.
+    pub http: HttpLimits,
+}
+
+/// The HTTP server's limits against slow and idle clients (`[server]`: `header_timeout`,
+/// `body_timeout`, `max_connections`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Time to receive a request's head, and the longest a keep-alive connection idles.
+    pub header_timeout: Duration,
+    /// Time to receive a request's body.
+    pub body_timeout: Duration,
+    /// Connections open at once.
+    pub max_connections: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    }
 }
 
 /// A network like `10.0.0.0/8`, or one address standing for itself.
@@ -336,6 +360,7 @@ impl Validator<'_> {
         let write_batch = raw
             .server
             .write_batch
+            .as_ref()
             .map(|b| *b.get_ref())
             .unwrap_or(256)
             .max(1);
@@ -356,6 +381,7 @@ impl Validator<'_> {
             }
             None => format!("http://{listen}"),
         };
+        let http = self.http_limits(&raw.server);
         let mut trusted_proxies = Vec::new();
         for entry in &raw.server.trusted_proxies {
             match parse_cidr(&self.interpolate(entry)) {
@@ -430,9 +456,39 @@ impl Validator<'_> {
                 database,
                 write_batch,
                 trusted_proxies,
+                http,
             },
             retention,
             providers: providers.into_iter().map(Arc::new).collect(),
+        }
+    }
+
+    fn http_limits(&mut self, raw: &raw::RawServer) -> HttpLimits {
+        let d = HttpLimits::default();
+        let header_timeout = self.duration_or(&raw.header_timeout, d.header_timeout);
+        let body_timeout = self.duration_or(&raw.body_timeout, d.body_timeout);
+        let max_connections = match &raw.max_connections {
+            Some(n) if *n.get_ref() == 0 => {
+                self.problem(n, "`max_connections` must be at least 1");
+                d.max_connections
+            }
+            Some(n) => *n.get_ref(),
+            None => d.max_connections,
+        };
+        for (value, name, got) in [
+            (&raw.header_timeout, "header_timeout", header_timeout),
+            (&raw.body_timeout, "body_timeout", body_timeout),
+        ] {
+            if let Some(v) = value {
+                if got.is_zero() || got > Duration::from_secs(600) {
+                    self.problem(v, format!("`{name}` must be between 1s and 10m"));
+                }
+            }
+        }
+        HttpLimits {
+            header_timeout,
+            body_timeout,
+            max_connections,
         }
     }
 

@@ -35,6 +35,12 @@ pub struct RawServer {
     /// Reverse proxies (CIDRs) whose `X-Forwarded-For` names the client.
     #[serde(default)]
     pub trusted_proxies: Vec<Spanned<String>>,
+    /// Time to receive a request's head; also the keep-alive idle timeout.
+    pub header_timeout: Option<Spanned<String>>,
+    /// Time to receive a request's body.
+    pub body_timeout: Option<Spanned<String>>,
+    /// Connections open at once.
+    pub max_connections: Option<Spanned<usize>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

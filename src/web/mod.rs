@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod notify_state;
 pub mod pages;
 pub mod publisher;
+pub mod server;
 pub mod site;
 pub mod snapshot;
 pub mod statuspage;
@@ -156,6 +157,7 @@ pub fn router(state: AppState) -> Router {
             any_service(api).layer(from_fn(http::rejections::json_errors)),
         )
         .fallback_service(any(site::serve).with_state(site))
+        .layer(from_fn(http::security::headers))
 }
 
 /// Liveness: the process is up and answering.

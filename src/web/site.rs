@@ -178,9 +178,7 @@ pub async fn serve(
     respond(&body, &headers, method == Method::HEAD)
 }
 
-/// The Content-Security-Policy of every public page.
-pub const PAGE_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
-     script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'";
+pub use super::http::security::PAGE_CSP;
 
 /// Builds the response for `body`, honouring If-None-Match and Accept-Encoding.
 pub fn respond(body: &Body, headers: &HeaderMap, head: bool) -> Response {
@@ -194,9 +192,8 @@ pub fn respond(body: &Body, headers: &HeaderMap, head: bool) -> Response {
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(header::REFERRER_POLICY, "strict-origin-when-cross-origin");
     if body.content_type.as_bytes().starts_with(b"text/html") {
-        // The pages need nothing but their own stylesheet and script: an injected tag that
-        // slipped past escaping could load or run nothing. Framing stays allowed, for
-        // teams that embed their status page.
+        // Set here too (the security middleware sets it for every HTML answer) so that a
+        // body served outside the router keeps it.
         builder = builder.header(header::CONTENT_SECURITY_POLICY, PAGE_CSP);
     }
     let not_modified = headers

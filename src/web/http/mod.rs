@@ -5,7 +5,9 @@
 //! - [`rejections`]: every refusal under `/api/v1` in that shape (path, query and body
 //!   extractors, and the middleware that reshapes what axum answers by itself);
 //! - [`rate_limit`]: [`RateLimiter`], requests per client address per window;
-//! - [`credentials`]: bearer tokens and cookies read from request headers.
+//! - [`credentials`]: bearer tokens and cookies read from request headers;
+//! - [`security`]: the security headers of every response, by surface.
+
 //!
 //! **Architecture invariant:** nothing here imports `web::admin` or `web::subscriptions`.
 
@@ -13,6 +15,7 @@ pub mod credentials;
 pub mod error;
 pub mod rate_limit;
 pub mod rejections;
+pub mod security;
 
 pub use error::ApiError;
 pub use rate_limit::RateLimiter;
