@@ -96,6 +96,7 @@ pub fn router(state: AppState) -> Router {
     use axum::middleware::from_fn;
     use axum::routing::{any, any_service, post};
     let site = state.site.clone();
+    let site_origin = http::origin::SiteOrigin::from_public_url(&state.config.server.public_url);
     // Only the routes that key on the client's address pay for resolving it; the public
     // site (the hot path under outage traffic) does not.
     let trusted: Arc<[ipnet::IpNet]> = state.config.server.trusted_proxies.clone().into();
@@ -157,6 +158,10 @@ pub fn router(state: AppState) -> Router {
             any_service(api).layer(from_fn(http::rejections::json_errors)),
         )
         .fallback_service(any(site::serve).with_state(site))
+        .layer(axum::middleware::from_fn_with_state(
+            site_origin,
+            http::origin::same_site_only,
+        ))
         .layer(from_fn(http::security::headers))
 }
 

@@ -102,3 +102,51 @@ async fn every_surface_gets_its_security_headers() {
     assert_eq!(header(&r, X_CONTENT_TYPE_OPTIONS), "nosniff");
     app.stop().await;
 }
+
+/// A signed-in browser's form post carrying a valid CSRF token is still refused when the
+/// browser says it comes from another site; from this site it goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cross_site_post_with_a_valid_csrf_token_is_refused() {
+    use crate::admin_helpers::{hidden_csrf, no_redirects, sign_in};
+    let app = spawn_seeded_app().await;
+    let session = sign_in(&app, "sre@example.com").await;
+    let c = no_redirects();
+    let board = c
+        .get(format!("{}/admin", app.base))
+        .header(reqwest::header::COOKIE, &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(board.status(), 200);
+    let csrf = hidden_csrf(&board.text().await.unwrap());
+    let logout = |origin: &'static str, fetch_site: &'static str| {
+        let mut r = c
+            .post(format!("{}/admin/logout", app.base))
+            .header(reqwest::header::COOKIE, &session)
+            .form(&[("csrf", csrf.as_str())]);
+        if !origin.is_empty() {
+            r = r.header(reqwest::header::ORIGIN, origin);
+        }
+        if !fetch_site.is_empty() {
+            r = r.header("sec-fetch-site", fetch_site);
+        }
+        r.send()
+    };
+    assert_eq!(
+        logout("http://evil.example", "").await.unwrap().status(),
+        403
+    );
+    assert_eq!(logout("", "cross-site").await.unwrap().status(), 403);
+    // Still signed in: nothing was done.
+    let still = c
+        .get(format!("{}/admin", app.base))
+        .header(reqwest::header::COOKIE, &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(still.status(), 200);
+    let own = app.base.clone();
+    let own: &'static str = Box::leak(own.into_boxed_str());
+    assert_eq!(logout(own, "same-origin").await.unwrap().status(), 303);
+    app.stop().await;
+}

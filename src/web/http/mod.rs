@@ -6,13 +6,15 @@
 //!   extractors, and the middleware that reshapes what axum answers by itself);
 //! - [`rate_limit`]: [`RateLimiter`], requests per client address per window;
 //! - [`credentials`]: bearer tokens and cookies read from request headers;
-//! - [`security`]: the security headers of every response, by surface.
+//! - [`security`]: the security headers of every response, by surface;
+//! - [`origin`]: cross-site state changes on the admin surface refused.
 
 //!
 //! **Architecture invariant:** nothing here imports `web::admin` or `web::subscriptions`.
 
 pub mod credentials;
 pub mod error;
+pub mod origin;
 pub mod rate_limit;
 pub mod rejections;
 pub mod security;
