@@ -4,11 +4,12 @@
 //! `message_stop`). Only `text_delta`s count as text, so a model that ends its message
 //! without any is `empty`, not `ok`. Anthropic reports overload as HTTP 529, as an
 //! `overloaded_error` body under another status, or as an `error` event after HTTP 200;
-//! all three are `overloaded`.
+//! all three are `overloaded`, as is any server error that says so (see `overload`).
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
+use super::overload;
 use super::redact::scrub;
 use super::sse::SseEvent;
 use super::stream::{self, json_error_message, request_headers, HttpProbe, Signal, SseDecoder};
@@ -114,10 +115,9 @@ fn decode_event(event: &SseEvent) -> Vec<Signal> {
         "error" => {
             let error_type = str_at(&data, "/error/type");
             let message = str_at(&data, "/error/message").unwrap_or("error without a message");
-            Signal::Fail(
-                class_of(error_type.unwrap_or_default()),
-                describe(error_type, message),
-            )
+            let description = describe(error_type, message);
+            let class = class_of(error_type.unwrap_or_default());
+            Signal::Fail(overload::refine(class, &description), description)
         }
         _ => return Vec::new(),
     };
@@ -157,7 +157,8 @@ fn classify_error(status: u16, body: &str) -> (Outcome, String) {
         Some("overloaded_error") => Outcome::Overloaded,
         _ => Outcome::from_status(status),
     };
-    (outcome, describe(error_type, &json_error_message(body)))
+    let description = describe(error_type, &json_error_message(body));
+    (overload::refine(outcome, &description), description)
 }
 
 #[cfg(test)]
@@ -278,5 +279,13 @@ mod tests {
             classify_error(502, "<html>bad gateway</html>"),
             (Outcome::Http5xx, "<html>bad gateway</html>".into())
         );
+        // A gateway's own overload page, without Anthropic's error type.
+        assert_eq!(
+            classify_error(503, "upstream overloaded").0,
+            Outcome::Overloaded
+        );
+        let rate_limited =
+            r#"{"type":"error","error":{"type":"rate_limit_error","message":"overloaded"}}"#;
+        assert_eq!(classify_error(429, rate_limited).0, Outcome::RateLimited);
     }
 }

@@ -14,9 +14,10 @@ use bytes::BytesMut;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{json, Value};
 
+use super::overload;
 use super::redact::scrub;
-use super::stream::{self, HttpProbe, Signal, StreamDecoder};
-use super::{Outcome, ProbeReport, ProbeTarget, Prober};
+use super::stream::{self, event_too_large, HttpProbe, Signal, StreamDecoder};
+use super::{Outcome, ProbeReport, ProbeTarget, Prober, MAX_EVENT_BYTES};
 use crate::config::{Credentials, ModelConfig};
 
 pub struct BedrockProber {
@@ -170,7 +171,7 @@ fn classify_error(status: u16, body: &str) -> (Outcome, String) {
         424 => Outcome::Http5xx,
         s => Outcome::from_status(s),
     };
-    (outcome, message)
+    (overload::refine(outcome, &message), message)
 }
 
 /// The class of an exception reported inside the stream.
@@ -184,9 +185,6 @@ fn exception_outcome(kind: &str) -> Outcome {
         _ => Outcome::Http5xx,
     }
 }
-
-/// A frame longer than this is not a Bedrock event; stop buffering rather than grow.
-const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 
 /// Decodes event-stream frames from arbitrary chunks.
 #[derive(Default)]
@@ -243,15 +241,16 @@ impl EventStreamDecoder {
                 let kind = header(":exception-type").unwrap_or_else(|| "unknown".into());
                 let message = message_of(msg.payload())
                     .unwrap_or_else(|| String::from_utf8_lossy(msg.payload()).into_owned());
-                Some(Signal::Fail(
-                    exception_outcome(&kind),
-                    format!("{kind}: {message}"),
-                ))
+                let description = format!("{kind}: {message}");
+                let outcome = overload::refine(exception_outcome(&kind), &description);
+                Some(Signal::Fail(outcome, description))
             }
             Some("error") => {
                 let code = header(":error-code").unwrap_or_default();
                 let message = header(":error-message").unwrap_or_default();
-                Some(Signal::Fail(Outcome::Http5xx, format!("{code}: {message}")))
+                let description = format!("{code}: {message}");
+                let outcome = overload::refine(Outcome::Http5xx, &description);
+                Some(Signal::Fail(outcome, description))
             }
             other => Some(malformed(format!(
                 "unexpected event-stream message type {other:?}"
@@ -273,6 +272,13 @@ impl StreamDecoder for EventStreamDecoder {
             let decoded = self.frames.decode_frame(&mut self.buf);
             self.partial += before - self.buf.len();
             match decoded {
+                // `partial` now counts the whole frame: one larger than an event may be
+                // fails even when it arrived complete in one chunk, as an SSE event would.
+                Ok(DecodedFrame::Complete(_)) if self.partial > MAX_EVENT_BYTES => {
+                    self.failed = true;
+                    out.push(event_too_large());
+                    return out;
+                }
                 Ok(DecodedFrame::Complete(msg)) => {
                     self.partial = 0;
                     out.extend(self.message(&msg));
@@ -285,9 +291,11 @@ impl StreamDecoder for EventStreamDecoder {
                 }
             }
         }
-        if self.buf.len() > MAX_FRAME_BYTES {
+        // A frame is one event: bounded like an SSE event, so a frame whose prelude promises
+        // gigabytes cannot make the decoder buffer them.
+        if self.partial + self.buf.len() > MAX_EVENT_BYTES {
             self.failed = true;
-            out.push(malformed("event-stream frame larger than 16 MiB"));
+            out.push(event_too_large());
         }
         out
     }
@@ -420,5 +428,46 @@ mod tests {
         }
         let denied = classify_error(403, r#"{"Message":"denied"}"#);
         assert_eq!(denied, (Outcome::Auth, "denied".into()));
+    }
+
+    #[test]
+    fn frames_past_the_event_limit_fail() {
+        // Slightly too large and complete in one chunk; twice too large, arriving in parts
+        // (it fails once 1 MiB of it is buffered, never holding the rest).
+        for (size, chunk) in [
+            (MAX_EVENT_BYTES + 1024, usize::MAX),
+            (2 * MAX_EVENT_BYTES, 64 << 10),
+        ] {
+            let huge = frame("event", "contentBlockDelta", &"x".repeat(size));
+            let mut d = EventStreamDecoder::default();
+            let signals: Vec<Signal> = huge.chunks(chunk).flat_map(|c| d.feed(c)).collect();
+            assert_eq!(signals, [event_too_large()], "one failure, then nothing");
+            assert!(d.finish().is_empty());
+        }
+    }
+
+    #[test]
+    fn overload_exceptions_are_overloaded() {
+        let busy = frame(
+            "exception",
+            "serviceUnavailableException",
+            r#"{"message":"The model is overloaded, try again later"}"#,
+        );
+        let signals = EventStreamDecoder::default().feed(&busy);
+        assert!(matches!(
+            &signals[..],
+            [Signal::Fail(Outcome::Overloaded, _)]
+        ));
+        let down = frame(
+            "exception",
+            "serviceUnavailableException",
+            r#"{"message":"Bedrock is unable to process your request."}"#,
+        );
+        let signals = EventStreamDecoder::default().feed(&down);
+        assert!(matches!(&signals[..], [Signal::Fail(Outcome::Http5xx, _)]));
+        let throttled = classify_error(429, r#"{"message":"Too many requests, overloaded"}"#);
+        assert_eq!(throttled.0, Outcome::RateLimited);
+        let unavailable = classify_error(503, r#"{"message":"Service overloaded"}"#);
+        assert_eq!(unavailable.0, Outcome::Overloaded);
     }
 }

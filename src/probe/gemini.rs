@@ -4,15 +4,21 @@
 //! marker: the last chunk carries `candidates[0].finishReason` and the server closes. A stream
 //! that closes without a finish reason was therefore cut short and counts as truncated.
 //!
+//! An overloaded model answers 503 `UNAVAILABLE` "The model is overloaded…", in the response
+//! or as an error chunk of the stream: `overloaded`, unlike other `UNAVAILABLE`s.
+//!
 //! The key travels in the `x-goog-api-key` header, never in the URL, so it cannot leak into
 //! logs of URLs or into `reqwest` error text (which quotes the URL).
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
+use super::overload;
 use super::redact::scrub;
 use super::sse::{SseEvent, SseParser};
-use super::stream::{self, json_error_message, request_headers, HttpProbe, Signal, StreamDecoder};
+use super::stream::{
+    self, json_error_message, request_headers, sse_overflow, HttpProbe, Signal, StreamDecoder,
+};
 use super::{Outcome, ProbeReport, ProbeTarget, Prober};
 use crate::config::ModelConfig;
 
@@ -91,8 +97,15 @@ pub fn request_body(model: &ModelConfig) -> Value {
 }
 
 /// Classifies a non-2xx response. The HTTP status decides, except where Google's error
-/// `status` or `reason` is more precise than the code it was sent with.
+/// `status` or `reason` is more precise than the code it was sent with, or the message says
+/// the model is overloaded.
 fn classify_error(status: u16, body: &str) -> (Outcome, String) {
+    let (outcome, message) = classify_by_status(status, body);
+    (overload::refine(outcome, &message), message)
+}
+
+/// The class by status and Google's error fields, before the overload rule.
+fn classify_by_status(status: u16, body: &str) -> (Outcome, String) {
     let parsed = serde_json::from_str::<Value>(body).ok().map(unwrap_array);
     match parsed
         .as_ref()
@@ -155,7 +168,7 @@ fn google_error(err: &Value) -> (Outcome, String) {
         Some(s) => format!("{s}: {message}"),
         None => message.to_string(),
     };
-    (outcome, message)
+    (overload::refine(outcome, &message), message)
 }
 
 /// Decodes Gemini's SSE stream and remembers whether a finish reason was seen, which is the
@@ -168,8 +181,11 @@ struct GeminiDecoder {
 }
 
 impl GeminiDecoder {
+    /// The signals of the parsed events, then the failure of an event past the limit.
     fn events(&mut self, events: Vec<SseEvent>) -> Vec<Signal> {
-        events.iter().flat_map(|e| self.chunk(&e.data)).collect()
+        let mut out: Vec<Signal> = events.iter().flat_map(|e| self.chunk(&e.data)).collect();
+        out.extend(sse_overflow(&self.sse));
+        out
     }
 
     fn chunk(&mut self, data: &str) -> Vec<Signal> {
@@ -336,6 +352,10 @@ models = [ { id = "a", max_tokens = 20 }, { id = "b", thinking_budget = 128 } ]
             "data: {\"error\":{\"code\":503,\"status\":\"UNAVAILABLE\",\"message\":\"busy\"}}\n\n",
         );
         assert_eq!((o, m.as_str()), (Outcome::Http5xx, "UNAVAILABLE: busy"));
+        let (o, _) = fail(
+            "data: {\"error\":{\"code\":503,\"status\":\"UNAVAILABLE\",\"message\":\"The model is overloaded.\"}}\n\n",
+        );
+        assert_eq!(o, Outcome::Overloaded);
         assert_eq!(
             fail("data: {\"error\":{\"code\":429,\"message\":\"x\"}}\n\n").0,
             Outcome::RateLimited
@@ -372,6 +392,16 @@ models = [ { id = "a", max_tokens = 20 }, { id = "b", thinking_budget = 128 } ]
             classify_error(503, &format!("[{}]", body("UNAVAILABLE"))).0,
             Outcome::Http5xx
         );
+        let overloaded = r#"{"error":{"code":503,"message":"The model is overloaded. Please try again later.","status":"UNAVAILABLE"}}"#;
+        let want = "UNAVAILABLE: The model is overloaded. Please try again later.";
+        assert_eq!(
+            classify_error(503, overloaded),
+            (Outcome::Overloaded, want.into())
+        );
+        let wrapped = format!("[{overloaded}]");
+        assert_eq!(classify_error(503, &wrapped).0, Outcome::Overloaded);
+        let internal = r#"{"error":{"code":500,"message":"An internal error has occurred.","status":"INTERNAL"}}"#;
+        assert_eq!(classify_error(500, internal).0, Outcome::Http5xx);
         let bad_key = r#"{"error":{"code":400,"status":"INVALID_ARGUMENT","message":"API key not valid","details":[{"reason":"API_KEY_INVALID"}]}}"#;
         assert_eq!(classify_error(400, bad_key).0, Outcome::Auth);
         assert_eq!(

@@ -6,11 +6,17 @@
 //! **Architecture invariant:** a failed probe is data, not an error. `Prober::probe` never
 //! returns `Err` and never panics on anything the network sends; every path ends in a
 //! [`ProbeReport`] with an [`Outcome`].
+//!
+//! **Architecture invariant:** a probe's memory is bounded whatever the server sends: one
+//! event at most [`MAX_EVENT_BYTES`], one response at most [`MAX_RESPONSE_BYTES`], an error
+//! body at most 64 KiB. Past a bound the probe ends `malformed`, naming the bound.
 
 pub mod anthropic;
 pub mod bedrock;
+pub mod error_body;
 pub mod gemini;
 pub mod openai;
+pub mod overload;
 pub mod redact;
 pub mod simulated;
 pub mod sse;
@@ -26,6 +32,18 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::config::{ModelConfig, ProviderConfig, ProviderKind};
 use crate::vocabulary::Outcome;
+
+/// Most bytes one stream event may hold (an SSE event's lines up to its blank line, or one
+/// AWS event-stream frame). A probe's largest real events (a Responses API
+/// `response.completed`, Gemini's last chunk with its usage) are a few KiB; 1 MiB leaves
+/// room for any of them and stops a server that never ends its event from growing memory.
+pub const MAX_EVENT_BYTES: usize = 1 << 20;
+
+/// Most bytes of one streamed response body. A probe asks for a few tokens (16 by default)
+/// and a streamed token costs a few hundred bytes of framing and JSON, so a real answer is a
+/// few KiB and even a 20,000-token answer stays below 8 MiB. A stream past this is not a
+/// probe's answer; stopping it ends the probe before the timeout and spends no more bandwidth.
+pub const MAX_RESPONSE_BYTES: usize = 8 << 20;
 
 /// What one probe measured. Timings are from the moment the request was sent.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -3,16 +3,21 @@
 //!
 //! Chat Completions streams unnamed SSE chunks ending in `data: [DONE]`. Its first chunk
 //! usually carries only the role with empty content; the driver ignores empty text, so the
-//! first token is the first non-empty `delta.content`. The Responses API streams typed
-//! events instead. Azure differs in three places: the deployment and `api-version` are in
+//! first token is the first non-empty `delta.content`. Mistral's reasoning models
+//! (Magistral) send `delta.content` as an array of typed parts instead of a string:
+//! `thinking` parts (the reasoning) and then `text` parts (the answer); only the latter are
+//! text. The Responses API streams typed events instead. Azure differs in three places: the deployment and `api-version` are in
 //! the URL, the key goes in `api-key`, and the body names no model (the deployment does).
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
+use super::overload;
 use super::redact::scrub;
 use super::sse::SseEvent;
-use super::stream::{self, json_error_message, request_headers, HttpProbe, Signal, SseDecoder};
+use super::stream::{
+    self, json_error_message, request_headers, top_level_error, HttpProbe, Signal, SseDecoder,
+};
 use super::{Outcome, ProbeReport, ProbeTarget, Prober};
 use crate::config::{ModelConfig, OpenAiApi, ProviderConfig};
 
@@ -160,18 +165,32 @@ fn decode_chat_event(event: &SseEvent) -> Vec<Signal> {
         Ok(chunk) => chunk,
         Err(fail) => return vec![fail],
     };
-    if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
+    let error = chunk.get("error").filter(|e| !e.is_null());
+    if let Some(error) = error.or_else(|| top_level_error(&chunk)) {
         return vec![stream_error(error)];
     }
     let mut signals = Vec::new();
     if let Some(id) = str_at(&chunk, "/id").filter(|id| !id.is_empty()) {
         signals.push(Signal::RequestId(id.to_string()));
     }
-    // `content` is null in role-only, tool-call and final chunks; only strings are text.
-    if let Some(text) = str_at(&chunk, "/choices/0/delta/content") {
-        signals.push(Signal::Text(text.to_string()));
+    // `content` is null in role-only, tool-call and final chunks.
+    match chunk.pointer("/choices/0/delta/content") {
+        Some(Value::String(text)) => signals.push(Signal::Text(text.clone())),
+        Some(Value::Array(parts)) => signals.push(Signal::Text(text_parts(parts))),
+        _ => {}
     }
     signals
+}
+
+/// The answer text of typed content parts (Magistral): the `text` parts joined. `thinking`
+/// parts hold the model's reasoning, which is not the answer and must not set time to first
+/// token, just as Anthropic's thinking deltas and Gemini's thought parts do not.
+fn text_parts(parts: &[Value]) -> String {
+    parts
+        .iter()
+        .filter(|part| str_at(part, "/type") == Some("text"))
+        .filter_map(|part| str_at(part, "/text"))
+        .collect()
 }
 
 /// One Responses API event. Unlisted events (output items, reasoning summaries, …) carry no
@@ -232,7 +251,11 @@ fn stream_error(error: &Value) -> Signal {
     let message = str_at(error, "/message")
         .or_else(|| error.as_str())
         .unwrap_or("error without a message");
-    Signal::Fail(error_class(error), describe(error_name(error), message))
+    let description = describe(error_name(error), message);
+    Signal::Fail(
+        overload::refine(error_class(error), &description),
+        description,
+    )
 }
 
 fn describe(name: Option<&str>, message: &str) -> String {
@@ -242,14 +265,14 @@ fn describe(name: Option<&str>, message: &str) -> String {
     }
 }
 
-/// Non-2xx responses: the status decides; the body's code and message explain.
+/// Non-2xx responses: the status decides, except that a server error saying it is
+/// overloaded is `overloaded`; the body's code and message explain.
 fn classify_error(status: u16, body: &str) -> (Outcome, String) {
     let parsed = serde_json::from_str::<Value>(body).unwrap_or(Value::Null);
-    let name = parsed.get("error").and_then(error_name);
-    (
-        Outcome::from_status(status),
-        describe(name, &json_error_message(body)),
-    )
+    let error = top_level_error(&parsed).or_else(|| parsed.get("error"));
+    let description = describe(error.and_then(error_name), &json_error_message(body));
+    let outcome = overload::refine(Outcome::from_status(status), &description);
+    (outcome, description)
 }
 
 #[cfg(test)]
@@ -372,5 +395,84 @@ mod tests {
         assert_eq!(classify_error(401, body), want);
         let want = (Outcome::Http5xx, "unavailable".to_string());
         assert_eq!(classify_error(503, "unavailable"), want);
+    }
+
+    #[test]
+    fn overload_bodies_are_overloaded_and_other_5xx_are_not() {
+        let table = [
+            (
+                503,
+                r#"{"error":{"message":"The engine is currently overloaded, please try again later","type":"server_error"}}"#,
+                Outcome::Overloaded,
+                "server_error: The engine is currently overloaded, please try again later",
+            ),
+            (
+                503,
+                r#"{"object":"error","message":"Service overloaded","type":"ServiceUnavailableError","param":null,"code":503}"#,
+                Outcome::Overloaded,
+                "ServiceUnavailableError: Service overloaded",
+            ),
+            (
+                500,
+                r#"{"error":{"message":"Busy","type":"overloaded_error"}}"#,
+                Outcome::Overloaded,
+                "overloaded_error: Busy",
+            ),
+            (
+                503,
+                r#"{"error":{"message":"Service unavailable","type":"server_error"}}"#,
+                Outcome::Http5xx,
+                "server_error: Service unavailable",
+            ),
+            (
+                502,
+                "<html>502 Bad Gateway</html>",
+                Outcome::Http5xx,
+                "<html>502 Bad Gateway</html>",
+            ),
+            // A throttled key stays `rate_limited`, whatever the message says.
+            (
+                429,
+                r#"{"error":{"message":"That model is currently overloaded with other requests.","type":"requests"}}"#,
+                Outcome::RateLimited,
+                "requests: That model is currently overloaded with other requests.",
+            ),
+            (
+                400,
+                r#"{"object":"error","message":"bad","type":"BadRequestError","code":400}"#,
+                Outcome::BadRequest,
+                "BadRequestError: bad",
+            ),
+        ];
+        for (status, body, outcome, message) in table {
+            assert_eq!(
+                classify_error(status, body),
+                (outcome, message.to_string()),
+                "{body}"
+            );
+        }
+        let in_stream = r#"{"error":{"object":"error","message":"The server is overloaded or not ready yet.","type":"ServiceUnavailableError","code":503}}"#;
+        assert_eq!(failure(in_stream), Some(Outcome::Overloaded));
+        let top_level =
+            r#"{"object":"error","message":"Service overloaded","type":"x","code":503}"#;
+        assert_eq!(failure(top_level), Some(Outcome::Overloaded));
+    }
+
+    #[test]
+    fn magistral_content_parts_map_to_text() {
+        let chunk = |content: Value| {
+            chat(&json!({"choices": [{"index": 0, "delta": {"content": content}}]}).to_string())
+        };
+        let thinking = json!([{"type": "thinking", "thinking": [{"type": "text", "text": "Hmm"}]}]);
+        assert_eq!(chunk(thinking), vec![Signal::Text(String::new())]);
+        let text = json!([{"type": "text", "text": "o"}, {"type": "text", "text": "k"}]);
+        assert_eq!(chunk(text), vec![Signal::Text("ok".into())]);
+        let mixed = json!([{"type": "thinking", "thinking": [{"type": "text", "text": "so"}]}, {"type": "text", "text": "ok"}]);
+        assert_eq!(chunk(mixed), vec![Signal::Text("ok".into())]);
+        assert_eq!(chunk(json!([])), vec![Signal::Text(String::new())]);
+        assert_eq!(
+            chunk(json!([{"type": "image_url"}, 7])),
+            vec![Signal::Text(String::new())]
+        );
     }
 }

@@ -2,17 +2,19 @@
 //!
 //! A protocol supplies a built request, a [`StreamDecoder`] for its stream format and a
 //! classifier for error bodies; the driver sends, times (headers, first non-empty text,
-//! total), enforces the provider's `timeout` over the *whole* probe, and turns every way a
-//! stream can go wrong into an [`Outcome`].
+//! total), enforces the provider's `timeout` over the *whole* probe and the byte bounds of
+//! one response ([`MAX_RESPONSE_BYTES`]) and one event ([`MAX_EVENT_BYTES`]), and turns every
+//! way a stream can go wrong into an [`Outcome`].
 
 use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::time::Instant;
 
+use super::error_body::{self, MAX_ERROR_BODY};
 use super::redact::scrub;
 use super::sse::{SseEvent, SseParser};
-use super::{Outcome, ProbeReport};
+use super::{Outcome, ProbeReport, MAX_EVENT_BYTES, MAX_RESPONSE_BYTES};
 
 /// What a decoder saw in the stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,14 +63,37 @@ where
 {
     fn feed(&mut self, chunk: &[u8]) -> Vec<Signal> {
         let events = self.parser.feed(chunk);
-        events.iter().flat_map(|e| (self.map)(e)).collect()
+        let mut signals: Vec<Signal> = events.iter().flat_map(|e| (self.map)(e)).collect();
+        signals.extend(sse_overflow(&self.parser));
+        signals
     }
 
     fn finish(&mut self) -> Vec<Signal> {
         // A final event without its blank line still counts (some servers omit it).
-        let events = self.parser.feed(b"\n\n");
-        events.iter().flat_map(|e| (self.map)(e)).collect()
+        self.feed(b"\n\n")
     }
+}
+
+/// The failure of an SSE stream whose parser met an event past the limit, if it did. Every
+/// SSE decoder appends it after the signals of the events completed before.
+pub fn sse_overflow(parser: &SseParser) -> Option<Signal> {
+    parser.too_large().then(event_too_large)
+}
+
+/// The failure of a stream with one event larger than [`MAX_EVENT_BYTES`].
+pub fn event_too_large() -> Signal {
+    Signal::Fail(
+        Outcome::Malformed,
+        format!(
+            "one event exceeded the per-event limit of {} (no end of event)",
+            mib(MAX_EVENT_BYTES)
+        ),
+    )
+}
+
+/// A byte limit for error text (`1 MiB`); the limits are whole MiB.
+fn mib(bytes: usize) -> String {
+    format!("{} MiB", bytes >> 20)
 }
 
 /// How a protocol reads an error response (status plus body) into an outcome and message.
@@ -85,9 +110,6 @@ pub struct HttpProbe<'a> {
     /// Secrets to scrub from any stored error text.
     pub secrets: &'a [&'a str],
 }
-
-/// Most bytes of an error body read; enough for any JSON error, bounded for a hostile server.
-const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// Running measurements, shared between the timed body and the timeout path so a stall after
 /// the first token keeps the timings it already had.
@@ -167,7 +189,13 @@ async fn drive(
             .and_then(|v| v.to_str().ok())
             .map(|s| format!(" (retry-after {s})"))
             .unwrap_or_default();
-        let body = read_bounded(response).await;
+        let encoding = response
+            .headers()
+            .get(http::header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let (raw, complete) = read_bounded(response).await;
+        let body = error_body::text(&raw, complete, encoding.as_deref());
         let (outcome, message) = (probe.classify_error)(status, &body);
         return (
             outcome,
@@ -177,6 +205,7 @@ async fn drive(
 
     let mut body = response.bytes_stream();
     let mut saw_text = false;
+    let mut received = 0usize;
     loop {
         let chunk = match body.next().await {
             Some(Ok(chunk)) => chunk,
@@ -193,6 +222,14 @@ async fn drive(
             }
             None => break,
         };
+        // Events are bounded by the decoders; this bounds a stream of complete events that
+        // never ends (the timeout would end it too, but only after far more bandwidth).
+        received = received.saturating_add(chunk.len());
+        if received > MAX_RESPONSE_BYTES {
+            let limit = mib(MAX_RESPONSE_BYTES);
+            let message = format!("response exceeded the per-response limit of {limit}");
+            return (Outcome::Malformed, Some(message));
+        }
         for signal in decoder.feed(&chunk) {
             if let Some(end) = apply(signal, start, progress, &mut saw_text) {
                 return end;
@@ -242,17 +279,22 @@ fn apply(
     }
 }
 
-async fn read_bounded(response: reqwest::Response) -> String {
+/// The first [`MAX_ERROR_BODY`] bytes of an error body, and whether they are all of it.
+async fn read_bounded(response: reqwest::Response) -> (Vec<u8>, bool) {
     let mut body = Vec::new();
     let mut stream = response.bytes_stream();
-    while let Some(Ok(chunk)) = stream.next().await {
+    while let Some(chunk) = stream.next().await {
+        // A body broken off is incomplete too: its last character or block may be cut.
+        let Ok(chunk) = chunk else {
+            return (body, false);
+        };
         body.extend_from_slice(&chunk);
-        if body.len() >= MAX_ERROR_BODY {
+        if body.len() > MAX_ERROR_BODY {
             body.truncate(MAX_ERROR_BODY);
-            break;
+            return (body, false);
         }
     }
-    String::from_utf8_lossy(&body).into_owned()
+    (body, true)
 }
 
 fn classify_send_error(e: &reqwest::Error) -> Outcome {
@@ -278,18 +320,25 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// The message of a JSON error body shaped like `{"error": {"message": "..."}}` (Anthropic,
-/// OpenAI, Gemini all use this shape), or the body itself.
+/// OpenAI, Gemini all use this shape) or `{"object": "error", "message": "..."}` (vLLM,
+/// Mistral), or the body itself.
 pub fn json_error_message(body: &str) -> String {
     serde_json::from_str::<serde_json::Value>(body)
         .ok()
         .and_then(|v| {
-            let err = v.get("error")?;
+            let err = top_level_error(&v).or_else(|| v.get("error"))?;
             err.get("message")
                 .and_then(|m| m.as_str())
                 .map(str::to_string)
                 .or_else(|| err.as_str().map(str::to_string))
         })
         .unwrap_or_else(|| body.trim().to_string())
+}
+
+/// The body itself when it is an error object with its fields at the top level, the shape
+/// vLLM and Mistral send: `{"object": "error", "message", "type", "code"}`.
+pub fn top_level_error(body: &serde_json::Value) -> Option<&serde_json::Value> {
+    (body.get("object").and_then(|o| o.as_str()) == Some("error")).then_some(body)
 }
 
 /// The headers an HTTP prober sends: its credential header (marked sensitive, so it never
@@ -342,6 +391,8 @@ mod tests {
             "boom"
         );
         assert_eq!(json_error_message(r#"{"error":"plain"}"#), "plain");
+        let vllm = r#"{"object":"error","message":"Service overloaded","type":"x","code":503}"#;
+        assert_eq!(json_error_message(vllm), "Service overloaded");
         assert_eq!(
             json_error_message("<html>bad gateway</html>"),
             "<html>bad gateway</html>"

@@ -18,10 +18,13 @@ pub enum Outcome {
     Timeout,
     /// No HTTP response at all: DNS, TCP, TLS or a reset before headers.
     Connect,
-    /// A 5xx status (other than Anthropic's 529) or a server error reported inside the stream.
+    /// A 5xx status (other than Anthropic's 529) or a server error reported inside the stream,
+    /// unless it says the server is overloaded.
     #[serde(rename = "http_5xx")]
     Http5xx,
-    /// Anthropic's 529 `overloaded_error`, in the status or inside the stream.
+    /// No capacity right now: Anthropic's 529 or `overloaded_error`, or any provider's server
+    /// error that says it is overloaded (Gemini's and OpenAI's 503), in the status or inside
+    /// the stream.
     Overloaded,
     /// 429: our own key is throttled. Stored, but neither a success nor a provider fault.
     RateLimited,
@@ -31,7 +34,8 @@ pub enum Outcome {
     BadRequest,
     /// 404: the model or endpoint is gone; misconfiguration.
     NotFound,
-    /// Broken or truncated stream, invalid JSON, an unexpected status.
+    /// Broken or truncated stream, invalid JSON, an unexpected status, an event or a whole
+    /// response larger than its limit.
     Malformed,
     /// The stream finished cleanly without any text.
     Empty,

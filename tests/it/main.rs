@@ -26,6 +26,7 @@ mod paging;
 mod probe_anthropic;
 mod probe_bedrock;
 mod probe_gemini;
+mod probe_hostile;
 mod probe_openai;
 mod replay;
 mod scheduler;

@@ -161,18 +161,36 @@ async fn ok_stream_sends_key_in_header_and_times_first_real_text() {
 }
 
 #[tokio::test]
-async fn status_503_is_http_5xx() {
+async fn status_503_overloaded_is_overloaded() {
     let report = error_reply(
         503,
-        r#"{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}"#,
+        r#"{"error":{"code":503,"message":"The model is overloaded. Please try again later.","status":"UNAVAILABLE"}}"#,
     )
     .await;
-    assert_eq!(report.outcome, Outcome::Http5xx);
+    assert_eq!(report.outcome, Outcome::Overloaded, "{report:?}");
     assert_eq!(report.http_status, Some(503));
     assert_eq!(
         report.error.as_deref(),
-        Some("HTTP 503: UNAVAILABLE: The model is overloaded.")
+        Some("HTTP 503: UNAVAILABLE: The model is overloaded. Please try again later.")
     );
+}
+
+#[tokio::test]
+async fn other_5xx_are_http_5xx() {
+    let cases = [
+        (
+            503,
+            r#"{"error":{"code":503,"message":"The service is currently unavailable.","status":"UNAVAILABLE"}}"#,
+        ),
+        (
+            500,
+            r#"{"error":{"code":500,"message":"An internal error has occurred.","status":"INTERNAL"}}"#,
+        ),
+    ];
+    for (status, body) in cases {
+        let report = error_reply(status, body).await;
+        assert_eq!(report.outcome, Outcome::Http5xx, "{body}: {report:?}");
+    }
 }
 
 #[tokio::test]
@@ -233,6 +251,18 @@ async fn error_chunk_inside_stream_is_classified() {
         report.ttft_ms.is_some(),
         "text before the error still timed"
     );
+}
+
+#[tokio::test]
+async fn overloaded_error_chunk_inside_stream_is_overloaded() {
+    let (report, _) = serve(
+        200,
+        vec![Step::Data(
+            r#"{"error":{"code":503,"message":"The model is overloaded. Please try again later.","status":"UNAVAILABLE"}}"#,
+        )],
+    )
+    .await;
+    assert_eq!(report.outcome, Outcome::Overloaded, "{report:?}");
 }
 
 #[tokio::test]

@@ -263,3 +263,96 @@ async fn empty_and_null_content_chunks_are_empty() {
         "the chunk id without a header"
     );
 }
+
+/// A Magistral (Mistral reasoning) chunk: `delta.content` is an array of typed parts.
+fn magistral(parts: serde_json::Value, finish: Option<&str>) -> Part {
+    let data = json!({
+        "id": "cmpl-magistral-1", "object": "chat.completion.chunk", "created": 1750000000,
+        "model": "magistral-medium-2507",
+        "choices": [{"index": 0, "delta": {"content": parts}, "finish_reason": finish}],
+    });
+    sse(None, &data.to_string())
+}
+
+fn thinking(text: &str) -> serde_json::Value {
+    json!([{"type": "thinking", "thinking": [{"type": "text", "text": text}]}])
+}
+
+#[tokio::test]
+async fn magistral_text_parts_are_text_and_thinking_parts_are_not() {
+    let (addr, _) = fake_server(|| {
+        let role = json!({"id": "cmpl-magistral-1", "object": "chat.completion.chunk", "model": "magistral-medium-2507",
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]});
+        let parts = vec![
+            sse(None, &role.to_string()),
+            magistral(thinking("Okay, the user wants"), None),
+            magistral(thinking(" one word."), None),
+            Part::Wait(150),
+            // An empty text part is not a first token either.
+            magistral(json!([{"type": "text", "text": ""}]), None),
+            magistral(json!([{"type": "text", "text": "ok"}]), None),
+            magistral(json!([]), Some("stop")),
+            sse(None, "[DONE]"),
+        ];
+        streamed(200, &[SSE], parts)
+    })
+    .await;
+    let report = probe(&base(addr), "", "").await;
+    assert_eq!(report.outcome, Outcome::Ok, "{report:?}");
+    let ttft = report.ttft_ms.expect("ttft");
+    assert!(
+        ttft >= 150,
+        "thinking parts must not count as the first token: ttft {ttft}"
+    );
+}
+
+#[tokio::test]
+async fn magistral_stream_with_only_thinking_is_empty() {
+    let parts = || {
+        vec![
+            magistral(thinking("Hmm."), None),
+            magistral(json!([]), Some("length")),
+            sse(None, "[DONE]"),
+        ]
+    };
+    let (addr, _) = fake_server(move || streamed(200, &[SSE], parts())).await;
+    let report = probe(&base(addr), "", "").await;
+    assert_eq!(report.outcome, Outcome::Empty, "{report:?}");
+    assert_eq!(report.ttft_ms, None);
+}
+
+#[tokio::test]
+async fn http_503_overloaded_bodies_are_overloaded() {
+    let cases = [
+        // OpenAI's own wording.
+        (
+            r#"{"error":{"message":"The engine is currently overloaded, please try again later","type":"server_error","param":null,"code":null}}"#,
+            "HTTP 503: server_error: The engine is currently overloaded, please try again later",
+        ),
+        // vLLM and Mistral put the error fields at the top level.
+        (
+            r#"{"object":"error","message":"Service overloaded, please retry later","type":"ServiceUnavailableError","param":null,"code":503}"#,
+            "HTTP 503: ServiceUnavailableError: Service overloaded, please retry later",
+        ),
+    ];
+    for (body, want) in cases {
+        let (addr, _) = fake_server(move || {
+            let headers = [("content-type", "application/json")];
+            streamed(503, &headers, vec![Part::Send(body.to_string())])
+        })
+        .await;
+        let report = probe(&base(addr), "", "").await;
+        assert_eq!(report.outcome, Outcome::Overloaded, "{body}: {report:?}");
+        assert_eq!(report.error.as_deref(), Some(want));
+    }
+}
+
+#[tokio::test]
+async fn in_stream_overloaded_message_is_overloaded() {
+    // vLLM reports an engine error inside the stream with a numeric HTTP code.
+    let error = r#"{"error":{"object":"error","message":"The server is overloaded or not ready yet.","type":"ServiceUnavailableError","code":503}}"#;
+    let (addr, _) =
+        fake_server(move || streamed(200, &[SSE], vec![chunk(json!("o")), sse(None, error)])).await;
+    let report = probe(&base(addr), "", "").await;
+    assert_eq!(report.outcome, Outcome::Overloaded, "{report:?}");
+}
