@@ -103,7 +103,8 @@ mod tests {
         assert_eq!(site.0, "https://status.example.com");
         let session = ("cookie", "theme=dark; mw_session=abc");
         let post = Method::POST;
-        let cases: Vec<(Method, Vec<(&'static str, &'static str)>, bool)> = vec![
+        type Case = (Method, Vec<(&'static str, &'static str)>, bool);
+        let cases: Vec<Case> = vec![
             // Cross-site with the session: refused, by either header.
             (
                 post.clone(),
