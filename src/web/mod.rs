@@ -127,7 +127,10 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn(http::rejections::body_limit));
     let subscription_pages = Router::new()
         .route("/subscriptions/new", post(subscribe_pages::form))
-        .route("/subscriptions/confirm", get(subscribe_pages::confirm))
+        .route(
+            "/subscriptions/confirm",
+            get(subscribe_pages::confirm_page).post(subscribe_pages::confirm),
+        )
         .route(
             "/subscriptions/{id}/unsubscribe",
             get(subscribe_pages::unsubscribe_page).post(subscribe_pages::unsubscribe),

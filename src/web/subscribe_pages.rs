@@ -212,19 +212,47 @@ pub struct TokenQuery {
     token: Option<String>,
 }
 
-/// `GET /subscriptions/confirm?token=…`: the double opt-in click.
+/// `GET /subscriptions/confirm?token=…`: the link in the confirmation email asks for the
+/// click. Mail scanners and link previews follow links; only a person presses the button,
+/// so the opt-in is completed by the POST, as unsubscribing is.
+pub async fn confirm_page(Query(q): Query<TokenQuery>) -> Response {
+    let Some(token) = q.token.filter(|t| !t.trim().is_empty()) else {
+        return incomplete_link();
+    };
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", token.trim())
+        .finish();
+    page(
+        StatusCode::OK,
+        Notice {
+            layout: Layout::plain("Confirm your subscription", "subscribe"),
+            heading: "Confirm your subscription".into(),
+            paragraphs: vec![
+                "Press the button to start getting emails when the models you chose change state."
+                    .into(),
+            ],
+            shown_once: Vec::new(),
+            button_action: Some(format!("/subscriptions/confirm?{query}")),
+            button_label: "Confirm".into(),
+        },
+    )
+}
+
+fn incomplete_link() -> Response {
+    notice(
+        StatusCode::BAD_REQUEST,
+        "Link incomplete",
+        vec!["The confirmation link has no token; open the link from the email as it is.".into()],
+    )
+}
+
+/// `POST /subscriptions/confirm?token=…`: the double opt-in, completed.
 pub async fn confirm(
     State(state): State<Arc<NotifyState>>,
     Query(q): Query<TokenQuery>,
 ) -> Response {
     let Some(token) = q.token else {
-        return notice(
-            StatusCode::BAD_REQUEST,
-            "Link incomplete",
-            vec![
-                "The confirmation link has no token; open the link from the email as it is.".into(),
-            ],
-        );
+        return incomplete_link();
     };
     match state
         .store

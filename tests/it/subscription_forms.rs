@@ -141,7 +141,17 @@ async fn the_preferences_page_keeps_and_sets_provider_filters() {
         .unwrap()
         .to_string();
     let confirmation = wait_mail(&sink, 1).await.remove(0);
-    page(&app, &link(&confirmation, "/subscriptions/confirm")).await;
+    let confirmed = app
+        .client
+        .post(format!(
+            "{}{}",
+            app.base,
+            link(&confirmation, "/subscriptions/confirm")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), 200);
     let manage = link(&confirmation, "/manage");
 
     // The page shows every configured provider, the stored one ticked.
