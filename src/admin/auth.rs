@@ -5,10 +5,15 @@
 //! [`ABSOLUTE`] after sign-in, or when revoked. Its CSRF token is an HMAC of the stored
 //! hash under the service key: nothing more to store, and unforgeable without the key.
 //!
-//! Failed sign-ins are stored, so a lock-out survives a restart. Past [`Lockout::per_email`]
-//! failures for one address, or [`Lockout::per_client`] from one client, within
-//! [`Lockout::window`], sign-in is refused even with the right password until the window
-//! has passed.
+//! Failed sign-ins are stored, so the limits survive a restart. Within [`Lockout::window`]:
+//! - past [`Lockout::per_pair`] failures for one address *from one client*, that client may
+//!   not sign in as that address (even with the right password) until the window passes;
+//! - past [`Lockout::per_client`] failures from one client, it may not sign in at all;
+//! - past [`Lockout::slow_after`] failures for one address from anywhere, each attempt for
+//!   it must wait a delay that doubles per failure up to [`Lockout::slow_max`]: guessing
+//!   from many addresses is held to about one try a minute, while the owner, from their own
+//!   client, is slowed but never locked out by someone who only knows their email;
+//! - a signed-in admin can clear an address's failures ([`Auth::unlock`]).
 
 use std::time::Duration;
 
@@ -28,21 +33,39 @@ pub const ABSOLUTE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// `last_seen_at` is written at most this often per session, not on every request.
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
-/// When repeated failures lock sign-in.
+/// When repeated failures lock or slow sign-in.
 #[derive(Debug, Clone, Copy)]
 pub struct Lockout {
-    pub per_email: u32,
+    /// Failures for one email from one client that lock that pair.
+    pub per_pair: u32,
+    /// Failures from one client (any email) that lock the client.
     pub per_client: u32,
+    /// Failures for one email (any client) after which its attempts are slowed.
+    pub slow_after: u32,
+    /// The longest wait between attempts for a slowed email.
+    pub slow_max: Duration,
     pub window: Duration,
 }
 
 impl Default for Lockout {
     fn default() -> Self {
         Lockout {
-            per_email: 5,
+            per_pair: 5,
             // Higher: several people may share one address (an office, a VPN).
             per_client: 20,
+            slow_after: 5,
+            slow_max: Duration::from_secs(60),
             window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl Lockout {
+    /// How long after the last failure an email with `failures` in the window may try again.
+    pub fn slow_delay(&self, failures: u32) -> Duration {
+        match failures.checked_sub(self.slow_after) {
+            None => Duration::ZERO,
+            Some(extra) => Duration::from_secs(1u64 << extra.min(16)).min(self.slow_max),
         }
     }
 }
@@ -69,6 +92,9 @@ pub enum LoginError {
     Invalid,
     #[error("too many failed sign-ins; try again in {} minutes", .retry_after.as_secs().div_ceil(60))]
     Locked { retry_after: Duration },
+    /// Many recent failures for this address from anywhere: wait before the next attempt.
+    #[error("too many failed sign-ins for this address; try again in {} seconds", .retry_after.as_secs().max(1))]
+    Slowed { retry_after: Duration },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -152,17 +178,30 @@ impl Auth {
             client_addr: client.map(str::to_string),
         };
         let email_key = format!("email:{email}");
+        let pair_key = format!("pair:{email}|{}", client.unwrap_or("-"));
         let client_key = client.map(|c| format!("addr:{c}"));
         let since = now.timestamp_millis() - millis(self.lockout.window);
-        let mut locked = self.failures(&email_key, since).await? >= self.lockout.per_email;
+        let mut locked = self.failures(&pair_key, since).await?.0 >= self.lockout.per_pair;
         if let Some(key) = &client_key {
-            locked |= self.failures(key, since).await? >= self.lockout.per_client;
+            locked |= self.failures(key, since).await?.0 >= self.lockout.per_client;
         }
         if locked {
             audit::record(&self.store, audit_failure("locked out"), now).await?;
             return Err(LoginError::Locked {
                 retry_after: self.lockout.window,
             });
+        }
+        let (email_failures, last_failure) = self.failures(&email_key, since).await?;
+        let delay = self.lockout.slow_delay(email_failures);
+        if let Some(last) = last_failure {
+            let wait_until = last + millis(delay);
+            if now.timestamp_millis() < wait_until {
+                audit::record(&self.store, audit_failure("slowed down"), now).await?;
+                let left = u64::try_from(wait_until - now.timestamp_millis()).unwrap_or(0);
+                return Err(LoginError::Slowed {
+                    retry_after: Duration::from_millis(left),
+                });
+            }
         }
         let user: Option<(i64, String, Option<i64>)> =
             sqlx::query_as("SELECT id, password_hash, disabled_at FROM users WHERE email = ?")
@@ -176,15 +215,16 @@ impl Auth {
                 if found.is_none() {
                     password::verify_dummy(password_text);
                 }
-                self.record_failure(&email_key, client_key.as_deref(), now, since)
+                self.record_failure(&[&email_key, &pair_key], client_key.as_deref(), now, since)
                     .await?;
                 audit::record(&self.store, audit_failure("wrong email or password"), now).await?;
                 return Err(LoginError::Invalid);
             }
         };
-        // A success clears the address's count, so a person who mistyped starts afresh.
+        // A success clears the pair's count, so a person who mistyped starts afresh. The
+        // address's own count stays: someone else may still be guessing it.
         sqlx::query("DELETE FROM login_failures WHERE key = ?")
-            .bind(&email_key)
+            .bind(&pair_key)
             .execute(self.store.pool())
             .await
             .context(|| "clearing failed sign-ins")?;
@@ -224,20 +264,51 @@ impl Auth {
         Ok((session, token))
     }
 
-    async fn failures(&self, key: &str, since: i64) -> Result<u32, StoreError> {
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM login_failures WHERE key = ? AND at > ?")
+    /// Failures under `key` since `since`, and the time of the last (unix ms).
+    async fn failures(&self, key: &str, since: i64) -> Result<(u32, Option<i64>), StoreError> {
+        let (n, last): (i64, Option<i64>) =
+            sqlx::query_as("SELECT COUNT(*), MAX(at) FROM login_failures WHERE key = ? AND at > ?")
                 .bind(key)
                 .bind(since)
                 .fetch_one(self.store.pool())
                 .await
                 .context(|| "counting failed sign-ins")?;
-        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+        Ok((u32::try_from(n).unwrap_or(u32::MAX), last))
+    }
+
+    /// Clears every failed sign-in recorded for `email` (from any client), so its owner can
+    /// sign in at once; audited. Returns how many failures were cleared.
+    pub async fn unlock(
+        &self,
+        email: &str,
+        actor: &Actor,
+        client_addr: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, AdminError> {
+        let email = normalise_email(email)?;
+        let cleared =
+            sqlx::query("DELETE FROM login_failures WHERE key = ? OR substr(key, 1, ?) = ?")
+                .bind(format!("email:{email}"))
+                .bind(i64::try_from(format!("pair:{email}|").len()).unwrap_or(i64::MAX))
+                .bind(format!("pair:{email}|"))
+                .execute(self.store.pool())
+                .await
+                .context(|| format!("clearing failed sign-ins of {email}"))?
+                .rows_affected();
+        let change = Change {
+            actor,
+            action: "user.unlock",
+            target: Some(&email),
+            detail: serde_json::json!({ "cleared": cleared }),
+            client_addr,
+        };
+        audit::record(&self.store, change, now).await?;
+        Ok(cleared)
     }
 
     async fn record_failure(
         &self,
-        email_key: &str,
+        keys: &[&str],
         client_key: Option<&str>,
         now: DateTime<Utc>,
         since: i64,
@@ -249,7 +320,7 @@ impl Auth {
             .execute(&mut *tx)
             .await
             .context(|| "pruning failed sign-ins")?;
-        for key in std::iter::once(email_key).chain(client_key) {
+        for key in keys.iter().copied().chain(client_key) {
             sqlx::query("INSERT INTO login_failures (key, at) VALUES (?, ?)")
                 .bind(key)
                 .bind(now.timestamp_millis())

@@ -70,18 +70,17 @@ async fn sign_in_opens_a_session_that_expires_and_can_be_revoked() {
 }
 
 #[tokio::test]
-async fn repeated_failures_lock_the_address_even_for_the_right_password() {
+async fn repeated_failures_lock_that_client_out_and_only_slow_the_owner_elsewhere() {
     let (_dir, auth) = setup().await;
     let now = Utc::now();
-    for _ in 0..auth.lockout.per_email {
+    let guesser = Some("192.0.2.9");
+    for _ in 0..auth.lockout.per_pair {
         let e = auth
-            .login("ops@example.com", "wrong password!", Some("192.0.2.9"), now)
+            .login("ops@example.com", "wrong password!", guesser, now)
             .await;
         assert!(matches!(e, Err(LoginError::Invalid)), "{e:?}");
     }
-    let locked = auth
-        .login("ops@example.com", PASSWORD, Some("192.0.2.9"), now)
-        .await;
+    let locked = auth.login("ops@example.com", PASSWORD, guesser, now).await;
     assert!(
         matches!(locked, Err(LoginError::Locked { .. })),
         "{locked:?}"
@@ -92,14 +91,26 @@ async fn repeated_failures_lock_the_address_even_for_the_right_password() {
         SecretBox::from_key(&[3u8; 32]).unwrap(),
     );
     assert!(matches!(
-        again.login("ops@example.com", PASSWORD, None, now).await,
+        again.login("ops@example.com", PASSWORD, guesser, now).await,
         Err(LoginError::Locked { .. })
     ));
-    // After the window it opens again.
+    // The owner, from their own client, is slowed for a moment, not locked out.
+    let owner = Some("198.51.100.7");
+    let slowed = auth.login("ops@example.com", PASSWORD, owner, now).await;
+    assert!(
+        matches!(slowed, Err(LoginError::Slowed { retry_after }) if retry_after <= std::time::Duration::from_secs(1)),
+        "{slowed:?}"
+    );
+    let moment = now + Duration::seconds(2);
+    assert!(auth
+        .login("ops@example.com", PASSWORD, owner, moment)
+        .await
+        .is_ok());
+    // After the window the guesser's client opens again.
     let after =
         now + chrono::Duration::from_std(auth.lockout.window).unwrap() + Duration::seconds(1);
     assert!(auth
-        .login("ops@example.com", PASSWORD, Some("192.0.2.9"), after)
+        .login("ops@example.com", PASSWORD, guesser, after)
         .await
         .is_ok());
     // Unknown users fail the same way, and everything was audited without the password.
@@ -117,7 +128,7 @@ async fn repeated_failures_lock_the_address_even_for_the_right_password() {
             .iter()
             .filter(|e| e.action == "session.login_failed")
             .count()
-            >= 6
+            >= 7
     );
     let text = serde_json::to_string(&entries).unwrap();
     assert!(
@@ -231,4 +242,59 @@ async fn ending_a_session_revokes_it_and_is_audited_once() {
     assert_eq!(ended.len(), 1);
     assert_eq!(ended[0].target.as_deref(), Some(session.id.as_str()));
     assert_eq!(ended[0].client_addr.as_deref(), Some("192.0.2.1"));
+}
+
+/// Guessing from many clients gets slower with every failure (one try a minute at most,
+/// right password or not); an admin's unlock lets the owner in at once.
+#[tokio::test]
+async fn guesses_from_many_clients_are_slowed_and_an_admin_can_unlock() {
+    let (_dir, auth) = setup().await;
+    let start = Utc::now();
+    let mut now = start;
+    for i in 0..12 {
+        let client = format!("203.0.113.{i}");
+        // Each guesser waits out the delay, so every failure is counted.
+        loop {
+            match auth
+                .login("ops@example.com", "wrong password!", Some(&client), now)
+                .await
+            {
+                Err(LoginError::Slowed { retry_after }) => {
+                    now += chrono::Duration::from_std(retry_after).unwrap();
+                }
+                Err(LoginError::Invalid) => break,
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    // 12 failures: a delay of min(2^7 s, 60 s).
+    assert_eq!(
+        auth.lockout.slow_delay(12),
+        std::time::Duration::from_secs(60)
+    );
+    let owner = Some("198.51.100.7");
+    let soon = now + Duration::seconds(30);
+    assert!(matches!(
+        auth.login("ops@example.com", PASSWORD, owner, soon).await,
+        Err(LoginError::Slowed { .. })
+    ));
+    // 12 guesses took at least 1 + 2 + … seconds: guessing is held back.
+    assert!(
+        now - start >= Duration::seconds(1 + 2 + 4 + 8 + 16 + 32 + 60),
+        "{:?}",
+        now - start
+    );
+    let cleared = auth
+        .unlock("Ops@Example.com", &Actor::cli(), None, soon)
+        .await
+        .unwrap();
+    assert!(cleared >= 24, "{cleared}");
+    assert!(auth
+        .login("ops@example.com", PASSWORD, owner, soon)
+        .await
+        .is_ok());
+    let entries = audit::list(auth.store(), 100, None).await.unwrap();
+    assert!(entries
+        .iter()
+        .any(|e| e.action == "user.unlock" && e.target.as_deref() == Some("ops@example.com")));
 }

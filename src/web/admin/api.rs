@@ -8,7 +8,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
@@ -29,6 +29,25 @@ pub(super) fn routes() -> Router<Arc<AdminState>> {
         .route("/api/v1/admin/tokens/{id}", delete(revoke_token))
         .route("/api/v1/admin/sessions", get(list_sessions))
         .route("/api/v1/admin/sessions/{id}", delete(revoke_session))
+        .route("/api/v1/admin/users/{email}/unlock", post(unlock_user))
+}
+
+/// `POST /api/v1/admin/users/{email}/unlock`: clears the address's failed sign-ins, so its
+/// owner (kept out by someone guessing) can sign in at once.
+async fn unlock_user(
+    State(state): State<Arc<AdminState>>,
+    caller: ApiCaller,
+    ApiPath(email): ApiPath<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let cleared = state
+        .auth
+        .unlock(&email, &caller.actor, caller.client.clone(), state.now())
+        .await
+        .map_err(super::admin_error)?;
+    Ok(Json(
+        json!({ "email": email.trim().to_lowercase(), "cleared_failures": cleared }),
+    ))
 }
 
 /// `GET /api/v1/admin/whoami`.

@@ -120,10 +120,10 @@ pub(super) async fn login(
         Err(LoginError::Invalid) => {
             again(StatusCode::UNAUTHORIZED, "Wrong email or password.".into())
         }
-        Err(e @ LoginError::Locked { retry_after }) => {
+        Err(e @ (LoginError::Locked { retry_after } | LoginError::Slowed { retry_after })) => {
             let mut r = again(StatusCode::TOO_MANY_REQUESTS, format!("{e}."));
             r.headers_mut()
-                .insert(header::RETRY_AFTER, retry_after.as_secs().into());
+                .insert(header::RETRY_AFTER, retry_after.as_secs().max(1).into());
             r
         }
         Err(LoginError::Store(e)) => PageError::from(internal(e)).into_response(),

@@ -324,6 +324,12 @@ fn paths() -> Value {
                 .answers("204", "Signed out.", None)
                 .errors(&["404"]),
         ]),
+        "/api/v1/admin/users/{email}/unlock": item(vec![
+            op("post", "adminUnlockUser", admin, "Clear an address's failed sign-ins (lock-outs and slow-down) so its owner can sign in at once.")
+                .params(&["user_email"])
+                .answers("200", "Cleared.", Some("Unlocked"))
+                .errors(&["422"]),
+        ]),
         "/api/v1/admin/audit": item(vec![
             op("get", "adminAuditLog", admin, "The audit log, newest first.")
                 .params(&["audit_limit", "audit_before"])
@@ -345,6 +351,7 @@ fn parameters() -> Value {
         "maintenance_id": path("id", "integer", "Maintenance window id."),
         "token_id": path("id", "string", "API token id (`tok_…`)."),
         "session_id": path("id", "string", "Session id (`ses_…`)."),
+        "user_email": path("email", "string", "The user's email address."),
         "audit_limit": {
             "name": "limit", "in": "query", "required": false,
             "description": "Entries to return (clamped to 1–1000).",
@@ -755,6 +762,10 @@ fn schemas() -> Value {
             ("client_addr", nullable("string", "Where they signed in from.")),
         ]),
         "SessionList": list("sessions", "Session", "Live sessions."),
+        "Unlocked": object("An address's failed sign-ins, cleared.", vec![
+            ("email", text("The address, lower-cased.")),
+            ("cleared_failures", typed("integer", "Failed sign-ins removed.")),
+        ]),
         "AuditEntry": object("One change, with who made it.", vec![
             ("id", id("Entry id (for `before`).")),
             ("at", time("When.")),
