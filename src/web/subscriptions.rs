@@ -4,6 +4,7 @@
 //! Input is parsed into domain types at the edge; every refusal says which field and why
 //! (400 for malformed JSON, 422 for a value we cannot accept, 429 past the per-client limit).
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +59,22 @@ pub fn parse_filter(
     providers: Vec<String>,
     events: Vec<String>,
 ) -> Result<Filter, ApiError> {
+    for (field, list) in [
+        ("models", &models),
+        ("providers", &providers),
+        ("events", &events),
+    ] {
+        if list.len() > MAX_FILTER_ENTRIES {
+            return Err(ApiError::field(
+                field,
+                format!(
+                    "at most {MAX_FILTER_ENTRIES} entries (got {}); an empty list means all",
+                    list.len()
+                ),
+            ));
+        }
+    }
+    let (models, providers, events) = (dedup(models), dedup(providers), dedup(events));
     for (i, m) in models.iter().enumerate() {
         if !state.models.contains(m) {
             return Err(ApiError::field(
@@ -90,6 +107,17 @@ pub fn parse_filter(
         providers,
         events,
     })
+}
+
+/// The longest filter list accepted (before duplicates are dropped).
+pub const MAX_FILTER_ENTRIES: usize = 1000;
+
+/// `list` without repeats, in first-seen order.
+fn dedup(list: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    list.into_iter()
+        .filter(|item| seen.insert(item.clone()))
+        .collect()
 }
 
 /// A failure of ours while serving a subscriber: logged, and answered without detail.

@@ -387,6 +387,39 @@ async fn overrides_and_maintenances_through_the_admin_api() {
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    // A window ending in 9999, or starting next year, is a typo: refused with the bound.
+    for (bad, field, words) in [
+        (
+            json!({"ends_at": "9999-12-31T00:00:00Z"}),
+            "ends_at",
+            "at most 168 hours",
+        ),
+        (
+            json!({"starts_at": (start + Duration::days(365)).to_rfc3339(),
+                   "ends_at": (start + Duration::days(365) + Duration::hours(1)).to_rfc3339()}),
+            "starts_at",
+            "at most 90 days ahead",
+        ),
+    ] {
+        let mut body = m.clone();
+        for (k, v) in bad.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (s, err) = call(
+            c,
+            Method::POST,
+            url("/api/v1/admin/maintenances"),
+            &operate,
+            Some(body),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert_eq!(err["error"]["field"], field, "{err}");
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains(words),
+            "{err}"
+        );
+    }
     let (s, window) = call(
         c,
         Method::POST,

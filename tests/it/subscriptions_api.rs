@@ -340,6 +340,13 @@ async fn bad_input_says_which_field_and_why() {
             None,
             "colour",
         ),
+        (
+            json!({"kind": "webhook", "url": "https://example.com/h",
+                   "events": vec!["model.disabled"; 1001]}),
+            422,
+            Some("events"),
+            "at most 1000 entries (got 1001)",
+        ),
     ];
     for (body, status, field, words) in cases {
         let r = create(&app, body.clone()).await;
@@ -667,5 +674,38 @@ async fn a_subscription_is_stamped_by_the_service_clock() {
     app.store.commit_round(&round).await.unwrap();
     let got = wait_for(&got, 1).await;
     assert!(got[0].1.contains("model.disabled"), "{}", got[0].1);
+    app.stop().await;
+}
+
+/// Repeated filter entries are kept once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_filter_entries_are_stored_once() {
+    let app = spawn_seeded_app_with(NOTIFY).await;
+    let (url, _) = receiver().await;
+    // Repeats are kept once.
+    let r = create(
+        &app,
+        json!({"kind": "webhook", "url": url,
+               "events": vec!["model.disabled"; 500], "models": ["openai/gpt-5", "openai/gpt-5"]}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let sub: Value = r.json().await.unwrap();
+    let shown: Value = app
+        .client
+        .get(format!(
+            "{}/api/v1/subscriptions/{}",
+            app.base,
+            sub["id"].as_str().unwrap()
+        ))
+        .bearer_auth(sub["management_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["events"], json!(["model.disabled"]), "{shown}");
+    assert_eq!(shown["models"], json!(["openai/gpt-5"]), "{shown}");
     app.stop().await;
 }

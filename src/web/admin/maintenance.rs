@@ -23,6 +23,11 @@ use crate::web::http::ApiError;
 
 const MAX_TITLE: usize = 200;
 const MAX_BODY: usize = 10_000;
+/// How far ahead a window may be planned: further out, plans change and the announcement is
+/// noise (and a typo like year 9999 is caught).
+pub const MAX_AHEAD_DAYS: i64 = 90;
+/// How long one window may last: the models are out of the evaluator's hands meanwhile.
+pub const MAX_LENGTH_HOURS: i64 = 7 * 24;
 
 pub(super) fn routes() -> Router<Arc<AdminState>> {
     Router::new()
@@ -112,6 +117,21 @@ pub(super) async fn create_checked(
         return Err(ApiError::field(
             "ends_at",
             "the window must end after it starts, in the future",
+        ));
+    }
+    if starts_at > now + chrono::Duration::days(MAX_AHEAD_DAYS) {
+        return Err(ApiError::field(
+            "starts_at",
+            format!("a window starts at most {MAX_AHEAD_DAYS} days ahead"),
+        ));
+    }
+    if ends_at - starts_at > chrono::Duration::hours(MAX_LENGTH_HOURS) {
+        return Err(ApiError::field(
+            "ends_at",
+            format!(
+                "a window lasts at most {MAX_LENGTH_HOURS} hours ({} days); plan longer work as several windows",
+                MAX_LENGTH_HOURS / 24
+            ),
         ));
     }
     let new = NewMaintenance {
