@@ -119,12 +119,28 @@ pub enum Credentials {
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
-    /// The page's public address for links (feeds, emails, webhooks); defaults to `http://{listen}`.
+    /// The page's public address for links (feeds, emails, webhooks, the Statuspage API's
+    /// `page.url`). Without `public_url` in the file it is `http://{listen}` until the server
+    /// binds, and then the address actually bound (see [`ServerConfig::bound_to`]).
     pub public_url: String,
+    /// Whether `public_url` was set in the file; if not, it follows the bound address.
+    pub public_url_configured: bool,
     pub database: PathBuf,
     pub write_batch: usize,
     /// Reverse proxies whose `X-Forwarded-For` names the client (none by default).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl ServerConfig {
+    /// Records the address the server is bound to. A default public URL follows it: the
+    /// configured `listen` may have been replaced (`serve --listen`) or may name port 0,
+    /// which only binding resolves, and links must point where the server really answers.
+    /// A configured `public_url` (a proxy's address, say) is left as it is.
+    pub fn bound_to(&mut self, addr: SocketAddr) {
+        if !self.public_url_configured {
+            self.public_url = format!("http://{addr}");
+        }
+    }
 }
 
 /// A network like `10.0.0.0/8`, or one address standing for itself.
@@ -339,6 +355,7 @@ impl Validator<'_> {
             .map(|b| *b.get_ref())
             .unwrap_or(256)
             .max(1);
+        let public_url_configured = raw.server.public_url.is_some();
         let public_url = match &raw.server.public_url {
             Some(u) => {
                 let url = self.interpolate(u);
@@ -427,6 +444,7 @@ impl Validator<'_> {
             server: ServerConfig {
                 listen,
                 public_url,
+                public_url_configured,
                 database,
                 write_batch,
                 trusted_proxies,

@@ -24,6 +24,8 @@ pub mod pages;
 pub mod publisher;
 pub mod site;
 pub mod snapshot;
+#[cfg(test)]
+mod snapshot_tests;
 pub mod statuspage;
 pub mod subscribe_pages;
 pub mod subscriptions;
