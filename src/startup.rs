@@ -49,9 +49,10 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens the database (applying migrations), binds the configured address, loads the
-    /// secret key and the mailer and reads the evaluator's state.
-    pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Application> {
+    /// Opens the database (applying migrations), binds the configured address (a default
+    /// public URL then names the bound one), loads the secret key and the mailer and reads
+    /// the evaluator's state.
+    pub async fn build(mut config: Config, clock: Clock) -> anyhow::Result<Application> {
         let store = Store::open(&config.server.database)
             .await
             .with_context(|| {
@@ -73,6 +74,7 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", config.server.listen))?;
         let local_addr = listener.local_addr().context("reading the bound address")?;
+        config.server.bound_to(local_addr);
         Ok(Application {
             listener,
             local_addr,

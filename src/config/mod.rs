@@ -119,8 +119,12 @@ pub enum Credentials {
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
-    /// The page's public address for links (feeds, emails, webhooks); defaults to `http://{listen}`.
+    /// The page's public address for links (feeds, emails, webhooks, the Statuspage API's
+    /// `page.url`). Without `public_url` in the file it is `http://{listen}` until the server
+    /// binds, and then the address actually bound (see [`ServerConfig::bound_to`]).
     pub public_url: String,
+    /// Whether `public_url` was set in the file; if not, it follows the bound address.
+    pub public_url_configured: bool,
     pub database: PathBuf,
     pub write_batch: usize,
     /// Reverse proxies whose `X-Forwarded-For` names the client (none by default).
@@ -147,6 +151,18 @@ impl Default for HttpLimits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             max_connections: 1024,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Records the address the server is bound to. A default public URL follows it: the
+    /// configured `listen` may have been replaced (`serve --listen`) or may name port 0,
+    /// which only binding resolves, and links must point where the server really answers.
+    /// A configured `public_url` (a proxy's address, say) is left as it is.
+    pub fn bound_to(&mut self, addr: SocketAddr) {
+        if !self.public_url_configured {
+            self.public_url = format!("http://{addr}");
         }
     }
 }
@@ -364,6 +380,7 @@ impl Validator<'_> {
             .map(|b| *b.get_ref())
             .unwrap_or(256)
             .max(1);
+        let public_url_configured = raw.server.public_url.is_some();
         let public_url = match &raw.server.public_url {
             Some(u) => {
                 let url = self.interpolate(u);
@@ -453,6 +470,7 @@ impl Validator<'_> {
             server: ServerConfig {
                 listen,
                 public_url,
+                public_url_configured,
                 database,
                 write_batch,
                 trusted_proxies,

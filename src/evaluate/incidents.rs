@@ -95,7 +95,15 @@ pub fn plan(
             if impact_moved && joined.is_empty() && recovered.is_empty() {
                 body.push(format!("Impact is now {impact}."));
             }
-            body.push(format!("Still affected: {}.", names(&impaired)));
+            // Each model is named once: those just named as new are not "still" affected.
+            let still: Vec<&ModelView> = impaired
+                .iter()
+                .copied()
+                .filter(|m| inc.affected.contains(&m.key))
+                .collect();
+            if !still.is_empty() {
+                body.push(format!("Still affected: {}.", names(&still)));
+            }
             let status = if inc.status == IncidentStatus::Monitoring {
                 IncidentStatus::Investigating
             } else {
@@ -170,6 +178,89 @@ mod tests {
             name: key.to_uppercase(),
             state,
         }
+    }
+
+    /// One update of an open incident: the provider's models now (key and state, the state
+    /// as `o`perational, `d`egraded, `p`artial or `m`ajor outage), the incident as it was
+    /// (its affected keys and whether it was being monitored), and the update's body.
+    fn check(models: &[(&str, char)], affected: &[&str], monitoring: bool, want: &str) {
+        let now = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        let views: Vec<ModelView> = models
+            .iter()
+            .map(|(key, s)| {
+                let state = match s {
+                    'o' => ModelState::Operational,
+                    'd' => ModelState::DegradedPerformance,
+                    'p' => ModelState::PartialOutage,
+                    'm' => ModelState::MajorOutage,
+                    other => panic!("unknown state {other}"),
+                };
+                view(key, state)
+            })
+            .collect();
+        let open = OpenIncident {
+            id: 1,
+            status: if monitoring {
+                IncidentStatus::Monitoring
+            } else {
+                IncidentStatus::Investigating
+            },
+            affected: affected.iter().map(|a| a.to_string()).collect(),
+            impact: "major".into(),
+            monitoring_since: monitoring.then_some(now),
+        };
+        match plan("A", &views, Some(&open), now, Duration::minutes(5)) {
+            Some(IncidentAction::Update { body, .. }) => {
+                assert_eq!(body, want, "{models:?} after {affected:?}")
+            }
+            other => panic!("{models:?} after {affected:?}: expected an update, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn updates_say_each_change_once() {
+        // A model joins: it is named once, as new; "still affected" names only the others.
+        check(
+            &[("a/x", 'p'), ("a/y", 'p')],
+            &["a/y"],
+            false,
+            "Now also affected: A/X (partial outage). Still affected: A/Y (partial outage).",
+        );
+        // Every impaired model is new (the first one recovered): nothing is "still" affected.
+        check(
+            &[("a/x", 'o'), ("a/y", 'd')],
+            &["a/x"],
+            false,
+            "Now also affected: A/Y (degraded performance). Recovered: A/X.",
+        );
+        // One recovers, one stays.
+        check(
+            &[("a/x", 'o'), ("a/y", 'p')],
+            &["a/x", "a/y"],
+            false,
+            "Recovered: A/X. Still affected: A/Y (partial outage).",
+        );
+        // Only the impact moved: the model is named once, with its new state.
+        check(
+            &[("a/x", 'm'), ("a/y", 'o')],
+            &["a/x"],
+            false,
+            "Impact is now critical. Still affected: A/X (major outage).",
+        );
+        // Back from monitoring with a new model as well.
+        check(
+            &[("a/x", 'p'), ("a/y", 'p'), ("a/z", 'o')],
+            &["a/x"],
+            true,
+            "The problem has returned. Now also affected: A/Y (partial outage). Still affected: A/X (partial outage).",
+        );
+        // Back from monitoring, the same models: they are still (again) affected.
+        check(
+            &[("a/x", 'p')],
+            &["a/x"],
+            true,
+            "The problem has returned. Still affected: A/X (partial outage).",
+        );
     }
 
     #[test]

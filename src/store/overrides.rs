@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::ms_to_time;
-use super::{SqlxContext, Store, StoreError};
+use super::{ReadView, SqlxContext, Store, StoreError};
 use crate::vocabulary::ActiveOverride;
 
 /// An override to create.
@@ -101,6 +101,27 @@ fn active(r: Row) -> ActiveOverride {
     }
 }
 
+/// Overrides not yet ended, through `db` (the pool, or a read view's transaction).
+async fn active_overrides<'e>(
+    db: impl sqlx::SqliteExecutor<'e>,
+) -> Result<Vec<ActiveOverride>, StoreError> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} WHERE ended_at IS NULL ORDER BY id"
+    ))
+    .fetch_all(db)
+    .await
+    .context(|| "reading active overrides")?;
+    Ok(rows.into_iter().map(active).collect())
+}
+
+impl ReadView {
+    /// [`Store::active_overrides`], as of this view (the public snapshot reads them with the
+    /// model states, so an override and the decision beside it are of one instant).
+    pub async fn active_overrides(&mut self) -> Result<Vec<ActiveOverride>, StoreError> {
+        active_overrides(&mut *self.tx).await
+    }
+}
+
 const COLUMNS: &str =
     "id, model_key, enabled, reason, created_by, created_at, expires_at, ended_at FROM overrides";
 
@@ -137,13 +158,7 @@ impl Store {
 
     /// Overrides not yet ended (expired ones included: the evaluator ends those).
     pub async fn active_overrides(&self) -> Result<Vec<ActiveOverride>, StoreError> {
-        let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} WHERE ended_at IS NULL ORDER BY id"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .context(|| "reading active overrides")?;
-        Ok(rows.into_iter().map(active).collect())
+        active_overrides(&self.pool).await
     }
 
     /// The newest overrides, active or not.

@@ -227,11 +227,44 @@ pub fn day_so_far(hours: &[Rollup], minutes: &[Rollup], now: DateTime<Utc>) -> O
     let parts: Vec<&Rollup> = today_hours
         .chain(minutes.iter().filter(|m| m.bucket_start >= covered_until))
         .collect();
+    merged(&parts, Granularity::Day, day_start)
+}
+
+/// The hours after the last hour rollup, one estimated hour rollup each from the minute
+/// rollups, oldest first: the current hour (whose rollup is written when it ends) and any
+/// completed hour the rollup job has not reached yet, so hourly charts reach the present
+/// like the minute chart does. Counts are exact; percentiles are estimates as in
+/// [`day_so_far`].
+pub fn hours_so_far(hours: &[Rollup], minutes: &[Rollup]) -> Vec<Rollup> {
+    let covered_until = hours
+        .iter()
+        .map(|h| h.bucket_start + Granularity::Hour.length())
+        .max();
+    let mut by_hour: Vec<(DateTime<Utc>, Vec<&Rollup>)> = Vec::new();
+    for m in minutes
+        .iter()
+        .filter(|m| covered_until.is_none_or(|c| m.bucket_start >= c))
+    {
+        let hour = Granularity::Hour.bucket_start(m.bucket_start);
+        match by_hour.last_mut() {
+            Some((h, parts)) if *h == hour => parts.push(m),
+            _ => by_hour.push((hour, vec![m])),
+        }
+    }
+    by_hour
+        .into_iter()
+        .filter_map(|(hour, parts)| merged(&parts, Granularity::Hour, hour))
+        .collect()
+}
+
+/// One rollup of `granularity` starting at `start` from finer ones: counts summed, each
+/// percentile the probe-weighted median of the parts' own. `None` without parts.
+fn merged(parts: &[&Rollup], granularity: Granularity, start: DateTime<Utc>) -> Option<Rollup> {
     let first = parts.first()?;
-    let mut day = Rollup {
+    let mut out = Rollup {
         model_key: first.model_key.clone(),
-        granularity: Granularity::Day,
-        bucket_start: day_start,
+        granularity,
+        bucket_start: start,
         probes: 0,
         by_outcome: [0; 11],
         ttft_p50: None,
@@ -241,9 +274,9 @@ pub fn day_so_far(hours: &[Rollup], minutes: &[Rollup], now: DateTime<Utc>) -> O
         total_p95: None,
         total_p99: None,
     };
-    for p in &parts {
-        day.probes += p.probes;
-        for (sum, n) in day.by_outcome.iter_mut().zip(p.by_outcome) {
+    for p in parts {
+        out.probes += p.probes;
+        for (sum, n) in out.by_outcome.iter_mut().zip(p.by_outcome) {
             *sum += n;
         }
     }
@@ -260,13 +293,13 @@ pub fn day_so_far(hours: &[Rollup], minutes: &[Rollup], now: DateTime<Utc>) -> O
             (seen * 2 >= total).then_some(v)
         })
     };
-    day.ttft_p50 = weighted(|r| r.ttft_p50);
-    day.ttft_p95 = weighted(|r| r.ttft_p95);
-    day.ttft_p99 = weighted(|r| r.ttft_p99);
-    day.total_p50 = weighted(|r| r.total_p50);
-    day.total_p95 = weighted(|r| r.total_p95);
-    day.total_p99 = weighted(|r| r.total_p99);
-    Some(day)
+    out.ttft_p50 = weighted(|r| r.ttft_p50);
+    out.ttft_p95 = weighted(|r| r.ttft_p95);
+    out.ttft_p99 = weighted(|r| r.ttft_p99);
+    out.total_p50 = weighted(|r| r.total_p50);
+    out.total_p95 = weighted(|r| r.total_p95);
+    out.total_p99 = weighted(|r| r.total_p99);
+    Some(out)
 }
 
 impl ReadView {
@@ -368,6 +401,50 @@ mod tests {
             day_so_far(&hours[..1], &[], now).is_none(),
             "nothing today yet"
         );
+    }
+
+    #[test]
+    fn hours_so_far_are_the_minutes_after_the_last_hour_rollup() {
+        let hours = [bucket(
+            Granularity::Hour,
+            "2026-11-25T00:00:00Z",
+            60,
+            0,
+            400,
+            900,
+        )];
+        let minutes = [
+            // Inside the 00:00 hour rollup: not counted again.
+            bucket(
+                Granularity::Minute,
+                "2026-11-25T00:59:00Z",
+                1,
+                0,
+                9000,
+                9000,
+            ),
+            // 01:00 ended but is not rolled up yet; 02:00 is the current hour.
+            bucket(Granularity::Minute, "2026-11-25T01:00:00Z", 3, 1, 500, 700),
+            bucket(Granularity::Minute, "2026-11-25T01:30:00Z", 1, 0, 600, 600),
+            bucket(Granularity::Minute, "2026-11-25T02:09:00Z", 2, 0, 800, 2000),
+        ];
+        let so_far = hours_so_far(&hours, &minutes);
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let got: Vec<_> = so_far
+            .iter()
+            .map(|h| (h.granularity, h.bucket_start, h.probes, h.ttft_p50))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Granularity::Hour, at("2026-11-25T01:00:00Z"), 5, Some(500)),
+                (Granularity::Hour, at("2026-11-25T02:00:00Z"), 2, Some(800)),
+            ]
+        );
+        assert_eq!(so_far[0].count(Outcome::Timeout), 1);
+        // Without any hour rollup (a fresh database) every minute counts.
+        assert_eq!(hours_so_far(&[], &minutes).len(), 3);
+        assert!(hours_so_far(&hours, &[]).is_empty());
     }
 
     #[test]

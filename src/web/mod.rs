@@ -25,6 +25,8 @@ pub mod publisher;
 pub mod server;
 pub mod site;
 pub mod snapshot;
+#[cfg(test)]
+mod snapshot_tests;
 pub mod statuspage;
 pub mod subscribe_pages;
 pub mod subscriptions;

@@ -11,15 +11,15 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::evaluate::engine::RoutingTable;
+use crate::evaluate::engine::{Route, RoutingTable};
 use crate::evaluate::overrides::WindowStatus;
-use crate::store::evaluations::StateChange;
+use crate::store::evaluations::{StateChange, StoredModelState};
 use crate::store::incidents::Incident;
 use crate::store::maintenances::Maintenance;
-use crate::store::rollups::day_so_far;
+use crate::store::rollups::{day_so_far, hours_so_far};
 use crate::store::{Granularity, ReadView, Rollup, Store, StoreError};
 use crate::vocabulary::Outcome;
-use crate::vocabulary::{Evidence, ModelState};
+use crate::vocabulary::{ActiveOverride, Evidence, ModelState};
 
 /// Days of history shown as uptime bars.
 pub const HISTORY_DAYS: i64 = 90;
@@ -69,7 +69,10 @@ pub struct ModelView {
     pub fallback: Option<String>,
     pub fallback_name: Option<String>,
     pub since: DateTime<Utc>,
+    /// The line beside the state: an override's words while one is in force, else the first
+    /// of `reasons` (see `headline`), so its figures are those of `evidence`.
     pub reason: String,
+    /// The stored decision's reasons; written in one row with `evidence`.
     pub reasons: Vec<String>,
     pub evidence: Option<Evidence>,
     /// Time to first token of the latest successful probe.
@@ -178,6 +181,13 @@ pub async fn build(
         .into_iter()
         .map(|s| (s.model_key.clone(), s))
         .collect();
+    let overrides: BTreeMap<String, ActiveOverride> = store
+        .active_overrides()
+        .await?
+        .into_iter()
+        .filter(|o| !o.expired(now))
+        .map(|o| (o.model_key.clone(), o))
+        .collect();
     let incidents: Vec<Incident> = store
         .incidents(500)
         .await?
@@ -217,7 +227,7 @@ pub async fn build(
                     .and_then(|r| r.fallback.as_ref())
                     .and_then(|f| names.get(f).cloned()),
                 since: route.map(|r| r.since).unwrap_or(now),
-                reason: route.map(|r| r.reason.clone()).unwrap_or_default(),
+                reason: headline(route, stored, overrides.get(&id)),
                 reasons: stored.map(|s| s.reasons.clone()).unwrap_or_default(),
                 evidence: stored.map(|s| s.evidence.clone()),
                 ttft_now_ms: None,
@@ -257,6 +267,24 @@ pub async fn build(
         maintenances,
         stale_since: None,
     })
+}
+
+/// The line shown beside a model's state. An override in force speaks for itself (its words
+/// carry no figures). Otherwise it is the first stored reason, written in one row with the
+/// evidence the pages show below it: the routing table's copy of that line is read at
+/// another instant than the store, and a round ahead or behind it would put one decision's
+/// figures beside another's ("1 of 29" above "0 of 30").
+fn headline(
+    route: Option<&Route>,
+    stored: Option<&StoredModelState>,
+    active: Option<&ActiveOverride>,
+) -> String {
+    match (active, stored.and_then(|s| s.reasons.first())) {
+        (Some(o), _) => o.describe(),
+        (None, Some(first)) => first.clone(),
+        // Nothing decided yet: the routing table says so in its own words.
+        (None, None) => route.map(|r| r.reason.clone()).unwrap_or_default(),
+    }
 }
 
 /// A window as the public sees it at `now`, or `None` when it was cancelled. The evaluator
@@ -319,9 +347,14 @@ async fn fill_figures(
         days.extend(day_so_far(&hours, &minutes, now));
     }
     view.chart_24h = minutes.iter().map(point).collect();
-    view.chart_30d = hours.iter().map(point).collect();
+    // Likewise an hour's rollup is written when the hour ends: the hourly charts take the
+    // hours since the last one from the minutes, so they reach the present as the 24-hour
+    // chart does (and a new deployment's first hours show in them).
+    let so_far = hours_so_far(&hours, &minutes);
+    view.chart_30d = hours.iter().chain(&so_far).map(point).collect();
     view.chart_7d = hours
         .iter()
+        .chain(&so_far)
         .filter(|h| h.bucket_start >= now - Duration::days(7))
         .map(point)
         .collect();

@@ -496,3 +496,32 @@ async fn maintenance_lists_are_shaped_like_statuspage() {
     }
     app.stop().await;
 }
+
+/// Without `public_url` the page's address is the one actually listened on (port 0 resolved,
+/// `--listen` applied), not the configured default; an explicit `public_url` stays as it is.
+#[tokio::test]
+async fn page_url_is_the_bound_address_unless_public_url_is_set() {
+    let app = spawn_seeded_app().await;
+    for path in ["/api/v2/summary.json", "/api/v2/status.json"] {
+        let doc = app.get_json(path).await;
+        assert_eq!(doc["page"]["url"], app.base.as_str(), "{path}");
+    }
+    // Links derived from the page's address follow it (the seeded incident's shortlink).
+    let incidents = app.get_json("/api/v2/incidents.json").await;
+    let incidents = incidents["incidents"].as_array().unwrap();
+    assert!(!incidents.is_empty());
+    for i in incidents {
+        let link = i["shortlink"].as_str().unwrap();
+        assert!(
+            link.starts_with(&format!("{}/incidents/", app.base)),
+            "{link}"
+        );
+    }
+    app.stop().await;
+
+    let app =
+        crate::helpers::spawn_seeded_app_with("public_url = \"https://status.example.com/\"").await;
+    let doc = app.get_json("/api/v2/status.json").await;
+    assert_eq!(doc["page"]["url"], "https://status.example.com");
+    app.stop().await;
+}

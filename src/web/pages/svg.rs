@@ -53,15 +53,35 @@ pub struct Sparkline {
     pub height: u32,
     pub lines: Vec<String>,
     pub label: String,
+    /// Shown instead of the line while there are too few points to draw one.
+    pub note: Option<&'static str>,
 }
 
 pub const SPARK_W: u32 = 96;
 pub const SPARK_H: u32 = 24;
+/// The fewest 15-minute medians drawn as a line: an hour's worth. Fewer, across a day's
+/// width, would be a dot at the right edge that reads as a glitch rather than a trend.
+pub const SPARK_MIN_POINTS: usize = 4;
 
 /// Scales values into a `SPARK_W`×`SPARK_H` box: zero at the bottom, the day's maximum at
-/// the top (with a pixel of margin so the stroke is not clipped).
+/// the top (with a pixel of margin so the stroke is not clipped). With fewer than
+/// [`SPARK_MIN_POINTS`] values it draws nothing and says so.
 pub fn sparkline(values: &[Option<u32>]) -> Sparkline {
     let present: Vec<u32> = values.iter().flatten().copied().collect();
+    if present.len() < SPARK_MIN_POINTS {
+        let (note, words) = if present.is_empty() {
+            ("No data yet", "no data")
+        } else {
+            ("Not enough data yet", "not enough data yet")
+        };
+        return Sparkline {
+            width: SPARK_W,
+            height: SPARK_H,
+            lines: Vec::new(),
+            label: format!("Time to first token over the last 24 hours: {words}"),
+            note: Some(note),
+        };
+    }
     let max = present.iter().copied().max().unwrap_or(0).max(1) as f64;
     let n = values.len().max(2) as f64;
     let (w, h) = (SPARK_W as f64, SPARK_H as f64);
@@ -83,6 +103,7 @@ pub fn sparkline(values: &[Option<u32>]) -> Sparkline {
         height: SPARK_H,
         lines,
         label,
+        note: None,
     }
 }
 
@@ -190,11 +211,19 @@ mod tests {
 
     #[test]
     fn sparkline_scales_into_its_box() {
-        let s = sparkline(&[Some(0), Some(500), Some(1000), None]);
+        let s = sparkline(&[Some(0), Some(500), Some(1000), Some(500), None]);
         // Zero sits at the bottom (minus the stroke margin), the maximum at the top.
-        assert_eq!(s.lines, vec!["0,23 32,12 64,1".to_string()]);
+        assert_eq!(s.lines, vec!["0,23 24,12 48,1 72,12".to_string()]);
         assert!(s.label.contains("between 0 ms and 1.0 s"), "{}", s.label);
-        assert!(sparkline(&[None; 4]).label.ends_with("no data"));
+        assert_eq!(s.note, None);
+        let none = sparkline(&[None; 4]);
+        assert!(none.label.ends_with("no data"));
+        assert_eq!(none.note, Some("No data yet"));
+        // Too few points for a line: nothing drawn, and the label says why.
+        let few = sparkline(&[None, None, Some(700), Some(900)]);
+        assert!(few.lines.is_empty());
+        assert_eq!(few.note, Some("Not enough data yet"));
+        assert!(few.label.ends_with("not enough data yet"), "{}", few.label);
     }
 
     #[test]

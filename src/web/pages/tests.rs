@@ -301,3 +301,41 @@ fn the_banner_agrees_with_the_statuspage_indicator() {
         ModelState::MajorOutage
     );
 }
+
+/// The front page's row of `name`.
+fn row<'a>(index: &'a str, name: &str) -> &'a str {
+    index
+        .split("<li class=\"model\">")
+        .find(|r| r.contains(&format!(">{name}</a></h3>")))
+        .unwrap_or_else(|| panic!("no row of {name}: {index}"))
+}
+
+#[test]
+fn a_sparkline_with_few_points_says_so_instead_of_drawing_a_dot() {
+    let mut s = snapshot(Vec::new());
+    let mut few = vec![None; crate::web::snapshot::SPARKLINE_POINTS];
+    // A model probed for the last half hour: two 15-minute medians at the right edge.
+    let n = few.len();
+    few[n - 2] = Some(700);
+    few[n - 1] = Some(900);
+    s.providers[0].models[0].sparkline = few;
+    let mut day: Vec<Option<u32>> = (0..crate::web::snapshot::SPARKLINE_POINTS)
+        .map(|i| Some(600 + i as u32))
+        .collect();
+    day[10] = None;
+    s.providers[0].models[1].sparkline = day;
+    let out = render(&s);
+    let index = page(&out, "/");
+
+    let opus = row(index, "Claude Opus 4.8");
+    assert!(!opus.contains("<polyline"), "no dot for two points: {opus}");
+    assert!(opus.contains("Not enough data yet"), "{opus}");
+    assert!(
+        opus.contains("Time to first token over the last 24 hours: not enough data yet"),
+        "{opus}"
+    );
+    // A day of figures is drawn as before: lines, broken where a slot has no median.
+    let sonnet = row(index, "Claude Sonnet 4.5");
+    assert_eq!(sonnet.matches("<polyline").count(), 2, "{sonnet}");
+    assert!(!sonnet.contains("Not enough data yet"));
+}

@@ -1,0 +1,219 @@
+//! The public snapshot read from a real store at a fixed time, rendered into the model page:
+//! the figures beside a state are the decision's own, and the longer charts include the
+//! hours not yet rolled up.
+
+use std::path::Path;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::pages::model;
+use super::snapshot::{build, PublicSnapshot};
+use crate::config::Config;
+use crate::evaluate::engine::{Route, RoutingTable};
+use crate::probe::{ProbeReport, ProbeResult, Trigger};
+use crate::store::evaluations::StoredModelState;
+use crate::store::overrides::NewOverride;
+use crate::store::round::Round;
+use crate::store::Store;
+use crate::vocabulary::{Evidence, ModelState, Outcome, Tracker};
+
+const CONFIG: &str = r#"
+[[providers]]
+id = "p"
+name = "P"
+kind = "simulated"
+models = [ { id = "old", name = "Old" }, { id = "new", name = "New" } ]
+"#;
+
+fn now() -> DateTime<Utc> {
+    "2026-11-25T12:40:30Z".parse().unwrap()
+}
+
+async fn store() -> (tempfile::TempDir, Store, Config) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.db")).await.unwrap();
+    let config = Config::parse(CONFIG, Path::new("t.toml"), &|_| None).unwrap();
+    (dir, store, config)
+}
+
+async fn snapshot(store: &Store, config: &Config, routing: &RoutingTable) -> PublicSnapshot {
+    build(store, config, routing, 1, now()).await.unwrap()
+}
+
+fn ok(model: &str, at: DateTime<Utc>, ttft: u32) -> ProbeResult {
+    ProbeResult {
+        provider: "p".into(),
+        model: model.into(),
+        started_at: at,
+        report: ProbeReport {
+            outcome: Outcome::Ok,
+            http_status: Some(200),
+            headers_ms: Some(100),
+            ttft_ms: Some(ttft),
+            total_ms: ttft + 200,
+            request_id: None,
+            error: None,
+        },
+        trigger: Trigger::Scheduled,
+    }
+}
+
+/// The text of the page between two headings' ids.
+fn section<'a>(html: &'a str, from: &str, to: &str) -> &'a str {
+    let start = html.find(from).unwrap_or_else(|| panic!("no {from}"));
+    let end = html[start..].find(to).unwrap_or_else(|| panic!("no {to}")) + start;
+    &html[start..end]
+}
+
+/// Every "N of M" in `text`, as numbers.
+fn counts(text: &str) -> Vec<(u32, u32)> {
+    let words: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .collect();
+    words
+        .windows(3)
+        .filter(|w| w[1] == "of")
+        .filter_map(|w| Some((w[0].parse().ok()?, w[2].parse().ok()?)))
+        .collect()
+}
+
+/// The routing table is read at another instant than the store: here it is a round behind
+/// (its line says 1 of 29, the stored decision 0 of 30). Whatever the page shows beside the
+/// state must be the stored decision's figures, the ones its evidence shows below.
+#[tokio::test]
+async fn the_figures_beside_the_state_are_the_stored_decisions() {
+    let (_dir, store, config) = store().await;
+    let evidence = Evidence {
+        probes: 30,
+        samples: 30,
+        failures: 0,
+        ..Evidence::default()
+    };
+    let stored = |key: &str| StoredModelState {
+        model_key: key.into(),
+        tracker: Tracker {
+            state: ModelState::Operational,
+            since: now() - Duration::hours(1),
+        },
+        enabled: true,
+        reasons: vec!["healthy: error rate 0% (0 of 30 recent probes; usual 2%)".into()],
+        evidence: evidence.clone(),
+        evaluated_at: now() - Duration::seconds(5),
+    };
+    store
+        .commit_round(&Round {
+            at: now() - Duration::seconds(5),
+            states: vec![stored("p/old"), stored("p/new")],
+            ..Round::default()
+        })
+        .await
+        .unwrap();
+    let expires_at = now() + Duration::hours(1);
+    store
+        .create_override(
+            &NewOverride {
+                model_key: "p/new".into(),
+                enabled: false,
+                reason: "vendor asked us to".into(),
+                created_by: "sre".into(),
+                expires_at,
+            },
+            now() - Duration::minutes(1),
+        )
+        .await
+        .unwrap();
+    let route = |id: &str, reason: &str| Route {
+        id: id.into(),
+        state: ModelState::Operational,
+        enabled: true,
+        fallback: None,
+        since: now() - Duration::hours(1),
+        reason: reason.into(),
+    };
+    let routing = RoutingTable {
+        generated_at: now() - Duration::seconds(10),
+        models: vec![
+            route(
+                "p/old",
+                "healthy: error rate 3% (1 of 29 recent probes; usual 2%)",
+            ),
+            route("p/new", "manual override: vendor asked us to"),
+        ],
+        providers: Vec::new(),
+    };
+    let s = snapshot(&store, &config, &routing).await;
+
+    let old = s.model("p/old").unwrap();
+    let page = model::render(&s, old);
+    let now_section = section(&page, "id=\"current-heading\"", "id=\"decision-heading\"");
+    let figures = counts(now_section);
+    assert!(!figures.is_empty(), "{now_section}");
+    for (bad, of) in figures {
+        assert_eq!(
+            (bad, of),
+            (evidence.failures, evidence.samples),
+            "beside the state: {now_section}"
+        );
+    }
+    let why = section(&page, "id=\"decision-heading\"", "id=\"latency-heading\"");
+    assert!(why.contains("Failures</dt><dd>0</dd>"), "{why}");
+    assert_eq!(old.reason, old.reasons[0], "one decision, one line");
+
+    // An override in force speaks for itself: its words, which carry no figures.
+    let new = s.model("p/new").unwrap();
+    assert_eq!(
+        new.reason,
+        format!(
+            "manual override: vendor asked us to (until {})",
+            expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
+    );
+}
+
+/// Hour rollups are written when an hour ends: the 7- and 30-day charts take the hours
+/// since the last of them from the minute rollups, so a fresh database shows its first hours
+/// there too, and an older one its current hour.
+#[tokio::test]
+async fn longer_charts_include_the_hours_not_yet_rolled_up() {
+    let (_dir, store, config) = store().await;
+    let hour = now() - Duration::minutes(40) - Duration::seconds(30);
+    // `p/old`: every minute for three hours, slower in the current hour; `p/new`: only in
+    // the current hour, its first 40 minutes.
+    let mut results = Vec::new();
+    for minute in 1..=180 {
+        let at = now() - Duration::minutes(minute);
+        let current = at >= hour;
+        results.push(ok("old", at, if current { 3000 } else { 500 }));
+        if current {
+            results.push(ok("new", at, 700));
+        }
+    }
+    store.insert_results(&results).await.unwrap();
+    store.compute_rollups(now()).await.unwrap();
+    let s = snapshot(&store, &config, &RoutingTable::default()).await;
+
+    let old = s.model("p/old").unwrap();
+    for (period, chart) in [("7d", &old.chart_7d), ("30d", &old.chart_30d)] {
+        let starts: Vec<_> = chart.iter().map(|p| p.at).collect();
+        assert_eq!(
+            starts,
+            [3, 2, 1, 0].map(|h| hour - Duration::hours(h)),
+            "{period}: the three rolled-up hours and the current one"
+        );
+        let last = chart.last().unwrap();
+        assert_eq!(
+            (last.probes, last.ttft_p50_ms),
+            (40, Some(3000)),
+            "{period}"
+        );
+    }
+    let new = s.model("p/new").unwrap();
+    assert_eq!(new.chart_7d.len(), 1);
+    assert_eq!(new.chart_30d.len(), 1);
+    let page = model::render(&s, new);
+    for id in ["chart-24h", "chart-7d", "chart-30d"] {
+        let chart = section(&page, &format!("id=\"{id}\""), "</section>");
+        assert!(!chart.contains("No data for this period"), "{id}: {chart}");
+        assert!(chart.contains("p50 up to 700 ms"), "{id}: {chart}");
+    }
+}
