@@ -127,6 +127,18 @@ fn every_mistake_names_file_line_and_fix() {
             5,
             "`trusted_proxies` entry `proxy.local` is not a CIDR",
         ),
+        (
+            "database = \"data/modelwatch.db\"",
+            "database = \"data/modelwatch.db\"\nheader_timeout = \"1h\"",
+            5,
+            "`header_timeout` must be between 1s and 10m",
+        ),
+        (
+            "database = \"data/modelwatch.db\"",
+            "database = \"data/modelwatch.db\"\nmax_connections = 0",
+            5,
+            "`max_connections` must be at least 1",
+        ),
         ("[server]", "[server\n", 2, ""),
     ];
     for (from, to, line, words) in cases {
