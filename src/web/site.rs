@@ -12,8 +12,8 @@ use std::io::Write;
 use std::sync::Arc;
 
 use axum::body::Body as AxumBody;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -135,12 +135,9 @@ pub type SiteHandle = watch::Receiver<Arc<Site>>;
 const PERIODS: [&str; 3] = ["24h", "7d", "30d"];
 
 /// Serves any GET or HEAD from the current site.
-pub async fn serve(
-    State(site): State<SiteHandle>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+pub async fn serve(State(site): State<SiteHandle>, request: Request) -> Response {
+    // Read by reference: the hot path under outage traffic copies no header map or URI.
+    let (method, uri, headers) = (request.method(), request.uri(), request.headers());
     if method != Method::GET && method != Method::HEAD {
         return (
             StatusCode::METHOD_NOT_ALLOWED,
@@ -175,7 +172,7 @@ pub async fn serve(
     let Some(body) = body else {
         return not_found_or_bad(path, StatusCode::NOT_FOUND, &missing(path));
     };
-    respond(&body, &headers, method == Method::HEAD)
+    respond(&body, headers, method == Method::HEAD)
 }
 
 pub use super::http::security::PAGE_CSP;
