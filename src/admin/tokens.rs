@@ -15,7 +15,7 @@ use crate::store::{SqlxContext, Store, StoreError};
 /// Every API token starts with this, so leaked ones are easy to recognise (and to scan for).
 pub const PREFIX: &str = "mw_";
 /// Names are labels for people; bounded so the list stays readable.
-const MAX_NAME: usize = 100;
+pub const MAX_NAME: usize = 100;
 
 /// A stored token, without its secret.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -38,8 +38,10 @@ pub async fn create(
     client_addr: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<(String, Secret), AdminError> {
+    // The length counts what was sent, as the OpenAPI document's `maxLength` does.
+    let sent = name.chars().count();
     let name = name.trim();
-    if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+    if sent > MAX_NAME || name.chars().any(char::is_control) {
         return Err(AdminError::Invalid(format!(
             "the name must be at most {MAX_NAME} characters, without control characters"
         )));

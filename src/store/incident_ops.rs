@@ -263,8 +263,9 @@ impl Store {
         new: &NewIncident,
         at: DateTime<Utc>,
     ) -> Result<i64, OpsError> {
+        // The length counts what was sent, as the OpenAPI document's `maxLength` does.
         let title = new.title.trim();
-        if title.is_empty() || title.chars().count() > MAX_TITLE {
+        if title.is_empty() || new.title.chars().count() > MAX_TITLE {
             return Err(invalid(
                 "title",
                 format!("give a title of 1 to {MAX_TITLE} characters"),

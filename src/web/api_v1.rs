@@ -235,7 +235,7 @@ pub fn render(snapshot: &PublicSnapshot) -> Vec<Rendered> {
 
     out.push(Rendered::json(
         "/api/v1/openapi.json",
-        &openapi::document(&snapshot.base_url),
+        &openapi::document(&snapshot.base_url, &openapi::Deployment::of(snapshot)),
     ));
     out
 }

@@ -193,7 +193,8 @@ pub async fn subscribe(
                 })?,
             };
             let url = match (url, format) {
-                (Some(u), _) if u.trim().len() > MAX_URL_LEN => {
+                // Characters, not bytes, as the OpenAPI document's `maxLength` counts.
+                (Some(u), _) if u.chars().count() > MAX_URL_LEN => {
                     return Err(ApiError::field(
                         "url",
                         format!("the URL is longer than {MAX_URL_LEN} characters"),

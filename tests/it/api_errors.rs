@@ -166,6 +166,24 @@ async fn bad_query_strings_get_json_errors_after_the_credentials_are_checked() {
         message.contains("`before`") && message.contains("`yesterday`"),
         "{message}"
     );
+    // Numbers outside the documented ranges are refused, not clamped.
+    for (query, name) in [
+        ("limit=0", "`limit`"),
+        ("limit=1001", "`limit`"),
+        ("limit=-6707365697", "`limit`"),
+        ("before=0", "`before`"),
+    ] {
+        let message = json_error(
+            &app,
+            Method::GET,
+            &format!("/api/v1/admin/audit?{query}"),
+            Some(&admin),
+            None,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert!(message.contains(name), "{query}: {message}");
+    }
     // A good query still works.
     let r = app
         .client

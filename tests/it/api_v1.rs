@@ -420,7 +420,10 @@ async fn openapi_describes_every_route_and_the_real_bodies() {
 fn every_rendered_api_body_has_a_documented_path() {
     use modelwatch::web::{api_v1, badges};
     let snapshot = crate::feeds_badges::snapshot_with("x");
-    let doc = api_v1::openapi::document(&snapshot.base_url);
+    let doc = api_v1::openapi::document(
+        &snapshot.base_url,
+        &api_v1::openapi::Deployment::of(&snapshot),
+    );
     let mut rendered = api_v1::render(&snapshot);
     rendered.extend(badges::render(&snapshot));
     let paths = rendered.iter().map(|r| r.path.split('?').next().unwrap());
@@ -440,7 +443,10 @@ fn every_rendered_api_body_has_a_documented_path() {
 fn the_schema_check_rejects_what_the_document_does_not_say() {
     use modelwatch::web::api_v1;
     let snapshot = crate::feeds_badges::snapshot_with("x");
-    let doc = api_v1::openapi::document(&snapshot.base_url);
+    let doc = api_v1::openapi::document(
+        &snapshot.base_url,
+        &api_v1::openapi::Deployment::of(&snapshot),
+    );
     let rendered = api_v1::render(&snapshot);
     let body = rendered
         .iter()

@@ -30,6 +30,7 @@ mod probe_hostile;
 mod probe_openai;
 mod replay;
 mod scheduler;
+mod schemathesis;
 mod security_headers;
 mod smtp_sink;
 mod startup;

@@ -60,18 +60,38 @@ async fn whoami(caller: ApiCaller) -> Json<serde_json::Value> {
 
 #[derive(Deserialize)]
 struct AuditQuery {
-    limit: Option<u32>,
+    /// Parsed wide so that any integer reaches the range check below (and its message).
+    limit: Option<i64>,
     before: Option<i64>,
 }
 
-/// `GET /api/v1/admin/audit?limit=&before=`: newest first.
+/// The most audit entries one request returns.
+const MAX_AUDIT_LIMIT: i64 = 1000;
+
+/// `GET /api/v1/admin/audit?limit=&before=`: newest first; `limit` is 1 to 1000 (default
+/// 100) and `before` a positive id, as the OpenAPI document says (anything else is a 400).
 async fn audit_log(
     State(state): State<Arc<AdminState>>,
     caller: ApiCaller,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     caller.require(Scope::Admin)?;
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = q.limit.unwrap_or(100);
+    let limit = u32::try_from(limit)
+        .ok()
+        .filter(|l| (1..=MAX_AUDIT_LIMIT).contains(&i64::from(*l)))
+        .ok_or_else(|| {
+            ApiError::status(
+                StatusCode::BAD_REQUEST,
+                format!("query parameter `limit` = `{limit}`: give 1 to {MAX_AUDIT_LIMIT}"),
+            )
+        })?;
+    if let Some(before) = q.before.filter(|b| *b < 1) {
+        return Err(ApiError::status(
+            StatusCode::BAD_REQUEST,
+            format!("query parameter `before` = `{before}`: give an entry id (1 or more)"),
+        ));
+    }
     let entries = audit::list(state.auth.store(), limit, q.before)
         .await
         .map_err(internal)?;

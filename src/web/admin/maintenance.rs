@@ -21,8 +21,9 @@ use crate::store::maintenances::NewMaintenance;
 use crate::web::http::rejections::{json_body, ApiPath};
 use crate::web::http::ApiError;
 
-const MAX_TITLE: usize = 200;
-const MAX_BODY: usize = 10_000;
+/// The longest title and details accepted (the OpenAPI document states both).
+pub const MAX_TITLE: usize = 200;
+pub const MAX_BODY: usize = 10_000;
 /// How far ahead a window may be planned: further out, plans change and the announcement is
 /// noise (and a typo like year 9999 is caught).
 pub const MAX_AHEAD_DAYS: i64 = 90;
@@ -85,9 +86,10 @@ pub(super) async fn create_checked(
     ends_at: DateTime<Utc>,
 ) -> Result<serde_json::Value, ApiError> {
     let now = state.now();
+    // Lengths count what was sent, as the OpenAPI document's `maxLength` does.
+    let sent = title.chars().count();
     let title = title.trim();
-    if title.is_empty() || title.chars().count() > MAX_TITLE || title.chars().any(char::is_control)
-    {
+    if title.is_empty() || sent > MAX_TITLE || title.chars().any(char::is_control) {
         return Err(ApiError::field(
             "title",
             format!("a title of 1 to {MAX_TITLE} characters, on one line, is required"),

@@ -33,13 +33,13 @@ mod api;
 pub mod auth;
 mod board;
 mod incidents;
-mod maintenance;
+pub(crate) mod maintenance;
 mod maintenance_pages;
 mod override_pages;
-mod overrides;
+pub(crate) mod overrides;
 mod page;
 mod session_pages;
-mod subscriptions;
+pub(crate) mod subscriptions;
 mod token_pages;
 
 /// The admin routes, sharing one [`AdminState`].

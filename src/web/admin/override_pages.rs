@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::auth::{AdminState, AdminUser};
 use super::internal;
-use super::overrides::{create_checked, end_checked, MAX_OVERRIDE};
+use super::overrides::{create_checked, end_checked, expiry_after};
 use super::page::{check_csrf, layout, page, CsrfForm, PageError, PageForm, PagePath, PageUser};
 use crate::web::http::ApiError;
 use crate::web::pages::{time, TimeView};
@@ -146,7 +146,7 @@ async fn create_form(
             format!("`{text}`: {e} (e.g. \"30m\", \"2h\")"),
         )
     })?;
-    let expires_at = now + chrono::Duration::from_std(d).unwrap_or(MAX_OVERRIDE + MAX_OVERRIDE);
+    let expires_at = expiry_after(now, d);
     create_checked(
         &state,
         &caller,

@@ -23,7 +23,8 @@ use crate::web::http::ApiError;
 
 /// Longest override: a forgotten one must not pin a model for ever.
 pub(super) const MAX_OVERRIDE: chrono::Duration = chrono::Duration::days(7);
-const MAX_REASON: usize = 500;
+/// The longest reason accepted (the OpenAPI document states it).
+pub const MAX_REASON: usize = 500;
 
 pub(super) fn routes() -> Router<Arc<AdminState>> {
     Router::new()
@@ -46,6 +47,15 @@ struct NewOverrideBody {
     expires_at: Option<DateTime<Utc>>,
 }
 
+/// `now + d`; a duration too long to add (`"4928040996701995s"`) is simply too far away, and
+/// refused by the 7-day limit, instead of overflowing.
+pub(super) fn expiry_after(now: DateTime<Utc>, d: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(now + MAX_OVERRIDE + MAX_OVERRIDE)
+}
+
 /// Checks and creates an override, then audits it (`override.create`): shared by the JSON
 /// API and the admin page, so both apply the same limits. `expiry_field` names the input
 /// the expiry came from, for the error.
@@ -66,11 +76,10 @@ pub(super) async fn create_checked(
             format!("`{model}` is not a configured model (provider/model)"),
         ));
     }
+    // The length counts what was sent, as the OpenAPI document's `maxLength` does.
+    let sent = reason.chars().count();
     let reason = reason.trim();
-    if reason.is_empty()
-        || reason.chars().count() > MAX_REASON
-        || reason.chars().any(char::is_control)
-    {
+    if reason.is_empty() || sent > MAX_REASON || reason.chars().any(char::is_control) {
         return Err(ApiError::field(
             "reason",
             format!("a reason of 1 to {MAX_REASON} characters, on one line, is required"),
@@ -127,7 +136,7 @@ async fn create_override(
                     format!("`{text}`: {e} (e.g. \"30m\", \"2h\")"),
                 )
             })?;
-            now + chrono::Duration::from_std(d).unwrap_or(MAX_OVERRIDE + MAX_OVERRIDE)
+            expiry_after(now, d)
         }
         (None, Some(at)) => at,
         _ => {

@@ -38,7 +38,8 @@ use crate::web::pages::{time, TimeView};
 
 const LIST_LIMIT: i64 = 500;
 const LOG_LIMIT: i64 = 200;
-const MAX_REASON: usize = 500;
+/// The longest reason for disabling accepted (the OpenAPI document states it).
+pub const MAX_REASON: usize = 500;
 
 pub(super) fn api_routes() -> Router<Arc<AdminState>> {
     Router::new()
@@ -128,8 +129,10 @@ async fn do_disable(
     id: &str,
     reason: Option<String>,
 ) -> Result<Value, ApiError> {
+    // The length counts what was sent, as the OpenAPI document's `maxLength` does.
+    let sent = reason.as_deref().map_or(0, |r| r.chars().count());
     let reason = reason.map(|r| r.trim().to_string()).unwrap_or_default();
-    if reason.chars().count() > MAX_REASON || reason.chars().any(char::is_control) {
+    if sent > MAX_REASON || reason.chars().any(char::is_control) {
         return Err(ApiError::field(
             "reason",
             format!("at most {MAX_REASON} characters, on one line"),

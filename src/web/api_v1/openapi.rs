@@ -13,10 +13,54 @@
 
 use serde_json::{json, Map, Value};
 
-/// The document, with `base_url` as its server.
-pub fn document(base_url: &str) -> Value {
+/// What the document says about this deployment: the configured providers and their models,
+/// listed as `enum`s wherever a request must name one, so a client (or a generator of test
+/// requests) knows the values the server accepts.
+#[derive(Debug, Clone, Default)]
+pub struct Deployment {
+    /// Each provider id with its models' `provider/model` ids, in configuration order.
+    pub providers: Vec<(String, Vec<String>)>,
+}
+
+impl Deployment {
+    /// The providers and models of a snapshot (those of the configuration).
+    pub fn of(snapshot: &crate::web::snapshot::PublicSnapshot) -> Deployment {
+        Deployment {
+            providers: snapshot
+                .providers
+                .iter()
+                .map(|p| {
+                    (
+                        p.id.clone(),
+                        p.models.iter().map(|m| m.id.clone()).collect(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Every provider id.
+    pub(super) fn provider_ids(&self) -> Vec<&str> {
+        self.providers.iter().map(|(p, _)| p.as_str()).collect()
+    }
+
+    /// Every `provider/model` id.
+    pub(super) fn model_ids(&self) -> Vec<&str> {
+        self.providers
+            .iter()
+            .flat_map(|(_, models)| models.iter().map(String::as_str))
+            .collect()
+    }
+}
+
+/// The largest id the server accepts (ids are SQLite's 64-bit integers; a larger number is
+/// a 400, not a 404).
+pub(super) const MAX_ID: i64 = i64::MAX;
+
+/// The document, with `base_url` as its server and `deployment`'s providers and models.
+pub fn document(base_url: &str, deployment: &Deployment) -> Value {
     let mut doc = read_document(base_url);
-    super::openapi_write::extend(&mut doc);
+    super::openapi_write::extend(&mut doc, deployment);
     super::openapi_events::extend(&mut doc);
     doc
 }
@@ -46,8 +90,9 @@ fn read_document(base_url: &str) -> Value {
                 "model": path_param("model", "Model id within the provider, e.g. `claude-opus-4-8`."),
                 "incident_id": {
                     "name": "id", "in": "path", "required": true,
-                    "description": "Incident id.",
-                    "schema": { "type": "integer" },
+                    "description": "Incident id (a 64-bit integer; a larger number or one that \
+                        is not an integer is a 400 where the route answers 400s).",
+                    "schema": { "type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID },
                 },
                 "period": {
                     "name": "period", "in": "query", "required": false,

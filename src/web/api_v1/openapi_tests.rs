@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use super::openapi::document;
+use super::openapi::{document as build, Deployment};
 use serde_json::Value;
 
 const METHODS: [&str; 8] = [
@@ -17,6 +17,23 @@ const METHODS: [&str; 8] = [
 ];
 
 /// The target of a local `$ref`, if it resolves.
+/// The document for a deployment of two providers.
+fn document(base_url: &str) -> Value {
+    let deployment = Deployment {
+        providers: vec![
+            (
+                "anthropic".into(),
+                vec![
+                    "anthropic/claude-opus-4-8".into(),
+                    "anthropic/claude-sonnet-4-5".into(),
+                ],
+            ),
+            ("openai".into(), vec!["openai/gpt-5".into()]),
+        ],
+    };
+    build(base_url, &deployment)
+}
+
 fn resolve<'a>(doc: &'a Value, target: &str) -> Option<&'a Value> {
     doc.pointer(target.strip_prefix('#')?)
 }
@@ -100,6 +117,43 @@ fn the_document_is_well_formed() {
     broken["paths"]["/api/v1/admin/board"]["get"]["responses"] = serde_json::json!({});
     broken["paths"]["/api/v1/admin/audit"]["get"]["parameters"][0]["$ref"] = "#/nope".into();
     assert_eq!(problems(&broken).len(), 2, "{:?}", problems(&broken));
+}
+
+#[test]
+fn links_lead_to_operations_taking_an_id() {
+    let doc = document("http://127.0.0.1:8080");
+    let mut by_id = std::collections::BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for op in item.as_object().unwrap().values() {
+            by_id.insert(
+                op["operationId"].as_str().unwrap().to_string(),
+                path.clone(),
+            );
+        }
+    }
+    let mut links = 0;
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            for response in op["responses"].as_object().unwrap().values() {
+                for link in response["links"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|l| l.values())
+                {
+                    let target = link["operationId"].as_str().unwrap();
+                    let path = by_id.get(target).unwrap_or_else(|| panic!("no {target}"));
+                    assert!(path.contains("{id}"), "{target} takes no id");
+                    assert!(link["parameters"]["id"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("$response.body#/"));
+                    links += 1;
+                }
+            }
+        }
+    }
+    // subscribe 4, open incident 5, override 1, maintenance 1, token 1.
+    assert_eq!(links, 12);
 }
 
 #[test]

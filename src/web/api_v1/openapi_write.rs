@@ -13,17 +13,19 @@ use serde_json::{json, Map, Value};
 
 use super::openapi::{
     array_of, error_response, nullable, nullable_time, object, object_opt, reference, time, typed,
+    Deployment, MAX_ID,
 };
 
-/// Adds the subscription and admin APIs to `doc`.
-pub(super) fn extend(doc: &mut Value) {
+/// Adds the subscription and admin APIs to `doc`; `deployment` gives the provider and model
+/// ids that requests may name.
+pub(super) fn extend(doc: &mut Value, deployment: &Deployment) {
     let add = |target: &mut Value, entries: Value| {
         if let (Some(target), Value::Object(entries)) = (target.as_object_mut(), entries) {
             target.extend(entries);
         }
     };
     add(&mut doc["paths"], paths());
-    add(&mut doc["components"]["schemas"], schemas());
+    add(&mut doc["components"]["schemas"], schemas(deployment));
     add(&mut doc["components"]["parameters"], parameters());
     add(&mut doc["components"]["responses"], responses());
     doc["components"]["securitySchemes"] = security_schemes();
@@ -117,6 +119,22 @@ impl Op {
         self
     }
 
+    /// Links from the success answer `code` to operations that take the id it returns:
+    /// `(name, operationId, runtime expression of the id)`; the id fills their path's `id`.
+    fn links(mut self, code: &str, links: &[(&str, &str, &str)]) -> Op {
+        let mut out = Map::new();
+        for (name, operation, id) in links {
+            out.insert(
+                (*name).into(),
+                json!({ "operationId": operation, "parameters": { "id": id } }),
+            );
+        }
+        if let Some(r) = self.responses.get_mut(code) {
+            r["links"] = Value::Object(out);
+        }
+        self
+    }
+
     /// Error answers, each a shared response of `components.responses`.
     fn errors(mut self, codes: &[&str]) -> Op {
         for code in codes {
@@ -164,6 +182,12 @@ fn paths() -> Value {
             op("post", "subscribe", Anyone, "Subscribe a webhook or an email address.")
                 .body("SubscribeRequest", true)
                 .answers("201", "Created; the management token and a native webhook's signing secret are shown only here.", Some("SubscriptionCreated"))
+                .links("201", &[
+                    ("show", "getSubscription", "$response.body#/id"),
+                    ("unsubscribe", "deleteSubscription", "$response.body#/id"),
+                    ("rotateSecret", "rotateSecret", "$response.body#/id"),
+                    ("deliveries", "listDeliveries", "$response.body#/id"),
+                ])
                 .errors(&["422", "429", "502"]),
         ]),
         "/api/v1/subscriptions/{id}": item(vec![
@@ -208,6 +232,13 @@ fn paths() -> Value {
             op("post", "adminOpenIncident", operate, "Open an incident by hand.")
                 .body("OpenIncidentRequest", true)
                 .answers("201", "The incident opened.", Some("AdminIncidentResponse"))
+                .links("201", &[
+                    ("show", "adminGetIncident", "$response.body#/incident/id"),
+                    ("update", "adminUpdateIncident", "$response.body#/incident/id"),
+                    ("acknowledge", "adminAcknowledgeIncident", "$response.body#/incident/id"),
+                    ("resolve", "adminResolveIncident", "$response.body#/incident/id"),
+                    ("postmortem", "adminSetPostmortem", "$response.body#/incident/id"),
+                ])
                 .errors(&["409", "422"]),
         ]),
         "/api/v1/admin/incidents/{id}": item(vec![
@@ -249,6 +280,7 @@ fn paths() -> Value {
             op("post", "adminCreateOverride", operate, "Force a model enabled or disabled until an expiry (at most 7 days); replaces the model's active override.")
                 .body("NewOverrideRequest", true)
                 .answers("201", "The override.", Some("Override"))
+                .links("201", &[("end", "adminEndOverride", "$response.body#/id")])
                 .errors(&["422"]),
         ]),
         "/api/v1/admin/overrides/{id}": item(vec![
@@ -263,6 +295,7 @@ fn paths() -> Value {
             op("post", "adminCreateMaintenance", operate, "Schedule a maintenance window; subscribers are told at once.")
                 .body("NewMaintenanceRequest", true)
                 .answers("201", "The window.", Some("AdminMaintenance"))
+                .links("201", &[("cancel", "adminCancelMaintenance", "$response.body#/id")])
                 .errors(&["422"]),
         ]),
         "/api/v1/admin/maintenances/{id}": item(vec![
@@ -306,6 +339,7 @@ fn paths() -> Value {
             op("post", "adminCreateToken", admin, "Create an API token.")
                 .body("NewTokenRequest", true)
                 .answers("201", "The token, shown once.", Some("TokenCreated"))
+                .links("201", &[("revoke", "adminRevokeToken", "$response.body#/id")])
                 .errors(&["422"]),
         ]),
         "/api/v1/admin/tokens/{id}": item(vec![
@@ -340,28 +374,42 @@ fn paths() -> Value {
 }
 
 fn parameters() -> Value {
-    let path = |name: &str, ty: &str, description: &str| {
+    let path = |name: &str, schema: Value, description: &str| {
         json!({ "name": name, "in": "path", "required": true, "description": description,
-                "schema": { "type": ty } })
+                "schema": schema })
     };
+    // Ids the server makes: a prefix and 16 URL-safe base64 characters. Any other text is
+    // simply not found (404).
+    let made_id = |prefix: &str| json!({ "type": "string", "pattern": format!("^{prefix}[A-Za-z0-9_-]+$"), "maxLength": 100 });
+    // Row ids: positive 64-bit integers; a number that does not fit is a 400.
+    let row_id = json!({ "type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID });
     json!({
-        "subscription_id": path("id", "string", "Subscription id (`sub_…`)."),
-        "delivery_id": path("delivery", "integer", "Delivery id, from the delivery log."),
-        "override_id": path("id", "integer", "Override id."),
-        "maintenance_id": path("id", "integer", "Maintenance window id."),
-        "token_id": path("id", "string", "API token id (`tok_…`)."),
-        "session_id": path("id", "string", "Session id (`ses_…`)."),
-        "user_email": path("email", "string", "The user's email address."),
+        "subscription_id": path("id", made_id("sub_"), "Subscription id (`sub_…`)."),
+        "delivery_id": path("delivery", row_id.clone(), "Delivery id, from the delivery log (a 64-bit integer)."),
+        "override_id": path("id", row_id.clone(), "Override id (a 64-bit integer)."),
+        "maintenance_id": path("id", row_id.clone(), "Maintenance window id (a 64-bit integer)."),
+        "token_id": path("id", made_id("tok_"), "API token id (`tok_…`)."),
+        "session_id": path("id", made_id("ses_"), "Session id (`ses_…`)."),
+        "user_email": path("email", email_schema(), "The user's email address (ASCII, at most 254 characters; case does not matter)."),
         "audit_limit": {
             "name": "limit", "in": "query", "required": false,
-            "description": "Entries to return (clamped to 1–1000).",
-            "schema": { "type": "integer", "default": 100 },
+            "description": "Entries to return, 1 to 1000 (any other number is a 400).",
+            "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 },
         },
         "audit_before": {
             "name": "before", "in": "query", "required": false,
-            "description": "Only entries with an id below this one (the next page).",
-            "schema": { "type": "integer" },
+            "description": "Only entries with an id below this one (the next page); a positive 64-bit integer.",
+            "schema": row_id,
         },
+    })
+}
+
+/// An email address as the server parses it: ASCII, a dot-atom local part, a domain of
+/// letters, digits, hyphens and dots, at most 254 characters.
+fn email_schema() -> Value {
+    json!({
+        "type": "string", "format": "email", "maxLength": 254,
+        "pattern": r"^[A-Za-z0-9!#$%&'*+=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$",
     })
 }
 
@@ -423,21 +471,95 @@ const WEBHOOK_FORMATS: [&str; 5] = ["native", "slack", "discord", "teams", "page
 const SUBSCRIPTION_STATUSES: [&str; 4] = ["pending", "active", "disabled", "unsubscribed"];
 const INCIDENT_STATUSES: [&str; 4] = ["investigating", "identified", "monitoring", "resolved"];
 
-/// The request bodies: no unknown field is accepted (400).
-fn requests() -> Vec<(&'static str, Value)> {
-    use crate::store::incident_ops::IMPACTS;
+/// Characters the server refuses in one-line text: Unicode's control characters (`Cc`).
+const NO_CONTROL: &str = r"\x00-\x1f\x7f-\x9f";
+
+/// One line of text the server trims and requires: at most `max` characters, something
+/// besides white space, and no control characters once trimmed.
+fn line(max: usize, description: &str) -> Value {
+    json!({
+        "type": "string", "minLength": 1, "maxLength": max,
+        "pattern": format!("^\\s*[^\\s{NO_CONTROL}]([^{NO_CONTROL}]*[^\\s{NO_CONTROL}])?\\s*$"),
+        "description": description,
+    })
+}
+
+/// One line of text that may be empty: at most `max` characters, no control characters
+/// once trimmed.
+fn optional_line(max: usize, description: &str) -> Value {
+    json!({
+        "type": "string", "maxLength": max,
+        "pattern": format!("^\\s*([^\\s{NO_CONTROL}]([^{NO_CONTROL}]*[^\\s{NO_CONTROL}])?)?\\s*$"),
+        "description": description,
+    })
+}
+
+/// Free text (Markdown) the server requires: at most `max` characters, not only white space.
+fn text_body(max: usize, description: &str) -> Value {
+    json!({
+        "type": "string", "minLength": 1, "maxLength": max, "pattern": r"\S",
+        "description": description,
+    })
+}
+
+/// `schema`, or `null` (an optional field that the server reads as absent when null).
+fn or_null(mut schema: Value) -> Value {
+    if let Some(ty) = schema.get("type").and_then(Value::as_str) {
+        schema["type"] = json!([ty, "null"]);
+    }
+    if let Some(values) = schema.get_mut("enum").and_then(Value::as_array_mut) {
+        values.push(Value::Null);
+    }
+    schema
+}
+
+/// A list of at most `max` of the given values.
+fn list_of(values: &[&str], max: Option<usize>, description: &str) -> Value {
+    let mut v = array_of(json!({ "type": "string", "enum": values }), description);
+    if let Some(max) = max {
+        v["maxItems"] = json!(max);
+    }
+    v
+}
+
+/// An absolute http(s) URL as the server takes it (after trimming white space): a host that
+/// does not start with `@`, no white space, control characters, `"`, `<` or `>`. With
+/// `blank`, an empty or blank text is allowed too. No `format: uri`: the server also takes
+/// URLs that RFC 3986 would want percent-encoded (non-ASCII, `{`…).
+fn http_url(max: usize, blank: bool) -> Value {
+    let url = format!("[Hh][Tt][Tt][Pp][Ss]?://[^/?#@\\s\"<>{NO_CONTROL}][^\\s\"<>{NO_CONTROL}]*");
+    let optional = if blank { "?" } else { "" };
+    json!({
+        "type": "string", "maxLength": max,
+        "pattern": format!("^\\s*({url}){optional}\\s*$"),
+    })
+}
+
+/// The request bodies: no unknown field is accepted (400). Provider and model ids are the
+/// deployment's, as `enum`s; what a schema cannot say (a window's time bounds, a webhook's
+/// public address, affected models of the incident's provider) is said in the descriptions
+/// and refused with 422.
+fn requests(deployment: &Deployment) -> Vec<(&'static str, Value)> {
+    use crate::store::incident_ops::{IMPACTS, MAX_BODY, MAX_TITLE, MAX_URL};
+    use crate::web::admin::maintenance::{
+        MAX_AHEAD_DAYS, MAX_BODY as MAX_DETAILS, MAX_LENGTH_HOURS, MAX_TITLE as MAX_WINDOW_TITLE,
+    };
+    use crate::web::subscriptions::MAX_FILTER_ENTRIES;
     let closed = |mut schema: Value| {
         schema["additionalProperties"] = json!(false);
         schema
     };
-    let events = array_of(
-        json!({ "type": "string", "enum": crate::vocabulary::PUBLIC_EVENTS }),
-        "Event types to receive; empty or absent: all.",
-    );
+    let providers = deployment.provider_ids();
+    let models = deployment.model_ids();
+    let filter_max = Some(MAX_FILTER_ENTRIES);
     let mut new_override = object_opt(
-        "Exactly one of `expires_in` and `expires_at`.",
+        "Exactly one of `expires_in` and `expires_at`; the expiry must be in the future and at \
+         most 7 days away (422 otherwise).",
         vec![
-            ("model", typed("string", "`provider/model`.")),
+            (
+                "model",
+                one_of(&models, "`provider/model`, a configured model."),
+            ),
             (
                 "enabled",
                 typed(
@@ -447,77 +569,157 @@ fn requests() -> Vec<(&'static str, Value)> {
             ),
             (
                 "reason",
-                typed("string", "1 to 500 characters, one line; shown publicly."),
+                line(
+                    crate::web::admin::overrides::MAX_REASON,
+                    "1 to 500 characters, one line; shown publicly.",
+                ),
             ),
         ],
         vec![
             (
                 "expires_in",
-                typed("string", "A duration such as `30m` or `2h`."),
+                json!({ "type": ["string", "null"], "minLength": 1, "maxLength": 100,
+                    "pattern": concat!(r"^ *[0-9]+ *(ns|nsec|us|usec|ms|msec|s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hr|hrs|hour|hours|d|day|days|w|week|weeks|M|month|months|y|year|years)", r"( *[0-9]+ *(ns|nsec|us|usec|ms|msec|s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hr|hrs|hour|hours|d|day|days|w|week|weeks|M|month|months|y|year|years))* *$"),
+                    "description": "A duration such as `30m`, `2h` or `1d 12h` (humantime), at most 7 days." }),
             ),
-            ("expires_at", time("An RFC 3339 time.")),
+            (
+                "expires_at",
+                or_null(time(
+                    "An RFC 3339 time, in the future and at most 7 days away.",
+                )),
+            ),
         ],
     );
-    new_override["oneOf"] = json!([{ "required": ["expires_in"] }, { "required": ["expires_at"] }]);
+    // Exactly one of them given and not null (a null one counts as absent).
+    new_override["oneOf"] = json!([
+        { "required": ["expires_in"], "properties": {
+            "expires_in": { "type": "string" }, "expires_at": { "type": "null" } } },
+        { "required": ["expires_at"], "properties": {
+            "expires_at": { "type": "string" }, "expires_in": { "type": "null" } } },
+    ]);
+    // Each provider with its own models: the affected models of a new incident must be its
+    // provider's.
+    let per_provider: Vec<Value> = deployment
+        .providers
+        .iter()
+        .map(|(p, ms)| {
+            let ms: Vec<&str> = ms.iter().map(String::as_str).collect();
+            json!({ "properties": {
+                "provider": { "const": p },
+                "affected_models": { "type": "array", "items": { "enum": ms } },
+            }})
+        })
+        .collect();
+    let mut open_incident = object_opt(
+        "An incident to open by hand.",
+        vec![
+            ("provider", one_of(&providers, "A configured provider id.")),
+            (
+                "title",
+                line(MAX_TITLE, "Plain text, one line, 1 to 200 characters."),
+            ),
+            ("impact", one_of(&IMPACTS, "Statuspage impact.")),
+            (
+                "body",
+                text_body(
+                    MAX_BODY,
+                    "The first update, Markdown, at most 20,000 characters.",
+                ),
+            ),
+        ],
+        vec![
+            (
+                "affected_models",
+                list_of(&models, None, "`provider/model` ids of that provider."),
+            ),
+            (
+                "status",
+                or_null(one_of(
+                    &INCIDENT_STATUSES[..3],
+                    "Default investigating (also when null); a new incident cannot start resolved.",
+                )),
+            ),
+            (
+                "notify",
+                typed("boolean", "Tell subscribers (default false)."),
+            ),
+        ],
+    );
+    open_incident["oneOf"] = json!(per_provider);
     vec![
-        ("SubscribeRequest", closed(object_opt("A subscription to create.", vec![
+        ("SubscribeRequest", closed(object_opt("A subscription to create. A webhook needs `url` \
+            (except pagerduty, which needs `routing_key`) and takes `email` as its owner; an \
+            email subscription needs `email` and takes no `url`.", vec![
             ("kind", one_of(&["webhook", "email"], "What to subscribe.")),
         ], vec![
-            ("url", json!({ "type": "string", "maxLength": 2048,
-                "description": "Webhook: an http(s) URL of a public address (default for pagerduty: the Events API v2)." })),
-            ("email", typed("string", "Email: the address (double opt-in). Webhook: its owner, told when it is disabled.")),
-            ("format", one_of(&WEBHOOK_FORMATS, "Webhook payload format (default native).")),
-            ("routing_key", typed("string", "PagerDuty integration key, for format pagerduty.")),
-            ("models", strings("`provider/model` ids; empty or absent: all.")),
-            ("providers", strings("Provider ids; empty or absent: all.")),
-            ("events", events),
+            ("url", {
+                let mut u = or_null(http_url(2048, false));
+                u["description"] = json!("Webhook: an http(s) URL whose host resolves to public \
+                    addresses only (a 422 otherwise; default for pagerduty: the Events API v2).");
+                u
+            }),
+            ("email", {
+                let mut e = or_null(email_schema());
+                e["description"] = json!("Email: the address (double opt-in). Webhook: its owner, told when it is disabled.");
+                e
+            }),
+            ("format", or_null(one_of(&WEBHOOK_FORMATS, "Webhook payload format (default native)."))),
+            ("routing_key", or_null(line(200, "PagerDuty integration key, for format pagerduty."))),
+            ("models", list_of(&models, filter_max, "Configured `provider/model` ids, at most 1000 (repeats are dropped); empty or absent: all.")),
+            ("providers", list_of(&providers, filter_max, "Configured provider ids, at most 1000 (repeats are dropped); empty or absent: all.")),
+            ("events", list_of(&crate::vocabulary::PUBLIC_EVENTS, filter_max, "Event types to receive, at most 1000 (repeats are dropped); empty or absent: all.")),
         ]))),
-        ("OpenIncidentRequest", closed(object_opt("An incident to open by hand.", vec![
-            ("provider", typed("string", "Provider id.")),
-            ("title", typed("string", "Plain text, at most 200 characters.")),
-            ("impact", one_of(&IMPACTS, "Statuspage impact.")),
-            ("body", typed("string", "The first update, Markdown.")),
-        ], vec![
-            ("affected_models", strings("`provider/model` ids of that provider.")),
-            ("status", one_of(&INCIDENT_STATUSES, "Default investigating.")),
-            ("notify", typed("boolean", "Tell subscribers (default false).")),
-        ]))),
+        ("OpenIncidentRequest", closed(open_incident)),
         ("IncidentUpdateRequest", closed(object_opt("An update to post.", vec![
             ("status", one_of(&INCIDENT_STATUSES, "`resolved` resolves the incident.")),
-            ("body", typed("string", "Markdown.")),
+            ("body", text_body(MAX_BODY, "Markdown, at most 20,000 characters.")),
         ], vec![
             ("notify", typed("boolean", "Tell subscribers (default false).")),
-            ("impact", one_of(&IMPACTS, "New impact; absent keeps it.")),
-            ("affected_models", strings("New affected models; absent keeps them.")),
+            ("impact", or_null(one_of(&IMPACTS, "New impact; absent or null keeps it."))),
+            ("affected_models", or_null(list_of(&models, None, "New affected models, of the incident's provider (422 otherwise); absent or null keeps them."))),
         ]))),
         ("ResolveRequest", closed(object_opt("How to resolve.", vec![], vec![
-            ("body", typed("string", "The closing update (a default text when absent).")),
+            ("body", json!({ "type": ["string", "null"], "maxLength": MAX_BODY,
+                "description": "The closing update, at most 20,000 characters (a default text when absent, null or blank)." })),
             ("notify", typed("boolean", "Tell subscribers (default false).")),
         ]))),
         ("PostmortemRequest", closed(object_opt("The postmortem link.", vec![], vec![
-            ("url", nullable("string", "An http(s) URL; null or absent unlinks it.")),
+            ("url", {
+                let mut u = http_url(MAX_URL, true);
+                u["type"] = json!(["string", "null"]);
+                u["description"] = json!("An absolute http(s) URL of at most 2,000 characters; null, \
+                    absent or blank unlinks it.");
+                u
+            }),
         ]))),
         ("NewOverrideRequest", closed(new_override)),
-        ("NewMaintenanceRequest", closed(object_opt("A maintenance window to schedule.", vec![
-            ("title", typed("string", "1 to 200 characters, one line.")),
-            ("models", strings("Affected `provider/model` ids (at least one).")),
-            ("starts_at", time("When it starts.")),
-            ("ends_at", time("When it ends: after it starts, in the future.")),
+        ("NewMaintenanceRequest", closed(object_opt(&format!("A maintenance window to schedule: it \
+            ends after it starts and in the future, starts at most {MAX_AHEAD_DAYS} days ahead and \
+            lasts at most {MAX_LENGTH_HOURS} hours (422 otherwise)."), vec![
+            ("title", line(MAX_WINDOW_TITLE, "1 to 200 characters, one line.")),
+            ("models", {
+                let mut m = list_of(&models, None, "Affected `provider/model` ids (at least one; repeats are dropped).");
+                m["minItems"] = json!(1);
+                m
+            }),
+            ("starts_at", time(&format!("When it starts: at most {MAX_AHEAD_DAYS} days from now."))),
+            ("ends_at", time(&format!("When it ends: after it starts, in the future, at most {MAX_LENGTH_HOURS} hours after the start."))),
         ], vec![
-            ("body", typed("string", "Details, at most 10,000 characters.")),
+            ("body", json!({ "type": "string", "maxLength": MAX_DETAILS,
+                "description": "Details, at most 10,000 characters." })),
         ]))),
         ("DisableRequest", closed(object_opt("An optional body; an empty one is allowed.", vec![], vec![
-            ("reason", typed("string", "At most 500 characters, one line; shown to the owner.")),
+            ("reason", or_null(optional_line(crate::web::admin::subscriptions::MAX_REASON, "At most 500 characters, one line; shown to the owner."))),
         ]))),
         ("NewTokenRequest", closed(object_opt("An API token to create.", vec![
             ("scope", one_of(&SCOPES, "What the token may do.")),
         ], vec![
-            ("name", typed("string", "A label, at most 100 characters.")),
+            ("name", optional_line(crate::admin::tokens::MAX_NAME, "A label, at most 100 characters, one line.")),
         ]))),
     ]
 }
 
-fn schemas() -> Value {
+fn schemas(deployment: &Deployment) -> Value {
     let id = |d: &str| typed("integer", d);
     let text = |d: &str| typed("string", d);
     let filter = || {
@@ -779,7 +981,7 @@ fn schemas() -> Value {
         "AuditLog": list("entries", "AuditEntry", "Newest first."),
     });
     if let Some(map) = out.as_object_mut() {
-        for (name, schema) in requests() {
+        for (name, schema) in requests(deployment) {
             map.insert(name.into(), schema);
         }
     }
