@@ -93,15 +93,19 @@ impl Publisher {
         };
         let renderers = self.renderers.clone();
         let rendered = snapshot.clone();
-        // Rendering and compressing is CPU work; keep it off the async workers.
-        let site =
-            match tokio::task::spawn_blocking(move || Site::render(&rendered, &renderers)).await {
-                Ok(site) => site,
-                Err(e) => {
-                    warn!(error = %e, "rendering the site failed; keeping the previous one");
-                    return;
-                }
-            };
+        let previous = self.site.borrow().clone();
+        // Rendering is CPU work; keep it off the async workers.
+        let site = match tokio::task::spawn_blocking(move || {
+            Site::render(&rendered, &renderers, Some(&previous))
+        })
+        .await
+        {
+            Ok(site) => site,
+            Err(e) => {
+                warn!(error = %e, "rendering the site failed; keeping the previous one");
+                return;
+            }
+        };
         self.last = Some(snapshot);
         self.site.send_replace(Arc::new(site));
     }

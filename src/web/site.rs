@@ -1,15 +1,21 @@
 //! Rendered bodies and how they are served: once per snapshot, precompressed, with ETags.
 //!
-//! A [`Site`] maps a path to a [`Body`] rendered from one [`PublicSnapshot`]: identity,
-//! gzip and brotli bytes, a weak ETag from the content, a content type. Serving is a map
-//! lookup plus header negotiation; no rendering, no database, no allocation per request
-//! beyond the response headers. Lookups use the path only (plus a validated `period`
+//! A [`Site`] maps a path to a [`Body`] rendered from one [`PublicSnapshot`]: identity
+//! bytes, a weak ETag from the content, a content type, and gzip and brotli bytes made on
+//! the first request that asks for them. Serving is a map lookup plus header negotiation;
+//! no rendering, no database, no allocation per request beyond the response headers (and
+//! one compression per body and encoding).
+//!
+//! Compressing is most of a publish's CPU, and with many models most bodies (a thousand
+//! model pages) are not asked for before the next publish replaces them, so compression is
+//! lazy; a body whose bytes did not change since the previous site is carried over whole,
+//! with whatever it has already compressed. Lookups use the path only (plus a validated `period`
 //! parameter), so query strings and odd headers can never add cache entries or grow memory.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::body::Body as AxumBody;
 use axum::extract::{Request, State};
@@ -47,14 +53,16 @@ impl Rendered {
     }
 }
 
-/// A body ready to serve in every encoding.
+/// A body ready to serve, compressed on demand.
 #[derive(Debug)]
 pub struct Body {
     pub content_type: HeaderValue,
     pub etag: HeaderValue,
     pub identity: Bytes,
-    pub gzip: Bytes,
-    pub br: Bytes,
+    /// Made by the first request accepting gzip; empty for bodies too small to compress.
+    gzip: OnceLock<Bytes>,
+    /// Made by the first request accepting brotli; empty for bodies too small to compress.
+    br: OnceLock<Bytes>,
 }
 
 /// Smaller bodies are not worth compressing (and some clients mishandle tiny gzip bodies).
@@ -67,18 +75,40 @@ impl Body {
         // A weak validator: the same content has the same tag in every encoding.
         let etag = HeaderValue::from_str(&format!("W/\"{:016x}\"", hasher.finish()))
             .unwrap_or(HeaderValue::from_static("W/\"0\""));
-        let (gzip, br) = if bytes.len() >= COMPRESS_MIN {
-            (gzip(&bytes), brotli(&bytes))
-        } else {
-            (Bytes::new(), Bytes::new())
-        };
         Body {
             content_type: HeaderValue::from_static(content_type),
             etag,
             identity: Bytes::from(bytes),
-            gzip,
-            br,
+            gzip: OnceLock::new(),
+            br: OnceLock::new(),
         }
+    }
+
+    /// The gzip bytes (compressed on the first call), or empty for a small body.
+    pub fn gzip(&self) -> &Bytes {
+        self.gzip.get_or_init(|| {
+            if self.identity.len() >= COMPRESS_MIN {
+                gzip(&self.identity)
+            } else {
+                Bytes::new()
+            }
+        })
+    }
+
+    /// The brotli bytes (compressed on the first call), or empty for a small body.
+    pub fn br(&self) -> &Bytes {
+        self.br.get_or_init(|| {
+            if self.identity.len() >= COMPRESS_MIN {
+                brotli(&self.identity)
+            } else {
+                Bytes::new()
+            }
+        })
+    }
+
+    /// Whether the body is worth compressing at all.
+    fn compressible(&self) -> bool {
+        self.identity.len() >= COMPRESS_MIN
     }
 }
 
@@ -113,13 +143,29 @@ pub struct Site {
 pub type Renderer = fn(&PublicSnapshot) -> Vec<Rendered>;
 
 impl Site {
-    /// Renders and compresses every body of `snapshot`.
-    pub fn render(snapshot: &PublicSnapshot, renderers: &[Renderer]) -> Site {
-        let bodies = renderers
-            .iter()
-            .flat_map(|r| r(snapshot))
-            .map(|r| (r.path, Arc::new(Body::new(r.content_type, r.body))))
-            .collect();
+    /// Renders every body of `snapshot`, keeping `previous`'s body (and its compressed
+    /// bytes) wherever the new bytes are the same.
+    pub fn render(
+        snapshot: &PublicSnapshot,
+        renderers: &[Renderer],
+        previous: Option<&Site>,
+    ) -> Site {
+        let mut bodies: HashMap<String, Arc<Body>> = HashMap::new();
+        // The body just made, so a path serving the same bytes (`/` and `/index.html`)
+        // shares it, and its compression, instead of holding a copy.
+        let mut last: Option<Arc<Body>> = None;
+        for r in renderers.iter().flat_map(|r| r(snapshot)) {
+            let same =
+                |b: &&Arc<Body>| b.identity[..] == r.body[..] && b.content_type == r.content_type;
+            let kept = last
+                .as_ref()
+                .filter(same)
+                .or_else(|| previous.and_then(|p| p.bodies.get(&r.path)).filter(same))
+                .cloned();
+            let body = kept.unwrap_or_else(|| Arc::new(Body::new(r.content_type, r.body)));
+            last = Some(Arc::clone(&body));
+            bodies.insert(r.path, body);
+        }
         Site {
             version: snapshot.version,
             generated_at: Some(snapshot.generated_at),
@@ -210,10 +256,10 @@ pub fn respond(body: &Body, headers: &HeaderMap, head: bool) -> Response {
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let (bytes, encoding) = if !body.br.is_empty() && accepts(accept, "br") {
-        (body.br.clone(), Some("br"))
-    } else if !body.gzip.is_empty() && accepts(accept, "gzip") {
-        (body.gzip.clone(), Some("gzip"))
+    let (bytes, encoding) = if body.compressible() && accepts(accept, "br") {
+        (body.br().clone(), Some("br"))
+    } else if body.compressible() && accepts(accept, "gzip") {
+        (body.gzip().clone(), Some("gzip"))
     } else {
         (body.identity.clone(), None)
     };
@@ -344,8 +390,39 @@ mod tests {
         let a = Body::new("text/plain", "hello ".repeat(100).into_bytes());
         let b = Body::new("text/plain", "hello ".repeat(100).into_bytes());
         assert_eq!(a.etag, b.etag);
-        assert!(a.gzip.len() < a.identity.len() && a.br.len() < a.identity.len());
+        assert!(a.gzip.get().is_none(), "compressed only when asked for");
+        assert!(a.gzip().len() < a.identity.len() && a.br().len() < a.identity.len());
         let c = Body::new("text/plain", b"tiny".to_vec());
-        assert!(c.gzip.is_empty(), "tiny bodies are served as they are");
+        assert!(c.gzip().is_empty(), "tiny bodies are served as they are");
+    }
+
+    #[test]
+    fn unchanged_bodies_are_carried_over_with_their_compression() {
+        fn one(_: &PublicSnapshot) -> Vec<Rendered> {
+            vec![Rendered::html("/a", "same ".repeat(100))]
+        }
+        let snapshot = PublicSnapshot {
+            version: 1,
+            generated_at: Utc::now(),
+            page_name: "modelwatch".into(),
+            base_url: "http://127.0.0.1".into(),
+            providers: Vec::new(),
+            incidents: Vec::new(),
+            maintenances: Vec::new(),
+            stale_since: None,
+        };
+        let first = Site::render(&snapshot, &[one], None);
+        let br = first.bodies["/a"].br().clone();
+        let second = Site::render(&snapshot, &[one], Some(&first));
+        assert!(Arc::ptr_eq(&first.bodies["/a"], &second.bodies["/a"]));
+        fn twice(_: &PublicSnapshot) -> Vec<Rendered> {
+            vec![
+                Rendered::html("/", "page ".repeat(100)),
+                Rendered::html("/index.html", "page ".repeat(100)),
+            ]
+        }
+        let site = Site::render(&snapshot, &[twice], None);
+        assert!(Arc::ptr_eq(&site.bodies["/"], &site.bodies["/index.html"]));
+        assert_eq!(second.bodies["/a"].br.get(), Some(&br));
     }
 }

@@ -4,7 +4,8 @@
 // - the browser reports a console error (a Content-Security-Policy violation included) or
 //   an uncaught exception;
 // - axe-core reports a serious or critical accessibility violation, in light or dark mode;
-// - the page scrolls sideways on a 360-pixel-wide phone.
+// - the page scrolls sideways on a 360-pixel-wide phone;
+// - a daily uptime bar of the front page has no tooltip (static/bars.js builds them).
 // It saves screenshots next to the build output (target/browser/).
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -70,6 +71,12 @@ try {
   const text = await page.locator('main').innerText();
   const found = stateWords.filter((w) => text.includes(w));
   if (found.length === 0) fail('no state label (e.g. "Operational") on the front page');
+  // Every daily bar gets its tooltip from /static/bars.js ("2025-03-01 · no data", or the
+  // state, uptime, incidents and latency).
+  const titles = await page.$$eval('.bars i', (bars) => bars.map((b) => b.title));
+  if (titles.length !== models.length * 90) fail(`${titles.length} daily bars for ${models.length} models`);
+  const bad = titles.filter((t) => !/^\d{4}-\d{2}-\d{2} · (no data|\S.* · (uptime[^·]*%|uptime: no counted probes) · (no incidents|\d+ incidents? \(#[^)]*\)) · TTFT p50 (—|\S+ m?s), p95 (—|\S+ m?s))$/.test(t));
+  if (bad.length > 0) fail(`${bad.length} bars without a proper tooltip, e.g. "${bad[0]}"`);
   await page.screenshot({ path: path.join(outDir, 'status-light.png'), fullPage: true });
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.screenshot({ path: path.join(outDir, 'status-dark.png'), fullPage: true });

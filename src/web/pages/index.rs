@@ -1,17 +1,23 @@
 //! The front page `/`: overall banner, active incidents, providers with one row per model,
 //! maintenance and the subscribe entry point.
+//!
+//! A provider with more than [`COLLAPSE_OVER`] models is collapsed to a line of counts that
+//! links to its page (`/providers/{id}`, [`super::provider`]); its impaired models are still
+//! listed first, the first [`EXPANDED_MAX`] of them as full rows and the rest by name and
+//! state, so the page names every model in trouble and stays light with a thousand models.
 
 use askama::Template;
 
 use super::incident::{render_failed, IncidentView};
 use super::svg::{self, DayBars, Sparkline};
 use super::{
-    model_href, model_link, ms_text, pct, state_view, time, Layout, ModelLink, StateView, TimeView,
+    model_href, model_link, ms_text, path_segment, pct, state_view, time, Layout, ModelLink,
+    StateView, TimeView,
 };
 use crate::evaluate::overrides::WindowStatus;
 use crate::store::maintenances::Maintenance;
 use crate::vocabulary::ModelState;
-use crate::web::snapshot::{ModelView, PublicSnapshot, HISTORY_DAYS};
+use crate::web::snapshot::{ModelView, ProviderView, PublicSnapshot, HISTORY_DAYS};
 
 /// One model's row.
 #[derive(Debug, Clone)]
@@ -30,7 +36,7 @@ pub struct ModelRow {
 }
 
 impl ModelRow {
-    fn new(snapshot: &PublicSnapshot, m: &ModelView) -> ModelRow {
+    pub fn new(snapshot: &PublicSnapshot, m: &ModelView) -> ModelRow {
         ModelRow {
             name: m.name.clone(),
             href: model_href(&m.provider_id, &m.model_id),
@@ -61,12 +67,95 @@ pub fn fallback_link(snapshot: &PublicSnapshot, m: &ModelView) -> Option<ModelLi
     Some(link)
 }
 
+/// Providers with more models than this are collapsed on the front page.
+pub const COLLAPSE_OVER: usize = 12;
+/// At most this many impaired models of a collapsed provider get a full row; the others are
+/// named with their state on one line each.
+pub const EXPANDED_MAX: usize = 10;
+
 #[derive(Debug, Clone)]
 pub struct ProviderGroup {
     pub id: String,
     pub name: String,
     pub state: StateView,
+    /// The provider's page, listing all its models.
+    pub href: String,
+    /// Full rows: every model, or a collapsed provider's first impaired ones.
     pub models: Vec<ModelRow>,
+    /// Set when the provider is collapsed.
+    pub collapsed: Option<Collapsed>,
+}
+
+/// What a collapsed provider shows instead of all its rows.
+#[derive(Debug, Clone)]
+pub struct Collapsed {
+    pub total: usize,
+    /// "97 operational, 2 degraded performance, 1 unknown", worst first.
+    pub counts: String,
+    /// Impaired models beyond [`EXPANDED_MAX`], by name and state.
+    pub more_impaired: Vec<(ModelLink, StateView)>,
+}
+
+/// A model needing the reader's attention: in any known state but operational, or disabled.
+pub fn impaired(m: &ModelView) -> bool {
+    !m.enabled || !matches!(m.state, ModelState::Operational | ModelState::Unknown)
+}
+
+/// "97 operational, 2 degraded performance, 1 unknown": models per state, worst first.
+pub fn state_counts<'a>(models: impl Iterator<Item = &'a ModelView>) -> String {
+    let mut counts: Vec<(ModelState, usize)> = Vec::new();
+    for m in models {
+        match counts.iter_mut().find(|(s, _)| *s == m.state) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((m.state, 1)),
+        }
+    }
+    counts.sort_by_key(|(s, _)| (s.severity().map_or(9, |v| 3 - v), s.as_str()));
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(s, n)| format!("{n} {}", s.label().to_lowercase()))
+        .collect();
+    parts.join(", ")
+}
+
+pub fn provider_href(id: &str) -> String {
+    format!("/providers/{}", path_segment(id))
+}
+
+impl ProviderGroup {
+    fn new(snapshot: &PublicSnapshot, p: &ProviderView) -> ProviderGroup {
+        let (models, collapsed) = if p.models.len() <= COLLAPSE_OVER {
+            let rows = p
+                .models
+                .iter()
+                .map(|m| ModelRow::new(snapshot, m))
+                .collect();
+            (rows, None)
+        } else {
+            let mut bad: Vec<&ModelView> = p.models.iter().filter(|m| impaired(m)).collect();
+            // Worst first; configuration order among equals (the sort is stable).
+            bad.sort_by_key(|m| std::cmp::Reverse(m.state.severity().unwrap_or(0)));
+            let rest = bad.split_off(bad.len().min(EXPANDED_MAX));
+            let rows = bad.iter().map(|m| ModelRow::new(snapshot, m)).collect();
+            let collapsed = Collapsed {
+                total: p.models.len(),
+                counts: state_counts(p.models.iter()),
+                more_impaired: rest
+                    .iter()
+                    .map(|m| (model_link(snapshot, &m.id), state_view(m.state)))
+                    .collect(),
+            };
+            (rows, Some(collapsed))
+        };
+        ProviderGroup {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            state: state_view(p.state),
+            href: provider_href(&p.id),
+            models,
+            collapsed,
+        }
+    }
 }
 
 /// A scheduled or in-progress maintenance window, anchored at `#maintenance-{id}`.
@@ -172,16 +261,7 @@ pub fn render(snapshot: &PublicSnapshot) -> String {
         providers: snapshot
             .providers
             .iter()
-            .map(|p| ProviderGroup {
-                id: p.id.clone(),
-                name: p.name.clone(),
-                state: state_view(p.state),
-                models: p
-                    .models
-                    .iter()
-                    .map(|m| ModelRow::new(snapshot, m))
-                    .collect(),
-            })
+            .map(|p| ProviderGroup::new(snapshot, p))
             .collect(),
         maintenances: snapshot
             .open_maintenances()

@@ -5,7 +5,8 @@
 //! and never build markup from strings. askama escapes every value, so incident text and
 //! model names can never become markup.
 //!
-//! - [`index`]: `/` and `/index.html`; [`model`]: `/models/{provider}/{model}`;
+//! - [`index`]: `/` and `/index.html`; [`provider`]: `/providers/{id}`;
+//!   [`model`]: `/models/{provider}/{model}`;
 //! - [`incident`]: `/incidents/{id}` and `/history`; [`subscribe`]: `/subscribe`;
 //! - [`svg`] and [`chart`]: SVG geometry as plain data; the stylesheet and the time-zone script are served from here.
 
@@ -13,6 +14,7 @@ pub mod chart;
 pub mod incident;
 pub mod index;
 pub mod model;
+pub mod provider;
 pub mod subscribe;
 pub mod svg;
 
@@ -34,6 +36,8 @@ pub const FAVICON_SVG: &str =
 /// Rewrites `<time>` texts into the reader's zone; pages read fine without it.
 pub const LOCALTIME_JS: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/static/localtime.js"));
+/// Builds each daily bar's tooltip from its strip's figures; the strips read fine without it.
+pub const BARS_JS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/static/bars.js"));
 
 /// Renders every HTML page plus the static assets they use.
 pub fn render(snapshot: &PublicSnapshot) -> Vec<Rendered> {
@@ -42,6 +46,12 @@ pub fn render(snapshot: &PublicSnapshot) -> Vec<Rendered> {
     // Both paths serve the same body; rendering it once keeps them identical.
     out.push(Rendered::html("/index.html", index.clone()));
     out.push(Rendered::html("/", index));
+    for p in &snapshot.providers {
+        out.push(Rendered::html(
+            index::provider_href(&p.id),
+            provider::render(snapshot, p),
+        ));
+    }
     for m in snapshot.models() {
         out.push(Rendered::html(
             model_href(&m.provider_id, &m.model_id),
@@ -73,6 +83,11 @@ pub fn render(snapshot: &PublicSnapshot) -> Vec<Rendered> {
         path: "/static/localtime.js".into(),
         content_type: "text/javascript; charset=utf-8",
         body: LOCALTIME_JS.as_bytes().to_vec(),
+    });
+    out.push(Rendered {
+        path: "/static/bars.js".into(),
+        content_type: "text/javascript; charset=utf-8",
+        body: BARS_JS.as_bytes().to_vec(),
     });
     out
 }

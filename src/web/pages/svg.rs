@@ -4,7 +4,7 @@
 //! the elements, so no markup is built here and every text still passes through askama's
 //! escaping. Latency charts with axes are in [`super::chart`].
 
-use super::{ms_text, pct, state_view, StateView};
+use super::{ms_text, pct};
 use crate::vocabulary::evidence::ms;
 use crate::vocabulary::ModelState;
 use crate::web::snapshot::DayBar;
@@ -57,14 +57,17 @@ pub struct Sparkline {
     pub note: Option<&'static str>,
 }
 
-pub const SPARK_W: u32 = 96;
-pub const SPARK_H: u32 = 24;
+/// The sparkline's box height in SVG units; its width is one unit a value. The SVG is
+/// stretched to its CSS size (`preserveAspectRatio="none"`, strokes do not scale), so a box
+/// of whole units lets every coordinate be a short integer: a day's line is about half the
+/// bytes it was with one-decimal coordinates in a 96×24 box, at the same 1% precision.
+pub const SPARK_H: u32 = 100;
 /// The fewest 15-minute medians drawn as a line: an hour's worth. Fewer, across a day's
 /// width, would be a dot at the right edge that reads as a glitch rather than a trend.
 pub const SPARK_MIN_POINTS: usize = 4;
 
-/// Scales values into a `SPARK_W`×`SPARK_H` box: zero at the bottom, the day's maximum at
-/// the top (with a pixel of margin so the stroke is not clipped). With fewer than
+/// Scales values into a box one unit wide a value and `SPARK_H` high: zero at the bottom,
+/// the day's maximum at the top (with a unit of margin so the stroke is not clipped). With fewer than
 /// [`SPARK_MIN_POINTS`] values it draws nothing and says so.
 pub fn sparkline(values: &[Option<u32>]) -> Sparkline {
     let present: Vec<u32> = values.iter().flatten().copied().collect();
@@ -75,7 +78,7 @@ pub fn sparkline(values: &[Option<u32>]) -> Sparkline {
             ("Not enough data yet", "not enough data yet")
         };
         return Sparkline {
-            width: SPARK_W,
+            width: values.len().max(2) as u32 - 1,
             height: SPARK_H,
             lines: Vec::new(),
             label: format!("Time to first token over the last 24 hours: {words}"),
@@ -83,11 +86,11 @@ pub fn sparkline(values: &[Option<u32>]) -> Sparkline {
         };
     }
     let max = present.iter().copied().max().unwrap_or(0).max(1) as f64;
-    let n = values.len().max(2) as f64;
-    let (w, h) = (SPARK_W as f64, SPARK_H as f64);
+    let width = values.len().max(2) as u32 - 1;
+    let h = SPARK_H as f64;
     let floats: Vec<Option<f64>> = values.iter().map(|v| v.map(f64::from)).collect();
     let lines = segments(&floats, |i, v| {
-        (i as f64 * w / (n - 1.0), h - 1.0 - v / max * (h - 2.0))
+        (i as f64, (h - 1.0 - v / max * (h - 2.0)).round())
     });
     let label = match (present.iter().min(), present.iter().max(), present.last()) {
         (Some(lo), Some(hi), Some(last)) => format!(
@@ -99,7 +102,7 @@ pub fn sparkline(values: &[Option<u32>]) -> Sparkline {
         _ => "Time to first token over the last 24 hours: no data".to_string(),
     };
     Sparkline {
-        width: SPARK_W,
+        width,
         height: SPARK_H,
         lines,
         label,
@@ -107,29 +110,91 @@ pub fn sparkline(values: &[Option<u32>]) -> Sparkline {
     }
 }
 
-/// One day's bar.
+/// One day's bar: only its colour, as a one-letter class (see [`bar_class`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bar {
-    pub state: StateView,
-    pub tooltip: String,
+    pub class: &'static str,
 }
 
 /// The 90 uptime bars of a model.
+///
+/// The strip is most of the front page's weight (90 bars a model), so each bar carries
+/// only its colour; the figures behind every day's tooltip travel once per strip in
+/// [`DayBars::data`], and `static/bars.js` turns them into each bar's `title` (the same
+/// words as [`day_tooltip`]). Without the script the strip still shows its colours and says
+/// in words, through its label, what they add up to; the model page lists the days.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DayBars {
     /// Oldest day first.
     pub bars: Vec<Bar>,
     pub label: String,
+    /// The first (oldest) day, `YYYY-MM-DD`; the days are consecutive.
+    pub from: String,
+    /// One entry a day, oldest first, separated by spaces (see [`day_data`]).
+    pub data: String,
+}
+
+/// The bar's CSS class: empty for operational (the commonest day, so the lightest), one
+/// letter for every other state. `static/bars.js` maps them back to the state's label.
+pub fn bar_class(s: ModelState) -> &'static str {
+    match s {
+        ModelState::Operational => "",
+        ModelState::DegradedPerformance => "d",
+        ModelState::PartialOutage => "p",
+        ModelState::MajorOutage => "m",
+        ModelState::UnderMaintenance => "u",
+        ModelState::Unknown => "n",
+    }
+}
+
+/// A latency as `static/bars.js` expects it: whole milliseconds below a second, else
+/// seconds with one decimal (the figure [`ms`] shows, without its unit; the dot tells them
+/// apart). Empty when there is none.
+fn compact_ms(v: Option<u32>) -> String {
+    match v {
+        None => String::new(),
+        Some(v) if v < 1000 => v.to_string(),
+        Some(v) => format!("{:.1}", v as f64 / 1000.0),
+    }
+}
+
+/// One day's tooltip figures for `static/bars.js`: empty for a day without data, else
+/// `[~]downtime,p50,p95[,incident.incident…]`, where `~` marks a day still in progress and
+/// the downtime is 10,000 minus [`pct`]'s digits without the dot (`5` is 99.95% uptime):
+/// most days are nearly all up, so it is one or two digits where the uptime takes four.
+pub fn day_data(d: &DayBar) -> String {
+    if d.worst == ModelState::Unknown && d.probes == 0 {
+        return String::new();
+    }
+    let uptime = d
+        .uptime
+        .and_then(|u| {
+            let hundredths: u32 = format!("{:.2}", u * 100.0).replace('.', "").parse().ok()?;
+            Some(10_000u32.saturating_sub(hundredths).to_string())
+        })
+        .unwrap_or_default();
+    let mut out = format!(
+        "{}{uptime},{},{}",
+        if d.so_far { "~" } else { "" },
+        compact_ms(d.ttft_p50_ms),
+        compact_ms(d.ttft_p95_ms)
+    );
+    if !d.incidents.is_empty() {
+        let ids: Vec<String> = d.incidents.iter().map(|i| i.to_string()).collect();
+        out.push(',');
+        out.push_str(&ids.join("."));
+    }
+    out
 }
 
 pub fn day_bars(days: &[DayBar], uptime: Option<f64>) -> DayBars {
     let bars: Vec<Bar> = days
         .iter()
         .map(|d| Bar {
-            state: state_view(d.worst),
-            tooltip: day_tooltip(d),
+            class: bar_class(d.worst),
         })
         .collect();
+    let data: Vec<String> = days.iter().map(day_data).collect();
     // The summary counts days per state so the strip says in words what its colours say.
     let mut counts: Vec<(ModelState, usize)> = Vec::new();
     for d in days {
@@ -160,10 +225,19 @@ pub fn day_bars(days: &[DayBar], uptime: Option<f64>) -> DayBars {
             parts.join(", ")
         }
     );
-    DayBars { bars, label }
+    DayBars {
+        bars,
+        label,
+        from: days
+            .first()
+            .map(|d| d.date.format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
+        data: data.join(" "),
+    }
 }
 
-/// The tooltip of one bar: date, state, uptime, incidents and latency, in words.
+/// The tooltip of one bar: date, state, uptime, incidents and latency, in words. The page
+/// builds the same words in `static/bars.js` from [`day_data`]; this is their reference.
 pub fn day_tooltip(d: &DayBar) -> String {
     let mut parts = vec![d.date.format("%Y-%m-%d").to_string()];
     if d.worst == ModelState::Unknown && d.probes == 0 {
@@ -213,7 +287,8 @@ mod tests {
     fn sparkline_scales_into_its_box() {
         let s = sparkline(&[Some(0), Some(500), Some(1000), Some(500), None]);
         // Zero sits at the bottom (minus the stroke margin), the maximum at the top.
-        assert_eq!(s.lines, vec!["0,23 24,12 48,1 72,12".to_string()]);
+        assert_eq!(s.lines, vec!["0,99 1,50 2,1 3,50".to_string()]);
+        assert_eq!((s.width, s.height), (4, 100));
         assert!(s.label.contains("between 0 ms and 1.0 s"), "{}", s.label);
         assert_eq!(s.note, None);
         let none = sparkline(&[None; 4]);
@@ -247,13 +322,15 @@ mod tests {
         ];
         let b = day_bars(&days, Some(0.99));
         assert_eq!(
-            b.bars.iter().map(|b| b.state.class).collect::<Vec<_>>(),
-            ["unknown", "operational", "partial_outage"],
+            b.bars.iter().map(|b| b.class).collect::<Vec<_>>(),
+            ["n", "", "p"],
             "oldest first"
         );
-        assert_eq!(b.bars[0].tooltip, "2025-03-01 · no data");
+        assert_eq!(b.from, "2025-03-01");
+        assert_eq!(b.data, " 5,700,1.2 5,700,1.2,7");
+        assert_eq!(day_tooltip(&days[0]), "2025-03-01 · no data");
         assert_eq!(
-            b.bars[2].tooltip,
+            day_tooltip(&days[2]),
             "2025-03-01 · Partial outage · uptime 99.95% · 1 incident (#7) · TTFT p50 700 ms, p95 1.2 s"
         );
         assert_eq!(
@@ -264,6 +341,20 @@ mod tests {
             so_far: true,
             ..day(ModelState::Operational, 10, vec![])
         };
+        assert_eq!(day_data(&today), "~5,700,1.2");
+        let down = DayBar {
+            uptime: Some(0.0),
+            ..day(ModelState::MajorOutage, 10, vec![])
+        };
+        assert_eq!(day_data(&down), "10000,700,1.2");
+        let quiet = DayBar {
+            uptime: None,
+            ttft_p50_ms: None,
+            ttft_p95_ms: Some(1000),
+            incidents: vec![3, 12],
+            ..day(ModelState::Unknown, 4, vec![])
+        };
+        assert_eq!(day_data(&quiet), ",,1.0,3.12");
         assert_eq!(
             day_tooltip(&today),
             "2025-03-01 · Operational · uptime so far 99.95% · no incidents · TTFT p50 ≈700 ms, p95 ≈1.2 s"

@@ -339,3 +339,107 @@ fn a_sparkline_with_few_points_says_so_instead_of_drawing_a_dot() {
     assert_eq!(sonnet.matches("<polyline").count(), 2, "{sonnet}");
     assert!(!sonnet.contains("Not enough data yet"));
 }
+
+/// A model with a full history: 90 days of figures (one incident a fortnight) and a day of
+/// sparkline, the heaviest a row gets in steady state.
+fn busy_model(provider: &str, i: usize, state: ModelState) -> ModelView {
+    let mut m = model(
+        provider,
+        &format!("model-{i:03}-2025-08-07"),
+        &format!("Model {i:03}"),
+        state,
+        true,
+    );
+    let today = now().date_naive();
+    m.days = (0..crate::web::snapshot::HISTORY_DAYS)
+        .rev()
+        .map(|back| crate::web::snapshot::DayBar {
+            date: today - Duration::days(back),
+            worst: if back % 14 == 3 {
+                ModelState::DegradedPerformance
+            } else {
+                ModelState::Operational
+            },
+            uptime: Some(0.9995 - (back % 7) as f64 / 1000.0),
+            probes: 2880,
+            failures: 3,
+            ttft_p50_ms: Some(600 + (back as u32 * 37) % 500),
+            ttft_p95_ms: Some(1100 + (back as u32 * 53) % 900),
+            so_far: back == 0,
+            incidents: if back % 14 == 3 {
+                vec![100 + back]
+            } else {
+                vec![]
+            },
+        })
+        .collect();
+    m.sparkline = (0..96)
+        .map(|k| Some(600 + (k * 37 + i as u32 * 11) % 400))
+        .collect();
+    m
+}
+
+/// `providers` providers of `models` models each, all with full histories; the first
+/// `impaired` models of the first provider are in a partial outage.
+pub(super) fn fleet(providers: usize, models: usize, impaired: usize) -> PublicSnapshot {
+    let mut s = snapshot(Vec::new());
+    s.providers = (0..providers)
+        .map(|p| {
+            let id = format!("provider-{p:02}");
+            ProviderView {
+                name: format!("Provider {p:02}"),
+                state: ModelState::Operational,
+                models: (0..models)
+                    .map(|i| {
+                        let state = if p == 0 && i < impaired {
+                            ModelState::PartialOutage
+                        } else {
+                            ModelState::Operational
+                        };
+                        busy_model(&id, i, state)
+                    })
+                    .collect(),
+                id,
+            }
+        })
+        .collect();
+    s
+}
+
+/// The demo's eight models, each with 90 days of figures, keep the front page under 30 KB
+/// (54 KB with a title on every bar, with the demo's mostly empty history).
+#[test]
+fn eight_models_with_full_history_weigh_under_30_kb() {
+    let out = render(&fleet(2, 4, 1));
+    let index = page(&out, "/");
+    assert_eq!(index.matches("<li class=\"model\">").count(), 8);
+    assert!(index.len() <= 30 * 1024, "{} bytes", index.len());
+}
+
+/// A thousand models (10 providers × 100, full histories) keep the front page under 100 KB:
+/// providers are collapsed to counts, and every impaired model is still named, the first
+/// ones with a full row. The provider page lists all its models.
+#[test]
+fn a_thousand_models_collapse_to_counts_but_name_every_impaired_one() {
+    let impaired = 25;
+    let snap = fleet(10, 100, impaired);
+    let out = render(&snap);
+    let index = page(&out, "/");
+    assert!(index.len() <= 100 * 1024, "{} bytes", index.len());
+    for m in &snap.providers[0].models[..impaired] {
+        let href = format!("href=\"/models/{}\"", m.id);
+        assert!(index.contains(&href), "{} is not named", m.id);
+    }
+    assert_eq!(
+        index.matches("<li class=\"model\">").count(),
+        super::index::EXPANDED_MAX
+    );
+    assert!(
+        index.contains("100 models: 25 partial outage, 75 operational."),
+        "{index}"
+    );
+    assert!(index.contains("<a href=\"/providers/provider-09\">All 100 Provider 09 models</a>"));
+    let provider = page(&out, "/providers/provider-00");
+    assert_eq!(provider.matches("<li class=\"model\">").count(), 100);
+    assert_eq!(provider.matches("<h1").count(), 1);
+}
