@@ -145,9 +145,6 @@ impl Application {
             Some(Arc::clone(&metrics)),
         );
         let routing = engine.subscribe();
-        let evaluator = evaluate::engine::spawn(engine, clock, stored, stop_rx.clone());
-        info!(models = config.model_count(), listen = %local_addr, config = %config.path.display(), "modelwatch running");
-
         let mut publisher = Publisher::new(
             store.clone(),
             Arc::clone(&config),
@@ -155,6 +152,10 @@ impl Application {
             clock,
             renderers(),
         );
+        engine.on_public_change(publisher.trigger());
+        let evaluator = evaluate::engine::spawn(engine, clock, stored, stop_rx.clone());
+        info!(models = config.model_count(), listen = %local_addr, config = %config.path.display(), "modelwatch running");
+
         // The first site is published before the server answers, so no request sees an empty one.
         publisher.publish().await;
         let site = publisher.handle();

@@ -133,6 +133,9 @@ pub struct Engine {
     routing: watch::Sender<Arc<RoutingTable>>,
     /// Woken after a pass that announced events, so delivery starts at once.
     announced: Option<Arc<Notify>>,
+    /// Woken after a pass that changed what the public pages show beyond the routing table
+    /// (incidents, overrides, maintenance windows), so the site is republished at once.
+    public_change: Option<Arc<Notify>>,
     /// Where extra probes are asked for (the scheduler watches it).
     requests: ProbeRequests,
 }
@@ -231,6 +234,7 @@ impl Engine {
             last_result,
             routing,
             announced: None,
+            public_change: None,
             requests,
         };
         engine.publish(now);
@@ -240,6 +244,12 @@ impl Engine {
     /// Wakes `notify` after every pass that announced events (the dispatcher waits on it).
     pub fn on_announce(&mut self, notify: Arc<Notify>) {
         self.announced = Some(notify);
+    }
+
+    /// Wakes `notify` after every pass that changed incidents, overrides or maintenance
+    /// windows (the publisher waits on it; routing changes reach it through the table).
+    pub fn on_public_change(&mut self, notify: Arc<Notify>) {
+        self.public_change = Some(notify);
     }
 
     /// A receiver of the routing table, updated after every committed change.
@@ -342,6 +352,11 @@ impl Engine {
         }
         if republish || self.routing.borrow().models.is_empty() {
             self.publish(now);
+        }
+        if !round.incidents.is_empty() || !round.ops.is_empty() || overrides_changed {
+            if let Some(n) = &self.public_change {
+                n.notify_one();
+            }
         }
         self.ask_for_probes(&judged, network_down, now);
         Ok(summary)

@@ -330,6 +330,47 @@ impl ReadView {
             .map(|row| rollup_from_row(row, granularity))
             .collect()
     }
+
+    /// Every model's minute rollups with a first-token median whose bucket starts in
+    /// `[from, to)`, as `(model_key, bucket_start, ttft_p50)`, oldest first: one indexed scan
+    /// for the whole fleet, for callers that keep the minutes they have already read.
+    pub async fn minute_ttft_medians(
+        &mut self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>, u32)>, StoreError> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT model_key, bucket_start, ttft_p50 FROM rollups \
+             WHERE granularity = 'minute' AND bucket_start >= ? AND bucket_start < ? \
+             AND ttft_p50 IS NOT NULL ORDER BY bucket_start",
+        )
+        .bind(from.timestamp_millis())
+        .bind(to.timestamp_millis())
+        .fetch_all(&mut *self.tx)
+        .await
+        .context(|| "reading the fleet's minute medians")?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(model, start, p50)| {
+                Some((model, timestamp(start)?, u32::try_from(p50).ok()?))
+            })
+            .collect())
+    }
+
+    /// The start of the first minute/hour/day bucket not yet rolled up, read in this view's
+    /// transaction (so it agrees with the rollups read beside it); `None` before the first.
+    pub async fn rollup_watermark(
+        &mut self,
+        granularity: Granularity,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let value: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT value FROM store_meta WHERE key = ?")
+                .bind(granularity.watermark_key())
+                .fetch_optional(&mut *self.tx)
+                .await
+                .context(|| format!("reading the {granularity} rollup watermark"))?;
+        Ok(value.flatten().and_then(timestamp))
+    }
 }
 
 #[cfg(test)]

@@ -131,7 +131,47 @@ fn envelope<T: Serialize>(snapshot: &PublicSnapshot, payload: T) -> Envelope<T> 
     }
 }
 
-/// Renders every `/api/v1` body of one snapshot.
+/// Renders a model's own `/api/v1` bodies (its detail and its history for each period);
+/// `m` carries the figures of [`snapshot::load_details`](super::snapshot::load_details).
+pub fn render_model(snapshot: &PublicSnapshot, m: &ModelView) -> Vec<Rendered> {
+    let mut out = Vec::new();
+    let path = model_path(m);
+    let detail = ModelDetail {
+        summary: ModelSummary::from_view(m),
+        outcomes_24h: m.outcomes_24h.clone(),
+        history: m.history.iter().map(StateChangeView::from_change).collect(),
+    };
+    out.push(Rendered::json(
+        path.clone(),
+        &envelope(snapshot, ModelBody { model: detail }),
+    ));
+    let history = format!("{path}/history");
+    for period in PERIODS {
+        let (resolution, chart) = match period {
+            "24h" => ("minute", &m.chart_24h),
+            "7d" => ("hour", &m.chart_7d),
+            _ => ("hour", &m.chart_30d),
+        };
+        let body = envelope(
+            snapshot,
+            HistoryBody {
+                id: &m.id,
+                period,
+                resolution,
+                points: chart.iter().map(HistoryPoint::from).collect(),
+            },
+        );
+        out.push(Rendered::json(format!("{history}?period={period}"), &body));
+        // The default period is also served at the bare path.
+        if period == PERIODS[0] {
+            out.push(Rendered::json(history.clone(), &body));
+        }
+    }
+    out
+}
+
+/// Renders every `/api/v1` body of one snapshot shared by all models (each model's own are
+/// rendered by [`render_model`] when asked for).
 pub fn render(snapshot: &PublicSnapshot) -> Vec<Rendered> {
     let mut out = Vec::new();
 
@@ -140,41 +180,6 @@ pub fn render(snapshot: &PublicSnapshot) -> Vec<Rendered> {
         "/api/v1/models",
         &envelope(snapshot, ModelsBody { models: &models }),
     ));
-    for m in snapshot.models() {
-        let path = model_path(m);
-        let detail = ModelDetail {
-            summary: ModelSummary::from_view(m),
-            outcomes_24h: m.outcomes_24h.clone(),
-            history: m.history.iter().map(StateChangeView::from_change).collect(),
-        };
-        out.push(Rendered::json(
-            path.clone(),
-            &envelope(snapshot, ModelBody { model: detail }),
-        ));
-        let history = format!("{path}/history");
-        for period in PERIODS {
-            let (resolution, chart) = match period {
-                "24h" => ("minute", &m.chart_24h),
-                "7d" => ("hour", &m.chart_7d),
-                _ => ("hour", &m.chart_30d),
-            };
-            let body = envelope(
-                snapshot,
-                HistoryBody {
-                    id: &m.id,
-                    period,
-                    resolution,
-                    points: chart.iter().map(HistoryPoint::from).collect(),
-                },
-            );
-            out.push(Rendered::json(format!("{history}?period={period}"), &body));
-            // The default period is also served at the bare path.
-            if period == PERIODS[0] {
-                out.push(Rendered::json(history.clone(), &body));
-            }
-        }
-    }
-
     let incidents: Vec<IncidentView> = incidents_newest_first(snapshot)
         .into_iter()
         .map(|i| IncidentView::from_incident(i, &snapshot.base_url))

@@ -1,11 +1,14 @@
 //! The HTTP surface. One route table in [`router`]; handlers read shared [`AppState`].
 //!
 //! Public bodies (pages, `/api/v2`, `/api/v1`, feeds, badges) are rendered once per snapshot
-//! by the renderers listed in [`renderers`] and served from the [`site::Site`] by the
+//! by the renderers listed in [`renderers`] (each model's own page and API bodies by
+//! [`model_renderers`], on first request) and served from the [`site::Site`] by the
 //! fallback handler; only a few live endpoints are handled directly.
 //!
-//! - [`snapshot`]: what the public sees, read from the store in one go;
+//! - [`snapshot`]: what the public sees, read from the store in one go; [`sparklines`]: the
+//!   minutes it keeps between rebuilds;
 //! - [`publisher`]: rebuilds and swaps the site; [`site`]: bodies, compression, ETags;
+//!   [`model_bodies`]: a model's own bodies, rendered when first asked for;
 //! - renderers: [`pages`] (HTML), [`statuspage`] (`/api/v2`), [`api_v1`], [`feeds`], [`badges`];
 //! - live handlers: [`subscriptions`] (the subscription API) and [`subscribe_pages`], which
 //!   share [`notify_state`]; the admin pages and API in [`admin`];
@@ -19,6 +22,7 @@ pub mod client_ip;
 pub mod feeds;
 pub mod http;
 pub mod metrics;
+pub mod model_bodies;
 pub mod notify_state;
 pub mod pages;
 pub mod publisher;
@@ -27,6 +31,7 @@ pub mod site;
 pub mod snapshot;
 #[cfg(test)]
 mod snapshot_tests;
+pub mod sparklines;
 pub mod statuspage;
 pub mod subscribe_pages;
 pub mod subscriptions;
@@ -86,6 +91,22 @@ pub fn renderers() -> Vec<Renderer> {
         api_v1::render,
         feeds::render,
         badges::render,
+    ]
+}
+
+/// Every renderer of a model's own bodies, rendered when first asked for
+/// ([`model_bodies`]).
+pub fn model_renderers() -> Vec<model_bodies::ModelRenderer> {
+    vec![pages::render_model, api_v1::render_model]
+}
+
+/// The paths [`model_renderers`] serve a model's bodies at (without their `period` query).
+pub fn model_paths(m: &snapshot::ModelView) -> Vec<String> {
+    let api = api_v1::model_path(m);
+    vec![
+        pages::model_href(&m.provider_id, &m.model_id),
+        format!("{api}/history"),
+        api,
     ]
 }
 

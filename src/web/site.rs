@@ -1,10 +1,12 @@
 //! Rendered bodies and how they are served: once per snapshot, precompressed, with ETags.
 //!
-//! A [`Site`] maps a path to a [`Body`] rendered from one [`PublicSnapshot`]: identity
+//! A [`Site`] maps a path to a [`Body`] rendered from one [`PublicSnapshot`] (each model's
+//! own bodies are rendered on their first request, by [`ModelBodies`]): identity
 //! bytes, a weak ETag from the content, a content type, and gzip and brotli bytes made on
 //! the first request that asks for them. Serving is a map lookup plus header negotiation;
 //! no rendering, no database, no allocation per request beyond the response headers (and
-//! one compression per body and encoding).
+//! one compression per body and encoding, and one read and rendering per model and
+//! version for a model's own bodies).
 //!
 //! Compressing is most of a publish's CPU, and with many models most bodies (a thousand
 //! model pages) are not asked for before the next publish replaces them, so compression is
@@ -25,6 +27,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
+use super::model_bodies::ModelBodies;
 use super::snapshot::PublicSnapshot;
 
 /// One rendered body, as a renderer produces it.
@@ -137,6 +140,8 @@ pub struct Site {
     pub version: u64,
     pub generated_at: Option<DateTime<Utc>>,
     pub bodies: HashMap<String, Arc<Body>>,
+    /// Each model's own bodies, rendered when first asked for (set by the publisher).
+    pub models: Option<Arc<ModelBodies>>,
 }
 
 /// A renderer turns a snapshot into bodies; each public surface has one.
@@ -170,6 +175,7 @@ impl Site {
             version: snapshot.version,
             generated_at: Some(snapshot.generated_at),
             bodies,
+            models: None,
         }
     }
 }
@@ -208,13 +214,17 @@ pub async fn serve(State(site): State<SiteHandle>, request: Request) -> Response
             );
         }
     }
-    let body = {
-        let site = site.borrow();
-        let with_period = period.map(|p| format!("{path}?period={p}"));
-        with_period
-            .and_then(|k| site.bodies.get(&k).cloned())
-            .or_else(|| site.bodies.get(path).cloned())
-    };
+    let site = Arc::clone(&site.borrow());
+    let with_period = period.map(|p| format!("{path}?period={p}"));
+    let mut body = with_period
+        .as_ref()
+        .and_then(|k| site.bodies.get(k).cloned())
+        .or_else(|| site.bodies.get(path).cloned());
+    if body.is_none() {
+        if let Some(models) = &site.models {
+            body = models.body(path, with_period.as_deref()).await;
+        }
+    }
     let Some(body) = body else {
         return not_found_or_bad(path, StatusCode::NOT_FOUND, &missing(path));
     };

@@ -1,9 +1,14 @@
 //! The public snapshot: everything the public surfaces show, read from the store in one go.
 //!
-//! Handlers never touch the database: a publisher builds a [`PublicSnapshot`] when the
-//! routing table changes (and every half minute for fresh figures), renders every body once
+//! A publisher builds a [`PublicSnapshot`] when the public face of the routing table changes
+//! (and every half minute for fresh figures), renders the shared bodies once
 //! ([`super::site`]), and swaps the result in. If the database cannot be read, the previous
 //! snapshot is kept, refreshed from the in-memory routing table, and marked stale.
+//!
+//! Only a model's own page and API bodies need its charts; those figures are read by
+//! [`load_details`] when one of them is first asked for in a snapshot version
+//! (`super::model_bodies`), so a rebuild reads and holds what every page shows and not a
+//! thousand models' charts nobody is looking at.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +25,8 @@ use crate::store::rollups::{day_so_far, hours_so_far};
 use crate::store::{Granularity, ReadView, Rollup, Store, StoreError};
 use crate::vocabulary::Outcome;
 use crate::vocabulary::{ActiveOverride, Evidence, ModelState};
+
+use super::sparklines::Sparklines;
 
 /// Days of history shown as uptime bars.
 pub const HISTORY_DAYS: i64 = 90;
@@ -83,7 +90,8 @@ pub struct ModelView {
     /// The last [`HISTORY_DAYS`] days, oldest first.
     pub days: Vec<DayBar>,
     pub uptime_90d: Option<f64>,
-    /// Per minute over 24 h, per hour over 7 d and 30 d.
+    /// Per minute over 24 h, per hour over 7 d and 30 d. Empty in the published snapshot;
+    /// filled by [`load_details`] for the model's own bodies (as is `outcomes_24h`).
     pub chart_24h: Vec<LatencyPoint>,
     pub chart_7d: Vec<LatencyPoint>,
     pub chart_30d: Vec<LatencyPoint>,
@@ -173,8 +181,10 @@ pub async fn build(
     routing: &RoutingTable,
     version: u64,
     now: DateTime<Utc>,
+    sparklines: &mut Sparklines,
 ) -> Result<PublicSnapshot, StoreError> {
     let mut store = store.read_view().await?;
+    sparklines.refresh(&mut store, now).await?;
     let states: BTreeMap<String, _> = store
         .load_model_states()
         .await?
@@ -241,6 +251,7 @@ pub async fn build(
                 outcomes_24h: BTreeMap::new(),
                 history: Vec::new(),
             };
+            view.sparkline = sparklines.of(&id, now);
             fill_figures(&mut store, &mut view, &incidents, now).await?;
             models.push(view);
         }
@@ -308,6 +319,9 @@ pub fn public_status(mut m: Maintenance, now: DateTime<Utc>) -> Option<Maintenan
     Some(m)
 }
 
+/// The figures every surface shows: latest probe, today and the 90 daily bars, uptime, state
+/// history. The charts and outcome counts only the model's own page and API show are read
+/// by [`load_details`], when one of those is asked for.
 async fn fill_figures(
     store: &mut ReadView,
     view: &mut ModelView,
@@ -321,17 +335,7 @@ async fn fill_figures(
         .find(|r| r.outcome == Outcome::Ok)
         .and_then(|r| r.ttft_ms);
 
-    let minutes = store
-        .rollups(
-            &view.id,
-            Granularity::Minute,
-            now - Duration::hours(24),
-            now,
-        )
-        .await?;
-    let hours = store
-        .rollups(&view.id, Granularity::Hour, now - Duration::days(30), now)
-        .await?;
+    let today = Granularity::Day.bucket_start(now);
     let mut days = store
         .rollups(
             &view.id,
@@ -341,31 +345,19 @@ async fn fill_figures(
         )
         .await?;
     // A day's rollup is written when the day ends; until then today comes from its hours
-    // and minutes, so a new deployment shows uptime from its first minute.
-    let today = Granularity::Day.bucket_start(now);
+    // and the minutes after the last of them, so a new deployment shows uptime from its
+    // first minute.
     if !days.iter().any(|d| d.bucket_start == today) {
+        let hours = store
+            .rollups(&view.id, Granularity::Hour, today, now)
+            .await?;
+        let covered_until = hours
+            .last()
+            .map_or(today, |h| h.bucket_start + Granularity::Hour.length());
+        let minutes = store
+            .rollups(&view.id, Granularity::Minute, covered_until, now)
+            .await?;
         days.extend(day_so_far(&hours, &minutes, now));
-    }
-    view.chart_24h = minutes.iter().map(point).collect();
-    // Likewise an hour's rollup is written when the hour ends: the hourly charts take the
-    // hours since the last one from the minutes, so they reach the present as the 24-hour
-    // chart does (and a new deployment's first hours show in them).
-    let so_far = hours_so_far(&hours, &minutes);
-    view.chart_30d = hours.iter().chain(&so_far).map(point).collect();
-    view.chart_7d = hours
-        .iter()
-        .chain(&so_far)
-        .filter(|h| h.bucket_start >= now - Duration::days(7))
-        .map(point)
-        .collect();
-    view.sparkline = sparkline(&minutes, now);
-    for r in &minutes {
-        for o in Outcome::ALL {
-            let n = r.count(o);
-            if n > 0 {
-                *view.outcomes_24h.entry(o.as_str().to_string()).or_default() += n;
-            }
-        }
     }
     let changes = store
         .state_changes(&view.id, now - Duration::days(HISTORY_DAYS))
@@ -385,6 +377,51 @@ async fn fill_figures(
         .rev()
         .filter(|c| c.at >= month_ago)
         .collect();
+    Ok(())
+}
+
+/// Fills what only the model's own page and API show, as of `now` (the snapshot's instant):
+/// the 24-hour, 7-day and 30-day charts and the last 24 hours' outcome counts. Read when one
+/// of those bodies is first asked for (see `web::model_bodies`), not at every publish: with
+/// many models they are most of what a rebuild would read and hold.
+pub async fn load_details(
+    store: &Store,
+    view: &mut ModelView,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut store = store.read_view().await?;
+    let minutes = store
+        .rollups(
+            &view.id,
+            Granularity::Minute,
+            now - Duration::hours(24),
+            now,
+        )
+        .await?;
+    let hours = store
+        .rollups(&view.id, Granularity::Hour, now - Duration::days(30), now)
+        .await?;
+    view.chart_24h = minutes.iter().map(point).collect();
+    // An hour's rollup is written when the hour ends: the hourly charts take the hours since
+    // the last one from the minutes, so they reach the present as the 24-hour chart does
+    // (and a new deployment's first hours show in them).
+    let so_far = hours_so_far(&hours, &minutes);
+    view.chart_30d = hours.iter().chain(&so_far).map(point).collect();
+    view.chart_7d = hours
+        .iter()
+        .chain(&so_far)
+        .filter(|h| h.bucket_start >= now - Duration::days(7))
+        .map(point)
+        .collect();
+    view.outcomes_24h.clear();
+    for r in &minutes {
+        for o in Outcome::ALL {
+            let n = r.count(o);
+            if n > 0 {
+                *view.outcomes_24h.entry(o.as_str().to_string()).or_default() += n;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -410,12 +447,25 @@ fn point(r: &Rollup) -> LatencyPoint {
 
 /// The median of each 15-minute slot's minute medians over the last 24 hours.
 pub fn sparkline(minutes: &[Rollup], now: DateTime<Utc>) -> Vec<Option<u32>> {
+    sparkline_of(
+        minutes
+            .iter()
+            .filter_map(|r| Some((r.bucket_start, r.ttft_p50?))),
+        now,
+    )
+}
+
+/// [`sparkline`] from `(bucket start, median first token)` pairs of minutes.
+pub fn sparkline_of(
+    minutes: impl Iterator<Item = (DateTime<Utc>, u32)>,
+    now: DateTime<Utc>,
+) -> Vec<Option<u32>> {
     let start = now - Duration::hours(24);
     let slot = Duration::minutes(15);
     let mut slots: Vec<Vec<u32>> = vec![Vec::new(); SPARKLINE_POINTS];
-    for r in minutes {
-        let index = ((r.bucket_start - start).num_seconds() / slot.num_seconds()) as usize;
-        if let (Some(v), Some(s)) = (r.ttft_p50, slots.get_mut(index)) {
+    for (at, v) in minutes {
+        let index = ((at - start).num_seconds() / slot.num_seconds()) as usize;
+        if let Some(s) = slots.get_mut(index) {
             s.push(v);
         }
     }

@@ -7,7 +7,8 @@ use std::path::Path;
 use chrono::{DateTime, Duration, Utc};
 
 use super::pages::model;
-use super::snapshot::{build, PublicSnapshot};
+use super::snapshot::{build, load_details, PublicSnapshot};
+use super::sparklines::Sparklines;
 use crate::config::Config;
 use crate::evaluate::engine::{Route, RoutingTable};
 use crate::probe::{ProbeReport, ProbeResult, Trigger};
@@ -36,8 +37,17 @@ async fn store() -> (tempfile::TempDir, Store, Config) {
     (dir, store, config)
 }
 
+/// The snapshot with every model's own figures read, as serving a model's page does.
 async fn snapshot(store: &Store, config: &Config, routing: &RoutingTable) -> PublicSnapshot {
-    build(store, config, routing, 1, now()).await.unwrap()
+    let mut s = build(store, config, routing, 1, now(), &mut Sparklines::default())
+        .await
+        .unwrap();
+    for p in &mut s.providers {
+        for m in &mut p.models {
+            load_details(store, m, now()).await.unwrap();
+        }
+    }
+    s
 }
 
 fn ok(model: &str, at: DateTime<Utc>, ttft: u32) -> ProbeResult {
@@ -215,5 +225,75 @@ async fn longer_charts_include_the_hours_not_yet_rolled_up() {
         let chart = section(&page, &format!("id=\"{id}\""), "</section>");
         assert!(!chart.contains("No data for this period"), "{id}: {chart}");
         assert!(chart.contains("p50 up to 700 ms"), "{id}: {chart}");
+    }
+}
+
+/// The sparkline kept between rebuilds, which reads only the minutes rolled up since the
+/// last one, draws what a full read of the last 24 hours draws, holds each minute once, and
+/// forgets minutes as they pass out of the 24 hours. Today's bar comes from today's hours and
+/// the minutes after them.
+#[tokio::test]
+async fn sparklines_kept_between_rebuilds_match_a_full_read() {
+    use super::snapshot::sparkline;
+    use crate::store::Granularity;
+
+    let (_dir, store, config) = store().await;
+    let mut sparklines = Sparklines::default();
+    let first = now() - Duration::hours(2);
+    let second = now();
+    let third = now() + Duration::hours(23);
+    // Every minute of the day before `now`, slower on odd minutes; rolled up to `first`.
+    let results: Vec<_> = (1..=24 * 60)
+        .map(|m| {
+            ok(
+                "old",
+                now() - Duration::minutes(m),
+                400 + (m as u32 % 7) * 100,
+            )
+        })
+        .collect();
+    store.insert_results(&results).await.unwrap();
+    for (round, at) in [first, second, third].into_iter().enumerate() {
+        if round == 2 {
+            // The third rebuild: a fresh hour of minutes, most of the old day now gone.
+            let later: Vec<_> = (1..=60)
+                .map(|m| ok("old", at - Duration::minutes(m), 900))
+                .collect();
+            store.insert_results(&later).await.unwrap();
+        }
+        store.compute_rollups(at).await.unwrap();
+        let s = build(
+            &store,
+            &config,
+            &RoutingTable::default(),
+            1,
+            at,
+            &mut sparklines,
+        )
+        .await
+        .unwrap();
+        let minutes = store
+            .rollups("p/old", Granularity::Minute, at - Duration::hours(24), at)
+            .await
+            .unwrap();
+        let old = s.model("p/old").unwrap();
+        assert_eq!(old.sparkline, sparkline(&minutes, at), "rebuild {round}");
+        assert!(
+            old.sparkline.iter().flatten().count() > 0,
+            "rebuild {round}"
+        );
+        assert_eq!(
+            sparklines.len(),
+            minutes.iter().filter(|m| m.ttft_p50.is_some()).count(),
+            "rebuild {round}: each minute of the last 24 hours once"
+        );
+        let today = old.days.last().unwrap();
+        let probes_today = results
+            .iter()
+            .filter(|r| r.started_at.date_naive() == at.date_naive() && r.started_at < at)
+            .count();
+        if round < 2 {
+            assert_eq!(today.probes as usize, probes_today, "rebuild {round}");
+        }
     }
 }

@@ -213,7 +213,7 @@ fn page(s: &PublicSnapshot, page_id: &str) -> Value {
 }
 
 /// A model component's `start_date` (the day of its first evidence, on Statuspage the day
-/// its uptime history starts), `created_at` (its first evidence, or the current state's
+/// its uptime history starts: the first daily bar with probes, today's included), `created_at` (its first evidence, or the current state's
 /// start) and `updated_at` (when its state last changed).
 fn model_times(m: &ModelView) -> (Option<NaiveDate>, DateTime<Utc>, DateTime<Utc>) {
     let first_day = m.days.iter().find(|d| d.probes > 0);
@@ -221,8 +221,6 @@ fn model_times(m: &ModelView) -> (Option<NaiveDate>, DateTime<Utc>, DateTime<Utc
         .and_then(|d| d.date.and_hms_opt(0, 0, 0))
         .map(|d| d.and_utc())
         .into_iter()
-        .chain(m.chart_30d.first().map(|p| p.at))
-        .chain(m.chart_24h.first().map(|p| p.at))
         .chain(m.history.last().map(|c| c.at))
         .min();
     let created = first_evidence.map_or(m.since, |t| t.min(m.since));

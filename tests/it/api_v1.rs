@@ -424,7 +424,7 @@ fn every_rendered_api_body_has_a_documented_path() {
         &snapshot.base_url,
         &api_v1::openapi::Deployment::of(&snapshot),
     );
-    let mut rendered = api_v1::render(&snapshot);
+    let mut rendered = crate::feeds_badges::api_bodies(&snapshot);
     rendered.extend(badges::render(&snapshot));
     let paths = rendered.iter().map(|r| r.path.split('?').next().unwrap());
     let api: Vec<&str> = paths.filter(|p| p.starts_with("/api/v1/")).collect();
@@ -447,7 +447,7 @@ fn the_schema_check_rejects_what_the_document_does_not_say() {
         &snapshot.base_url,
         &api_v1::openapi::Deployment::of(&snapshot),
     );
-    let rendered = api_v1::render(&snapshot);
+    let rendered = crate::feeds_badges::api_bodies(&snapshot);
     let body = rendered
         .iter()
         .find(|r| r.path == "/api/v1/models/acme/m-1");

@@ -384,7 +384,7 @@ fn hostile_text_is_inert_in_feeds_badges_and_json() {
     assert!(svg.child("title").text.starts_with(HOSTILE));
 
     // Every JSON body parses and carries the text verbatim.
-    let mut bodies = api_v1::render(&snapshot);
+    let mut bodies = api_bodies(&snapshot);
     bodies.extend(
         badges::render(&snapshot)
             .into_iter()
@@ -406,4 +406,16 @@ fn hostile_text_is_inert_in_feeds_badges_and_json() {
     );
     assert_eq!(find("/api/v1/models/acme/m-1")["model"]["name"], HOSTILE);
     assert_eq!(find("/api/v1/badges/acme/m-1.json")["label"], HOSTILE);
+}
+
+/// Every `/api/v1` body of a snapshot: the shared ones and each model's own.
+pub fn api_bodies(
+    snapshot: &modelwatch::web::snapshot::PublicSnapshot,
+) -> Vec<modelwatch::web::site::Rendered> {
+    use modelwatch::web::api_v1;
+    let mut bodies = api_v1::render(snapshot);
+    for m in snapshot.models() {
+        bodies.extend(api_v1::render_model(snapshot, m));
+    }
+    bodies
 }

@@ -100,4 +100,20 @@ async fn a_database_outage_keeps_the_last_snapshot_marked_stale() {
         publisher.last_stale_since(),
         Some(first.generated_at.unwrap())
     );
+    // A model's own page is read and rendered on its first request; without the database it
+    // is still served, from the snapshot, marked stale.
+    let models = second.models.clone().expect("model bodies are attached");
+    assert_eq!(
+        models.rendered(),
+        0,
+        "nothing rendered before it is asked for"
+    );
+    let model_page = models
+        .body("/models/anthropic/claude-opus-4-8", None)
+        .await
+        .expect("the model page is served");
+    let text = String::from_utf8(model_page.identity.to_vec()).unwrap();
+    assert!(text.contains("the database is unavailable"), "{text}");
+    assert_eq!(models.rendered(), 1);
+    assert!(models.body("/models/anthropic/nope", None).await.is_none());
 }

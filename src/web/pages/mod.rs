@@ -24,7 +24,7 @@ mod tests;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::site::Rendered;
-use super::snapshot::PublicSnapshot;
+use super::snapshot::{ModelView, PublicSnapshot};
 use crate::vocabulary::evidence::ms;
 use crate::vocabulary::ModelState;
 
@@ -39,7 +39,17 @@ pub const LOCALTIME_JS: &str =
 /// Builds each daily bar's tooltip from its strip's figures; the strips read fine without it.
 pub const BARS_JS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/static/bars.js"));
 
-/// Renders every HTML page plus the static assets they use.
+/// A model's own page; `m` carries the figures of
+/// [`snapshot::load_details`](super::snapshot::load_details).
+pub fn render_model(snapshot: &PublicSnapshot, m: &ModelView) -> Vec<Rendered> {
+    vec![Rendered::html(
+        model_href(&m.provider_id, &m.model_id),
+        model::render(snapshot, m),
+    )]
+}
+
+/// Renders every HTML page shared by all models plus the static assets they use (each
+/// model's own page is rendered by [`render_model`] when asked for).
 pub fn render(snapshot: &PublicSnapshot) -> Vec<Rendered> {
     let mut out = Vec::new();
     let index = index::render(snapshot);
@@ -50,12 +60,6 @@ pub fn render(snapshot: &PublicSnapshot) -> Vec<Rendered> {
         out.push(Rendered::html(
             index::provider_href(&p.id),
             provider::render(snapshot, p),
-        ));
-    }
-    for m in snapshot.models() {
-        out.push(Rendered::html(
-            model_href(&m.provider_id, &m.model_id),
-            model::render(snapshot, m),
         ));
     }
     for i in &snapshot.incidents {

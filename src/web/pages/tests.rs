@@ -131,9 +131,18 @@ fn page<'a>(out: &'a [Rendered], path: &str) -> &'a str {
     std::str::from_utf8(&r.body).unwrap()
 }
 
+/// Every body of a snapshot: the shared ones and each model's own.
+fn render_all(s: &PublicSnapshot) -> Vec<Rendered> {
+    let mut out = render(s);
+    for m in s.models() {
+        out.extend(super::render_model(s, m));
+    }
+    out
+}
+
 #[test]
 fn disabled_model_names_its_fallback_with_state_in_words() {
-    let out = render(&snapshot(Vec::new()));
+    let out = render_all(&snapshot(Vec::new()));
     let index = page(&out, "/");
     assert!(index.contains("Partial outage"), "banner and state label");
     assert!(index.contains("Disabled") && index.contains("Enabled"));
@@ -442,4 +451,26 @@ fn a_thousand_models_collapse_to_counts_but_name_every_impaired_one() {
     let provider = page(&out, "/providers/provider-00");
     assert_eq!(provider.matches("<li class=\"model\">").count(), 100);
     assert_eq!(provider.matches("<h1").count(), 1);
+}
+
+/// A request is matched to its model by the paths `web::model_paths` lists before anything
+/// is rendered: they must be exactly the paths the model renderers produce (queries aside).
+#[test]
+fn model_paths_list_what_the_model_renderers_produce() {
+    let s = snapshot(Vec::new());
+    for m in s.models() {
+        let mut rendered: Vec<String> = crate::web::model_renderers()
+            .iter()
+            .flat_map(|r| r(&s, m))
+            .map(|r| r.path.split('?').next().unwrap_or_default().to_string())
+            .collect();
+        rendered.sort();
+        rendered.dedup();
+        let mut listed = crate::web::model_paths(m);
+        listed.sort();
+        assert_eq!(rendered, listed, "{}", m.id);
+        // And none of them is a shared body, which would shadow it.
+        let shared = render(&s);
+        assert!(shared.iter().all(|r| !listed.contains(&r.path)));
+    }
 }
