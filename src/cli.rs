@@ -1,13 +1,14 @@
-//! The commands behind `modelwatch probe` and `modelwatch check-config`, as library functions
+//! The commands behind `modelwatch probe`, `check-config` and `status`, as library functions
 //! so tests call them directly; `main.rs` only parses flags and prints.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{demo, Config, ConfigError};
 use crate::probe::{http_client, prober_for, ProbeResult};
 use crate::schedule;
 
@@ -70,20 +71,34 @@ pub fn format_table(results: &[ProbeResult]) -> String {
     out
 }
 
+/// The configuration a command works on: the file given, or else the built-in demo (as
+/// `serve` runs it, so every command without `--config` sees the demo's database).
+pub fn config_or_demo(path: Option<&Path>) -> Result<Config, ConfigError> {
+    match path {
+        Some(path) => Config::load(path),
+        None => demo::demo_config(),
+    }
+}
+
+/// `3 models`, `1 model`: a count with its noun in the right number.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A one-paragraph summary of a valid configuration for `check-config`.
 pub fn describe(config: &Config) -> String {
     let mut out = format!(
-        "{}: ok — {} providers, {} models; database {}; listen {}\n",
+        "{}: ok — {}, {}; database {}; listen {}\n",
         config.path.display(),
-        config.providers.len(),
-        config.model_count(),
+        count(config.providers.len(), "provider", "providers"),
+        count(config.model_count(), "model", "models"),
         config.server.database.display(),
         config.server.listen
     );
     for p in &config.providers {
         let _ = writeln!(
             out,
-            "  {} ({}, {}): {} models, schedule `{}`, timeout {}, concurrency {}",
+            "  {} ({}, {}): {}, schedule `{}`, timeout {}, concurrency {}",
             p.id,
             p.kind.as_str(),
             if p.base_url.is_empty() {
@@ -91,13 +106,28 @@ pub fn describe(config: &Config) -> String {
             } else {
                 &p.base_url
             },
-            p.models.len(),
+            count(p.models.len(), "model", "models"),
             p.schedule.expression(),
             humantime::format_duration(p.timeout),
             p.concurrency
         );
     }
     out
+}
+
+/// What `check-config --no-env` adds to the summary: the variables it did not check.
+pub fn describe_unchecked(variables: &[String]) -> String {
+    if variables.is_empty() {
+        return "environment not checked (--no-env); the file names no environment variables\n"
+            .to_string();
+    }
+    let names: Vec<String> = variables.iter().map(|v| format!("`{v}`")).collect();
+    format!(
+        "environment not checked (--no-env): {} {} not checked; set {} where modelwatch runs\n",
+        names.join(", "),
+        if variables.len() == 1 { "was" } else { "were" },
+        if variables.len() == 1 { "it" } else { "them" },
+    )
 }
 
 /// The current state, decision, fallback and reason per model, read from the database.
@@ -134,4 +164,41 @@ pub async fn status_table(config: &Config, now: DateTime<Utc>) -> anyhow::Result
         );
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        assert_eq!(count(0, "model", "models"), "0 models");
+        assert_eq!(count(1, "model", "models"), "1 model");
+        assert_eq!(count(2, "provider", "providers"), "2 providers");
+    }
+
+    #[test]
+    fn a_one_model_configuration_says_1_model() {
+        let text = "[[providers]]\nid = \"p\"\nkind = \"simulated\"\nmodels = [ { id = \"m\" } ]\n";
+        let config =
+            Config::parse(text, Path::new("one.toml"), &|_| None).unwrap_or_else(|e| panic!("{e}"));
+        let summary = describe(&config);
+        assert!(
+            summary.starts_with("one.toml: ok — 1 provider, 1 model; "),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("  p (simulated, built in): 1 model, "),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn unchecked_variables_are_named() {
+        assert_eq!(
+            describe_unchecked(&["A_KEY".into()]),
+            "environment not checked (--no-env): `A_KEY` was not checked; set it where modelwatch runs\n"
+        );
+        assert!(describe_unchecked(&[]).contains("names no environment variables"));
+    }
 }

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use modelwatch::cli::config_or_demo;
 use modelwatch::clock::Clock;
-use modelwatch::config::{demo::demo_config, Config, ConfigError};
+use modelwatch::config::{demo, Config, ConfigError};
 use modelwatch::startup::{shutdown_signal, Application};
 use modelwatch::{admin, cli, telemetry};
 
@@ -43,8 +44,9 @@ enum Command {
     },
     /// Probe every model once, print a table, exit 1 if any probe failed.
     Probe {
+        /// Configuration file; without it, the built-in demo's simulated models.
         #[arg(long)]
-        config: PathBuf,
+        config: Option<PathBuf>,
         /// Print a JSON array (one object per probe) instead of a table.
         #[arg(long)]
         json: bool,
@@ -57,9 +59,16 @@ enum Command {
     },
     /// Validate a configuration file and say exactly what is wrong and where.
     CheckConfig {
+        /// Configuration file; without it, the built-in demo is checked.
         #[arg(long)]
-        config: PathBuf,
+        config: Option<PathBuf>,
+        /// Do not require the environment variables the file names (API keys and the like)
+        /// to be set: validate the file on a machine without the secrets.
+        #[arg(long)]
+        no_env: bool,
     },
+    /// Print the built-in demo configuration, to start your own file from it.
+    DemoConfig,
     /// Manage admin users.
     #[command(subcommand)]
     User(UserCommand),
@@ -72,8 +81,9 @@ enum Command {
 enum UserCommand {
     /// Add an admin user; the password is read from standard input (one line, not echoed).
     Add {
+        /// Configuration file; without it, the built-in demo's database.
         #[arg(long)]
-        config: PathBuf,
+        config: Option<PathBuf>,
         #[arg(long)]
         email: String,
     },
@@ -83,8 +93,9 @@ enum UserCommand {
 enum TokenCommand {
     /// Create an API token and print it, alone, on standard output (it is shown only once).
     Create {
+        /// Configuration file; without it, the built-in demo's database.
         #[arg(long)]
-        config: PathBuf,
+        config: Option<PathBuf>,
         /// read, operate or admin.
         #[arg(long)]
         scope: String,
@@ -113,7 +124,7 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> ExitCode {
     match command {
         Command::User(UserCommand::Add { config, email }) => {
-            let config = match Config::load(&config) {
+            let config = match config_or_demo(config.as_deref()) {
                 Ok(c) => c,
                 Err(e) => return config_failure(&e),
             };
@@ -126,7 +137,7 @@ async fn run(command: Command) -> ExitCode {
             };
             match admin::cli::user_add(&config, &email, &password, Clock::system().now()).await {
                 Ok(email) => {
-                    eprintln!("user {email} added");
+                    eprintln!("user {email} added to {}", config.server.database.display());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -140,7 +151,7 @@ async fn run(command: Command) -> ExitCode {
             scope,
             name,
         }) => {
-            let config = match Config::load(&config) {
+            let config = match config_or_demo(config.as_deref()) {
                 Ok(c) => c,
                 Err(e) => return config_failure(&e),
             };
@@ -158,19 +169,13 @@ async fn run(command: Command) -> ExitCode {
                 }
             }
         }
-        Command::CheckConfig { config } => match Config::load(&config) {
-            Ok(c) => {
-                print!("{}", cli::describe(&c));
-                ExitCode::SUCCESS
-            }
-            Err(e) => config_failure(&e),
-        },
+        Command::CheckConfig { config, no_env } => check_config(config.as_deref(), no_env),
+        Command::DemoConfig => {
+            print!("{}", demo::DEMO_TOML);
+            ExitCode::SUCCESS
+        }
         Command::Status { config } => {
-            let loaded = match &config {
-                Some(path) => Config::load(path),
-                None => demo_config(),
-            };
-            let config = match loaded {
+            let config = match config_or_demo(config.as_deref()) {
                 Ok(c) => c,
                 Err(e) => return config_failure(&e),
             };
@@ -186,7 +191,7 @@ async fn run(command: Command) -> ExitCode {
             }
         }
         Command::Probe { config, json } => {
-            let config = match Config::load(&config) {
+            let config = match config_or_demo(config.as_deref()) {
                 Ok(c) => c,
                 Err(e) => return config_failure(&e),
             };
@@ -209,11 +214,7 @@ async fn run(command: Command) -> ExitCode {
             }
         }
         Command::Serve { config, listen } => {
-            let loaded = match &config {
-                Some(path) => Config::load(path),
-                None => demo_config(),
-            };
-            let mut config = match loaded {
+            let mut config = match config_or_demo(config.as_deref()) {
                 Ok(c) => c,
                 Err(e) => return config_failure(&e),
             };
@@ -238,7 +239,30 @@ async fn run(command: Command) -> ExitCode {
     }
 }
 
+/// `check-config`: a summary on standard output, or every problem on standard error (2).
+fn check_config(path: Option<&std::path::Path>, no_env: bool) -> ExitCode {
+    let checked = match (path, no_env) {
+        (path, false) => config_or_demo(path).map(|c| (c, None)),
+        (Some(path), true) => Config::load_without_env(path).map(|(c, vars)| (c, Some(vars))),
+        (None, true) => {
+            Config::parse_without_env(demo::DEMO_TOML, std::path::Path::new(demo::DEMO_PATH))
+                .map(|(c, vars)| (c, Some(vars)))
+        }
+    };
+    match checked {
+        Ok((config, unchecked)) => {
+            print!("{}", cli::describe(&config));
+            if let Some(vars) = unchecked {
+                print!("{}", cli::describe_unchecked(&vars));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => config_failure(&e),
+    }
+}
+
 fn config_failure(e: &ConfigError) -> ExitCode {
-    eprintln!("invalid configuration:\n{e}");
+    let problems = cli::count(e.problems.len(), "problem", "problems");
+    eprintln!("invalid configuration ({problems}):\n{e}");
     ExitCode::from(2)
 }

@@ -1,4 +1,5 @@
 //! `CronSchedule`: a cron expression with a seconds field, parsed once at the edge.
+//! Refusals are explained by [`super::cron_explain`].
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,17 +14,11 @@ pub struct CronSchedule {
 }
 
 impl CronSchedule {
-    /// Parses `expression`, with an error message that says what a valid one looks like.
+    /// Parses `expression`; a refusal says, in one line, what is wrong and how to write it
+    /// ([`super::cron_explain::explain`]), never the cron crate's own parser trace.
     pub fn parse(expression: &str) -> Result<Self, String> {
-        let fields = expression.split_whitespace().count();
-        if fields == 5 {
-            return Err(format!(
-                "cron schedule `{expression}` has 5 fields; modelwatch needs a seconds field first, e.g. `0 {expression}` or `*/30 * * * * *`"
-            ));
-        }
-        let schedule = cron::Schedule::from_str(expression).map_err(|e| {
-            format!("invalid cron schedule `{expression}`: {e} (expected `sec min hour day month weekday`, e.g. `*/30 * * * * *`)")
-        })?;
+        let schedule = cron::Schedule::from_str(expression)
+            .map_err(|_| super::cron_explain::explain(expression))?;
         let parsed = CronSchedule {
             expression: expression.to_string(),
             schedule,
@@ -61,9 +56,17 @@ mod tests {
     #[test]
     fn seconds_field_is_required_and_explained() {
         let err = CronSchedule::parse("*/5 * * * *").unwrap_err();
-        assert!(err.contains("seconds field"), "{err}");
+        assert_eq!(
+            err,
+            "cron expressions have 6 fields (seconds first): `0 */5 * * * *`, got 5"
+        );
         let err = CronSchedule::parse("every minute").unwrap_err();
-        assert!(err.contains("invalid cron schedule"), "{err}");
+        assert!(err.contains("cron expressions have 6 fields"), "{err}");
+        let err = CronSchedule::parse("0 0 24 * * *").unwrap_err();
+        assert_eq!(
+            err,
+            "hour 24 is out of range 0–23 in the cron expression `0 0 24 * * *`"
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The built-in demo configuration, used by `modelwatch serve` without `--config`.
+//! The built-in demo configuration, used by every command without `--config`
+//! (`modelwatch demo-config` prints it).
 
 use std::path::Path;
 
@@ -7,9 +8,12 @@ use super::{Config, ConfigError};
 /// The demo's TOML text (kept as a file so it reads like any other configuration).
 pub const DEMO_TOML: &str = include_str!("demo.toml");
 
+/// What the demo is called where a file name would be.
+pub const DEMO_PATH: &str = "<built-in demo>";
+
 /// The demo configuration. It needs no environment variables.
 pub fn demo_config() -> Result<Config, ConfigError> {
-    Config::parse(DEMO_TOML, Path::new("<built-in demo>"), &|_| None)
+    Config::parse(DEMO_TOML, Path::new(DEMO_PATH), &|_| None)
 }
 
 #[cfg(test)]

@@ -12,13 +12,27 @@ pub struct ConfigProblem {
 }
 
 /// Every problem found in one configuration file (validation reports them all at once).
+/// Build it with [`ConfigError::new`], which puts the problems in line order.
 #[derive(Debug, Clone)]
 pub struct ConfigError {
+    /// The file, as given (`<built-in demo>` for the demo).
     pub path: PathBuf,
     pub problems: Vec<ConfigProblem>,
 }
 
 impl ConfigError {
+    /// The problems of one file, each said once, in the order of the file (problems without
+    /// a line first).
+    pub fn new(path: &Path, mut problems: Vec<ConfigProblem>) -> Self {
+        problems.sort_by_key(|p| (p.line, p.column));
+        let mut seen = std::collections::HashSet::new();
+        problems.retain(|p| seen.insert((p.line, p.column, p.message.clone())));
+        ConfigError {
+            path: path.to_path_buf(),
+            problems,
+        }
+    }
+
     pub fn io(path: &Path, err: &std::io::Error) -> Self {
         ConfigError {
             path: path.to_path_buf(),
@@ -81,5 +95,36 @@ impl<'a> Locator<'a> {
             column,
             message: message.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(line: usize, column: usize, message: &str) -> ConfigProblem {
+        ConfigProblem {
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn problems_are_listed_once_each_in_line_order() {
+        let err = ConfigError::new(
+            Path::new("m.toml"),
+            vec![
+                at(9, 1, "late"),
+                at(3, 5, "second on line 3"),
+                at(3, 1, "first on line 3"),
+                at(9, 1, "late"),
+                at(0, 0, "no line"),
+            ],
+        );
+        assert_eq!(
+            err.to_string(),
+            "m.toml: no line\nm.toml:3:1: first on line 3\nm.toml:3:5: second on line 3\nm.toml:9:1: late"
+        );
     }
 }

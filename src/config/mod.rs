@@ -3,16 +3,22 @@
 //! [`Config::parse`] reads the text into the serde mirror in [`raw`], then validates every
 //! value into the types below, collecting *all* problems with their line and column.
 //! Environment lookups go through a function argument so tests never touch the process
-//! environment. API keys only ever come from the environment and are held as [`Secret`].
+//! environment ([`env`]; `check-config --no-env` reads a file without them). API keys only
+//! ever come from the environment and are held as [`Secret`]. Problems are reported once
+//! each, in line order, and a setting that failed never causes follow-on problems about
+//! what refers to it (a fallback naming a model whose provider failed is still known).
 
 mod cron;
+mod cron_explain;
 pub mod demo;
+mod env;
 mod error;
 mod notify;
 mod paging;
 mod policy;
 mod raw;
 mod simulation;
+mod unknown_key;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -24,6 +30,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 pub use self::cron::CronSchedule;
+use env::{Env, Var};
 use error::Locator;
 pub use error::{ConfigError, ConfigProblem};
 pub use notify::{EmailTransport, NotifyConfig, SmtpTls};
@@ -299,14 +306,35 @@ impl Config {
         path: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
+        Config::parse_in(text, path, &Env::checked(env))
+    }
+
+    /// Reads and validates a file without looking at the environment (`check-config
+    /// --no-env`): variables the file names are not required to be set. Returns the
+    /// configuration (never to be run: its secrets are placeholders) and the names of the
+    /// variables that were not checked.
+    pub fn load_without_env(path: &Path) -> Result<(Config, Vec<String>), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, &e))?;
+        Config::parse_without_env(&text, path)
+    }
+
+    /// [`Config::load_without_env`] on text already read.
+    pub fn parse_without_env(
+        text: &str,
+        path: &Path,
+    ) -> Result<(Config, Vec<String>), ConfigError> {
+        let env = Env::unchecked();
+        let config = Config::parse_in(text, path, &env)?;
+        Ok((config, env.into_unchecked()))
+    }
+
+    fn parse_in(text: &str, path: &Path, env: &Env<'_>) -> Result<Config, ConfigError> {
         let locate = Locator::new(text);
-        let fail = |problems: Vec<ConfigProblem>| ConfigError {
-            path: path.to_path_buf(),
-            problems,
-        };
         let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
             let offset = e.span().map(|s| s.start).unwrap_or(0);
-            fail(vec![locate.at(offset, e.message().trim().to_string())])
+            let message = e.message().trim();
+            let message = unknown_key::reword(message).unwrap_or_else(|| message.to_string());
+            ConfigError::new(path, vec![locate.at(offset, message)])
         })?;
         let mut v = Validator {
             locate: &locate,
@@ -319,7 +347,7 @@ impl Config {
         if v.problems.is_empty() {
             Ok(config)
         } else {
-            Err(fail(v.problems))
+            Err(ConfigError::new(path, v.problems))
         }
     }
 
@@ -337,7 +365,7 @@ impl Config {
 
 struct Validator<'a> {
     locate: &'a Locator<'a>,
-    env: &'a dyn Fn(&str) -> Option<String>,
+    env: &'a Env<'a>,
     problems: Vec<ConfigProblem>,
     /// (provider, model, fallback entry), checked once every model is known.
     fallbacks: Vec<(String, String, Spanned<String>)>,
@@ -352,9 +380,11 @@ impl Validator<'_> {
 
     fn config(&mut self, raw: raw::RawConfig, path: &Path) -> Config {
         let listen = match &raw.server.listen {
-            Some(l) => match self.interpolate(l).parse() {
-                Ok(addr) => addr,
-                Err(_) => {
+            Some(l) => match self.interpolate(l).map(|text| text.parse()) {
+                // A variable that is not set was reported already (or not checked).
+                None => default_listen(),
+                Some(Ok(addr)) => addr,
+                Some(Err(_)) => {
                     self.problem(
                         l,
                         format!(
@@ -371,7 +401,7 @@ impl Validator<'_> {
             .server
             .database
             .as_ref()
-            .map(|d| PathBuf::from(self.interpolate(d)))
+            .map(|d| PathBuf::from(self.interpolate_or_as_written(d)))
             .unwrap_or_else(|| PathBuf::from("data/modelwatch.db"));
         let write_batch = raw
             .server
@@ -383,10 +413,11 @@ impl Validator<'_> {
         let public_url_configured = raw.server.public_url.is_some();
         let public_url = match &raw.server.public_url {
             Some(u) => {
-                let url = self.interpolate(u);
+                let resolved = self.interpolate(u);
+                let url = resolved.clone().unwrap_or_else(|| u.get_ref().clone());
                 let http = reqwest::Url::parse(&url)
                     .is_ok_and(|p| p.scheme() == "http" || p.scheme() == "https");
-                if http {
+                if http || resolved.is_none() {
                     url.trim_end_matches('/').to_string()
                 } else {
                     self.problem(
@@ -401,7 +432,10 @@ impl Validator<'_> {
         let http = self.http_limits(&raw.server);
         let mut trusted_proxies = Vec::new();
         for entry in &raw.server.trusted_proxies {
-            match parse_cidr(&self.interpolate(entry)) {
+            let Some(text) = self.interpolate(entry) else {
+                continue;
+            };
+            match parse_cidr(&text) {
                 Some(net) => trusted_proxies.push(net),
                 None => self.problem(
                     entry,
@@ -414,7 +448,8 @@ impl Validator<'_> {
         }
         let notify = match &raw.notify {
             Some(n) => {
-                let (notify, problems) = notify::parse(n.get_ref(), self.env);
+                let env = self.env;
+                let (notify, problems) = notify::parse(n.get_ref(), &|name| env.secret(name));
                 for message in problems {
                     self.problem(n, format!("notify: {message}"));
                 }
@@ -424,7 +459,8 @@ impl Validator<'_> {
         };
         let paging = match &raw.paging {
             Some(p) => {
-                let (paging, problems) = paging::parse(p.get_ref(), self.env);
+                let env = self.env;
+                let (paging, problems) = paging::parse(p.get_ref(), &|name| env.secret(name));
                 for (offset, message) in problems {
                     let offset = offset.unwrap_or(p.span().start);
                     self.problems
@@ -437,6 +473,17 @@ impl Validator<'_> {
         let retention = self.retention(&raw.retention);
         self.policy = self.policy(&Policy::default(), raw.evaluator.as_ref());
 
+        // Every model the file declares, even one whose provider or model fails below: a
+        // fallback naming it is right, and the failure is reported once, where it is.
+        let declared: HashSet<String> = raw
+            .providers
+            .iter()
+            .flat_map(|p| {
+                p.models
+                    .iter()
+                    .map(move |m| format!("{}/{}", p.id.get_ref(), m.id.get_ref()))
+            })
+            .collect();
         let mut providers = Vec::new();
         let mut seen = HashSet::new();
         for p in raw.providers {
@@ -462,7 +509,7 @@ impl Validator<'_> {
                         .into(),
             });
         }
-        self.check_fallbacks(&providers);
+        self.check_fallbacks(&declared);
         Config {
             path: path.to_path_buf(),
             notify,
@@ -547,32 +594,46 @@ impl Validator<'_> {
         }
     }
 
-    /// Replaces `${NAME}` with the variable's value; a missing variable is a problem.
-    fn interpolate(&mut self, value: &Spanned<String>) -> String {
+    /// Replaces `${NAME}` with the variable's value. `None` when a variable is not set (a
+    /// problem, reported here) or not checked (`--no-env`): the caller then skips its own
+    /// checks of the value, so one missing variable is one problem.
+    fn interpolate(&mut self, value: &Spanned<String>) -> Option<String> {
         let text = value.get_ref();
         let mut out = String::new();
+        let mut complete = true;
         let mut rest = text.as_str();
         while let Some(start) = rest.find("${") {
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
             let Some(end) = after.find('}') else {
                 self.problem(value, "unterminated `${` in value; write `${NAME}`");
-                return text.clone();
+                return None;
             };
             let name = &after[..end];
-            match (self.env)(name) {
-                Some(v) => out.push_str(&v),
-                None => self.problem(
-                    value,
-                    format!(
-                        "environment variable `{name}` is not set; set it or remove `${{{name}}}`"
-                    ),
-                ),
+            match self.env.var(name) {
+                Var::Set(v) => out.push_str(&v),
+                Var::Unchecked => complete = false,
+                Var::Missing => {
+                    complete = false;
+                    self.problem(
+                        value,
+                        format!(
+                            "environment variable `{name}` is not set; set it or remove `${{{name}}}`"
+                        ),
+                    );
+                }
             }
             rest = &after[end + 1..];
         }
         out.push_str(rest);
-        out
+        complete.then_some(out)
+    }
+
+    /// [`Self::interpolate`], or the value as written when it cannot be completed (for
+    /// settings that need no further check, such as the database path).
+    fn interpolate_or_as_written(&mut self, value: &Spanned<String>) -> String {
+        self.interpolate(value)
+            .unwrap_or_else(|| value.get_ref().clone())
     }
 
     fn provider(&mut self, p: RawProvider) -> Option<ProviderConfig> {
@@ -605,17 +666,19 @@ impl Validator<'_> {
             Some(c) => *c.get_ref(),
             None => 4,
         };
-        let region = p.region.as_ref().map(|r| self.interpolate(r));
+        let region = p.region.as_ref().map(|r| self.interpolate_or_as_written(r));
         let base_url = match (&p.base_url, kind) {
-            (Some(u), _) => {
-                let url = self.interpolate(u);
-                if !(url.starts_with("http://") || url.starts_with("https://"))
-                    || reqwest::Url::parse(&url).is_err()
-                {
-                    self.problem(u, format!("`base_url` must be an http(s) URL, not `{url}`"));
+            (Some(u), _) => match self.interpolate(u) {
+                Some(url) => {
+                    if !(url.starts_with("http://") || url.starts_with("https://"))
+                        || reqwest::Url::parse(&url).is_err()
+                    {
+                        self.problem(u, format!("`base_url` must be an http(s) URL, not `{url}`"));
+                    }
+                    url.trim_end_matches('/').to_string()
                 }
-                url.trim_end_matches('/').to_string()
-            }
+                None => u.get_ref().trim_end_matches('/').to_string(),
+            },
             (None, ProviderKind::Bedrock) => {
                 let region = region
                     .clone()
@@ -626,20 +689,22 @@ impl Validator<'_> {
             (None, k) => k.default_base_url().unwrap_or_default().to_string(),
         };
         let credentials = self.credentials(&p, kind, region);
-        let headers = p
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), self.interpolate(v)))
-            .collect::<Vec<_>>();
-        for (name, value) in &headers {
-            if http::HeaderName::try_from(name.as_str()).is_err()
-                || http::HeaderValue::try_from(value.as_str()).is_err()
-            {
-                self.problems.push(self.locate.at(
-                    p.id.span().start,
+        let mut headers = Vec::new();
+        for (name, raw_value) in &p.headers {
+            // A value whose variable is missing was reported already (or not checked): only
+            // its name is checked then, and it is kept as written.
+            let value = self.interpolate(raw_value);
+            let bad_value = value
+                .as_ref()
+                .is_some_and(|v| http::HeaderValue::try_from(v.as_str()).is_err());
+            if http::HeaderName::try_from(name.as_str()).is_err() || bad_value {
+                self.problem(
+                    raw_value,
                     format!("header `{name}` of provider `{id}` is not a valid HTTP header"),
-                ));
+                );
             }
+            let value = value.unwrap_or_else(|| raw_value.get_ref().clone());
+            headers.push((name.clone(), value));
         }
         let openai_api = match &p.api {
             None => OpenAiApi::ChatCompletions,
@@ -726,7 +791,9 @@ impl Validator<'_> {
     }
 
     fn aws_region(&self) -> Option<String> {
-        (self.env)("AWS_REGION").or_else(|| (self.env)("AWS_DEFAULT_REGION"))
+        self.env
+            .secret("AWS_REGION")
+            .or_else(|| self.env.secret("AWS_DEFAULT_REGION"))
     }
 
     fn credentials(
@@ -739,13 +806,13 @@ impl Validator<'_> {
             ProviderKind::Simulated => Credentials::None,
             ProviderKind::Bedrock => {
                 let region = region.or_else(|| self.aws_region());
-                let key_id = (self.env)("AWS_ACCESS_KEY_ID");
-                let secret = (self.env)("AWS_SECRET_ACCESS_KEY");
+                let key_id = self.env.secret("AWS_ACCESS_KEY_ID");
+                let secret = self.env.secret("AWS_SECRET_ACCESS_KEY");
                 match (key_id, secret, region) {
                     (Some(access_key_id), Some(secret), Some(region)) => Credentials::Aws {
                         access_key_id,
                         secret_access_key: Secret::new(secret),
-                        session_token: (self.env)("AWS_SESSION_TOKEN").map(Secret::new),
+                        session_token: self.env.secret("AWS_SESSION_TOKEN").map(Secret::new),
                         region,
                     },
                     (_, _, None) => {
@@ -764,7 +831,7 @@ impl Validator<'_> {
             _ => match &p.api_key_env {
                 // Local OpenAI-compatible servers (Ollama, vLLM, llama.cpp) need no key.
                 None => Credentials::None,
-                Some(var) => match (self.env)(var.get_ref()).filter(|v| !v.is_empty()) {
+                Some(var) => match self.env.secret(var.get_ref()).filter(|v| !v.is_empty()) {
                     Some(key) => Credentials::ApiKey(Secret::new(key)),
                     None => {
                         let msg = format!(
@@ -967,13 +1034,10 @@ impl Validator<'_> {
     }
 
     /// Fallbacks must name configured models: `model` (same provider) or `provider/model`.
-    fn check_fallbacks(&mut self, providers: &[ProviderConfig]) {
-        let known: HashSet<String> = providers
-            .iter()
-            .flat_map(|p| p.models.iter().map(move |m| format!("{}/{}", p.id, m.id)))
-            .collect();
+    /// `declared` holds every model of the file, valid or not (see [`Validator::config`]).
+    fn check_fallbacks(&mut self, declared: &HashSet<String>) {
         for (provider, model, fallback) in std::mem::take(&mut self.fallbacks) {
-            match resolve_fallback(&known, &provider, fallback.get_ref()) {
+            match resolve_fallback(declared, &provider, fallback.get_ref()) {
                 Some(full) if full == format!("{provider}/{model}") => {
                     self.problem(&fallback, format!("model `{provider}/{model}` lists itself as a fallback"))
                 }

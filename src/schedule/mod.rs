@@ -5,7 +5,8 @@
 //! provider's semaphore (the per-provider concurrency limit), probes, and sends the result to
 //! the store's writer. Because a model's task runs its probes one after another, the same
 //! model is never probed twice at once; a probe that outlasts its interval makes the task skip
-//! the fire times it missed and say so (overrun handling).
+//! the fire times it missed and say so (overrun handling), once per episode of overruns
+//! rather than once per probe ([`overrun::OverrunLog`]).
 //!
 //! Between fire times the evaluator may ask for an extra probe of a model (to confirm doubt,
 //! or to see a disabled model recover): each task also watches its model's slot in
@@ -14,6 +15,7 @@
 //! Time comes from [`Clock`], which follows tokio's clock, so tests run the scheduler under
 //! `tokio::time::pause` and a day passes in milliseconds.
 
+pub mod overrun;
 pub mod requests;
 
 use std::sync::atomic::Ordering;
@@ -22,12 +24,13 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
-use tracing::{debug, info_span, warn, Instrument};
+use tracing::{debug, info, info_span, warn, Instrument};
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::{Metrics, ProbeSeries, SchedulerStats};
 use crate::probe::{ProbeResult, ProbeTarget, Prober, Trigger};
+use overrun::{OverrunLog, OverrunNote};
 use requests::{next_probe, ProbeRequests, Slot};
 
 /// One model to probe, with the prober for its protocol and its provider's limit.
@@ -179,6 +182,7 @@ async fn run_model(
 ) {
     let schedule = &probe.target.model.schedule;
     let offset = chrono::Duration::from_std(probe.offset).unwrap_or_default();
+    let mut overruns = OverrunLog::default();
     loop {
         if *shutdown.borrow() {
             return;
@@ -248,14 +252,37 @@ async fn run_model(
         }
 
         let skipped = missed_fires(&probe, fire, &clock);
-        if skipped > 0 {
-            stats.runs_skipped.fetch_add(skipped, Ordering::Relaxed);
-            warn!(
-                skipped,
-                took_ms = (clock.now() - started_at).num_milliseconds(),
-                "probe took longer than its interval; skipped the runs it overlapped"
-            );
-        }
+        stats.runs_skipped.fetch_add(skipped, Ordering::Relaxed);
+        let took_ms = (clock.now() - started_at).num_milliseconds();
+        log_overrun(overruns.observe(clock.now(), skipped), took_ms);
+    }
+}
+
+/// Writes the line [`OverrunLog`] says is due (in the model's span, which names the model).
+fn log_overrun(note: Option<OverrunNote>, took_ms: i64) {
+    match note {
+        None => {}
+        Some(OverrunNote::Started { skipped }) => warn!(
+            skipped,
+            took_ms,
+            "probe took longer than its interval; skipped the runs it overlapped (said again when probes are back in time, or in 10 minutes)"
+        ),
+        Some(OverrunNote::Continuing {
+            skipped,
+            total,
+            since,
+        }) => warn!(
+            skipped,
+            skipped_total = total,
+            since = %since.format("%Y-%m-%dT%H:%M:%SZ"),
+            took_ms,
+            "probes still take longer than their interval; `skipped` counts the runs skipped since the last line"
+        ),
+        Some(OverrunNote::Stopped { total, lasted }) => info!(
+            skipped_total = total,
+            lasted_s = lasted.num_seconds(),
+            "probes are back within their interval; `skipped_total` counts the runs skipped while they overran"
+        ),
     }
 }
 

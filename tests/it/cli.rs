@@ -85,7 +85,7 @@ fn check_config_names_file_and_line() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("1 providers, 2 models"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 provider, 2 models"));
 
     let bad = write(
         dir.path(),
@@ -100,7 +100,7 @@ fn check_config_names_file_and_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("bad.toml:5:") && err.contains("seconds field"),
+        err.contains("bad.toml:5:") && err.contains("cron expressions have 6 fields"),
         "{err}"
     );
 }

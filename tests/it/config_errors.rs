@@ -70,14 +70,19 @@ fn every_mistake_names_file_line_and_fix() {
             "timeout = \"20s\"",
             "timeout = \"20s\"\ntimout = \"5s\"",
             14,
-            "unknown field `timout`",
+            "unknown key `timout`; did you mean `timeout`?",
         ),
-        ("*/30 * * * * *", "*/30 * * * *", 12, "seconds field"),
+        (
+            "*/30 * * * * *",
+            "*/30 * * * *",
+            12,
+            "cron expressions have 6 fields (seconds first): `0 */30 * * * *`, got 5",
+        ),
         (
             "*/30 * * * * *",
             "every thirty seconds",
             12,
-            "invalid cron schedule",
+            "cron expressions have 6 fields (seconds first), e.g. `0 */5 * * * *`, got 3 in `every thirty seconds`",
         ),
         (
             "{ id = \"claude-sonnet-4-5\", name",
@@ -280,5 +285,8 @@ models = [ { id = "a" }, { id = "b", evaluator = { window_probes = 12, min_sampl
         &[],
     )
     .unwrap_err();
-    assert!(err.contains("unknown field `windw_probes`"), "{err}");
+    assert!(
+        err.contains("unknown key `windw_probes`; did you mean `window_probes`?"),
+        "{err}"
+    );
 }
