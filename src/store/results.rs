@@ -267,6 +267,43 @@ impl Store {
 }
 
 impl ReadView {
+    /// The highest probe result id (0 without results).
+    pub async fn last_result_id(&mut self) -> Result<i64, StoreError> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM probe_results")
+            .fetch_one(&mut *self.tx)
+            .await
+            .context(|| "reading the last probe result id")?;
+        Ok(id.unwrap_or(0))
+    }
+
+    /// Every result stored after row `after`, in row order (the writer's commit order), as
+    /// `(id, model_key, started_at, outcome, ttft_ms)`; rows that cannot be read are passed
+    /// over, as the evaluator does.
+    pub async fn results_after(
+        &mut self,
+        after: i64,
+    ) -> Result<Vec<(i64, String, DateTime<Utc>, Outcome, Option<u32>)>, StoreError> {
+        let rows: Vec<(i64, String, i64, String, Option<i64>)> = sqlx::query_as(
+            "SELECT id, model_key, started_at, outcome, ttft_ms FROM probe_results WHERE id > ? ORDER BY id",
+        )
+        .bind(after)
+        .fetch_all(&mut *self.tx)
+        .await
+        .context(|| "reading the results stored since the last read")?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, model, at, outcome, ttft)| {
+                Some((
+                    id,
+                    model,
+                    timestamp(at)?,
+                    outcome.parse().ok()?,
+                    ttft.and_then(|v| u32::try_from(v).ok()),
+                ))
+            })
+            .collect())
+    }
+
     /// The `limit` most recent results of `model_key`, newest first.
     pub async fn latest_results(
         &mut self,

@@ -332,29 +332,59 @@ impl ReadView {
     }
 
     /// Every model's minute rollups with a first-token median whose bucket starts in
-    /// `[from, to)`, as `(model_key, bucket_start, ttft_p50)`, oldest first: one indexed scan
-    /// for the whole fleet, for callers that keep the minutes they have already read.
-    pub async fn minute_ttft_medians(
+    /// `[from, to)`, oldest first, each passed to `each(model_key, bucket_start, ttft_p50)`
+    /// as it is read (a day of a large fleet is millions of rows: none is held here).
+    pub async fn each_minute_ttft_median(
         &mut self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<(String, DateTime<Utc>, u32)>, StoreError> {
-        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        mut each: impl FnMut(&str, DateTime<Utc>, u32),
+    ) -> Result<(), StoreError> {
+        use futures::TryStreamExt;
+        let mut rows = sqlx::query_as::<_, (String, i64, i64)>(
             "SELECT model_key, bucket_start, ttft_p50 FROM rollups \
              WHERE granularity = 'minute' AND bucket_start >= ? AND bucket_start < ? \
              AND ttft_p50 IS NOT NULL ORDER BY bucket_start",
         )
         .bind(from.timestamp_millis())
         .bind(to.timestamp_millis())
-        .fetch_all(&mut *self.tx)
-        .await
-        .context(|| "reading the fleet's minute medians")?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(model, start, p50)| {
-                Some((model, timestamp(start)?, u32::try_from(p50).ok()?))
-            })
-            .collect())
+        .fetch(&mut *self.tx);
+        while let Some((model, start, p50)) = rows
+            .try_next()
+            .await
+            .context(|| "reading the fleet's minute medians")?
+        {
+            if let (Some(at), Ok(p50)) = (timestamp(start), u32::try_from(p50)) {
+                each(&model, at, p50);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every model's rollups of `granularity` whose bucket starts in `[from, to)`, oldest
+    /// first: one indexed scan for the whole fleet.
+    pub async fn fleet_rollups(
+        &mut self,
+        granularity: Granularity,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Rollup>, StoreError> {
+        let sql = format!(
+            "SELECT model_key, bucket_start, probes, {}, {PERCENTILE_COLUMNS} FROM rollups \
+             WHERE granularity = ? AND bucket_start >= ? AND bucket_start < ? \
+             ORDER BY bucket_start",
+            count_columns()
+        );
+        let rows = sqlx::query(&sql)
+            .bind(granularity.as_str())
+            .bind(from.timestamp_millis())
+            .bind(to.timestamp_millis())
+            .fetch_all(&mut *self.tx)
+            .await
+            .context(|| format!("reading the fleet's {granularity} rollups"))?;
+        rows.iter()
+            .map(|row| rollup_from_row(row, granularity))
+            .collect()
     }
 
     /// The start of the first minute/hour/day bucket not yet rolled up, read in this view's

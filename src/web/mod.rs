@@ -5,8 +5,8 @@
 //! [`model_renderers`], on first request) and served from the [`site::Site`] by the
 //! fallback handler; only a few live endpoints are handled directly.
 //!
-//! - [`snapshot`]: what the public sees, read from the store in one go; [`sparklines`]: the
-//!   minutes it keeps between rebuilds;
+//! - [`snapshot`]: what the public sees, read from the store in one go; [`figure_cache`]:
+//!   the figures it keeps between rebuilds, read incrementally;
 //! - [`publisher`]: rebuilds and swaps the site; [`site`]: bodies, compression, ETags;
 //!   [`model_bodies`]: a model's own bodies, rendered when first asked for;
 //! - renderers: [`pages`] (HTML), [`statuspage`] (`/api/v2`), [`api_v1`], [`feeds`], [`badges`];
@@ -20,6 +20,7 @@ pub mod api_v1;
 pub mod badges;
 pub mod client_ip;
 pub mod feeds;
+pub mod figure_cache;
 pub mod http;
 pub mod metrics;
 pub mod model_bodies;
@@ -31,7 +32,6 @@ pub mod site;
 pub mod snapshot;
 #[cfg(test)]
 mod snapshot_tests;
-pub mod sparklines;
 pub mod statuspage;
 pub mod subscribe_pages;
 pub mod subscriptions;

@@ -21,10 +21,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::warn;
 
+use super::figure_cache::FigureCache;
 use super::model_bodies::ModelBodies;
 use super::site::{Renderer, Site, SiteHandle};
 use super::snapshot::{self, PublicSnapshot};
-use super::sparklines::Sparklines;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::evaluate::engine::RoutingTable;
@@ -45,7 +45,7 @@ pub struct Publisher {
     last: Option<Arc<PublicSnapshot>>,
     /// The routing table the last site was built from.
     published_routing: Option<Arc<RoutingTable>>,
-    sparklines: Sparklines,
+    figures: FigureCache,
     site: watch::Sender<Arc<Site>>,
     /// Woken by changes the routing table does not show (an SRE's incident update).
     republish: Arc<tokio::sync::Notify>,
@@ -69,7 +69,7 @@ impl Publisher {
             version: 0,
             last: None,
             published_routing: None,
-            sparklines: Sparklines::default(),
+            figures: FigureCache::default(),
             site,
             republish: Arc::new(tokio::sync::Notify::new()),
         }
@@ -106,7 +106,7 @@ impl Publisher {
             &routing,
             self.version,
             now,
-            &mut self.sparklines,
+            &mut self.figures,
         )
         .await;
         let snapshot = match built {

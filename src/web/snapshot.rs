@@ -21,12 +21,12 @@ use crate::evaluate::overrides::WindowStatus;
 use crate::store::evaluations::{StateChange, StoredModelState};
 use crate::store::incidents::Incident;
 use crate::store::maintenances::Maintenance;
-use crate::store::rollups::{day_so_far, hours_so_far};
+use crate::store::rollups::hours_so_far;
 use crate::store::{Granularity, ReadView, Rollup, Store, StoreError};
 use crate::vocabulary::Outcome;
 use crate::vocabulary::{ActiveOverride, Evidence, ModelState};
 
-use super::sparklines::Sparklines;
+use super::figure_cache::{FigureCache, Figures};
 
 /// Days of history shown as uptime bars.
 pub const HISTORY_DAYS: i64 = 90;
@@ -181,10 +181,16 @@ pub async fn build(
     routing: &RoutingTable,
     version: u64,
     now: DateTime<Utc>,
-    sparklines: &mut Sparklines,
+    figures: &mut FigureCache,
 ) -> Result<PublicSnapshot, StoreError> {
     let mut store = store.read_view().await?;
-    sparklines.refresh(&mut store, now).await?;
+    let ids: Vec<String> = config
+        .models()
+        .map(|(p, m)| format!("{}/{}", p.id, m.id))
+        .collect();
+    figures
+        .refresh(&mut store, ids.iter().map(String::as_str), now)
+        .await?;
     let states: BTreeMap<String, _> = store
         .load_model_states()
         .await?
@@ -251,8 +257,8 @@ pub async fn build(
                 outcomes_24h: BTreeMap::new(),
                 history: Vec::new(),
             };
-            view.sparkline = sparklines.of(&id, now);
-            fill_figures(&mut store, &mut view, &incidents, now).await?;
+            let recent = figures.figures(&id, now);
+            fill_figures(&mut store, &mut view, recent, &incidents, now).await?;
             models.push(view);
         }
         let route_state = routing
@@ -325,40 +331,14 @@ pub fn public_status(mut m: Maintenance, now: DateTime<Utc>) -> Option<Maintenan
 async fn fill_figures(
     store: &mut ReadView,
     view: &mut ModelView,
+    recent: Figures,
     incidents: &[Incident],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let latest = store.latest_results(&view.id, 20).await?;
-    view.last_probe_at = latest.first().map(|r| r.started_at);
-    view.ttft_now_ms = latest
-        .iter()
-        .find(|r| r.outcome == Outcome::Ok)
-        .and_then(|r| r.ttft_ms);
-
-    let today = Granularity::Day.bucket_start(now);
-    let mut days = store
-        .rollups(
-            &view.id,
-            Granularity::Day,
-            now - Duration::days(HISTORY_DAYS),
-            now,
-        )
-        .await?;
-    // A day's rollup is written when the day ends; until then today comes from its hours
-    // and the minutes after the last of them, so a new deployment shows uptime from its
-    // first minute.
-    if !days.iter().any(|d| d.bucket_start == today) {
-        let hours = store
-            .rollups(&view.id, Granularity::Hour, today, now)
-            .await?;
-        let covered_until = hours
-            .last()
-            .map_or(today, |h| h.bucket_start + Granularity::Hour.length());
-        let minutes = store
-            .rollups(&view.id, Granularity::Minute, covered_until, now)
-            .await?;
-        days.extend(day_so_far(&hours, &minutes, now));
-    }
+    view.last_probe_at = recent.last_probe_at;
+    view.ttft_now_ms = recent.ttft_now_ms;
+    view.sparkline = recent.sparkline;
+    let days = recent.days;
     let changes = store
         .state_changes(&view.id, now - Duration::days(HISTORY_DAYS))
         .await?;

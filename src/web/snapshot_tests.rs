@@ -6,9 +6,9 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::figure_cache::FigureCache;
 use super::pages::model;
 use super::snapshot::{build, load_details, PublicSnapshot};
-use super::sparklines::Sparklines;
 use crate::config::Config;
 use crate::evaluate::engine::{Route, RoutingTable};
 use crate::probe::{ProbeReport, ProbeResult, Trigger};
@@ -39,9 +39,16 @@ async fn store() -> (tempfile::TempDir, Store, Config) {
 
 /// The snapshot with every model's own figures read, as serving a model's page does.
 async fn snapshot(store: &Store, config: &Config, routing: &RoutingTable) -> PublicSnapshot {
-    let mut s = build(store, config, routing, 1, now(), &mut Sparklines::default())
-        .await
-        .unwrap();
+    let mut s = build(
+        store,
+        config,
+        routing,
+        1,
+        now(),
+        &mut FigureCache::default(),
+    )
+    .await
+    .unwrap();
     for p in &mut s.providers {
         for m in &mut p.models {
             load_details(store, m, now()).await.unwrap();
@@ -228,72 +235,75 @@ async fn longer_charts_include_the_hours_not_yet_rolled_up() {
     }
 }
 
-/// The sparkline kept between rebuilds, which reads only the minutes rolled up since the
-/// last one, draws what a full read of the last 24 hours draws, holds each minute once, and
-/// forgets minutes as they pass out of the 24 hours. Today's bar comes from today's hours and
-/// the minutes after them.
+/// The figures kept between rebuilds, which read only the rows written since the last
+/// one, are those a fresh read of everything gives: latest probe, first token now, the
+/// sparkline, today so far and the daily bars, over rebuilds that cross hours and a
+/// midnight. A fresh read's sparkline is also the one drawn from all minute rollups.
 #[tokio::test]
-async fn sparklines_kept_between_rebuilds_match_a_full_read() {
+async fn figures_kept_between_rebuilds_match_a_fresh_read() {
     use super::snapshot::sparkline;
     use crate::store::Granularity;
 
     let (_dir, store, config) = store().await;
-    let mut sparklines = Sparklines::default();
-    let first = now() - Duration::hours(2);
-    let second = now();
-    let third = now() + Duration::hours(23);
-    // Every minute of the day before `now`, slower on odd minutes; rolled up to `first`.
-    let results: Vec<_> = (1..=24 * 60)
-        .map(|m| {
-            ok(
-                "old",
-                now() - Duration::minutes(m),
-                400 + (m as u32 % 7) * 100,
-            )
-        })
-        .collect();
-    store.insert_results(&results).await.unwrap();
-    for (round, at) in [first, second, third].into_iter().enumerate() {
-        if round == 2 {
-            // The third rebuild: a fresh hour of minutes, most of the old day now gone.
-            let later: Vec<_> = (1..=60)
-                .map(|m| ok("old", at - Duration::minutes(m), 900))
-                .collect();
-            store.insert_results(&later).await.unwrap();
+    let mut kept = FigureCache::default();
+    let start = now() - Duration::hours(30);
+    let mut at = start;
+    let mut rebuilds = 0;
+    // A probe of each model every 2 minutes, the newer model failing every third one and
+    // slower on odd hours; a rebuild every 97 minutes, across midnight.
+    while at < now() + Duration::hours(14) {
+        let mut batch = Vec::new();
+        for step in 0..48 {
+            let t = at + Duration::minutes(2 * step);
+            batch.push(ok("old", t, 400 + (t.timestamp() as u32 / 3600 % 2) * 300));
+            let mut new = ok("new", t, 700);
+            if step % 3 == 0 {
+                new.report.outcome = Outcome::Overloaded;
+                new.report.ttft_ms = None;
+            }
+            batch.push(new);
         }
+        store.insert_results(&batch).await.unwrap();
+        at += Duration::minutes(97);
         store.compute_rollups(at).await.unwrap();
-        let s = build(
+        let routing = RoutingTable::default();
+        let incremental = build(&store, &config, &routing, 1, at, &mut kept)
+            .await
+            .unwrap();
+        let fresh = build(
             &store,
             &config,
-            &RoutingTable::default(),
+            &routing,
             1,
             at,
-            &mut sparklines,
+            &mut FigureCache::default(),
         )
         .await
         .unwrap();
-        let minutes = store
-            .rollups("p/old", Granularity::Minute, at - Duration::hours(24), at)
-            .await
-            .unwrap();
-        let old = s.model("p/old").unwrap();
-        assert_eq!(old.sparkline, sparkline(&minutes, at), "rebuild {round}");
-        assert!(
-            old.sparkline.iter().flatten().count() > 0,
-            "rebuild {round}"
-        );
-        assert_eq!(
-            sparklines.len(),
-            minutes.iter().filter(|m| m.ttft_p50.is_some()).count(),
-            "rebuild {round}: each minute of the last 24 hours once"
-        );
-        let today = old.days.last().unwrap();
-        let probes_today = results
-            .iter()
-            .filter(|r| r.started_at.date_naive() == at.date_naive() && r.started_at < at)
-            .count();
-        if round < 2 {
-            assert_eq!(today.probes as usize, probes_today, "rebuild {round}");
+        for id in ["p/old", "p/new"] {
+            let (a, b) = (incremental.model(id).unwrap(), fresh.model(id).unwrap());
+            assert_eq!(a.sparkline, b.sparkline, "{id} at {at}");
+            assert_eq!(a.days, b.days, "{id} at {at}");
+            assert_eq!(a.uptime_90d, b.uptime_90d, "{id} at {at}");
+            assert_eq!(
+                (a.last_probe_at, a.ttft_now_ms),
+                (b.last_probe_at, b.ttft_now_ms),
+                "{id} at {at}"
+            );
+            let minutes = store
+                .rollups(id, Granularity::Minute, at - Duration::hours(24), at)
+                .await
+                .unwrap();
+            assert_eq!(b.sparkline, sparkline(&minutes, at), "{id} at {at}");
         }
+        let old = incremental.model("p/old").unwrap();
+        assert!(old.sparkline.iter().flatten().count() > 0);
+        assert!(old.days.last().unwrap().probes > 0, "today so far at {at}");
+        rebuilds += 1;
     }
+    assert!(rebuilds > 20);
+    assert!(
+        kept.medians() <= 2 * 24 * 60,
+        "nothing older than 24 hours is kept"
+    );
 }
