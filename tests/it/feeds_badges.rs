@@ -9,7 +9,7 @@ use modelwatch::store::evaluations::StateChange;
 use modelwatch::store::incidents::{Incident, IncidentUpdate};
 use modelwatch::vocabulary::{Evidence, ModelState};
 use modelwatch::web::snapshot::{ModelView, ProviderView, PublicSnapshot};
-use modelwatch::web::{api_v1, badges, feeds};
+use modelwatch::web::{badges, feeds};
 use quick_xml::events::Event;
 
 use crate::helpers::spawn_seeded_app;
