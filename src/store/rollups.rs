@@ -362,29 +362,35 @@ impl ReadView {
     }
 
     /// Every model's rollups of `granularity` whose bucket starts in `[from, to)`, oldest
-    /// first: one indexed scan for the whole fleet.
-    pub async fn fleet_rollups(
+    /// first, each passed to `each` as it is read: one indexed scan for the whole fleet,
+    /// holding one row at a time.
+    pub async fn each_fleet_rollup(
         &mut self,
         granularity: Granularity,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<Rollup>, StoreError> {
+        mut each: impl FnMut(Rollup),
+    ) -> Result<(), StoreError> {
+        use futures::TryStreamExt;
         let sql = format!(
             "SELECT model_key, bucket_start, probes, {}, {PERCENTILE_COLUMNS} FROM rollups \
              WHERE granularity = ? AND bucket_start >= ? AND bucket_start < ? \
              ORDER BY bucket_start",
             count_columns()
         );
-        let rows = sqlx::query(&sql)
+        let mut rows = sqlx::query(&sql)
             .bind(granularity.as_str())
             .bind(from.timestamp_millis())
             .bind(to.timestamp_millis())
-            .fetch_all(&mut *self.tx)
+            .fetch(&mut *self.tx);
+        while let Some(row) = rows
+            .try_next()
             .await
-            .context(|| format!("reading the fleet's {granularity} rollups"))?;
-        rows.iter()
-            .map(|row| rollup_from_row(row, granularity))
-            .collect()
+            .context(|| format!("reading the fleet's {granularity} rollups"))?
+        {
+            each(rollup_from_row(&row, granularity)?);
+        }
+        Ok(())
     }
 
     /// The start of the first minute/hour/day bucket not yet rolled up, read in this view's

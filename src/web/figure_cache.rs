@@ -64,6 +64,21 @@ pub struct FigureCache {
     models: HashMap<String, ModelFigures>,
 }
 
+/// The most whole minute rollups kept per model, in hours (see [`FigureCache::refresh`]).
+const WHOLE_MINUTES_HOURS: i64 = 2;
+
+/// The model's entry, allocating its key only the first time it is seen (a first refresh
+/// reads millions of rows; `entry` would copy the key for each).
+fn entry_of<'a>(
+    models: &'a mut HashMap<String, ModelFigures>,
+    key: &str,
+) -> Option<&'a mut ModelFigures> {
+    if !models.contains_key(key) {
+        models.insert(key.to_string(), ModelFigures::default());
+    }
+    models.get_mut(key)
+}
+
 fn epoch_minute(t: DateTime<Utc>) -> u32 {
     u32::try_from(t.timestamp().div_euclid(60)).unwrap_or(0)
 }
@@ -99,7 +114,13 @@ impl FigureCache {
         let horizon = now - Duration::hours(24);
         let from = self.read_until[0].map_or(horizon, |u| u.max(horizon));
         if let Some(to) = minute_wm.filter(|to| *to > from) {
-            let whole_from = hour_wm.unwrap_or(today).max(from);
+            // Whole minutes are needed from the last hour rollup on; at most the last
+            // [`WHOLE_MINUTES_HOURS`] hours of them, so a stalled or missing hour rollup
+            // (a fresh database's first hour) never makes this a day of whole rows.
+            let whole_from = hour_wm
+                .unwrap_or(today)
+                .max(now - Duration::hours(WHOLE_MINUTES_HOURS))
+                .max(from);
             let medians_to = if self.read_until[0].is_none() {
                 whole_from
             } else {
@@ -109,44 +130,45 @@ impl FigureCache {
             if medians_to > from {
                 let models = &mut self.models;
                 view.each_minute_ttft_median(from, medians_to, |model, at, p50| {
-                    models
-                        .entry(model.to_string())
-                        .or_default()
-                        .medians
-                        .push_back((epoch_minute(at), p50));
+                    if let Some(entry) = entry_of(models, model) {
+                        entry.medians.push_back((epoch_minute(at), p50));
+                    }
                 })
                 .await?;
             }
-            for r in view
-                .fleet_rollups(Granularity::Minute, medians_to, to)
-                .await?
-            {
-                let entry = self.models.entry(r.model_key.clone()).or_default();
-                if let Some(p50) = r.ttft_p50 {
-                    entry.medians.push_back((epoch_minute(r.bucket_start), p50));
+            let models = &mut self.models;
+            view.each_fleet_rollup(Granularity::Minute, medians_to, to, |r| {
+                if let Some(entry) = entry_of(models, &r.model_key) {
+                    if let Some(p50) = r.ttft_p50 {
+                        entry.medians.push_back((epoch_minute(r.bucket_start), p50));
+                    }
+                    entry.minutes.push_back(kept(r));
                 }
-                entry.minutes.push_back(kept(r));
-            }
+            })
+            .await?;
             self.read_until[0] = Some(to);
         }
         let hours_from = self.read_until[1].map_or(today, |u| u.max(today));
         if let Some(to) = hour_wm.filter(|to| *to > hours_from) {
-            for r in view
-                .fleet_rollups(Granularity::Hour, hours_from, to)
-                .await?
-            {
-                let entry = self.models.entry(r.model_key.clone()).or_default();
-                entry.hours.push_back(kept(r));
-            }
+            let models = &mut self.models;
+            view.each_fleet_rollup(Granularity::Hour, hours_from, to, |r| {
+                if let Some(entry) = entry_of(models, &r.model_key) {
+                    entry.hours.push_back(kept(r));
+                }
+            })
+            .await?;
             self.read_until[1] = Some(to);
         }
         let days_horizon = now - Duration::days(HISTORY_DAYS);
         let days_from = self.read_until[2].map_or(days_horizon, |u| u.max(days_horizon));
         if let Some(to) = day_wm.filter(|to| *to > days_from) {
-            for r in view.fleet_rollups(Granularity::Day, days_from, to).await? {
-                let entry = self.models.entry(r.model_key.clone()).or_default();
-                entry.days.push_back(kept(r));
-            }
+            let models = &mut self.models;
+            view.each_fleet_rollup(Granularity::Day, days_from, to, |r| {
+                if let Some(entry) = entry_of(models, &r.model_key) {
+                    entry.days.push_back(kept(r));
+                }
+            })
+            .await?;
             self.read_until[2] = Some(to);
         }
 
@@ -183,7 +205,9 @@ impl FigureCache {
 
         // Forget what has passed out of every window.
         let oldest_median = first_minute_from(horizon);
-        let covered = hour_wm.unwrap_or(today);
+        let covered = hour_wm
+            .unwrap_or(today)
+            .max(now - Duration::hours(WHOLE_MINUTES_HOURS));
         for m in self.models.values_mut() {
             while m.medians.front().is_some_and(|(t, _)| *t < oldest_median) {
                 m.medians.pop_front();
