@@ -186,9 +186,8 @@ pub fn router(state: AppState) -> Router {
         .fallback_service(any(site::serve).with_state(site))
         .layer(axum::middleware::from_fn_with_state(
             site_origin,
-            http::origin::same_site_only,
+            http::security::guard,
         ))
-        .layer(from_fn(http::security::headers))
 }
 
 /// Liveness: the process is up and answering.

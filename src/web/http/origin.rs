@@ -9,12 +9,9 @@
 //! header (an old browser, a script with its own cookie) is left to the CSRF token; one
 //! without a cookie (an API token) is not a browser's and is not checked.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-
-use super::security::Surface;
 
 /// Cookies that make a request a browser's signed-in (or signing-in) request.
 const BROWSER_COOKIES: [&str; 2] = ["mw_session=", "mw_login="];
@@ -69,19 +66,12 @@ pub fn refusal(site: &SiteOrigin, method: &Method, headers: &HeaderMap) -> Optio
     None
 }
 
-/// The middleware, for the admin surface.
-pub async fn same_site_only(
-    State(site): State<SiteOrigin>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if Surface::of(request.uri().path()) == Surface::Admin {
-        if let Some(why) = refusal(&site, request.method(), request.headers()) {
-            tracing::warn!(path = %request.uri().path(), why, "refused a cross-site request");
-            return (StatusCode::FORBIDDEN, format!("{why}\n")).into_response();
-        }
-    }
-    next.run(request).await
+/// The 403 for a cross-site change to `request` (on the admin surface), logged; `None`
+/// when it may go on.
+pub fn refuse_cross_site(site: &SiteOrigin, request: &Request) -> Option<Response> {
+    let why = refusal(site, request.method(), request.headers())?;
+    tracing::warn!(path = %request.uri().path(), why, "refused a cross-site request");
+    Some((StatusCode::FORBIDDEN, format!("{why}\n")).into_response())
 }
 
 #[cfg(test)]

@@ -59,9 +59,22 @@ impl Surface {
     }
 }
 
-/// The middleware: runs the request, then sets what the response lacks.
-pub async fn headers(request: Request, next: Next) -> Response {
+/// The one middleware around every route: refuses a cross-site change on the admin
+/// surface ([`super::origin`]), runs the request, and sets the surface's headers. One layer
+/// instead of two, since every request of a status page under outage traffic passes it.
+pub async fn guard(
+    axum::extract::State(site): axum::extract::State<super::origin::SiteOrigin>,
+    request: Request,
+    next: Next,
+) -> Response {
     let surface = Surface::of(request.uri().path());
+    if surface == Surface::Admin {
+        if let Some(refused) = super::origin::refuse_cross_site(&site, &request) {
+            let mut response = refused;
+            apply(surface, response.headers_mut());
+            return response;
+        }
+    }
     let mut response = next.run(request).await;
     apply(surface, response.headers_mut());
     response
@@ -82,11 +95,15 @@ pub fn apply(surface: Surface, headers: &mut HeaderMap) {
     );
     let content_type = headers
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+        .map(HeaderValue::as_bytes)
+        .unwrap_or_default();
+    let is = |prefix: &str| {
+        content_type
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix.as_bytes()))
+    };
     let framed_never = surface != Surface::Public;
-    if content_type.starts_with("text/html") {
+    if is("text/html") {
         let csp = if framed_never {
             FORM_PAGE_CSP
         } else {
@@ -96,7 +113,7 @@ pub fn apply(surface: Surface, headers: &mut HeaderMap) {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(csp),
         );
-    } else if content_type.starts_with("image/svg+xml") {
+    } else if is("image/svg+xml") {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(SVG_CSP),
