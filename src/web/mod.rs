@@ -21,6 +21,7 @@ pub mod badges;
 pub mod client_ip;
 pub mod feeds;
 pub mod figure_cache;
+pub mod heap;
 pub mod http;
 pub mod metrics;
 pub mod model_bodies;

@@ -149,7 +149,10 @@ impl Publisher {
         };
         self.last = Some(snapshot);
         self.published_routing = Some(routing);
-        self.site.send_replace(Arc::new(site));
+        // The previous site is dropped here (unless a request still holds it).
+        drop(self.site.send_replace(Arc::new(site)));
+        // A walk of the allocator's arenas: kept off the async workers like the rendering.
+        let _ = tokio::task::spawn_blocking(super::heap::release_free_memory).await;
     }
 
     /// Whether the current routing table shows the public something the published site
