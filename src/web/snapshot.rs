@@ -27,6 +27,7 @@ use crate::vocabulary::Outcome;
 use crate::vocabulary::{ActiveOverride, Evidence, ModelState};
 
 use super::figure_cache::{FigureCache, Figures};
+use super::uptime;
 
 /// Days of history shown as uptime bars.
 pub const HISTORY_DAYS: i64 = 90;
@@ -51,7 +52,8 @@ pub struct DayBar {
     pub date: NaiveDate,
     /// The worst state the model was in that day (`unknown` without any evidence).
     pub worst: ModelState,
-    /// Successful share of counted probes (ok + provider faults), `None` without probes.
+    /// Weighted share of the day's known time the model was up (see `super::uptime`), `None`
+    /// when its state was unknown all day.
     pub uptime: Option<f64>,
     pub probes: u32,
     pub failures: u32,
@@ -339,18 +341,13 @@ async fn fill_figures(
     view.ttft_now_ms = recent.ttft_now_ms;
     view.sparkline = recent.sparkline;
     let days = recent.days;
-    let changes = store
-        .state_changes(&view.id, now - Duration::days(HISTORY_DAYS))
-        .await?;
-    view.days = day_bars(&days, &changes, incidents, &view.id, now);
-    let (ok, counted) = days.iter().fold((0u64, 0u64), |(ok, n), d| {
-        let failures = failures(d);
-        (
-            ok + d.count(Outcome::Ok) as u64,
-            n + d.count(Outcome::Ok) as u64 + failures as u64,
-        )
-    });
-    view.uptime_90d = (counted > 0).then(|| ok as f64 / counted as f64);
+    let window_start = now - Duration::days(HISTORY_DAYS);
+    let changes = store.state_changes(&view.id, window_start).await?;
+    // Uptime is time in each state (see `super::uptime`), so today's bar, the 90-day figure
+    // and the state beside them come from one history.
+    let spans = uptime::spans(&changes, view.state, window_start, now);
+    view.days = day_bars(&days, &spans, incidents, &view.id, now);
+    view.uptime_90d = uptime::uptime(&spans, window_start, now);
     let month_ago = now - Duration::days(30);
     view.history = changes
         .into_iter()
@@ -458,11 +455,12 @@ pub fn sparkline_of(
         .collect()
 }
 
-/// One bar per day: the worst state that day (from the state changes), the day's uptime and
-/// latency (from day rollups), and the incidents that touched the model.
+/// One bar per day: the worst state that day and the day's uptime (from the state history,
+/// as [`uptime`] defines it), its probes and latency (from day rollups), and the incidents
+/// that touched the model.
 pub fn day_bars(
     days: &[Rollup],
-    changes: &[StateChange],
+    spans: &[uptime::Span],
     incidents: &[Incident],
     model: &str,
     now: DateTime<Utc>,
@@ -477,35 +475,11 @@ pub fn day_bars(
             .unwrap_or(now);
         let end = start + Duration::days(1);
         let rollup = days.iter().find(|d| d.bucket_start == start);
-        // The state at the start of the day is the `to` of the last change before it.
-        let mut states: Vec<ModelState> = changes
-            .iter()
-            .rfind(|c| c.at < start)
-            .map(|c| vec![c.to])
-            .unwrap_or_default();
-        states.extend(
-            changes
-                .iter()
-                .filter(|c| c.at >= start && c.at < end)
-                .map(|c| c.to),
-        );
-        let worst = states
-            .iter()
-            .copied()
-            .filter(|s| s.severity().is_some())
-            .max_by_key(|s| s.severity())
-            .unwrap_or(if rollup.is_some() {
-                ModelState::Operational
-            } else {
-                ModelState::Unknown
-            });
-        let (probes, fails, ok) = rollup
-            .map(|r| (r.probes, failures(r), r.count(Outcome::Ok)))
-            .unwrap_or((0, 0, 0));
+        let (probes, fails) = rollup.map(|r| (r.probes, failures(r))).unwrap_or((0, 0));
         bars.push(DayBar {
             date,
-            worst,
-            uptime: (ok + fails > 0).then(|| ok as f64 / (ok + fails) as f64),
+            worst: uptime::worst(spans, start, end.min(now)),
+            uptime: uptime::uptime(spans, start, end.min(now)),
             probes,
             failures: fails,
             ttft_p50_ms: rollup.and_then(|r| r.ttft_p50),

@@ -75,7 +75,7 @@ try {
   // state, uptime, incidents and latency).
   const titles = await page.$$eval('.bars i', (bars) => bars.map((b) => b.title));
   if (titles.length !== models.length * 90) fail(`${titles.length} daily bars for ${models.length} models`);
-  const bad = titles.filter((t) => !/^\d{4}-\d{2}-\d{2} · (no data|\S.* · (uptime[^·]*%|uptime: no counted probes) · (no incidents|\d+ incidents? \(#[^)]*\)) · TTFT p50 (—|\S+ m?s), p95 (—|\S+ m?s))$/.test(t));
+  const bad = titles.filter((t) => !/^\d{4}-\d{2}-\d{2} · (no data|\S.* · (uptime[^·]*%|uptime: state not yet known) · (no incidents|\d+ incidents? \(#[^)]*\)) · TTFT p50 (—|\S+ m?s), p95 (—|\S+ m?s))$/.test(t));
   if (bad.length > 0) fail(`${bad.length} bars without a proper tooltip, e.g. "${bad[0]}"`);
   await page.screenshot({ path: path.join(outDir, 'status-light.png'), fullPage: true });
   await page.emulateMedia({ colorScheme: 'dark' });
