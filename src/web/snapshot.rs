@@ -399,6 +399,20 @@ pub async fn load_details(
             }
         }
     }
+    // The minutes not rolled up yet are counted from the raw results, so the counts include
+    // the probes the decision beside them was made from (a fault's first failures are in the
+    // current minute).
+    let rolled_up_to = store
+        .rollup_watermark(Granularity::Minute)
+        .await?
+        .unwrap_or(now - Duration::hours(24))
+        .max(now - Duration::hours(24));
+    for (o, n) in store
+        .outcome_counts(&view.id, rolled_up_to, now + Duration::seconds(1))
+        .await?
+    {
+        *view.outcomes_24h.entry(o.as_str().to_string()).or_default() += n;
+    }
     Ok(())
 }
 

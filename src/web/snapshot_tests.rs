@@ -274,6 +274,43 @@ async fn uptime_is_time_in_state_and_todays_bar_agrees_with_the_90_day_figure() 
     );
 }
 
+/// The last 24 hours' outcome counts include the minutes not rolled up yet: the demo's model
+/// page once said 100% ok while the evidence beside it showed 4 of 12 probes overloaded.
+#[tokio::test]
+async fn outcome_counts_include_the_minute_not_rolled_up_yet() {
+    let (_dir, store, config) = store().await;
+    let mut results: Vec<ProbeResult> = (1..=10)
+        .map(|m| ok("old", now() - Duration::minutes(m), 500))
+        .collect();
+    store.insert_results(&results).await.unwrap();
+    store.compute_rollups(now()).await.unwrap();
+    results.clear();
+    for s in [5, 10, 15, 20] {
+        let mut failed = ok(
+            "old",
+            now() - Duration::seconds(30) + Duration::seconds(s),
+            0,
+        );
+        failed.report.outcome = Outcome::Overloaded;
+        results.push(failed);
+    }
+    store.insert_results(&results).await.unwrap();
+    let s = snapshot(&store, &config, &RoutingTable::default()).await;
+    let old = s.model("p/old").unwrap();
+    assert_eq!(
+        old.outcomes_24h.get("ok"),
+        Some(&10),
+        "{:?}",
+        old.outcomes_24h
+    );
+    assert_eq!(
+        old.outcomes_24h.get("overloaded"),
+        Some(&4),
+        "{:?}",
+        old.outcomes_24h
+    );
+}
+
 /// Hour rollups are written when an hour ends: the 7- and 30-day charts take the hours
 /// since the last of them from the minute rollups, so a fresh database shows its first hours
 /// there too, and an older one its current hour.

@@ -474,3 +474,27 @@ fn model_paths_list_what_the_model_renderers_produce() {
         assert!(shared.iter().all(|r| !listed.contains(&r.path)));
     }
 }
+
+/// The model page links the incidents that name it, open ones marked as such; a model no
+/// incident names has no such list.
+#[test]
+fn the_model_page_links_the_incident_affecting_it() {
+    let mut old = incident("Anthropic: Claude Opus 4.8 (major outage)", "Older.");
+    old.id = 3;
+    old.status = "resolved".into();
+    old.resolved_at = Some(now() - Duration::days(2));
+    let out = render_all(&snapshot(vec![
+        incident("Anthropic: Claude Opus 4.8 (partial outage)", "Looking."),
+        old,
+    ]));
+    let opus = page(&out, "/models/anthropic/claude-opus-4-8");
+    let open = opus
+        .find(r#"<strong>Open incident:</strong> <a href="/incidents/7">"#)
+        .unwrap_or_else(|| panic!("no link to the open incident: {opus}"));
+    let resolved = opus
+        .find(r#"<a href="/incidents/3">"#)
+        .expect("the recent resolved one is linked too");
+    assert!(open < resolved, "open incidents first");
+    let sonnet = page(&out, "/models/anthropic/claude-sonnet-4-5");
+    assert!(!sonnet.contains("model-incidents"), "{sonnet}");
+}
