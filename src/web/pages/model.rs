@@ -150,10 +150,7 @@ fn incident_links(snapshot: &PublicSnapshot, m: &ModelView) -> Vec<IncidentLink>
         .incidents
         .iter()
         .filter(|i| {
-            i.affected.iter().any(|a| *a == m.id)
-                || i.updates
-                    .iter()
-                    .any(|u| u.affected.iter().any(|a| *a == m.id))
+            i.affected.contains(&m.id) || i.updates.iter().any(|u| u.affected.contains(&m.id))
         })
         .filter(|i| i.resolved_at.is_none_or(|r| r >= month_ago))
         .map(|i| IncidentLink {
