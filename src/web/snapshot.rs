@@ -446,27 +446,47 @@ pub fn sparkline(minutes: &[Rollup], now: DateTime<Utc>) -> Vec<Option<u32>> {
     )
 }
 
-/// [`sparkline`] from `(bucket start, median first token)` pairs of minutes.
+/// Seconds in one sparkline point.
+const SPARKLINE_SLOT_SECONDS: i64 = 15 * 60;
+
+/// The 15-minute slot (counted from the epoch) that `at` falls in. Points are aligned to the
+/// clock (:00, :15, :30, :45), so a slot that has passed keeps its median for good and the
+/// figure cache holds one number for it instead of its fifteen minutes.
+pub fn sparkline_slot(at: DateTime<Utc>) -> i64 {
+    at.timestamp().div_euclid(SPARKLINE_SLOT_SECONDS)
+}
+
+/// The first second after `slot`.
+pub fn sparkline_slot_end(slot: i64) -> i64 {
+    (slot + 1) * SPARKLINE_SLOT_SECONDS
+}
+
+/// The slot of the sparkline's first (oldest) point at `now`; the last is `now`'s own slot.
+pub fn sparkline_first_slot(now: DateTime<Utc>) -> i64 {
+    sparkline_slot(now) - (SPARKLINE_POINTS as i64 - 1)
+}
+
+/// The lower median of some values (the one a sparkline point shows), `None` for none.
+pub fn lower_median(mut values: Vec<u32>) -> Option<u32> {
+    values.sort_unstable();
+    values.get(values.len().saturating_sub(1) / 2).copied()
+}
+
+/// [`sparkline`] from `(bucket start, median first token)` pairs of minutes started before
+/// `now`.
 pub fn sparkline_of(
     minutes: impl Iterator<Item = (DateTime<Utc>, u32)>,
     now: DateTime<Utc>,
 ) -> Vec<Option<u32>> {
-    let start = now - Duration::hours(24);
-    let slot = Duration::minutes(15);
+    let first = sparkline_first_slot(now);
     let mut slots: Vec<Vec<u32>> = vec![Vec::new(); SPARKLINE_POINTS];
-    for (at, v) in minutes {
-        let index = ((at - start).num_seconds() / slot.num_seconds()) as usize;
-        if let Some(s) = slots.get_mut(index) {
+    for (at, v) in minutes.filter(|(at, _)| *at < now) {
+        let index = usize::try_from(sparkline_slot(at) - first).ok();
+        if let Some(s) = index.and_then(|i| slots.get_mut(i)) {
             s.push(v);
         }
     }
-    slots
-        .into_iter()
-        .map(|mut s| {
-            s.sort_unstable();
-            s.get(s.len().saturating_sub(1) / 2).copied()
-        })
-        .collect()
+    slots.into_iter().map(lower_median).collect()
 }
 
 /// One bar per day: the worst state that day and the day's uptime (from the state history,
