@@ -31,4 +31,4 @@ done
 if ! healthy; then
   echo "the server did not start:"; cat "$work/serve.log"; exit 1
 fi
-node "$here/check.mjs" "http://127.0.0.1:$port" "$root/target/browser"
+node "$here/check.mjs" "http://127.0.0.1:$port" "${CARGO_TARGET_DIR:-$root/target}/browser"
