@@ -345,7 +345,8 @@ async fn fill_figures(
     let changes = store.state_changes(&view.id, window_start).await?;
     // Uptime is time in each state (see `super::uptime`), so today's bar, the 90-day figure
     // and the state beside them come from one history.
-    let spans = uptime::spans(&changes, view.state, window_start, now);
+    let before = store.state_before(&view.id, window_start).await?;
+    let spans = uptime::spans(before, &changes, view.state, window_start, now);
     view.days = day_bars(&days, &spans, incidents, &view.id, now);
     view.uptime_90d = uptime::uptime(&spans, window_start, now);
     let month_ago = now - Duration::days(30);

@@ -27,13 +27,15 @@ pub struct Span {
     pub state: ModelState,
 }
 
-/// A model's states over `[window_start, now)`, from the state changes at or after
-/// `window_start` (oldest first) and the state it is in now.
+/// A model's states over `[window_start, now)`, from the state it entered by its last change
+/// before the window (`before`), the state changes at or after `window_start` (oldest
+/// first) and the state it is in now.
 ///
-/// The state before the first change is that change's `from`: it held since before the
-/// window (or it is `unknown`, for a model first seen inside it). Without any change in the
-/// window the current state held throughout.
+/// Without a change before the window, the state before the first change is that change's
+/// `from` (`unknown`, for a model first seen inside the window); without any change at all,
+/// the current state held throughout.
 pub fn spans(
+    before: Option<ModelState>,
     changes: &[StateChange],
     current: ModelState,
     window_start: DateTime<Utc>,
@@ -41,7 +43,7 @@ pub fn spans(
 ) -> Vec<Span> {
     let mut out = Vec::with_capacity(changes.len() + 1);
     let mut at = window_start;
-    let mut state = changes.first().map_or(current, |c| c.from);
+    let mut state = before.unwrap_or_else(|| changes.first().map_or(current, |c| c.from));
     for c in changes
         .iter()
         .filter(|c| c.at >= window_start && c.at <= now)
@@ -138,7 +140,7 @@ mod tests {
     #[test]
     fn a_model_never_impaired_is_fully_up_however_few_minutes_it_was_watched() {
         let changes = [change(50, Unknown, Operational)];
-        let s = spans(&changes, Operational, t(0), t(60));
+        let s = spans(None, &changes, Operational, t(0), t(60));
         assert_eq!(uptime(&s, t(0), t(60)), Some(1.0));
         assert_eq!(uptime(&s, t(0), t(50)), None, "unknown time is not counted");
         assert_eq!(worst(&s, t(0), t(60)), Operational);
@@ -152,7 +154,7 @@ mod tests {
             change(80, PartialOutage, MajorOutage),
             change(90, MajorOutage, DegradedPerformance),
         ];
-        let s = spans(&changes, DegradedPerformance, t(0), t(100));
+        let s = spans(None, &changes, DegradedPerformance, t(0), t(100));
         let u = uptime(&s, t(0), t(100)).unwrap();
         let expected = 1.0 - (10.0 + 0.3 * 20.0) / 100.0;
         assert!((u - expected).abs() < 1e-9, "{u} != {expected}");
@@ -163,16 +165,31 @@ mod tests {
     #[test]
     fn the_state_before_the_window_is_the_first_changes_from() {
         let changes = [change(30, MajorOutage, Operational)];
-        let s = spans(&changes, Operational, t(0), t(60));
+        let s = spans(None, &changes, Operational, t(0), t(60));
         assert_eq!(uptime(&s, t(0), t(60)), Some(0.5));
     }
 
     #[test]
+    fn the_last_change_before_the_window_says_how_it_began() {
+        // A restart without a stored state announced `unknown -> operational` inside the
+        // window; the model had been operational since before it.
+        let changes = [change(30, Unknown, Operational)];
+        let s = spans(Some(Operational), &changes, Operational, t(0), t(60));
+        assert_eq!(uptime(&s, t(0), t(60)), Some(1.0));
+        assert_eq!(uptime(&s, t(0), t(30)), Some(1.0));
+        let s = spans(Some(MajorOutage), &[], MajorOutage, t(0), t(60));
+        assert_eq!(uptime(&s, t(0), t(60)), Some(0.0));
+    }
+
+    #[test]
     fn without_changes_the_current_state_held_throughout() {
-        let s = spans(&[], PartialOutage, t(0), t(10));
+        let s = spans(None, &[], PartialOutage, t(0), t(10));
         let u = uptime(&s, t(0), t(10)).unwrap();
         assert!((u - 0.7).abs() < 1e-9);
-        assert_eq!(uptime(&spans(&[], Unknown, t(0), t(10)), t(0), t(10)), None);
+        assert_eq!(
+            uptime(&spans(None, &[], Unknown, t(0), t(10)), t(0), t(10)),
+            None
+        );
     }
 
     #[test]
@@ -181,7 +198,7 @@ mod tests {
             change(10, Operational, UnderMaintenance),
             change(20, UnderMaintenance, Operational),
         ];
-        let s = spans(&changes, Operational, t(0), t(30));
+        let s = spans(None, &changes, Operational, t(0), t(30));
         assert_eq!(uptime(&s, t(0), t(30)), Some(1.0));
         assert_eq!(worst(&s, t(0), t(30)), UnderMaintenance);
     }
