@@ -21,10 +21,10 @@ use std::collections::{HashMap, VecDeque};
 use chrono::{DateTime, Duration, Utc};
 
 use super::snapshot::{
-    lower_median, sparkline_first_slot, sparkline_slot, sparkline_slot_end, HISTORY_DAYS,
-    SPARKLINE_POINTS,
+    lower_median, sparkline_first_slot, sparkline_slot, sparkline_slot_end, DayFigures,
+    HISTORY_DAYS, SPARKLINE_POINTS,
 };
-use crate::store::rollups::day_so_far;
+use crate::store::rollups::weighted_median;
 use crate::store::{Granularity, ReadView, Rollup, StoreError};
 use crate::vocabulary::Outcome;
 
@@ -133,9 +133,9 @@ pub struct Figures {
     pub last_probe_at: Option<DateTime<Utc>>,
     pub ttft_now_ms: Option<u32>,
     pub sparkline: Vec<Option<u32>>,
-    /// The day rollups of the last [`HISTORY_DAYS`] days, today's estimated from its hours
-    /// and minutes while its own rollup is not written.
-    pub days: Vec<Rollup>,
+    /// The days of the last [`HISTORY_DAYS`] days that have a rollup, today's estimated from
+    /// its hours and minutes while its own rollup is not written.
+    pub days: Vec<DayFigures>,
 }
 
 /// The fleet's figures and how far each kind has been read.
@@ -167,15 +167,15 @@ fn epoch_minute(t: DateTime<Utc>) -> u32 {
     u32::try_from(t.timestamp().div_euclid(60)).unwrap_or(0)
 }
 
-/// A rollup as kept: what the daily bars and today so far use (counts by outcome, first
-/// token median and 95th percentile). The model is the map's key and the granularity the
-/// deque's, so neither is copied.
+/// A rollup as kept: what the daily bars and today so far use (probes, provider faults, first
+/// token median and 95th percentile), 28 bytes where a [`Rollup`] takes 136. The model is
+/// the map's key and the granularity the deque's, so neither is copied.
 #[derive(Debug, Clone, Copy)]
 struct Kept {
     /// Minutes since the epoch.
     start: u32,
     probes: u32,
-    by_outcome: [u32; 11],
+    failures: u32,
     ttft_p50: Option<u32>,
     ttft_p95: Option<u32>,
 }
@@ -185,7 +185,7 @@ impl Kept {
         Kept {
             start: epoch_minute(r.bucket_start),
             probes: r.probes,
-            by_outcome: r.by_outcome,
+            failures: r.provider_faults(),
             ttft_p50: r.ttft_p50,
             ttft_p95: r.ttft_p95,
         }
@@ -195,24 +195,57 @@ impl Kept {
         i64::from(self.start) * 60_000 < t.timestamp_millis()
     }
 
-    /// Back to a rollup for the shared code (`day_so_far`, the bars); the percentiles not
-    /// kept are `None`.
-    fn rollup(&self, granularity: Granularity) -> Rollup {
-        Rollup {
-            model_key: String::new(),
-            granularity,
-            bucket_start: DateTime::from_timestamp(i64::from(self.start) * 60, 0)
-                .unwrap_or_default(),
+    fn start_time(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(i64::from(self.start) * 60, 0).unwrap_or_default()
+    }
+
+    fn day(&self) -> DayFigures {
+        DayFigures {
+            start: self.start_time(),
             probes: self.probes,
-            by_outcome: self.by_outcome,
-            ttft_p50: self.ttft_p50,
-            ttft_p95: self.ttft_p95,
-            ttft_p99: None,
-            total_p50: None,
-            total_p95: None,
-            total_p99: None,
+            failures: self.failures,
+            ttft_p50_ms: self.ttft_p50,
+            ttft_p95_ms: self.ttft_p95,
         }
     }
+}
+
+/// Today so far from today's hour rollups and the minutes after the last of them: the rule of
+/// `store::rollups::day_so_far` (which a test holds this to) on what the cache keeps. Counts
+/// are exact; each percentile is the probe-weighted median of the buckets' own.
+fn today_so_far(hours: &[Kept], minutes: &[Kept], now: DateTime<Utc>) -> Option<DayFigures> {
+    let today = Granularity::Day.bucket_start(now);
+    let today_hours = hours.iter().filter(|h| !h.starts_before(today));
+    let covered_until = today_hours
+        .clone()
+        .map(|h| h.start_time() + Granularity::Hour.length())
+        .max()
+        .unwrap_or(today);
+    let parts: Vec<&Kept> = today_hours
+        .chain(
+            minutes
+                .iter()
+                .filter(|m| !m.starts_before(covered_until) && m.starts_before(now)),
+        )
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    let weighted = |value: fn(&Kept) -> Option<u32>| {
+        weighted_median(
+            parts
+                .iter()
+                .filter_map(|p| value(p).map(|v| (v, p.probes.max(1))))
+                .collect(),
+        )
+    };
+    Some(DayFigures {
+        start: today,
+        probes: parts.iter().map(|p| p.probes).sum(),
+        failures: parts.iter().map(|p| p.failures).sum(),
+        ttft_p50_ms: weighted(|k| k.ttft_p50),
+        ttft_p95_ms: weighted(|k| k.ttft_p95),
+    })
 }
 
 impl FigureCache {
@@ -365,25 +398,16 @@ impl FigureCache {
         };
         let sparkline = m.sparkline(now);
         let today = Granularity::Day.bucket_start(now);
-        let mut days: Vec<Rollup> = m
+        let mut days: Vec<DayFigures> = m
             .days
             .iter()
             .filter(|d| d.starts_before(now))
-            .map(|d| d.rollup(Granularity::Day))
+            .map(Kept::day)
             .collect();
-        if !days.iter().any(|d| d.bucket_start == today) {
-            let hours: Vec<Rollup> = m
-                .hours
-                .iter()
-                .map(|h| h.rollup(Granularity::Hour))
-                .collect();
-            let minutes: Vec<Rollup> = m
-                .minutes
-                .iter()
-                .filter(|r| !r.starts_before(today) && r.starts_before(now))
-                .map(|r| r.rollup(Granularity::Minute))
-                .collect();
-            days.extend(day_so_far(&hours, &minutes, now));
+        if !days.iter().any(|d| d.start == today) {
+            let hours: Vec<Kept> = m.hours.iter().copied().collect();
+            let minutes: Vec<Kept> = m.minutes.iter().copied().collect();
+            days.extend(today_so_far(&hours, &minutes, now));
         }
         Figures {
             last_probe_at: m.last_probe_at,
@@ -399,5 +423,62 @@ impl FigureCache {
             .values()
             .map(|m| m.slot_medians.len() + m.open_minutes.len())
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::rollups::day_so_far;
+
+    fn rollup(g: Granularity, start: DateTime<Utc>, i: u32) -> Rollup {
+        let mut by_outcome = [0; 11];
+        by_outcome[0] = 20 + i % 7; // ok
+        by_outcome[3] = i % 3; // a provider fault
+        by_outcome[7] = i % 2; // rate limited: not a provider fault
+        Rollup {
+            model_key: String::new(),
+            granularity: g,
+            bucket_start: start,
+            probes: by_outcome.iter().sum(),
+            by_outcome,
+            ttft_p50: (i % 5 != 0).then_some(400 + 37 * (i % 11)),
+            ttft_p95: (i % 5 != 0).then_some(900 + 53 * (i % 13)),
+            ttft_p99: None,
+            total_p50: None,
+            total_p95: None,
+            total_p99: None,
+        }
+    }
+
+    /// What the cache keeps gives the figures `day_so_far` computes from whole rollups.
+    #[test]
+    fn today_so_far_from_kept_buckets_is_day_so_far() {
+        let now: DateTime<Utc> = "2026-12-04T05:17:40Z".parse().unwrap();
+        let today = Granularity::Day.bucket_start(now);
+        let hours: Vec<Rollup> = (0..4)
+            .map(|h| rollup(Granularity::Hour, today + Duration::hours(h), h as u32))
+            .collect();
+        // Minutes of the last two hours: some inside the hour rollups, some after them.
+        let minutes: Vec<Rollup> = (0..77)
+            .map(|m| {
+                let at = now - Duration::minutes(77 - m) - Duration::seconds(40);
+                rollup(Granularity::Minute, at, m as u32)
+            })
+            .collect();
+        let whole = day_so_far(&hours, &minutes, now).unwrap();
+        let kept_hours: Vec<Kept> = hours.iter().map(Kept::of).collect();
+        let kept_minutes: Vec<Kept> = minutes.iter().map(Kept::of).collect();
+        let kept = today_so_far(&kept_hours, &kept_minutes, now).unwrap();
+        assert_eq!(
+            (kept.start, kept.probes, kept.failures),
+            (whole.bucket_start, whole.probes, whole.provider_faults())
+        );
+        assert_eq!(
+            (kept.ttft_p50_ms, kept.ttft_p95_ms),
+            (whole.ttft_p50, whole.ttft_p95)
+        );
+        assert!(kept.failures > 0 && kept.failures < kept.probes);
+        assert_eq!(today_so_far(&[], &[], now), None);
     }
 }

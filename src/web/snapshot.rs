@@ -46,6 +46,18 @@ pub struct LatencyPoint {
     pub total_p95_ms: Option<u32>,
 }
 
+/// A day's probe counts and first-token latency, as the daily bars use them (from the day's
+/// rollup, or today's hours and minutes so far).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DayFigures {
+    pub start: DateTime<Utc>,
+    pub probes: u32,
+    /// Probes that failed by the provider's fault.
+    pub failures: u32,
+    pub ttft_p50_ms: Option<u32>,
+    pub ttft_p95_ms: Option<u32>,
+}
+
 /// One day's uptime bar.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DayBar {
@@ -418,11 +430,7 @@ pub async fn load_details(
 }
 
 fn failures(r: &Rollup) -> u32 {
-    Outcome::ALL
-        .iter()
-        .filter(|o| o.is_provider_fault())
-        .map(|o| r.count(*o))
-        .sum()
+    r.provider_faults()
 }
 
 fn point(r: &Rollup) -> LatencyPoint {
@@ -494,7 +502,7 @@ pub fn sparkline_of(
 /// as [`uptime`] defines it), its probes and latency (from day rollups), and the incidents
 /// that touched the model.
 pub fn day_bars(
-    days: &[Rollup],
+    days: &[DayFigures],
     spans: &[uptime::Span],
     incidents: &[Incident],
     model: &str,
@@ -509,16 +517,16 @@ pub fn day_bars(
             .map(|d| d.and_utc())
             .unwrap_or(now);
         let end = start + Duration::days(1);
-        let rollup = days.iter().find(|d| d.bucket_start == start);
-        let (probes, fails) = rollup.map(|r| (r.probes, failures(r))).unwrap_or((0, 0));
+        let rollup = days.iter().find(|d| d.start == start);
+        let (probes, fails) = rollup.map(|r| (r.probes, r.failures)).unwrap_or((0, 0));
         bars.push(DayBar {
             date,
             worst: uptime::worst(spans, start, end.min(now)),
             uptime: uptime::uptime(spans, start, end.min(now)),
             probes,
             failures: fails,
-            ttft_p50_ms: rollup.and_then(|r| r.ttft_p50),
-            ttft_p95_ms: rollup.and_then(|r| r.ttft_p95),
+            ttft_p50_ms: rollup.and_then(|r| r.ttft_p50_ms),
+            ttft_p95_ms: rollup.and_then(|r| r.ttft_p95_ms),
             so_far: back == 0,
             incidents: incidents
                 .iter()
