@@ -498,3 +498,27 @@ fn the_model_page_links_the_incident_affecting_it() {
     let sonnet = page(&out, "/models/anthropic/claude-sonnet-4-5");
     assert!(!sonnet.contains("model-incidents"), "{sonnet}");
 }
+
+/// The banner and the incident card use one colour scale: a major-impact incident of a
+/// partial outage is coloured as a partial outage, like the banner beside it.
+#[test]
+fn the_incident_card_takes_the_colour_of_the_state_its_impact_matches() {
+    let out = render_all(&snapshot(vec![incident("Opus impaired", "Looking.")]));
+    let index = page(&out, "/");
+    assert!(
+        index.contains(r#"class="banner state-partial_outage""#),
+        "{index}"
+    );
+    assert!(
+        index
+            .contains(r#"<article class="incident incident-investigating impact-partial_outage">"#),
+        "{index}"
+    );
+    let history = page(&out, "/history");
+    assert!(history.contains("impact-partial_outage"), "{history}");
+    let page_of_it = page(&out, "/incidents/7");
+    assert!(
+        page_of_it.contains(r#"<span class="impact impact-partial_outage">Major impact</span>"#),
+        "{page_of_it}"
+    );
+}
