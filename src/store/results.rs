@@ -304,29 +304,25 @@ impl ReadView {
             .collect())
     }
 
-    /// How many results of `model_key` started in `[from, to)` had each outcome: the minutes
-    /// not rolled up yet, which a page adds to the minute rollups' counts.
-    pub async fn outcome_counts(
+    /// Results of `model_key` that started in `[from, to)`, oldest first, in this view.
+    pub async fn results_between(
         &mut self,
         model_key: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<(Outcome, u32)>, StoreError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT outcome, count(*) FROM probe_results \
-             WHERE model_key = ? AND started_at >= ? AND started_at < ? GROUP BY outcome",
-        )
-        .bind(model_key)
-        .bind(from.timestamp_millis())
-        .bind(to.timestamp_millis())
-        .fetch_all(&mut *self.tx)
-        .await
-        .context(|| format!("counting the recent outcomes of {model_key}"))?;
-        // A class this build does not know (a row from a newer one) is left out, not fatal.
-        Ok(rows
-            .into_iter()
-            .filter_map(|(o, n)| Some((o.parse().ok()?, u32::try_from(n).ok()?)))
-            .collect())
+    ) -> Result<Vec<StoredResult>, StoreError> {
+        let sql = format!(
+            "{SELECT_COLUMNS} WHERE model_key = ? AND started_at >= ? AND started_at < ? \
+             ORDER BY started_at ASC, id ASC"
+        );
+        let rows: Vec<ResultRow> = sqlx::query_as(&sql)
+            .bind(model_key)
+            .bind(from.timestamp_millis())
+            .bind(to.timestamp_millis())
+            .fetch_all(&mut *self.tx)
+            .await
+            .context(|| format!("reading the recent results of {model_key}"))?;
+        rows.into_iter().map(ResultRow::into_stored).collect()
     }
 
     /// The `limit` most recent results of `model_key`, newest first.

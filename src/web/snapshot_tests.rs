@@ -274,8 +274,9 @@ async fn uptime_is_time_in_state_and_todays_bar_agrees_with_the_90_day_figure() 
     );
 }
 
-/// The last 24 hours' outcome counts include the minutes not rolled up yet: the demo's model
-/// page once said 100% ok while the evidence beside it showed 4 of 12 probes overloaded.
+/// The last 24 hours' outcome counts and chart include the minutes not rolled up yet: the
+/// demo's model page once said 100% ok while the evidence beside it showed 4 of 12 probes
+/// overloaded, and its chart stopped at 2 s while the first token took 4.2 s.
 #[tokio::test]
 async fn outcome_counts_include_the_minute_not_rolled_up_yet() {
     let (_dir, store, config) = store().await;
@@ -294,12 +295,22 @@ async fn outcome_counts_include_the_minute_not_rolled_up_yet() {
         failed.report.outcome = Outcome::Overloaded;
         results.push(failed);
     }
+    results.push(ok("old", now() - Duration::seconds(2), 4200));
     store.insert_results(&results).await.unwrap();
     let s = snapshot(&store, &config, &RoutingTable::default()).await;
     let old = s.model("p/old").unwrap();
+    let last = old.chart_24h.last().unwrap();
+    assert_eq!(
+        (last.at, last.probes, last.failures, last.ttft_p50_ms),
+        (now() - Duration::seconds(30), 5, 4, Some(4200)),
+        "the current minute is the chart's last point"
+    );
+    let page = model::render(&s, old);
+    let chart = section(&page, "id=\"chart-24h\"", "</section>");
+    assert!(chart.contains("p50 up to 4.2 s"), "{chart}");
     assert_eq!(
         old.outcomes_24h.get("ok"),
-        Some(&10),
+        Some(&11),
         "{:?}",
         old.outcomes_24h
     );

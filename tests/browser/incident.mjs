@@ -5,7 +5,8 @@
 //   other than the worst of its updates (it once kept one of two models and "minor");
 // - the front page shows a never-impaired model at anything but 100.00% uptime, or the
 //   impaired one at 100.00% (uptime once came from probe counts);
-// - the impaired model's page has no link to the incident.
+// - the impaired model's page has no link to the incident, or a chart's value axis tops
+//   below the highest value it plots.
 import { chromium } from 'playwright-core';
 
 const base = process.argv[2];
@@ -67,6 +68,21 @@ try {
   await page.goto(`${base}/models/acme/big`, { waitUntil: 'load' });
   if ((await page.locator(`a[href="/incidents/${incident.id}"]`).count()) === 0) {
     fail('the impaired model page has no link to its incident');
+  }
+  // Every chart's value axis tops at or above the highest value it plots (its title says
+  // "p50 up to …, p95 up to …").
+  const toMs = (t) => (t.endsWith(' ms') ? parseFloat(t) : t.endsWith(' s') ? parseFloat(t) * 1000 : NaN);
+  const charts = await page.$$eval('figure.chart svg', (svgs) => svgs.map((svg) => ({
+    label: svg.getAttribute('aria-label'),
+    ticks: [...svg.querySelectorAll('text.tick[dominant-baseline]')].map((t) => ({ y: +t.getAttribute('y'), text: t.textContent })),
+  })));
+  if (charts.length < 3) fail(`${charts.length} charts on the model page`);
+  for (const c of charts) {
+    const m = /p50 up to (.+), p95 up to (.+)$/.exec(c.label ?? '');
+    if (!m) continue;
+    const highest = Math.max(...[m[1], m[2]].map(toMs).filter((v) => !isNaN(v)));
+    const top = c.ticks.reduce((a, b) => (b.y < a.y ? b : a));
+    if (!(toMs(top.text) >= highest)) fail(`chart "${c.label}" tops at ${top.text}`);
   }
 } finally {
   await browser.close();

@@ -145,6 +145,21 @@ impl Metric {
     }
 }
 
+/// The start of a chart's time axis: the period's start or, when the data begins later (a new
+/// deployment, a model added today), one bucket before the first point, so the data spans
+/// the chart instead of a sliver at its right edge. At least ten buckets are shown.
+pub fn fitted_start(
+    points: &[LatencyPoint],
+    period_start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    bucket: Duration,
+) -> DateTime<Utc> {
+    match points.iter().map(|p| p.at).min() {
+        None => period_start,
+        Some(first) => (first - bucket).min(end - bucket * 10).max(period_start),
+    }
+}
+
 /// Lays out one chart over `[start, end]`. Points further apart than two buckets are not
 /// joined: the gap is missing data, not a straight trend.
 pub fn line_chart(
@@ -243,6 +258,82 @@ pub fn line_chart(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    /// The x coordinates of every vertex of a chart's p50 lines.
+    fn xs(chart: &LineChart) -> Vec<f64> {
+        chart
+            .p50
+            .iter()
+            .flat_map(|l| {
+                l.split(' ')
+                    .map(|xy| xy.split(',').next().unwrap().parse().unwrap())
+            })
+            .collect()
+    }
+
+    /// Five minutes of data on the 24-hour chart span most of its width, not a sliver at
+    /// its right edge; the axis still starts at the period's start once a day exists.
+    #[test]
+    fn the_time_axis_fits_the_data_that_exists() {
+        let end = Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap();
+        let minute = Duration::minutes(1);
+        let points: Vec<LatencyPoint> =
+            (1..=5).map(|m| point(end - minute * m, 700, 800)).collect();
+        let mut sorted = points.clone();
+        sorted.reverse();
+        let start = fitted_start(&sorted, end - Duration::hours(24), end, minute);
+        assert_eq!(start, end - Duration::minutes(10));
+        let chart = line_chart(&sorted, Metric::Ttft, "last 24 hours", start, end, minute);
+        let xs = xs(&chart);
+        let (min, max) = xs
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(*x), b.max(*x)));
+        assert!(
+            max - min > (chart.right - chart.left) / 3.0,
+            "{xs:?} in {}..{}",
+            chart.left,
+            chart.right
+        );
+        // Before: the whole day, so five minutes were 0.3% of the width.
+        let day = line_chart(
+            &sorted,
+            Metric::Ttft,
+            "last 24 hours",
+            end - Duration::hours(24),
+            end,
+            minute,
+        );
+        let xs = super::tests::xs(&day);
+        let spread = xs.iter().cloned().fold(f64::MIN, f64::max)
+            - xs.iter().cloned().fold(f64::MAX, f64::min);
+        assert!(spread < 2.0, "{spread}");
+        let long: Vec<LatencyPoint> = (0..30)
+            .map(|h| point(end - Duration::hours(30 - h), 700, 800))
+            .collect();
+        assert_eq!(
+            fitted_start(&long, end - Duration::hours(24), end, minute),
+            end - Duration::hours(24)
+        );
+        assert_eq!(
+            fitted_start(&[], end - Duration::hours(24), end, minute),
+            end - Duration::hours(24)
+        );
+    }
+
+    /// The value axis tops above the highest value plotted, p95 included.
+    #[test]
+    fn the_value_axis_tops_above_the_highest_value() {
+        let end = Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap();
+        let minute = Duration::minutes(1);
+        let points = vec![
+            point(end - minute * 3, 900, 1000),
+            point(end - minute * 2, 4200, 4300),
+        ];
+        let chart = line_chart(&points, Metric::Ttft, "x", end - minute * 10, end, minute);
+        let top = chart.y_ticks.last().unwrap();
+        assert_eq!(top.label, "5.0 s", "{:?}", chart.y_ticks);
+        assert!(chart.label.contains("p95 up to 4.3 s"), "{}", chart.label);
+    }
 
     #[test]
     fn time_ticks_fall_on_round_times() {

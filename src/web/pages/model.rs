@@ -168,13 +168,26 @@ fn incident_links(snapshot: &PublicSnapshot, m: &ModelView) -> Vec<IncidentLink>
 
 fn charts(snapshot: &PublicSnapshot, m: &ModelView) -> Vec<ChartGroup> {
     let end = snapshot.generated_at;
+    let last_hour: Vec<LatencyPoint> = m
+        .chart_24h
+        .iter()
+        .filter(|p| p.at >= end - Duration::hours(1))
+        .cloned()
+        .collect();
     let periods: [(
         &'static str,
         &'static str,
         &[LatencyPoint],
         Duration,
         Duration,
-    ); 3] = [
+    ); 4] = [
+        (
+            "1h",
+            "Last hour",
+            &last_hour,
+            Duration::hours(1),
+            Duration::minutes(1),
+        ),
         (
             "24h",
             "Last 24 hours",
@@ -201,8 +214,10 @@ fn charts(snapshot: &PublicSnapshot, m: &ModelView) -> Vec<ChartGroup> {
         .into_iter()
         .map(|(id, heading, points, span, bucket)| {
             let period = heading.to_lowercase();
-            let chart =
-                |metric| chart::line_chart(points, metric, &period, end - span, end, bucket);
+            // The axis fits the data that exists (a new deployment's first minutes span
+            // the chart), within the period.
+            let start = chart::fitted_start(points, end - span, end, bucket);
+            let chart = |metric| chart::line_chart(points, metric, &period, start, end, bucket);
             ChartGroup {
                 id,
                 heading,
