@@ -4,8 +4,10 @@
 // - the browser reports a console error (a Content-Security-Policy violation included) or
 //   an uncaught exception;
 // - axe-core reports a serious or critical accessibility violation, in light or dark mode;
-// - the page scrolls sideways on a 360-pixel-wide phone;
-// - a daily uptime bar of the front page has no tooltip (static/bars.js builds them).
+// - the page, /subscribe or /admin/login scrolls sideways on a 360-pixel-wide phone, or a
+//   form's checkbox sits apart from its label;
+// - a daily uptime bar of the front page has no tooltip (static/bars.js builds them);
+// - a date shown in the reader's zone is ambiguous (no spelled-out month or no zone).
 // It saves screenshots next to the build output (target/browser/).
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -44,7 +46,7 @@ try {
   // the first loads every page under it, so a violation shows as a console error.
   const axeContext = await browser.newContext({ bypassCSP: true });
   const axePage = await axeContext.newPage();
-  const pages = ['/', `/models/${models[0]}`, '/history'];
+  const pages = ['/', `/models/${models[0]}`, '/history', '/subscribe', '/admin/login'];
   for (const route of pages) {
     const response = await page.goto(base + route, { waitUntil: 'load' });
     if (!response || response.status() !== 200) fail(`${route} answered ${response?.status()}`);
@@ -93,6 +95,21 @@ try {
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   if (width > 360) fail(`the front page is ${width}px wide on a 360px phone`);
   await page.screenshot({ path: path.join(outDir, 'status-phone.png'), fullPage: true });
+
+  // The forms on a phone: no sideways scrolling, and every checkbox on the first line of its
+  // label (they once sat apart from their labels).
+  for (const route of ['/subscribe', '/admin/login']) {
+    await page.goto(base + route, { waitUntil: 'load' });
+    const w = await page.evaluate(() => document.documentElement.scrollWidth);
+    if (w > 360) fail(`${route} is ${w}px wide on a 360px phone`);
+    const apart = await page.$$eval('label.choice', (labels) => labels.filter((l) => {
+      const box = l.querySelector('input')?.getBoundingClientRect();
+      const text = l.getBoundingClientRect();
+      return !box || box.top - text.top > 12 || box.left - text.left > 4;
+    }).length);
+    if (apart > 0) fail(`${route}: ${apart} checkboxes apart from their labels`);
+    await page.screenshot({ path: path.join(outDir, `${route.replaceAll('/', '_').slice(1)}-phone.png`), fullPage: true });
+  }
 
   for (const e of consoleErrors) fail(`browser console error: ${e}`);
 } finally {

@@ -123,6 +123,29 @@ async fn signed_out_visitors_are_sent_to_the_sign_in_form() {
     let board = b.page("/admin").await;
     assert!(board.contains("href=\"/admin/overrides\""), "{board}");
     assert!(board.contains("href=\"/admin/maintenances\""), "{board}");
+    // A compact board: open incidents first, then one summary row per model with its state
+    // in colour and words, the details folded below.
+    let incidents_at = board
+        .find("<h2>Open incidents</h2>")
+        .expect("open incidents");
+    let table_at = board
+        .find(r#"<table class="board-summary">"#)
+        .expect("a summary table");
+    assert!(incidents_at < table_at, "{board}");
+    assert!(board.contains("No open incident."), "{board}");
+    let rows = board[table_at..].split("</table>").next().unwrap();
+    assert!(rows.contains(r#"<span class="state state-"#), "{rows}");
+    assert_eq!(
+        rows.matches("<tr><th scope=\"row\">").count(),
+        board.matches(r#"<details class="board-model""#).count(),
+        "one row per model: {board}"
+    );
+    // Admin pages carry the operations navigation, not the public one and its footer.
+    for html in [&board, &b.page("/admin/overrides").await] {
+        assert!(html.contains(r#"<nav aria-label="Operations">"#), "{html}");
+        assert!(!html.contains(r#"<nav aria-label="Main">"#), "{html}");
+        assert!(!html.contains("site-footer"), "{html}");
+    }
     app.stop().await;
 }
 

@@ -232,7 +232,7 @@ async fn the_subscribe_forms_set_provider_filters() {
             );
         }
     }
-    assert!(html.contains("<legend>Providers (optional)</legend>"));
+    assert!(html.contains("<legend>Providers and models (optional)</legend>"));
 
     // By email: the pending subscription has the provider filter.
     let (status, body) = submit(

@@ -17,7 +17,8 @@ use super::internal;
 use super::page::{layout, page, PageError};
 use crate::admin::Scope;
 use crate::web::http::ApiError;
-use crate::web::pages::{time, Layout};
+use crate::web::pages::incident::impact_class;
+use crate::web::pages::{impact_label, status_label, time, Layout};
 
 /// The board page, with the new-token form.
 #[derive(Template)]
@@ -26,7 +27,20 @@ struct Board {
     layout: Layout,
     email: String,
     csrf: String,
+    /// Unresolved incidents, newest first: what an SRE looks at first.
+    open_incidents: Vec<BoardIncident>,
     models: Vec<BoardRow>,
+}
+
+/// An unresolved incident on the board.
+struct BoardIncident {
+    id: i64,
+    title: String,
+    status: String,
+    impact: String,
+    impact_class: &'static str,
+    since_text: String,
+    acknowledged: bool,
 }
 
 /// One model on the live board (also the body of `GET /api/v1/admin/board`).
@@ -54,6 +68,12 @@ struct BoardRow {
     evaluated_at: Option<chrono::DateTime<Utc>>,
     /// The last five probes, newest first.
     probes: Vec<BoardProbe>,
+    /// The summary table's figures, from the current decision's evidence (the JSON body has
+    /// the evidence in full elsewhere: `/api/v1/models/{id}`).
+    #[serde(skip)]
+    error_rate_text: String,
+    #[serde(skip)]
+    ttft_text: String,
 }
 
 #[derive(serde::Serialize)]
@@ -147,6 +167,20 @@ async fn board_rows(state: &AdminState) -> Result<Vec<BoardRow>, crate::store::S
                     expires_at: o.expires_at,
                     expires_text: time(o.expires_at).text,
                 }),
+            error_rate_text: s.map_or_else(
+                || "-".into(),
+                |s| {
+                    format!(
+                        "{:.0}% ({} of {})",
+                        s.evidence.error_rate * 100.0,
+                        s.evidence.failures,
+                        s.evidence.samples
+                    )
+                },
+            ),
+            ttft_text: s
+                .and_then(|s| s.evidence.ttft_p50_ms)
+                .map_or_else(|| "-".into(), crate::vocabulary::evidence::ms),
             misconfigured: s.map_or(0, |s| s.evidence.misconfigured),
             throttled: s.map_or(0, |s| s.evidence.throttled),
             evaluated_at: s.map(|s| s.evaluated_at),
@@ -180,10 +214,27 @@ pub(super) async fn board(
         Ok(models) => models,
         Err(e) => return PageError::from(internal(e)).into_response(),
     };
+    let open_incidents = match state.app.store.incidents(50).await {
+        Ok(all) => all
+            .into_iter()
+            .filter(|i| i.resolved_at.is_none())
+            .map(|i| BoardIncident {
+                id: i.id,
+                impact: impact_label(&i.impact),
+                impact_class: impact_class(&i.impact),
+                title: i.title,
+                status: status_label(&i.status),
+                since_text: time(i.created_at).text,
+                acknowledged: i.acknowledged_at.is_some(),
+            })
+            .collect(),
+        Err(e) => return PageError::from(internal(e)).into_response(),
+    };
     let t = Board {
         layout: layout("Operations"),
         email: user.session.email.clone(),
         csrf: state.auth.csrf_token(&user.session),
+        open_incidents,
         models,
     };
     page(StatusCode::OK, t)

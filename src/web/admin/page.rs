@@ -25,11 +25,12 @@ use crate::web::http::rejections::{too_large, ApiPath};
 use crate::web::http::ApiError;
 use crate::web::pages::Layout;
 
-/// The layout of an admin page: built per request, no navigation item marked as current.
+/// The layout of an admin page: built per request, with the operations navigation instead of
+/// the public one and no public footer (`nav` "admin" in `templates/base.html`).
 pub(super) fn layout(title: &str) -> Layout {
     Layout {
         description: "modelwatch operations".into(),
-        ..Layout::plain(title, "")
+        ..Layout::plain(title, "admin")
     }
 }
 

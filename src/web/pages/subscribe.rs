@@ -16,36 +16,43 @@ pub struct Choice {
     pub checked: bool,
 }
 
+/// A provider and its models, as one branch of the component tree a subscriber picks from
+/// (as Statuspage's subscribe form does): ticking the provider means all its models.
+#[derive(Debug, Clone)]
+pub struct ProviderBranch {
+    pub provider: Choice,
+    pub models: Vec<Choice>,
+}
+
 #[derive(Template)]
 #[template(path = "public/subscribe.html")]
 pub struct SubscribePage {
     pub layout: Layout,
-    pub providers: Vec<Choice>,
-    pub models: Vec<Choice>,
+    pub tree: Vec<ProviderBranch>,
     pub events: Vec<Choice>,
 }
 
-/// Checkboxes for every provider of the snapshot.
-pub fn provider_choices(snapshot: &PublicSnapshot) -> Vec<Choice> {
+/// The component tree: every provider with its models, labelled by their display names (the
+/// ids are the values sent).
+pub fn component_tree(snapshot: &PublicSnapshot) -> Vec<ProviderBranch> {
     snapshot
         .providers
         .iter()
-        .map(|p| Choice {
-            value: p.id.clone(),
-            label: format!("{} ({})", p.name, p.id),
-            checked: false,
-        })
-        .collect()
-}
-
-/// Checkboxes for every model of the snapshot.
-pub fn model_choices(snapshot: &PublicSnapshot, checked: &[String]) -> Vec<Choice> {
-    snapshot
-        .models()
-        .map(|m| Choice {
-            value: m.id.clone(),
-            label: format!("{} ({})", m.name, m.id),
-            checked: checked.contains(&m.id),
+        .map(|p| ProviderBranch {
+            provider: Choice {
+                value: p.id.clone(),
+                label: p.name.clone(),
+                checked: false,
+            },
+            models: p
+                .models
+                .iter()
+                .map(|m| Choice {
+                    value: m.id.clone(),
+                    label: m.name.clone(),
+                    checked: false,
+                })
+                .collect(),
         })
         .collect()
 }
@@ -73,8 +80,7 @@ pub fn render(snapshot: &PublicSnapshot) -> String {
             ),
             "subscribe",
         ),
-        providers: provider_choices(snapshot),
-        models: model_choices(snapshot, &[]),
+        tree: component_tree(snapshot),
         events: event_choices(&[]),
     };
     page.render().unwrap_or_else(|e| render_failed(&e))

@@ -522,3 +522,19 @@ fn the_incident_card_takes_the_colour_of_the_state_its_impact_matches() {
         "{page_of_it}"
     );
 }
+
+/// The subscribe forms offer a component tree: each provider by its name, its models by
+/// theirs nested under it, the ids as the values sent (they once read "Anthropic
+/// (simulated) (anthropic)" in two flat lists).
+#[test]
+fn the_subscribe_forms_offer_providers_with_their_models_nested() {
+    let html = super::subscribe::render(&snapshot(Vec::new()));
+    let provider = r#"<input type="checkbox" name="providers" value="anthropic"> Anthropic <span class="all-models">"#;
+    let model = r#"<li><label class="choice"><input type="checkbox" name="models" value="anthropic/claude-opus-4-8"> Claude Opus 4.8</label></li>"#;
+    assert_eq!(html.matches(provider).count(), 2, "both forms: {html}");
+    assert_eq!(html.matches(model).count(), 2, "{html}");
+    let first_provider = html.find(provider).unwrap();
+    let first_model = html.find(model).unwrap();
+    assert!(first_provider < first_model, "models under their provider");
+    assert!(!html.contains("(anthropic)"), "{html}");
+}
