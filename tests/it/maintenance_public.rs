@@ -344,9 +344,7 @@ async fn the_admin_board_shows_reasons_recent_probes_and_misconfigured_probes() 
         .find("id=\"model-acme/broken\"")
         .expect("the broken model");
     let section = &html[at..];
-    let section = &section[..section[1..]
-        .find("<section")
-        .map_or(section.len(), |e| e + 1)];
+    let section = &section[..section.find("</details>").unwrap_or(section.len())];
     assert!(section.contains("Probe misconfigured"), "{section}");
     assert!(section.contains("probe misconfigured"), "{section}");
     assert!(section.contains("<td>auth</td><td>401</td>"), "{section}");
@@ -358,9 +356,7 @@ async fn the_admin_board_shows_reasons_recent_probes_and_misconfigured_probes() 
     assert!(section.contains("disabled") || section.contains("enabled"));
     let gpt_at = html.find("id=\"model-openai/gpt-5\"").unwrap();
     let gpt_section = &html[gpt_at..];
-    let gpt_section = &gpt_section[..gpt_section[1..]
-        .find("<section")
-        .map_or(gpt_section.len(), |e| e + 1)];
+    let gpt_section = &gpt_section[..gpt_section.find("</details>").unwrap_or(gpt_section.len())];
     assert!(
         !gpt_section.contains("Probe misconfigured"),
         "{gpt_section}"

@@ -126,11 +126,11 @@ async fn model_pages_show_charts_errors_history_and_evidence() {
         assert!(page.contains(&format!("</span> {label}</span>")), "{id}");
         let routing = if enabled { "Enabled" } else { "Disabled" };
         assert!(page.contains(&format!("</span> {routing}</span>")), "{id}");
-        for period in ["Last 24 hours", "Last 7 days", "Last 30 days"] {
+        for period in ["Last hour", "Last 24 hours", "Last 7 days", "Last 30 days"] {
             assert!(page.contains(&format!("{period}</h3>")), "{id}: {period}");
         }
-        // Six charts (two per period), each with p50 and p95 lines and labelled axes.
-        assert_eq!(page.matches("<figure class=\"chart\">").count(), 6, "{id}");
+        // Eight charts (two per period), each with p50 and p95 lines and labelled axes.
+        assert_eq!(page.matches("<figure class=\"chart\">").count(), 8, "{id}");
         assert!(page.contains("<polyline class=\"line p50\""), "{id}");
         assert!(page.contains("<polyline class=\"line p95\""), "{id}");
         assert!(

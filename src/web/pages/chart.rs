@@ -68,6 +68,19 @@ fn anchor(pos: f64, left: f64, right: f64) -> &'static str {
     }
 }
 
+/// A point drawn with its exact figures as a tooltip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mark {
+    pub x: f64,
+    pub y: f64,
+    /// "14:05 · p50 700 ms · p95 1.2 s · 30 probes, 2 failed".
+    pub title: String,
+}
+
+/// Charts with at most this many points mark every point; longer ones mark the highest p95
+/// and the latest point, so the page stays light while its key values are exact.
+const MARK_EVERY_POINT_UP_TO: usize = 60;
+
 /// A latency chart with p50 and p95 lines.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineChart {
@@ -82,6 +95,8 @@ pub struct LineChart {
     pub p95: Vec<String>,
     pub y_ticks: Vec<Tick>,
     pub x_ticks: Vec<Tick>,
+    /// Points with their exact values (see [`MARK_EVERY_POINT_UP_TO`]).
+    pub marks: Vec<Mark>,
     pub label: String,
     pub empty: bool,
 }
@@ -225,6 +240,37 @@ pub fn line_chart(
             }
         })
         .collect();
+    let mark_at = |i: usize| {
+        let p = &points[i];
+        let (p50, p95) = values[i];
+        let y = p95.or(p50)?;
+        let fmt = if bucket >= Duration::hours(1) {
+            "%m-%d %H:%M"
+        } else {
+            "%H:%M"
+        };
+        Some(Mark {
+            x: round1(x_of(p.at)),
+            y: round1(y_of(f64::from(y))),
+            title: format!(
+                "{} · p50 {} · p95 {} · {} probes, {} failed",
+                p.at.format(fmt),
+                ms_text(p50),
+                ms_text(p95),
+                p.probes,
+                p.failures
+            ),
+        })
+    };
+    let marked: Vec<usize> = if points.len() <= MARK_EVERY_POINT_UP_TO {
+        (0..points.len()).collect()
+    } else {
+        let highest = (0..points.len()).max_by_key(|i| values[*i].1.or(values[*i].0));
+        let mut m: Vec<usize> = highest.into_iter().chain([points.len() - 1]).collect();
+        m.dedup();
+        m
+    };
+    let marks = marked.into_iter().filter_map(mark_at).collect();
     let p50_max = values.iter().filter_map(|v| v.0).max();
     let p95_max = values.iter().filter_map(|v| v.1).max();
     let empty = p50_max.is_none() && p95_max.is_none();
@@ -249,6 +295,7 @@ pub fn line_chart(
         p95,
         y_ticks,
         x_ticks,
+        marks,
         label,
         empty,
     }
@@ -317,6 +364,55 @@ mod tests {
         assert_eq!(
             fitted_start(&[], end - Duration::hours(24), end, minute),
             end - Duration::hours(24)
+        );
+    }
+
+    /// Short charts give every point's exact figures as a tooltip; long ones the highest
+    /// and the latest.
+    #[test]
+    fn points_carry_their_exact_values() {
+        let end = Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap();
+        let minute = Duration::minutes(1);
+        let few = vec![
+            point(end - minute * 3, 900, 1000),
+            point(end - minute * 2, 4200, 4300),
+        ];
+        let chart = line_chart(&few, Metric::Ttft, "x", end - minute * 10, end, minute);
+        let titles: Vec<&str> = chart.marks.iter().map(|m| m.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "11:57 · p50 900 ms · p95 1.0 s · 60 probes, 0 failed",
+                "11:58 · p50 4.2 s · p95 4.3 s · 60 probes, 0 failed"
+            ]
+        );
+        let day: Vec<LatencyPoint> = (0..600)
+            .map(|m| {
+                point(
+                    end - minute * (600 - m),
+                    500 + (m % 7) as u32,
+                    if m == 123 { 9000 } else { 800 },
+                )
+            })
+            .collect();
+        let chart = line_chart(
+            &day,
+            Metric::Ttft,
+            "x",
+            end - Duration::hours(24),
+            end,
+            minute,
+        );
+        assert_eq!(chart.marks.len(), 2, "{:?}", chart.marks);
+        assert!(
+            chart.marks[0].title.contains("p95 9.0 s"),
+            "{:?}",
+            chart.marks[0]
+        );
+        assert!(
+            chart.marks[1].title.starts_with("11:59 "),
+            "{:?}",
+            chart.marks[1]
         );
     }
 
