@@ -531,3 +531,36 @@ fn the_model_page_offers_four_ranges_with_tooltips() {
     // Days without any data stay empty and say so.
     assert!(panel("7d").contains("No data for this period"));
 }
+
+/// A model with a month of figures (a day of minutes, a month of hours): the page carries
+/// four ranges of two charts, each with at most 30 tooltips, and stays under 200 KB (about
+/// 159 KB, most of it the day's minute lines; 46 KB gzipped).
+#[test]
+fn a_model_page_with_a_month_of_figures_stays_light() {
+    use crate::web::snapshot::LatencyPoint;
+    let point = |at, k: u32| LatencyPoint {
+        at,
+        probes: 2,
+        failures: u32::from(k % 97 == 0),
+        ttft_p50_ms: Some(600 + k * 37 % 400),
+        ttft_p95_ms: Some(1100 + k * 53 % 900),
+        total_p50_ms: Some(1500 + k * 41 % 600),
+        total_p95_ms: Some(2500 + k * 59 % 1200),
+    };
+    let mut s = snapshot(Vec::new());
+    let m = &mut s.providers[0].models[1];
+    m.chart_24h = (1..=1440)
+        .rev()
+        .map(|k| point(now() - Duration::minutes(k), k as u32))
+        .collect();
+    m.chart_30d = (1..=720)
+        .rev()
+        .map(|k| point(now() - Duration::hours(k), k as u32))
+        .collect();
+    m.chart_7d = m.chart_30d[720 - 168..].to_vec();
+    let m = s.providers[0].models[1].clone();
+    let html = super::model::render(&s, &m);
+    assert_eq!(html.matches("<figure class=\"chart\">").count(), 8);
+    assert!(html.matches("<rect class=\"tip\"").count() <= 8 * 31);
+    assert!(html.len() <= 200 * 1024, "{} bytes", html.len());
+}
