@@ -214,6 +214,7 @@ async fn run(command: Command) -> ExitCode {
             }
         }
         Command::Serve { config, listen } => {
+            modelwatch::web::heap::configure_for_serving();
             let mut config = match config_or_demo(config.as_deref()) {
                 Ok(c) => c,
                 Err(e) => return config_failure(&e),

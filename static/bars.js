@@ -22,7 +22,7 @@
     // The first figure is the downtime in hundredths of a percent (5 is 99.95% uptime).
     var up = String(10000 - parseInt(f[0], 10));
     while (up.length < 3) { up = "0" + up; }
-    parts.push(f[0] === "" ? "uptime: no counted probes"
+    parts.push(f[0] === "" ? "uptime: state not yet known"
       : "uptime" + (soFar ? " so far " : " ") + up.slice(0, -2) + "." + up.slice(-2) + "%");
     var ids = f[3] ? f[3].split(".") : [];
     parts.push(ids.length === 0 ? "no incidents"

@@ -6,13 +6,15 @@
   if (!window.Intl || typeof Intl.DateTimeFormat !== "function") {
     return;
   }
+  // The month is spelled out so no reader takes 04/12 for April or December, the clock is
+  // 24-hour, and the zone is always named ("Dec 4, 2026, 14:37 GMT+1" in en-US).
   var formats = {
     full: new Intl.DateTimeFormat(undefined, {
-      year: "numeric", month: "2-digit", day: "2-digit",
-      hour: "2-digit", minute: "2-digit", timeZoneName: "short"
+      year: "numeric", month: "short", day: "numeric",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short"
     }),
     time: new Intl.DateTimeFormat(undefined, {
-      hour: "2-digit", minute: "2-digit", timeZoneName: "short"
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short"
     })
   };
   // Date-only values (no "T") name a UTC day; shifting them to a zone would be wrong.

@@ -4,6 +4,10 @@
 //! what to do: open one naming the affected models and the impact, add an update when models
 //! join or recover, move it to monitoring when all have recovered, and resolve it after a
 //! quiet period without impairment.
+//!
+//! An incident keeps every model it ever affected and its worst impact, and its title names
+//! them all: a resolved incident is remembered by what it was at its worst, while each
+//! update says what is impaired at that moment.
 
 use std::collections::BTreeSet;
 
@@ -61,19 +65,21 @@ pub fn plan(
             affected,
         }),
         Some(inc) if !affected.is_empty() => {
-            let impact_moved = impact != inc.impact;
-            if affected == inc.affected && !impact_moved && inc.status != IncidentStatus::Monitoring
+            let impact_moved = impact != inc.impact_now;
+            if affected == inc.affected_now
+                && !impact_moved
+                && inc.status != IncidentStatus::Monitoring
             {
                 return None;
             }
             let joined: Vec<&ModelView> = impaired
                 .iter()
                 .copied()
-                .filter(|m| !inc.affected.contains(&m.key))
+                .filter(|m| !inc.affected_now.contains(&m.key))
                 .collect();
             let recovered: Vec<&ModelView> = models
                 .iter()
-                .filter(|m| inc.affected.contains(&m.key) && !affected.contains(&m.key))
+                .filter(|m| inc.affected_now.contains(&m.key) && !affected.contains(&m.key))
                 .collect();
             let mut body = Vec::new();
             if inc.status == IncidentStatus::Monitoring {
@@ -99,7 +105,7 @@ pub fn plan(
             let still: Vec<&ModelView> = impaired
                 .iter()
                 .copied()
-                .filter(|m| inc.affected.contains(&m.key))
+                .filter(|m| inc.affected_now.contains(&m.key))
                 .collect();
             if !still.is_empty() {
                 body.push(format!("Still affected: {}.", names(&still)));
@@ -109,13 +115,22 @@ pub fn plan(
             } else {
                 inc.status
             };
+            let peak_impact = worse_impact(impact, &inc.peak_impact);
+            let affected_ever: BTreeSet<String> =
+                inc.affected_ever.union(&affected).cloned().collect();
+            let ever: Vec<&ModelView> = models
+                .iter()
+                .filter(|m| affected_ever.contains(&m.key))
+                .collect();
             Some(IncidentAction::Update {
                 id: inc.id,
                 from: inc.status,
                 status,
-                title: Some(title(provider_name, &impaired)),
+                title: Some(title_at_worst(provider_name, &ever, peak_impact)),
                 impact,
                 affected,
+                peak_impact,
+                affected_ever,
                 body: body.join(" "),
             })
         }
@@ -127,7 +142,9 @@ pub fn plan(
                 // The title keeps naming what was wrong.
                 title: None,
                 impact: "none",
-                affected: inc.affected.clone(),
+                affected: inc.affected_now.clone(),
+                peak_impact: worse_impact("none", &inc.peak_impact),
+                affected_ever: inc.affected_ever.clone(),
                 body: "All affected models have recovered; we are monitoring.".to_string(),
             }),
             Some(since) if now - since >= quiet => Some(IncidentAction::Resolve {
@@ -144,7 +161,7 @@ pub fn plan(
 }
 
 /// "Anthropic: Claude Opus 4.8 (major outage)": the impaired models and the worst state
-/// among them, so the title follows the incident as it gets worse or better.
+/// among them, for a new incident.
 fn title(provider_name: &str, impaired: &[&ModelView]) -> String {
     let worst = impaired
         .iter()
@@ -156,6 +173,29 @@ fn title(provider_name: &str, impaired: &[&ModelView]) -> String {
         short_list(impaired),
         worst.label().to_lowercase()
     )
+}
+
+/// The title of an incident as it goes on: every model it has affected and the state of its
+/// worst impact, so the title grows as models join and never forgets one that recovered.
+fn title_at_worst(provider_name: &str, ever: &[&ModelView], peak_impact: &str) -> String {
+    let worst = match peak_impact {
+        "critical" => ModelState::MajorOutage,
+        "major" => ModelState::PartialOutage,
+        _ => ModelState::DegradedPerformance,
+    };
+    format!(
+        "{provider_name}: {} ({})",
+        short_list(ever),
+        worst.label().to_lowercase()
+    )
+}
+
+/// The worse of two impacts in Statuspage's words (`none` < `minor` < `major` < `critical`);
+/// an unknown word counts as `none`.
+fn worse_impact(a: &'static str, b: &str) -> &'static str {
+    const ORDER: [&str; 4] = ["none", "minor", "major", "critical"];
+    let rank = |w: &str| ORDER.iter().position(|o| *o == w).unwrap_or(0);
+    ORDER[rank(a).max(rank(b))]
 }
 
 fn short_list(models: &[&ModelView]) -> String {
@@ -205,8 +245,10 @@ mod tests {
             } else {
                 IncidentStatus::Investigating
             },
-            affected: affected.iter().map(|a| a.to_string()).collect(),
-            impact: "major".into(),
+            affected_now: affected.iter().map(|a| a.to_string()).collect(),
+            affected_ever: affected.iter().map(|a| a.to_string()).collect(),
+            impact_now: "major".into(),
+            peak_impact: "major".into(),
             monitoring_since: monitoring.then_some(now),
         };
         match plan("A", &views, Some(&open), now, Duration::minutes(5)) {
@@ -293,8 +335,10 @@ mod tests {
         let open = OpenIncident {
             id: 1,
             status: IncidentStatus::Investigating,
-            affected: ["a/x".to_string()].into(),
-            impact: "major".into(),
+            affected_now: ["a/x".to_string()].into(),
+            affected_ever: ["a/x".to_string()].into(),
+            impact_now: "major".into(),
+            peak_impact: "major".into(),
             monitoring_since: None,
         };
         assert_eq!(
@@ -359,5 +403,83 @@ mod tests {
             plan("A", &healthy, Some(&monitoring), now + quiet, quiet),
             Some(IncidentAction::Resolve { .. })
         ));
+    }
+
+    /// A model that recovered stays in the incident and in its title, and the impact it had
+    /// at its worst stays the incident's, while the update says what is impaired now.
+    #[test]
+    fn an_incident_keeps_every_model_it_affected_and_its_peak_impact() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        let open = OpenIncident {
+            id: 1,
+            status: IncidentStatus::Investigating,
+            affected_now: ["a/x".to_string(), "a/y".to_string()].into(),
+            affected_ever: ["a/x".to_string(), "a/y".to_string()].into(),
+            impact_now: "critical".into(),
+            peak_impact: "critical".into(),
+            monitoring_since: None,
+        };
+        let later = [
+            view("a/x", ModelState::Operational),
+            view("a/y", ModelState::DegradedPerformance),
+            view("a/z", ModelState::Operational),
+        ];
+        let Some(IncidentAction::Update {
+            impact,
+            affected,
+            peak_impact,
+            affected_ever,
+            title,
+            body,
+            ..
+        }) = plan("A", &later, Some(&open), now, Duration::minutes(5))
+        else {
+            panic!("a recovery must update the incident")
+        };
+        assert_eq!(impact, "minor", "the update's impact is the present one");
+        assert_eq!(affected.into_iter().collect::<Vec<_>>(), ["a/y"]);
+        assert_eq!(
+            peak_impact, "critical",
+            "the incident keeps its worst impact"
+        );
+        assert_eq!(
+            affected_ever.into_iter().collect::<Vec<_>>(),
+            ["a/x", "a/y"],
+            "and every model it affected"
+        );
+        assert_eq!(title.as_deref(), Some("A: A/X and A/Y (major outage)"));
+        assert_eq!(
+            body,
+            "Recovered: A/X. Still affected: A/Y (degraded performance)."
+        );
+
+        // A third model joins: the title grows.
+        let joined = [
+            view("a/x", ModelState::Operational),
+            view("a/y", ModelState::DegradedPerformance),
+            view("a/z", ModelState::PartialOutage),
+        ];
+        let Some(IncidentAction::Update { title, .. }) =
+            plan("A", &joined, Some(&open), now, Duration::minutes(5))
+        else {
+            panic!()
+        };
+        assert_eq!(
+            title.as_deref(),
+            Some("A: A/X and 2 more models (major outage)")
+        );
+
+        // Monitoring keeps both too.
+        let healthy = later.map(|m| view(&m.key, ModelState::Operational));
+        let Some(IncidentAction::Update {
+            peak_impact,
+            affected_ever,
+            ..
+        }) = plan("A", &healthy, Some(&open), now, Duration::minutes(5))
+        else {
+            panic!()
+        };
+        assert_eq!(peak_impact, "critical");
+        assert_eq!(affected_ever.len(), 2);
     }
 }

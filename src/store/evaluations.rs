@@ -156,6 +156,31 @@ pub(crate) async fn write_states(
 
 impl ReadView {
     /// Every model's persisted state (the evaluator resumes from these at start).
+    /// The state a model entered by its last change before `at`, if it had one.
+    pub async fn state_before(
+        &mut self,
+        model_key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<ModelState>, StoreError> {
+        let to: Option<String> = sqlx::query_scalar(
+            "SELECT to_state FROM state_changes WHERE model_key = ? AND at < ? ORDER BY at DESC, id DESC LIMIT 1",
+        )
+        .bind(model_key)
+        .bind(at.timestamp_millis())
+        .fetch_optional(&mut *self.tx)
+        .await
+        .context(|| format!("reading the state of {model_key} before {at}"))?;
+        to.map(|s| {
+            s.parse::<ModelState>()
+                .map_err(|problem| StoreError::Corrupt {
+                    table: "state_changes",
+                    row: model_key.to_string(),
+                    problem,
+                })
+        })
+        .transpose()
+    }
+
     pub async fn load_model_states(&mut self) -> Result<Vec<StoredModelState>, StoreError> {
         let rows: Vec<StateRow> = sqlx::query_as(
             "SELECT model_key, state, enabled, since, reasons_json, evidence_json, evaluated_at FROM model_states ORDER BY model_key",

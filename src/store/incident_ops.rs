@@ -283,13 +283,15 @@ impl Store {
         let monitoring_since = (new.status == IncidentStatus::Monitoring).then_some(at);
         let mut tx = self.begin_write("opening an incident by hand").await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO incidents (provider_id, title, status, impact, affected_json, automatic, created_at, updated_at, monitoring_since, notify) \
-             VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO incidents (provider_id, title, status, impact, impact_now, affected_json, affected_now_json, automatic, created_at, updated_at, monitoring_since, notify) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&new.provider_id)
         .bind(title)
         .bind(new.status.as_str())
         .bind(&new.impact)
+        .bind(&new.impact)
+        .bind(affected_json(&new.affected))
         .bind(affected_json(&new.affected))
         .bind(at)
         .bind(at)
@@ -394,12 +396,14 @@ impl Store {
         let resolved = update.status == IncidentStatus::Resolved;
         // Monitoring keeps the time it started; any other status clears it.
         sqlx::query(
-            "UPDATE incidents SET status = ?, impact = ?, affected_json = ?, updated_at = ?, notify = ?, \
+            "UPDATE incidents SET status = ?, impact = ?, impact_now = ?, affected_json = ?, affected_now_json = ?, updated_at = ?, notify = ?, \
              monitoring_since = CASE WHEN ? = 'monitoring' THEN COALESCE(monitoring_since, ?) ELSE NULL END, \
              resolved_at = CASE WHEN ? THEN ? ELSE NULL END WHERE id = ?",
         )
         .bind(status)
         .bind(&impact)
+        .bind(&impact)
+        .bind(affected_json(&affected))
         .bind(affected_json(&affected))
         .bind(at)
         .bind(update.notify)

@@ -14,9 +14,15 @@ use crate::vocabulary::{EventBody, IncidentStatus};
 pub struct OpenIncident {
     pub id: i64,
     pub status: IncidentStatus,
-    pub affected: BTreeSet<String>,
-    /// Its current impact (Statuspage's words), so a model getting worse updates it.
-    pub impact: String,
+    /// The models impaired at its latest update, which the next update compares against.
+    pub affected_now: BTreeSet<String>,
+    /// Every model it has affected: a resolved incident is remembered by all of them.
+    pub affected_ever: BTreeSet<String>,
+    /// The impact of its latest update (Statuspage's words), so a model getting worse
+    /// updates it.
+    pub impact_now: String,
+    /// Its worst impact so far: what the incident is remembered by.
+    pub peak_impact: String,
     /// When it moved to monitoring (all recovered), if it has.
     pub monitoring_since: Option<DateTime<Utc>>,
 }
@@ -39,8 +45,13 @@ pub enum IncidentAction {
         status: IncidentStatus,
         /// A new title when the affected models or the worst state changed; `None` keeps it.
         title: Option<String>,
+        /// The impact and models impaired now, for this update.
         impact: &'static str,
         affected: BTreeSet<String>,
+        /// The incident's worst impact and every model it has affected, this update's
+        /// included: what the incident keeps after it is resolved.
+        peak_impact: &'static str,
+        affected_ever: BTreeSet<String>,
         body: String,
     },
     Resolve {
@@ -94,6 +105,8 @@ struct IncidentRow {
     status: String,
     impact: String,
     affected_json: String,
+    affected_now_json: String,
+    impact_now: String,
     automatic: bool,
     created_at: i64,
     updated_at: i64,
@@ -115,7 +128,7 @@ struct UpdateRow {
     notified: bool,
 }
 
-const INCIDENT_COLUMNS: &str = "SELECT id, provider_id, title, status, impact, affected_json, automatic, created_at, updated_at, monitoring_since, resolved_at, acknowledged_at, acknowledged_by, postmortem_url FROM incidents";
+const INCIDENT_COLUMNS: &str = "SELECT id, provider_id, title, status, impact, affected_json, affected_now_json, impact_now, automatic, created_at, updated_at, monitoring_since, resolved_at, acknowledged_at, acknowledged_by, postmortem_url FROM incidents";
 
 impl Store {
     /// Open (unresolved) automatic incidents per provider, as the incident planner needs
@@ -135,15 +148,18 @@ impl Store {
                         row: r.id.to_string(),
                         problem: format!("status {}", r.status),
                     })?;
-                let affected: BTreeSet<String> =
-                    serde_json::from_str(&r.affected_json).unwrap_or_default();
+                let set = |json: &str| -> BTreeSet<String> {
+                    serde_json::from_str(json).unwrap_or_default()
+                };
                 Ok((
                     r.provider_id,
                     OpenIncident {
                         id: r.id,
                         status,
-                        affected,
-                        impact: r.impact,
+                        affected_now: set(&r.affected_now_json),
+                        affected_ever: set(&r.affected_json),
+                        impact_now: r.impact_now,
+                        peak_impact: r.impact,
                         monitoring_since: r.monitoring_since.map(ms_to_time),
                     },
                 ))
@@ -182,12 +198,14 @@ pub(crate) async fn apply_action(
             body,
         } => {
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO incidents (provider_id, title, status, impact, affected_json, automatic, created_at, updated_at) \
-                 VALUES (?, ?, 'investigating', ?, ?, 1, ?, ?) RETURNING id",
+                "INSERT INTO incidents (provider_id, title, status, impact, impact_now, affected_json, affected_now_json, automatic, created_at, updated_at) \
+                 VALUES (?, ?, 'investigating', ?, ?, ?, ?, 1, ?, ?) RETURNING id",
             )
             .bind(provider_id)
             .bind(title)
             .bind(impact)
+            .bind(impact)
+            .bind(affected_json(affected))
             .bind(affected_json(affected))
             .bind(at)
             .bind(at)
@@ -210,15 +228,22 @@ pub(crate) async fn apply_action(
             title,
             impact,
             affected,
+            peak_impact,
+            affected_ever,
             body,
         } => {
             let monitoring_since = (*status == IncidentStatus::Monitoring).then_some(at);
+            // Monitoring's "none" is no impact of the models: the last one stays for
+            // comparison when the problem returns.
             let written = sqlx::query(
-                "UPDATE incidents SET status = ?, title = COALESCE(?, title), impact = CASE WHEN ? = 'none' THEN impact ELSE ? END, affected_json = ?, updated_at = ?, monitoring_since = ? \
+                "UPDATE incidents SET status = ?, title = COALESCE(?, title), impact = ?, affected_json = ?, \
+                 impact_now = CASE WHEN ? = 'none' THEN impact_now ELSE ? END, affected_now_json = ?, updated_at = ?, monitoring_since = ? \
                  WHERE id = ? AND status = ? AND resolved_at IS NULL",
             )
             .bind(status.as_str())
             .bind(title.as_deref())
+            .bind(*peak_impact)
+            .bind(affected_json(affected_ever))
             .bind(*impact)
             .bind(*impact)
             .bind(affected_json(affected))

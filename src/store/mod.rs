@@ -37,6 +37,7 @@ use sqlx::sqlite::{
 
 pub use results::StoredResult;
 pub use retention::RetentionReport;
+pub use rollup_job::minute_rollups_of;
 pub use rollups::{Granularity, Rollup};
 
 /// A handle on the database; cheap to clone (it is a connection pool).

@@ -304,6 +304,27 @@ impl ReadView {
             .collect())
     }
 
+    /// Results of `model_key` that started in `[from, to)`, oldest first, in this view.
+    pub async fn results_between(
+        &mut self,
+        model_key: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<StoredResult>, StoreError> {
+        let sql = format!(
+            "{SELECT_COLUMNS} WHERE model_key = ? AND started_at >= ? AND started_at < ? \
+             ORDER BY started_at ASC, id ASC"
+        );
+        let rows: Vec<ResultRow> = sqlx::query_as(&sql)
+            .bind(model_key)
+            .bind(from.timestamp_millis())
+            .bind(to.timestamp_millis())
+            .fetch_all(&mut *self.tx)
+            .await
+            .context(|| format!("reading the recent results of {model_key}"))?;
+        rows.into_iter().map(ResultRow::into_stored).collect()
+    }
+
     /// The `limit` most recent results of `model_key`, newest first.
     pub async fn latest_results(
         &mut self,

@@ -19,7 +19,9 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::rollups::{count_columns, outcome_index, percentile, Granularity, PERCENTILE_COLUMNS};
+use super::rollups::{
+    count_columns, outcome_index, percentile, Granularity, Rollup, PERCENTILE_COLUMNS,
+};
 use super::{SqlxContext, Store, StoreError};
 use crate::vocabulary::Outcome;
 
@@ -220,6 +222,39 @@ impl Accumulator {
         let (ttft, total) = (pcts(&self.ttft), pcts(&self.total));
         (self.counts.iter().sum(), self.counts, ttft, total)
     }
+}
+
+/// The minute rollups the rollup job will write for `results` (one model's, any order), as
+/// the pages need them before it has: the minutes after the watermark, so a chart and the
+/// outcome counts reach the probe the decision beside them was made from. The same
+/// accumulation and percentiles as the job's, oldest minute first.
+pub fn minute_rollups_of(model_key: &str, results: &[super::StoredResult]) -> Vec<Rollup> {
+    let mut minutes: BTreeMap<DateTime<Utc>, Accumulator> = BTreeMap::new();
+    for r in results {
+        minutes
+            .entry(Granularity::Minute.bucket_start(r.started_at))
+            .or_default()
+            .add(r.outcome, r.ttft_ms, r.total_ms);
+    }
+    minutes
+        .into_iter()
+        .map(|(start, samples)| {
+            let (probes, by_outcome, ttft, total) = samples.finish();
+            Rollup {
+                model_key: model_key.to_string(),
+                granularity: Granularity::Minute,
+                bucket_start: start,
+                probes,
+                by_outcome,
+                ttft_p50: ttft[0],
+                ttft_p95: ttft[1],
+                ttft_p99: ttft[2],
+                total_p50: total[0],
+                total_p95: total[1],
+                total_p99: total[2],
+            }
+        })
+        .collect()
 }
 
 /// p50, p95 and p99 of one latency; `None` without samples.

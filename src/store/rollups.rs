@@ -108,6 +108,15 @@ impl Rollup {
     pub fn count(&self, outcome: Outcome) -> u32 {
         self.by_outcome[outcome_index(outcome)]
     }
+
+    /// Probes of this bucket that failed by the provider's fault (what error rates count).
+    pub fn provider_faults(&self) -> u32 {
+        Outcome::ALL
+            .iter()
+            .filter(|o| o.is_provider_fault())
+            .map(|o| self.count(*o))
+            .sum()
+    }
 }
 
 /// The position of `outcome` in [`Outcome::ALL`] (and in every per-class array).
@@ -257,6 +266,18 @@ pub fn hours_so_far(hours: &[Rollup], minutes: &[Rollup]) -> Vec<Rollup> {
         .collect()
 }
 
+/// The weighted median of `(value, weight)` samples: how a percentile of merged buckets is
+/// estimated from the buckets' own (each weighted by its probes). `None` without samples.
+pub fn weighted_median(mut samples: Vec<(u32, u32)>) -> Option<u32> {
+    samples.sort_unstable();
+    let total: u64 = samples.iter().map(|(_, w)| u64::from(*w)).sum();
+    let mut seen = 0u64;
+    samples.into_iter().find_map(|(v, w)| {
+        seen += u64::from(w);
+        (seen * 2 >= total).then_some(v)
+    })
+}
+
 /// One rollup of `granularity` starting at `start` from finer ones: counts summed, each
 /// percentile the probe-weighted median of the parts' own. `None` without parts.
 fn merged(parts: &[&Rollup], granularity: Granularity, start: DateTime<Utc>) -> Option<Rollup> {
@@ -281,17 +302,12 @@ fn merged(parts: &[&Rollup], granularity: Granularity, start: DateTime<Utc>) -> 
         }
     }
     let weighted = |value: fn(&Rollup) -> Option<u32>| {
-        let mut samples: Vec<(u32, u32)> = parts
-            .iter()
-            .filter_map(|p| value(p).map(|v| (v, p.probes.max(1))))
-            .collect();
-        samples.sort_unstable();
-        let total: u32 = samples.iter().map(|(_, w)| w).sum();
-        let mut seen = 0;
-        samples.into_iter().find_map(|(v, w)| {
-            seen += w;
-            (seen * 2 >= total).then_some(v)
-        })
+        weighted_median(
+            parts
+                .iter()
+                .filter_map(|p| value(p).map(|v| (v, p.probes.max(1))))
+                .collect(),
+        )
     };
     out.ttft_p50 = weighted(|r| r.ttft_p50);
     out.ttft_p95 = weighted(|r| r.ttft_p95);

@@ -10,15 +10,21 @@
 //! it saw last and the current ones, and the results after the last row id it saw. Rows and
 //! watermarks come from one read transaction, so nothing is read twice or skipped.
 //!
-//! Held per model: the minute medians of 24 hours (8 bytes each), the minute rollups after
-//! the last hour rollup, today's hour rollups and 90 day rollups.
+//! Held per model: one first-token median per closed 15-minute sparkline slot of the last 24
+//! hours and the minute medians of the slots still open (8 bytes each), the minute rollups after
+//! the last hour rollup, today's hour rollups and 90 day rollups, each rollup as the 68 bytes
+//! the pages use (`Kept`) rather than a whole 136-byte [`Rollup`]: with a thousand models
+//! that is tens of megabytes.
 
 use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::snapshot::{sparkline_of, HISTORY_DAYS};
-use crate::store::rollups::day_so_far;
+use super::snapshot::{
+    lower_median, sparkline_first_slot, sparkline_slot, sparkline_slot_end, DayFigures,
+    HISTORY_DAYS, SPARKLINE_POINTS,
+};
+use crate::store::rollups::weighted_median;
 use crate::store::{Granularity, ReadView, Rollup, StoreError};
 use crate::vocabulary::Outcome;
 
@@ -29,18 +35,96 @@ const LATEST_OK_WITHIN: u32 = 20;
 /// What is kept of one model.
 #[derive(Debug, Default)]
 struct ModelFigures {
-    /// (minutes since the epoch, median first token in ms), oldest first, 24 hours.
-    medians: VecDeque<(u32, u32)>,
+    /// (sparkline slot, its median first token in ms) of the slots every minute of which is
+    /// rolled up, oldest first, 24 hours.
+    slot_medians: VecDeque<(i64, u32)>,
+    /// (minutes since the epoch, median first token in ms) of the minutes rolled up in
+    /// slots not yet closed, oldest first.
+    open_minutes: Vec<(u32, u32)>,
     /// Minute rollups from the hour rollup watermark on, oldest first.
-    minutes: VecDeque<Rollup>,
+    minutes: VecDeque<Kept>,
     /// Today's hour rollups, oldest first.
-    hours: VecDeque<Rollup>,
+    hours: VecDeque<Kept>,
     /// Day rollups of the last [`HISTORY_DAYS`] days, oldest first.
-    days: VecDeque<Rollup>,
+    days: VecDeque<Kept>,
     last_probe_at: Option<DateTime<Utc>>,
     /// First token of the latest successful probe, and how many results came after it.
     latest_ok_ttft: Option<u32>,
     since_ok: u32,
+}
+
+impl ModelFigures {
+    /// Replaces the minutes of every slot that ends by `rolled_up_to` (all its minutes are
+    /// rolled up) with the slot's median.
+    fn close_slots(&mut self, rolled_up_to: DateTime<Utc>) {
+        let closed = |minute: u32| {
+            let slot = sparkline_slot_of_minute(minute);
+            (sparkline_slot_end(slot) <= rolled_up_to.timestamp()).then_some(slot)
+        };
+        let Some(last_closed) = self
+            .open_minutes
+            .iter()
+            .rposition(|(t, _)| closed(*t).is_some())
+        else {
+            return;
+        };
+        let mut current: Option<(i64, Vec<u32>)> = None;
+        for (minute, p50) in self.open_minutes.drain(..=last_closed) {
+            let slot = sparkline_slot_of_minute(minute);
+            match &mut current {
+                Some((s, values)) if *s == slot => values.push(p50),
+                _ => {
+                    if let Some((s, values)) = current.take() {
+                        self.slot_medians
+                            .extend(lower_median(values).map(|v| (s, v)));
+                    }
+                    current = Some((slot, vec![p50]));
+                }
+            }
+        }
+        if let Some((s, values)) = current {
+            self.slot_medians
+                .extend(lower_median(values).map(|v| (s, v)));
+        }
+    }
+
+    /// The 24-hour sparkline at `now`: closed slots' medians, and the open slots' from their
+    /// minutes started before `now` (the same points `snapshot::sparkline` draws from every
+    /// minute rollup).
+    fn sparkline(&self, now: DateTime<Utc>) -> Vec<Option<u32>> {
+        let first = sparkline_first_slot(now);
+        let mut points = vec![None; SPARKLINE_POINTS];
+        let index = |slot: i64| {
+            usize::try_from(slot - first)
+                .ok()
+                .filter(|i| *i < SPARKLINE_POINTS)
+        };
+        for (slot, median) in &self.slot_medians {
+            if let Some(i) = index(*slot) {
+                points[i] = Some(*median);
+            }
+        }
+        let mut open: Vec<Vec<u32>> = vec![Vec::new(); SPARKLINE_POINTS];
+        for (minute, p50) in &self.open_minutes {
+            if i64::from(*minute) * 60_000 >= now.timestamp_millis() {
+                continue;
+            }
+            if let Some(i) = index(sparkline_slot_of_minute(*minute)) {
+                open[i].push(*p50);
+            }
+        }
+        for (i, values) in open.into_iter().enumerate() {
+            if let Some(v) = lower_median(values) {
+                points[i] = Some(v);
+            }
+        }
+        points
+    }
+}
+
+/// The sparkline slot of a minute counted from the epoch.
+fn sparkline_slot_of_minute(minute: u32) -> i64 {
+    sparkline_slot(DateTime::from_timestamp(i64::from(minute) * 60, 0).unwrap_or_default())
 }
 
 /// What a page shows of a model's recent figures, from [`FigureCache::figures`].
@@ -49,9 +133,9 @@ pub struct Figures {
     pub last_probe_at: Option<DateTime<Utc>>,
     pub ttft_now_ms: Option<u32>,
     pub sparkline: Vec<Option<u32>>,
-    /// The day rollups of the last [`HISTORY_DAYS`] days, today's estimated from its hours
-    /// and minutes while its own rollup is not written.
-    pub days: Vec<Rollup>,
+    /// The days of the last [`HISTORY_DAYS`] days that have a rollup, today's estimated from
+    /// its hours and minutes while its own rollup is not written.
+    pub days: Vec<DayFigures>,
 }
 
 /// The fleet's figures and how far each kind has been read.
@@ -83,15 +167,85 @@ fn epoch_minute(t: DateTime<Utc>) -> u32 {
     u32::try_from(t.timestamp().div_euclid(60)).unwrap_or(0)
 }
 
-/// The first minute bucket starting at or after `t`.
-fn first_minute_from(t: DateTime<Utc>) -> u32 {
-    u32::try_from((t.timestamp_millis() + 59_999).div_euclid(60_000)).unwrap_or(0)
+/// A rollup as kept: what the daily bars and today so far use (probes, provider faults, first
+/// token median and 95th percentile), 28 bytes where a [`Rollup`] takes 136. The model is
+/// the map's key and the granularity the deque's, so neither is copied.
+#[derive(Debug, Clone, Copy)]
+struct Kept {
+    /// Minutes since the epoch.
+    start: u32,
+    probes: u32,
+    failures: u32,
+    ttft_p50: Option<u32>,
+    ttft_p95: Option<u32>,
 }
 
-/// A rollup as kept: the model is the map's key, so its copy of the name is dropped.
-fn kept(mut r: Rollup) -> Rollup {
-    r.model_key = String::new();
-    r
+impl Kept {
+    fn of(r: &Rollup) -> Kept {
+        Kept {
+            start: epoch_minute(r.bucket_start),
+            probes: r.probes,
+            failures: r.provider_faults(),
+            ttft_p50: r.ttft_p50,
+            ttft_p95: r.ttft_p95,
+        }
+    }
+
+    fn starts_before(&self, t: DateTime<Utc>) -> bool {
+        i64::from(self.start) * 60_000 < t.timestamp_millis()
+    }
+
+    fn start_time(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(i64::from(self.start) * 60, 0).unwrap_or_default()
+    }
+
+    fn day(&self) -> DayFigures {
+        DayFigures {
+            start: self.start_time(),
+            probes: self.probes,
+            failures: self.failures,
+            ttft_p50_ms: self.ttft_p50,
+            ttft_p95_ms: self.ttft_p95,
+        }
+    }
+}
+
+/// Today so far from today's hour rollups and the minutes after the last of them: the rule of
+/// `store::rollups::day_so_far` (which a test holds this to) on what the cache keeps. Counts
+/// are exact; each percentile is the probe-weighted median of the buckets' own.
+fn today_so_far(hours: &[Kept], minutes: &[Kept], now: DateTime<Utc>) -> Option<DayFigures> {
+    let today = Granularity::Day.bucket_start(now);
+    let today_hours = hours.iter().filter(|h| !h.starts_before(today));
+    let covered_until = today_hours
+        .clone()
+        .map(|h| h.start_time() + Granularity::Hour.length())
+        .max()
+        .unwrap_or(today);
+    let parts: Vec<&Kept> = today_hours
+        .chain(
+            minutes
+                .iter()
+                .filter(|m| !m.starts_before(covered_until) && m.starts_before(now)),
+        )
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    let weighted = |value: fn(&Kept) -> Option<u32>| {
+        weighted_median(
+            parts
+                .iter()
+                .filter_map(|p| value(p).map(|v| (v, p.probes.max(1))))
+                .collect(),
+        )
+    };
+    Some(DayFigures {
+        start: today,
+        probes: parts.iter().map(|p| p.probes).sum(),
+        failures: parts.iter().map(|p| p.failures).sum(),
+        ttft_p50_ms: weighted(|k| k.ttft_p50),
+        ttft_p95_ms: weighted(|k| k.ttft_p95),
+    })
 }
 
 impl FigureCache {
@@ -131,7 +285,7 @@ impl FigureCache {
                 let models = &mut self.models;
                 view.each_minute_ttft_median(from, medians_to, |model, at, p50| {
                     if let Some(entry) = entry_of(models, model) {
-                        entry.medians.push_back((epoch_minute(at), p50));
+                        entry.open_minutes.push((epoch_minute(at), p50));
                     }
                 })
                 .await?;
@@ -140,20 +294,23 @@ impl FigureCache {
             view.each_fleet_rollup(Granularity::Minute, medians_to, to, |r| {
                 if let Some(entry) = entry_of(models, &r.model_key) {
                     if let Some(p50) = r.ttft_p50 {
-                        entry.medians.push_back((epoch_minute(r.bucket_start), p50));
+                        entry.open_minutes.push((epoch_minute(r.bucket_start), p50));
                     }
-                    entry.minutes.push_back(kept(r));
+                    entry.minutes.push_back(Kept::of(&r));
                 }
             })
             .await?;
             self.read_until[0] = Some(to);
+            for m in self.models.values_mut() {
+                m.close_slots(to);
+            }
         }
         let hours_from = self.read_until[1].map_or(today, |u| u.max(today));
         if let Some(to) = hour_wm.filter(|to| *to > hours_from) {
             let models = &mut self.models;
             view.each_fleet_rollup(Granularity::Hour, hours_from, to, |r| {
                 if let Some(entry) = entry_of(models, &r.model_key) {
-                    entry.hours.push_back(kept(r));
+                    entry.hours.push_back(Kept::of(&r));
                 }
             })
             .await?;
@@ -165,7 +322,7 @@ impl FigureCache {
             let models = &mut self.models;
             view.each_fleet_rollup(Granularity::Day, days_from, to, |r| {
                 if let Some(entry) = entry_of(models, &r.model_key) {
-                    entry.days.push_back(kept(r));
+                    entry.days.push_back(Kept::of(&r));
                 }
             })
             .await?;
@@ -204,24 +361,24 @@ impl FigureCache {
         }
 
         // Forget what has passed out of every window.
-        let oldest_median = first_minute_from(horizon);
+        let first_slot = sparkline_first_slot(now);
         let covered = hour_wm
             .unwrap_or(today)
             .max(now - Duration::hours(WHOLE_MINUTES_HOURS));
         for m in self.models.values_mut() {
-            while m.medians.front().is_some_and(|(t, _)| *t < oldest_median) {
-                m.medians.pop_front();
+            while m.slot_medians.front().is_some_and(|(s, _)| *s < first_slot) {
+                m.slot_medians.pop_front();
             }
-            while m.minutes.front().is_some_and(|r| r.bucket_start < covered) {
+            while m.minutes.front().is_some_and(|r| r.starts_before(covered)) {
                 m.minutes.pop_front();
             }
-            while m.hours.front().is_some_and(|r| r.bucket_start < today) {
+            while m.hours.front().is_some_and(|r| r.starts_before(today)) {
                 m.hours.pop_front();
             }
             while m
                 .days
                 .front()
-                .is_some_and(|r| r.bucket_start < days_horizon)
+                .is_some_and(|r| r.starts_before(days_horizon))
             {
                 m.days.pop_front();
             }
@@ -235,37 +392,22 @@ impl FigureCache {
             return Figures {
                 last_probe_at: None,
                 ttft_now_ms: None,
-                sparkline: sparkline_of(std::iter::empty(), now),
+                sparkline: vec![None; SPARKLINE_POINTS],
                 days: Vec::new(),
             };
         };
-        let horizon = now - Duration::hours(24);
-        let sparkline = sparkline_of(
-            m.medians
-                .iter()
-                .filter_map(|(minute, p50)| {
-                    let at = DateTime::from_timestamp(i64::from(*minute) * 60, 0)?;
-                    Some((at, *p50))
-                })
-                .filter(|(at, _)| *at >= horizon && *at < now),
-            now,
-        );
+        let sparkline = m.sparkline(now);
         let today = Granularity::Day.bucket_start(now);
-        let mut days: Vec<Rollup> = m
+        let mut days: Vec<DayFigures> = m
             .days
             .iter()
-            .filter(|d| d.bucket_start < now)
-            .cloned()
+            .filter(|d| d.starts_before(now))
+            .map(Kept::day)
             .collect();
-        if !days.iter().any(|d| d.bucket_start == today) {
-            let hours: Vec<Rollup> = m.hours.iter().cloned().collect();
-            let minutes: Vec<Rollup> = m
-                .minutes
-                .iter()
-                .filter(|r| r.bucket_start >= today && r.bucket_start < now)
-                .cloned()
-                .collect();
-            days.extend(day_so_far(&hours, &minutes, now));
+        if !days.iter().any(|d| d.start == today) {
+            let hours: Vec<Kept> = m.hours.iter().copied().collect();
+            let minutes: Vec<Kept> = m.minutes.iter().copied().collect();
+            days.extend(today_so_far(&hours, &minutes, now));
         }
         Figures {
             last_probe_at: m.last_probe_at,
@@ -275,8 +417,68 @@ impl FigureCache {
         }
     }
 
-    /// Minute medians held, all models together.
+    /// First-token medians held (closed slots' and open minutes'), all models together.
     pub fn medians(&self) -> usize {
-        self.models.values().map(|m| m.medians.len()).sum()
+        self.models
+            .values()
+            .map(|m| m.slot_medians.len() + m.open_minutes.len())
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::rollups::day_so_far;
+
+    fn rollup(g: Granularity, start: DateTime<Utc>, i: u32) -> Rollup {
+        let mut by_outcome = [0; 11];
+        by_outcome[0] = 20 + i % 7; // ok
+        by_outcome[3] = i % 3; // a provider fault
+        by_outcome[7] = i % 2; // rate limited: not a provider fault
+        Rollup {
+            model_key: String::new(),
+            granularity: g,
+            bucket_start: start,
+            probes: by_outcome.iter().sum(),
+            by_outcome,
+            ttft_p50: (i % 5 != 0).then_some(400 + 37 * (i % 11)),
+            ttft_p95: (i % 5 != 0).then_some(900 + 53 * (i % 13)),
+            ttft_p99: None,
+            total_p50: None,
+            total_p95: None,
+            total_p99: None,
+        }
+    }
+
+    /// What the cache keeps gives the figures `day_so_far` computes from whole rollups.
+    #[test]
+    fn today_so_far_from_kept_buckets_is_day_so_far() {
+        let now: DateTime<Utc> = "2026-12-04T05:17:40Z".parse().unwrap();
+        let today = Granularity::Day.bucket_start(now);
+        let hours: Vec<Rollup> = (0..4)
+            .map(|h| rollup(Granularity::Hour, today + Duration::hours(h), h as u32))
+            .collect();
+        // Minutes of the last two hours: some inside the hour rollups, some after them.
+        let minutes: Vec<Rollup> = (0..77)
+            .map(|m| {
+                let at = now - Duration::minutes(77 - m) - Duration::seconds(40);
+                rollup(Granularity::Minute, at, m as u32)
+            })
+            .collect();
+        let whole = day_so_far(&hours, &minutes, now).unwrap();
+        let kept_hours: Vec<Kept> = hours.iter().map(Kept::of).collect();
+        let kept_minutes: Vec<Kept> = minutes.iter().map(Kept::of).collect();
+        let kept = today_so_far(&kept_hours, &kept_minutes, now).unwrap();
+        assert_eq!(
+            (kept.start, kept.probes, kept.failures),
+            (whole.bucket_start, whole.probes, whole.provider_faults())
+        );
+        assert_eq!(
+            (kept.ttft_p50_ms, kept.ttft_p95_ms),
+            (whole.ttft_p50, whole.ttft_p95)
+        );
+        assert!(kept.failures > 0 && kept.failures < kept.probes);
+        assert_eq!(today_so_far(&[], &[], now), None);
     }
 }

@@ -8,6 +8,23 @@
 //! (BENCHMARKS h). Trimming after each rebuild costs a walk of the arenas, a few
 //! milliseconds, at most once a second.
 
+/// Buffers at least this large are mapped on their own and returned when freed.
+const MMAP_THRESHOLD: i32 = 128 * 1024;
+
+/// Sets the allocator up for a long-running server, once at start: a fixed threshold above
+/// which allocations are mapped on their own (a rebuild's rendered bodies and row vectors),
+/// so freeing one returns it at once. glibc otherwise raises the threshold to the size of
+/// each large block freed, after which such blocks stay in the heap and fragment it
+/// (measured with 1,000 models: 3 MiB less resident; BENCHMARKS h).
+pub fn configure_for_serving() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` only changes a tunable of glibc's allocator, under the allocator's
+    // own lock, so it is sound at any time; blocks already allocated are unaffected.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+    }
+}
+
 /// Returns the heap's free pages to the operating system (glibc on Linux; elsewhere the
 /// allocator's own policy stands and this does nothing).
 pub fn release_free_memory() {

@@ -36,6 +36,7 @@ mod snapshot_tests;
 pub mod statuspage;
 pub mod subscribe_pages;
 pub mod subscriptions;
+pub mod uptime;
 
 use std::sync::Arc;
 

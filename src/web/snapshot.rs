@@ -21,12 +21,14 @@ use crate::evaluate::overrides::WindowStatus;
 use crate::store::evaluations::{StateChange, StoredModelState};
 use crate::store::incidents::Incident;
 use crate::store::maintenances::Maintenance;
+use crate::store::minute_rollups_of;
 use crate::store::rollups::hours_so_far;
 use crate::store::{Granularity, ReadView, Rollup, Store, StoreError};
 use crate::vocabulary::Outcome;
 use crate::vocabulary::{ActiveOverride, Evidence, ModelState};
 
 use super::figure_cache::{FigureCache, Figures};
+use super::uptime;
 
 /// Days of history shown as uptime bars.
 pub const HISTORY_DAYS: i64 = 90;
@@ -45,13 +47,26 @@ pub struct LatencyPoint {
     pub total_p95_ms: Option<u32>,
 }
 
+/// A day's probe counts and first-token latency, as the daily bars use them (from the day's
+/// rollup, or today's hours and minutes so far).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DayFigures {
+    pub start: DateTime<Utc>,
+    pub probes: u32,
+    /// Probes that failed by the provider's fault.
+    pub failures: u32,
+    pub ttft_p50_ms: Option<u32>,
+    pub ttft_p95_ms: Option<u32>,
+}
+
 /// One day's uptime bar.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DayBar {
     pub date: NaiveDate,
     /// The worst state the model was in that day (`unknown` without any evidence).
     pub worst: ModelState,
-    /// Successful share of counted probes (ok + provider faults), `None` without probes.
+    /// Weighted share of the day's known time the model was up (see `super::uptime`), `None`
+    /// when its state was unknown all day.
     pub uptime: Option<f64>,
     pub probes: u32,
     pub failures: u32,
@@ -339,18 +354,14 @@ async fn fill_figures(
     view.ttft_now_ms = recent.ttft_now_ms;
     view.sparkline = recent.sparkline;
     let days = recent.days;
-    let changes = store
-        .state_changes(&view.id, now - Duration::days(HISTORY_DAYS))
-        .await?;
-    view.days = day_bars(&days, &changes, incidents, &view.id, now);
-    let (ok, counted) = days.iter().fold((0u64, 0u64), |(ok, n), d| {
-        let failures = failures(d);
-        (
-            ok + d.count(Outcome::Ok) as u64,
-            n + d.count(Outcome::Ok) as u64 + failures as u64,
-        )
-    });
-    view.uptime_90d = (counted > 0).then(|| ok as f64 / counted as f64);
+    let window_start = now - Duration::days(HISTORY_DAYS);
+    let changes = store.state_changes(&view.id, window_start).await?;
+    // Uptime is time in each state (see `super::uptime`), so today's bar, the 90-day figure
+    // and the state beside them come from one history.
+    let before = store.state_before(&view.id, window_start).await?;
+    let spans = uptime::spans(before, &changes, view.state, window_start, now);
+    view.days = day_bars(&days, &spans, incidents, &view.id, now);
+    view.uptime_90d = uptime::uptime(&spans, window_start, now);
     let month_ago = now - Duration::days(30);
     view.history = changes
         .into_iter()
@@ -370,7 +381,7 @@ pub async fn load_details(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let mut store = store.read_view().await?;
-    let minutes = store
+    let mut minutes = store
         .rollups(
             &view.id,
             Granularity::Minute,
@@ -378,6 +389,20 @@ pub async fn load_details(
             now,
         )
         .await?;
+    // The minutes not rolled up yet are built from the raw results as the rollup job will
+    // build them, so the charts and outcome counts include the probes the decision beside
+    // them was made from (a fault's first failures and slow first tokens are in the current
+    // minute; the demo's chart once stopped at 2 s while the first token took 4.2 s).
+    let rolled_up_to = store
+        .rollup_watermark(Granularity::Minute)
+        .await?
+        .unwrap_or(now - Duration::hours(24))
+        .max(now - Duration::hours(24));
+    let recent = store
+        .results_between(&view.id, rolled_up_to, now + Duration::seconds(1))
+        .await?;
+    minutes.retain(|m| m.bucket_start < rolled_up_to);
+    minutes.extend(minute_rollups_of(&view.id, &recent));
     let hours = store
         .rollups(&view.id, Granularity::Hour, now - Duration::days(30), now)
         .await?;
@@ -406,11 +431,7 @@ pub async fn load_details(
 }
 
 fn failures(r: &Rollup) -> u32 {
-    Outcome::ALL
-        .iter()
-        .filter(|o| o.is_provider_fault())
-        .map(|o| r.count(*o))
-        .sum()
+    r.provider_faults()
 }
 
 fn point(r: &Rollup) -> LatencyPoint {
@@ -435,34 +456,55 @@ pub fn sparkline(minutes: &[Rollup], now: DateTime<Utc>) -> Vec<Option<u32>> {
     )
 }
 
-/// [`sparkline`] from `(bucket start, median first token)` pairs of minutes.
+/// Seconds in one sparkline point.
+const SPARKLINE_SLOT_SECONDS: i64 = 15 * 60;
+
+/// The 15-minute slot (counted from the epoch) that `at` falls in. Points are aligned to the
+/// clock (:00, :15, :30, :45), so a slot that has passed keeps its median for good and the
+/// figure cache holds one number for it instead of its fifteen minutes.
+pub fn sparkline_slot(at: DateTime<Utc>) -> i64 {
+    at.timestamp().div_euclid(SPARKLINE_SLOT_SECONDS)
+}
+
+/// The first second after `slot`.
+pub fn sparkline_slot_end(slot: i64) -> i64 {
+    (slot + 1) * SPARKLINE_SLOT_SECONDS
+}
+
+/// The slot of the sparkline's first (oldest) point at `now`; the last is `now`'s own slot.
+pub fn sparkline_first_slot(now: DateTime<Utc>) -> i64 {
+    sparkline_slot(now) - (SPARKLINE_POINTS as i64 - 1)
+}
+
+/// The lower median of some values (the one a sparkline point shows), `None` for none.
+pub fn lower_median(mut values: Vec<u32>) -> Option<u32> {
+    values.sort_unstable();
+    values.get(values.len().saturating_sub(1) / 2).copied()
+}
+
+/// [`sparkline`] from `(bucket start, median first token)` pairs of minutes started before
+/// `now`.
 pub fn sparkline_of(
     minutes: impl Iterator<Item = (DateTime<Utc>, u32)>,
     now: DateTime<Utc>,
 ) -> Vec<Option<u32>> {
-    let start = now - Duration::hours(24);
-    let slot = Duration::minutes(15);
+    let first = sparkline_first_slot(now);
     let mut slots: Vec<Vec<u32>> = vec![Vec::new(); SPARKLINE_POINTS];
-    for (at, v) in minutes {
-        let index = ((at - start).num_seconds() / slot.num_seconds()) as usize;
-        if let Some(s) = slots.get_mut(index) {
+    for (at, v) in minutes.filter(|(at, _)| *at < now) {
+        let index = usize::try_from(sparkline_slot(at) - first).ok();
+        if let Some(s) = index.and_then(|i| slots.get_mut(i)) {
             s.push(v);
         }
     }
-    slots
-        .into_iter()
-        .map(|mut s| {
-            s.sort_unstable();
-            s.get(s.len().saturating_sub(1) / 2).copied()
-        })
-        .collect()
+    slots.into_iter().map(lower_median).collect()
 }
 
-/// One bar per day: the worst state that day (from the state changes), the day's uptime and
-/// latency (from day rollups), and the incidents that touched the model.
+/// One bar per day: the worst state that day and the day's uptime (from the state history,
+/// as [`uptime`] defines it), its probes and latency (from day rollups), and the incidents
+/// that touched the model.
 pub fn day_bars(
-    days: &[Rollup],
-    changes: &[StateChange],
+    days: &[DayFigures],
+    spans: &[uptime::Span],
     incidents: &[Incident],
     model: &str,
     now: DateTime<Utc>,
@@ -476,40 +518,16 @@ pub fn day_bars(
             .map(|d| d.and_utc())
             .unwrap_or(now);
         let end = start + Duration::days(1);
-        let rollup = days.iter().find(|d| d.bucket_start == start);
-        // The state at the start of the day is the `to` of the last change before it.
-        let mut states: Vec<ModelState> = changes
-            .iter()
-            .rfind(|c| c.at < start)
-            .map(|c| vec![c.to])
-            .unwrap_or_default();
-        states.extend(
-            changes
-                .iter()
-                .filter(|c| c.at >= start && c.at < end)
-                .map(|c| c.to),
-        );
-        let worst = states
-            .iter()
-            .copied()
-            .filter(|s| s.severity().is_some())
-            .max_by_key(|s| s.severity())
-            .unwrap_or(if rollup.is_some() {
-                ModelState::Operational
-            } else {
-                ModelState::Unknown
-            });
-        let (probes, fails, ok) = rollup
-            .map(|r| (r.probes, failures(r), r.count(Outcome::Ok)))
-            .unwrap_or((0, 0, 0));
+        let rollup = days.iter().find(|d| d.start == start);
+        let (probes, fails) = rollup.map(|r| (r.probes, r.failures)).unwrap_or((0, 0));
         bars.push(DayBar {
             date,
-            worst,
-            uptime: (ok + fails > 0).then(|| ok as f64 / (ok + fails) as f64),
+            worst: uptime::worst(spans, start, end.min(now)),
+            uptime: uptime::uptime(spans, start, end.min(now)),
             probes,
             failures: fails,
-            ttft_p50_ms: rollup.and_then(|r| r.ttft_p50),
-            ttft_p95_ms: rollup.and_then(|r| r.ttft_p95),
+            ttft_p50_ms: rollup.and_then(|r| r.ttft_p50_ms),
+            ttft_p95_ms: rollup.and_then(|r| r.ttft_p95_ms),
             so_far: back == 0,
             incidents: incidents
                 .iter()

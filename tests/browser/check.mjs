@@ -119,8 +119,14 @@ try {
   // state, uptime, incidents and latency).
   const titles = await page.$$eval('.bars i', (bars) => bars.map((b) => b.title));
   if (titles.length !== models.length * 90) fail(`${titles.length} daily bars for ${models.length} models`);
-  const bad = titles.filter((t) => !/^\d{4}-\d{2}-\d{2} · (no data|\S.* · (uptime[^·]*%|uptime: no counted probes) · (no incidents|\d+ incidents? \(#[^)]*\)) · TTFT p50 (—|\S+ m?s), p95 (—|\S+ m?s))$/.test(t));
+  const bad = titles.filter((t) => !/^\d{4}-\d{2}-\d{2} · (no data|\S.* · (uptime[^·]*%|uptime: state not yet known) · (no incidents|\d+ incidents? \(#[^)]*\)) · TTFT p50 (—|\S+ m?s), p95 (—|\S+ m?s))$/.test(t));
   if (bad.length > 0) fail(`${bad.length} bars without a proper tooltip, e.g. "${bad[0]}"`);
+  // Dates in the reader's zone are unambiguous: the month in letters, a 24-hour clock, the
+  // zone named (never "12/04/2026, 04:37 AM").
+  const times = await page.$$eval('time[datetime*="T"]', (ts) => ts.map((t) => t.textContent));
+  if (times.length === 0) fail('no <time> on the front page');
+  const vague = times.filter((t) => !/^[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{2}:\d{2} \S+/.test(t) && !/^\d{2}:\d{2} \S+/.test(t));
+  if (vague.length > 0) fail(`dates without a spelled-out month or zone: ${vague.slice(0, 3).join(' | ')}`);
   await page.screenshot({ path: path.join(outDir, 'status-light.png'), fullPage: true });
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.screenshot({ path: path.join(outDir, 'status-dark.png'), fullPage: true });

@@ -20,6 +20,7 @@ mod email_subscription;
 mod feeds_badges;
 mod helpers;
 mod http_limits;
+mod incident_memory;
 mod maintenance_public;
 mod metrics;
 mod notify_crash;

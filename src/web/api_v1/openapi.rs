@@ -293,7 +293,7 @@ fn model_summary_properties() -> Vec<(&'static str, Value)> {
             "uptime_90d",
             nullable(
                 "number",
-                "Successful share of counted probes over 90 days (0–1).",
+                "Share of the last 90 days the model was up, weighted by state as Statuspage does: major outage counts fully as down, partial outage at 30%, degraded performance and maintenance not at all; time in `unknown` is left out (0–1).",
             ),
         ),
         (

@@ -31,6 +31,8 @@ pub struct IncidentView {
     pub status: String,
     pub status_class: String,
     pub impact: String,
+    /// The state class whose colour the impact takes (see [`impact_class`]).
+    pub impact_class: &'static str,
     pub provider: String,
     pub created: TimeView,
     pub resolved: Option<TimeView>,
@@ -61,6 +63,7 @@ impl IncidentView {
             status: status_label(&i.status),
             status_class: class_word(&i.status),
             impact: impact_label(&i.impact),
+            impact_class: impact_class(&i.impact),
             provider,
             created: time(i.created_at),
             resolved: i.resolved_at.map(time),
@@ -198,6 +201,19 @@ pub fn render_history(snapshot: &PublicSnapshot) -> String {
 pub(super) fn render_failed(e: &askama::Error) -> String {
     tracing::warn!(error = %e, "rendering a status page failed");
     "The status page could not be rendered.".to_string()
+}
+
+/// The state whose colour an impact takes, so the banner (coloured by the worst state) and
+/// an incident card (coloured by its impact) never disagree: Statuspage's impacts follow
+/// its component states (`minor` is degraded performance, `major` a partial outage,
+/// `critical` a major outage).
+pub fn impact_class(impact: &str) -> &'static str {
+    match impact {
+        "minor" => "degraded_performance",
+        "major" => "partial_outage",
+        "critical" => "major_outage",
+        _ => "operational",
+    }
 }
 
 #[cfg(test)]

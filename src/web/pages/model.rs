@@ -8,7 +8,10 @@ use super::chart::{self, LineChart, Metric};
 use super::incident::render_failed;
 use super::index::fallback_link;
 use super::svg::{self, DayBars};
-use super::{ms_text, pct, state_view, time, Layout, ModelLink, StateView, TimeView};
+use super::{
+    impact_label, incident_href, ms_text, pct, state_view, status_label, time, Layout, ModelLink,
+    StateView, TimeView,
+};
 use crate::vocabulary::evidence::ms;
 use crate::vocabulary::Evidence;
 use crate::vocabulary::Outcome;
@@ -48,6 +51,16 @@ pub struct ChangeRow {
     pub reasons: Vec<String>,
 }
 
+/// An incident that names the model: open ones, then those of the last 30 days.
+#[derive(Debug, Clone)]
+pub struct IncidentLink {
+    pub href: String,
+    pub title: String,
+    pub status: String,
+    pub impact: String,
+    pub open: bool,
+}
+
 /// A term and its value in the evidence list.
 #[derive(Debug, Clone)]
 pub struct Fact {
@@ -70,6 +83,7 @@ pub struct ModelPage {
     pub since: TimeView,
     pub reason: String,
     pub reasons: Vec<String>,
+    pub incidents: Vec<IncidentLink>,
     pub ttft_now: String,
     pub last_probe: Option<TimeView>,
     pub uptime: String,
@@ -107,6 +121,7 @@ pub fn render(snapshot: &PublicSnapshot, m: &ModelView) -> String {
         since: time(m.since),
         reason: m.reason.clone(),
         reasons: m.reasons.clone(),
+        incidents: incident_links(snapshot, m),
         ttft_now: ms_text(m.ttft_now_ms),
         last_probe: m.last_probe_at.map(time),
         uptime: m.uptime_90d.map(pct).unwrap_or_else(|| "no data".into()),
@@ -129,6 +144,30 @@ pub fn render(snapshot: &PublicSnapshot, m: &ModelView) -> String {
         evidence: m.evidence.as_ref().map(facts).unwrap_or_default(),
     };
     page.render().unwrap_or_else(|e| render_failed(&e))
+}
+
+/// The incidents that named the model at any update, open ones first, then those resolved in
+/// the last 30 days, newest first.
+fn incident_links(snapshot: &PublicSnapshot, m: &ModelView) -> Vec<IncidentLink> {
+    let month_ago = snapshot.generated_at - Duration::days(30);
+    let mut links: Vec<IncidentLink> = snapshot
+        .incidents
+        .iter()
+        .filter(|i| {
+            i.affected.contains(&m.id) || i.updates.iter().any(|u| u.affected.contains(&m.id))
+        })
+        .filter(|i| i.resolved_at.is_none_or(|r| r >= month_ago))
+        .map(|i| IncidentLink {
+            href: incident_href(i.id),
+            title: i.title.clone(),
+            status: status_label(&i.status),
+            impact: impact_label(&i.impact),
+            open: i.resolved_at.is_none(),
+        })
+        .collect();
+    // Stable: within each group the snapshot's order (newest first) is kept.
+    links.sort_by_key(|l| !l.open);
+    links
 }
 
 /// The ranges a reader picks between (tabs by CSS `:target`, see `model.html`): the last
@@ -157,6 +196,7 @@ fn charts(snapshot: &PublicSnapshot, m: &ModelView) -> Vec<ChartGroup> {
                 _ => (&m.chart_30d, Duration::days(30), Duration::hours(1)),
             };
             let period = heading.to_lowercase();
+            // `line_chart` fits the time axis to the data that exists within the period.
             let chart =
                 |metric| chart::line_chart(points, metric, &period, end - span, end, bucket);
             ChartGroup {

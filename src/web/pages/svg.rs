@@ -267,7 +267,7 @@ pub fn day_tooltip(d: &DayBar) -> String {
     let so_far = if d.so_far { " so far" } else { "" };
     parts.push(match d.uptime {
         Some(u) => format!("uptime{so_far} {}", pct(u)),
-        None => "uptime: no counted probes".into(),
+        None => "uptime: state not yet known".into(),
     });
     parts.push(match d.incidents.len() {
         0 => "no incidents".into(),

@@ -564,3 +564,51 @@ fn a_model_page_with_a_month_of_figures_stays_light() {
     assert!(html.matches("<rect class=\"tip\"").count() <= 8 * 31);
     assert!(html.len() <= 200 * 1024, "{} bytes", html.len());
 }
+
+/// The model page links the incidents that name it, open ones marked as such; a model no
+/// incident names has no such list.
+#[test]
+fn the_model_page_links_the_incident_affecting_it() {
+    let mut old = incident("Anthropic: Claude Opus 4.8 (major outage)", "Older.");
+    old.id = 3;
+    old.status = "resolved".into();
+    old.resolved_at = Some(now() - Duration::days(2));
+    let out = render_all(&snapshot(vec![
+        incident("Anthropic: Claude Opus 4.8 (partial outage)", "Looking."),
+        old,
+    ]));
+    let opus = page(&out, "/models/anthropic/claude-opus-4-8");
+    let open = opus
+        .find(r#"<strong>Open incident:</strong> <a href="/incidents/7">"#)
+        .unwrap_or_else(|| panic!("no link to the open incident: {opus}"));
+    let resolved = opus
+        .find(r#"<a href="/incidents/3">"#)
+        .expect("the recent resolved one is linked too");
+    assert!(open < resolved, "open incidents first");
+    let sonnet = page(&out, "/models/anthropic/claude-sonnet-4-5");
+    assert!(!sonnet.contains("model-incidents"), "{sonnet}");
+}
+
+/// The banner and the incident card use one colour scale: a major-impact incident of a
+/// partial outage is coloured as a partial outage, like the banner beside it.
+#[test]
+fn the_incident_card_takes_the_colour_of_the_state_its_impact_matches() {
+    let out = render_all(&snapshot(vec![incident("Opus impaired", "Looking.")]));
+    let index = page(&out, "/");
+    assert!(
+        index.contains(r#"class="banner state-partial_outage""#),
+        "{index}"
+    );
+    assert!(
+        index
+            .contains(r#"<article class="incident incident-investigating impact-partial_outage">"#),
+        "{index}"
+    );
+    let history = page(&out, "/history");
+    assert!(history.contains("impact-partial_outage"), "{history}");
+    let page_of_it = page(&out, "/incidents/7");
+    assert!(
+        page_of_it.contains(r#"<span class="impact impact-partial_outage">Major impact</span>"#),
+        "{page_of_it}"
+    );
+}
