@@ -149,14 +149,15 @@ pub fn axis_label(v: f64) -> String {
 }
 
 /// Where a chart of the period `[start, end]` starts: at the first point when the data
-/// begins well after `start` (a new deployment), with at least [`MIN_SPAN_MINUTES`] of axis.
-/// Data missing from only the first tenth of the period keeps the whole period: the oldest
+/// begins well after `start` (a new deployment), with at least [`MIN_SPAN_MINUTES`] and five
+/// buckets of axis (an hourly chart's single hour is not stretched across it). Data missing from only the first tenth of the period keeps the whole period: the oldest
 /// hour rollup always starts a little after a week ago, and an axis that moved every minute
 /// for a model probed for 23 hours would read worse than a short gap.
 pub fn fitted_start(
     points: &[LatencyPoint],
     start: DateTime<Utc>,
     end: DateTime<Utc>,
+    bucket: Duration,
 ) -> DateTime<Utc> {
     let first = points
         .iter()
@@ -165,7 +166,7 @@ pub fn fitted_start(
         .min();
     match first {
         Some(first) if first - start > (end - start) / 10 => first
-            .min(end - Duration::minutes(MIN_SPAN_MINUTES))
+            .min(end - Duration::minutes(MIN_SPAN_MINUTES).max(bucket * 5))
             .max(start),
         _ => start,
     }
@@ -211,7 +212,7 @@ pub fn line_chart(
     let (left, right) = (MARGIN_LEFT, CHART_W as f64 - MARGIN_RIGHT);
     let (top, bottom) = (MARGIN_TOP, CHART_H as f64 - MARGIN_BOTTOM);
     let period_start = start;
-    let start = fitted_start(points, start, end);
+    let start = fitted_start(points, start, end, bucket);
     let points: Vec<&LatencyPoint> = points
         .iter()
         .filter(|p| p.at >= start && p.at <= end)
@@ -271,6 +272,7 @@ pub fn line_chart(
         .collect();
     // A shortened axis says where it starts, in place of the round ticks it would overlap.
     let shortened = start > period_start;
+    let first = points.first().map_or(start, |p| p.at);
     let note = shortened.then(|| {
         let minutes = (end - start).num_minutes();
         let held = if minutes < 120 {
@@ -279,12 +281,12 @@ pub fn line_chart(
             format!("{} hours", minutes / 60)
         };
         format!(
-            "Data from {} UTC only: the axis spans the {held} that have figures",
-            start.format("%m-%d %H:%M")
+            "No figures before {} UTC: the axis covers only the last {held}",
+            first.format("%m-%d %H:%M")
         )
     });
     if shortened {
-        x_ticks.retain(|t| t.pos > left + 60.0);
+        x_ticks.retain(|t| t.pos > left + 75.0);
         x_ticks.insert(
             0,
             Tick {
@@ -299,7 +301,7 @@ pub fn line_chart(
     let p95_max = values.iter().filter_map(|v| v.1).max();
     let empty = p50_max.is_none() && p95_max.is_none();
     let since = if shortened {
-        format!(" (data from {} UTC)", start.format("%H:%M"))
+        format!(" (data from {} UTC)", first.format("%H:%M"))
     } else {
         String::new()
     };
@@ -503,6 +505,16 @@ mod tests {
             Duration::minutes(1),
         );
         assert_eq!(c.x_ticks[0].label, "from 11:55");
+        // An hourly chart keeps five hours of axis for a deployment's first hour.
+        let hour = [point(first - Duration::minutes(55), 600, 900)];
+        let week = end - Duration::days(7);
+        let c = line_chart(&hour, Metric::Ttft, "x", week, end, Duration::hours(1));
+        assert_eq!(c.x_ticks[0].label, "from 07:00");
+        assert!(
+            c.note.as_deref().unwrap_or_default().contains("11:00 UTC"),
+            "{:?}",
+            c.note
+        );
         // A full period is not shortened and says nothing of it.
         let old = [point(end - Duration::hours(23), 600, 900), pts[4].clone()];
         let c = line_chart(

@@ -525,7 +525,7 @@ fn the_model_page_offers_four_ranges_with_tooltips() {
     let day = panel("24h");
     assert!(day.contains("p95 up to 4.2 s"), "{day}");
     assert!(day.contains(">5.0 s</text>"), "{day}");
-    assert!(day.contains("Data from 06-01 11:05 UTC only"), "{day}");
+    assert!(day.contains("No figures before 06-01 11:05 UTC"), "{day}");
     assert!(day.contains("<rect class=\"tip\""), "{day}");
     assert!(day.contains("1 failure"), "{day}");
     // Days without any data stay empty and say so.
