@@ -7,7 +7,10 @@
 // - the page, /subscribe or /admin/login scrolls sideways on a 360-pixel-wide phone, or a
 //   form's checkbox sits apart from its label;
 // - a daily uptime bar of the front page has no tooltip (static/bars.js builds them);
-// - a date shown in the reader's zone is ambiguous (no spelled-out month or no zone).
+// - a date shown in the reader's zone is ambiguous (no spelled-out month or no zone);
+// - a model page's latency chart has an axis that stops below a value its tooltips list, or
+//   draws the demo's first minutes as a sliver rather than across the chart, or its range
+//   tabs do not switch the chart shown.
 // It saves screenshots next to the build output (target/browser/).
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -40,6 +43,47 @@ try {
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
   page.on('response', (r) => { if (r.status() >= 400) consoleErrors.push(`${r.status()} for ${r.url()}`); });
+
+  // The model page's charts, once the demo has a few minutes of minute rollups (the line
+  // spans more than half the chart as soon as its data covers most of the shortest axis).
+  const modelRoute = `/models/${models[0]}`;
+  const chartState = async () => {
+    await page.goto(base + modelRoute, { waitUntil: 'load' });
+    return page.$eval('#chart-24h figure.chart svg', (svg) => {
+      const toMs = (t) => {
+        const m = /^([\d.]+) (ms|s)$/.exec(t.trim());
+        return m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : NaN;
+      };
+      const yLabels = [...svg.querySelectorAll('text.tick[dominant-baseline]')].map((t) => toMs(t.textContent));
+      const titles = [...svg.querySelectorAll('rect.tip > title')].map((t) => t.textContent);
+      const values = titles.flatMap((t) => [...t.matchAll(/([\d.]+) (ms|s)\b/g)].map((m) => toMs(`${m[1]} ${m[2]}`)));
+      const axis = [...svg.querySelectorAll('line.axis')].find((l) => l.getAttribute('y1') === l.getAttribute('y2'));
+      const xs = [...svg.querySelectorAll('polyline.line')].flatMap((l) => l.getAttribute('points').trim().split(/\s+/).map((p) => Number(p.split(',')[0])));
+      return {
+        top: Math.max(...yLabels),
+        highest: values.length ? Math.max(...values) : null,
+        titles: titles.length,
+        plotWidth: axis ? Number(axis.getAttribute('x2')) - Number(axis.getAttribute('x1')) : 0,
+        lineWidth: xs.length ? Math.max(...xs) - Math.min(...xs) : 0,
+        visible: svg.getBoundingClientRect().width > 0,
+      };
+    });
+  };
+  let chart = await chartState();
+  for (let waited = 0; chart.lineWidth <= chart.plotWidth / 2 && waited < 420; waited += 10) {
+    await new Promise((r) => setTimeout(r, 10_000));
+    chart = await chartState();
+  }
+  console.log(`model page chart: ${JSON.stringify(chart)}`);
+  if (!chart.visible) fail(`${modelRoute}: the 24-hour chart is not shown by default`);
+  if (chart.titles === 0 || chart.highest === null) fail(`${modelRoute}: the chart has no tooltips with figures`);
+  else if (!(chart.top >= chart.highest)) fail(`${modelRoute}: the chart's axis stops at ${chart.top} ms below ${chart.highest} ms listed in its tooltips`);
+  if (!(chart.lineWidth > chart.plotWidth / 2)) fail(`${modelRoute}: the line spans ${chart.lineWidth} of the chart's ${chart.plotWidth} units`);
+  // The range tabs work without scripts: following "7 d" shows the week and hides the day.
+  await page.click('#chart-24h .range-tabs a[href="#chart-7d"]');
+  const shown = await page.evaluate(() => ['1h', '24h', '7d', '30d'].filter((id) => document.getElementById(`chart-${id}`).getBoundingClientRect().height > 0));
+  if (shown.join() !== '7d') fail(`${modelRoute}#chart-7d shows the ranges ${shown.join()}`);
+  await page.screenshot({ path: path.join(outDir, 'model-light.png'), fullPage: true });
 
   // axe-core is injected as an inline script, which the pages' Content-Security-Policy
   // forbids (as it should); it runs in a second context that bypasses the policy, while

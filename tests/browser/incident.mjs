@@ -78,7 +78,7 @@ try {
   })));
   if (charts.length < 3) fail(`${charts.length} charts on the model page`);
   for (const c of charts) {
-    const m = /p50 up to (.+), p95 up to (.+)$/.exec(c.label ?? '');
+    const m = /p50 up to ([^,;]+), p95 up to ([^,;]+)/.exec(c.label ?? '');
     if (!m) continue;
     const highest = Math.max(...[m[1], m[2]].map(toMs).filter((v) => !isNaN(v)));
     const top = c.ticks.reduce((a, b) => (b.y < a.y ? b : a));

@@ -1,12 +1,22 @@
 //! Latency charts as plain data: p50 and p95 polylines, value and time axes with round
-//! ticks. The model page's template draws them (see `chart` in `public/macros.html`).
+//! ticks, and hover columns with each stretch's exact figures ([`super::chart_tips`]). The
+//! model page's template draws them (see `chart` in `public/macros.html`).
+//!
+//! The value axis always reaches past the highest plotted value (p95 included), so nothing
+//! is clipped; the time axis covers the period, or only what exists of it (at least
+//! [`MIN_SPAN_MINUTES`]) for a model probed for less than the period, so a new deployment's
+//! data spans the chart instead of being squeezed against its right edge.
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::chart_tips::{tips, Tip};
 use super::ms_text;
 use super::svg::{round1, segments};
-use crate::vocabulary::evidence::ms;
 use crate::web::snapshot::LatencyPoint;
+
+/// The shortest time axis: a deployment probed for a minute gets a few minutes of axis
+/// (ticks a minute apart), not one bucket stretched across the whole width.
+pub const MIN_SPAN_MINUTES: i64 = 5;
 
 /// A tick on an axis: position in SVG units and its text.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,7 +29,11 @@ pub struct Tick {
 }
 
 /// Steps for time axes, smallest first.
-const TIME_STEPS: [i64; 11] = [
+const TIME_STEPS: [i64; 15] = [
+    60,
+    120,
+    300,
+    600,
     900,
     1800,
     3600,
@@ -68,19 +82,6 @@ fn anchor(pos: f64, left: f64, right: f64) -> &'static str {
     }
 }
 
-/// A point drawn with its exact figures as a tooltip.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Mark {
-    pub x: f64,
-    pub y: f64,
-    /// "14:05 · p50 700 ms · p95 1.2 s · 30 probes, 2 failed".
-    pub title: String,
-}
-
-/// Charts with at most this many points mark every point; longer ones mark the highest p95
-/// and the latest point, so the page stays light while its key values are exact.
-const MARK_EVERY_POINT_UP_TO: usize = 60;
-
 /// A latency chart with p50 and p95 lines.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineChart {
@@ -95,9 +96,11 @@ pub struct LineChart {
     pub p95: Vec<String>,
     pub y_ticks: Vec<Tick>,
     pub x_ticks: Vec<Tick>,
-    /// Points with their exact values (see [`MARK_EVERY_POINT_UP_TO`]).
-    pub marks: Vec<Mark>,
+    /// Hover columns with the exact figures of their stretch of time, as `<title>`s.
+    pub tips: Vec<Tip>,
     pub label: String,
+    /// Set when the data covers less than the period and the axis starts where it begins.
+    pub note: Option<String>,
     pub empty: bool,
 }
 
@@ -134,6 +137,41 @@ pub fn tick_intervals(max: f64) -> u32 {
     }
 }
 
+/// An axis value in words, as [`crate::vocabulary::evidence::ms`] writes latencies (whole
+/// milliseconds below a second, else seconds with one decimal), without its `u32` limit:
+/// the axis of a huge value still reads true.
+pub fn axis_label(v: f64) -> String {
+    if v < 1000.0 {
+        format!("{} ms", v.round())
+    } else {
+        format!("{:.1} s", v / 1000.0)
+    }
+}
+
+/// Where a chart of the period `[start, end]` starts: at the first point when the data
+/// begins well after `start` (a new deployment), with at least [`MIN_SPAN_MINUTES`] and five
+/// buckets of axis (an hourly chart's single hour is not stretched across it). Data missing from only the first tenth of the period keeps the whole period: the oldest
+/// hour rollup always starts a little after a week ago, and an axis that moved every minute
+/// for a model probed for 23 hours would read worse than a short gap.
+pub fn fitted_start(
+    points: &[LatencyPoint],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    bucket: Duration,
+) -> DateTime<Utc> {
+    let first = points
+        .iter()
+        .map(|p| p.at)
+        .filter(|at| *at >= start && *at <= end)
+        .min();
+    match first {
+        Some(first) if first - start > (end - start) / 10 => first
+            .min(end - Duration::minutes(MIN_SPAN_MINUTES).max(bucket * 5))
+            .max(start),
+        _ => start,
+    }
+}
+
 /// A point's p50 and p95.
 type Pair = (Option<u32>, Option<u32>);
 
@@ -145,7 +183,7 @@ pub enum Metric {
 }
 
 impl Metric {
-    fn pick(self, p: &LatencyPoint) -> Pair {
+    pub(super) fn pick(self, p: &LatencyPoint) -> Pair {
         match self {
             Metric::Ttft => (p.ttft_p50_ms, p.ttft_p95_ms),
             Metric::Total => (p.total_p50_ms, p.total_p95_ms),
@@ -160,23 +198,9 @@ impl Metric {
     }
 }
 
-/// The start of a chart's time axis: the period's start or, when the data begins later (a new
-/// deployment, a model added today), one bucket before the first point, so the data spans
-/// the chart instead of a sliver at its right edge. At least ten buckets are shown.
-pub fn fitted_start(
-    points: &[LatencyPoint],
-    period_start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    bucket: Duration,
-) -> DateTime<Utc> {
-    match points.iter().map(|p| p.at).min() {
-        None => period_start,
-        Some(first) => (first - bucket).min(end - bucket * 10).max(period_start),
-    }
-}
-
-/// Lays out one chart over `[start, end]`. Points further apart than two buckets are not
-/// joined: the gap is missing data, not a straight trend.
+/// Lays out one chart of the period `[start, end]` (shortened to what exists, see
+/// [`fitted_start`]); points outside it are left out. Points further apart than two buckets
+/// are not joined: the gap is missing data, not a straight trend.
 pub fn line_chart(
     points: &[LatencyPoint],
     metric: Metric,
@@ -187,6 +211,12 @@ pub fn line_chart(
 ) -> LineChart {
     let (left, right) = (MARGIN_LEFT, CHART_W as f64 - MARGIN_RIGHT);
     let (top, bottom) = (MARGIN_TOP, CHART_H as f64 - MARGIN_BOTTOM);
+    let period_start = start;
+    let start = fitted_start(points, start, end, bucket);
+    let points: Vec<&LatencyPoint> = points
+        .iter()
+        .filter(|p| p.at >= start && p.at <= end)
+        .collect();
     let span = (end - start).num_seconds().max(1) as f64;
     let values: Vec<Pair> = points.iter().map(|p| metric.pick(p)).collect();
     let max_raw = values
@@ -225,11 +255,11 @@ pub fn line_chart(
             Tick {
                 pos: round1(y_of(v)),
                 anchor: "end",
-                label: ms(v.round() as u32),
+                label: axis_label(v),
             }
         })
         .collect();
-    let x_ticks = time_ticks(start, end)
+    let mut x_ticks: Vec<Tick> = time_ticks(start, end)
         .into_iter()
         .map(|(at, label)| {
             let pos = round1(x_of(at));
@@ -240,48 +270,53 @@ pub fn line_chart(
             }
         })
         .collect();
-    let mark_at = |i: usize| {
-        let p = &points[i];
-        let (p50, p95) = values[i];
-        let y = p95.or(p50)?;
-        let fmt = if bucket >= Duration::hours(1) {
-            "%m-%d %H:%M"
+    // A shortened axis says where it starts, in place of the round ticks it would overlap.
+    let shortened = start > period_start;
+    let first = points.first().map_or(start, |p| p.at);
+    let note = shortened.then(|| {
+        let minutes = (end - start).num_minutes();
+        let held = if minutes < 120 {
+            format!("{minutes} minutes")
         } else {
-            "%H:%M"
+            format!("{} hours", minutes / 60)
         };
-        Some(Mark {
-            x: round1(x_of(p.at)),
-            y: round1(y_of(f64::from(y))),
-            title: format!(
-                "{} · p50 {} · p95 {} · {} probes, {} failed",
-                p.at.format(fmt),
-                ms_text(p50),
-                ms_text(p95),
-                p.probes,
-                p.failures
-            ),
-        })
-    };
-    let marked: Vec<usize> = if points.len() <= MARK_EVERY_POINT_UP_TO {
-        (0..points.len()).collect()
-    } else {
-        let highest = (0..points.len()).max_by_key(|i| values[*i].1.or(values[*i].0));
-        let mut m: Vec<usize> = highest.into_iter().chain([points.len() - 1]).collect();
-        m.dedup();
-        m
-    };
-    let marks = marked.into_iter().filter_map(mark_at).collect();
+        format!(
+            "No figures before {} UTC: the axis covers only the last {held}",
+            first.format("%m-%d %H:%M")
+        )
+    });
+    if shortened {
+        x_ticks.retain(|t| t.pos > left + 75.0);
+        x_ticks.insert(
+            0,
+            Tick {
+                pos: left,
+                anchor: "start",
+                label: format!("from {}", start.format("%H:%M")),
+            },
+        );
+    }
+    let tips = tips(&points, metric, start, end, bucket, &x_of);
     let p50_max = values.iter().filter_map(|v| v.0).max();
     let p95_max = values.iter().filter_map(|v| v.1).max();
     let empty = p50_max.is_none() && p95_max.is_none();
+    let since = if shortened {
+        format!(" (data from {} UTC)", first.format("%H:%M"))
+    } else {
+        String::new()
+    };
     let label = if empty {
         format!("{}, {period}: no data", metric.title())
     } else {
+        let latest = values.iter().rev().find(|v| v.0.is_some() || v.1.is_some());
         format!(
-            "{}, {period}: p50 up to {}, p95 up to {}",
+            "{}, {period}{since}: p50 up to {}, p95 up to {}; latest p50 {}, p95 {}; axis up to {}",
             metric.title(),
             ms_text(p50_max),
-            ms_text(p95_max)
+            ms_text(p95_max),
+            ms_text(latest.and_then(|v| v.0)),
+            ms_text(latest.and_then(|v| v.1)),
+            axis_label(y_max)
         )
     };
     LineChart {
@@ -295,8 +330,9 @@ pub fn line_chart(
         p95,
         y_ticks,
         x_ticks,
-        marks,
+        tips,
         label,
+        note,
         empty,
     }
 }
@@ -305,131 +341,6 @@ pub fn line_chart(
 mod tests {
     use super::*;
     use chrono::TimeZone;
-
-    /// The x coordinates of every vertex of a chart's p50 lines.
-    fn xs(chart: &LineChart) -> Vec<f64> {
-        chart
-            .p50
-            .iter()
-            .flat_map(|l| {
-                l.split(' ')
-                    .map(|xy| xy.split(',').next().unwrap().parse().unwrap())
-            })
-            .collect()
-    }
-
-    /// Five minutes of data on the 24-hour chart span most of its width, not a sliver at
-    /// its right edge; the axis still starts at the period's start once a day exists.
-    #[test]
-    fn the_time_axis_fits_the_data_that_exists() {
-        let end = Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap();
-        let minute = Duration::minutes(1);
-        let points: Vec<LatencyPoint> =
-            (1..=5).map(|m| point(end - minute * m, 700, 800)).collect();
-        let mut sorted = points.clone();
-        sorted.reverse();
-        let start = fitted_start(&sorted, end - Duration::hours(24), end, minute);
-        assert_eq!(start, end - Duration::minutes(10));
-        let chart = line_chart(&sorted, Metric::Ttft, "last 24 hours", start, end, minute);
-        let xs = xs(&chart);
-        let (min, max) = xs
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(*x), b.max(*x)));
-        assert!(
-            max - min > (chart.right - chart.left) / 3.0,
-            "{xs:?} in {}..{}",
-            chart.left,
-            chart.right
-        );
-        // Before: the whole day, so five minutes were 0.3% of the width.
-        let day = line_chart(
-            &sorted,
-            Metric::Ttft,
-            "last 24 hours",
-            end - Duration::hours(24),
-            end,
-            minute,
-        );
-        let xs = super::tests::xs(&day);
-        let spread = xs.iter().cloned().fold(f64::MIN, f64::max)
-            - xs.iter().cloned().fold(f64::MAX, f64::min);
-        assert!(spread < 2.0, "{spread}");
-        let long: Vec<LatencyPoint> = (0..30)
-            .map(|h| point(end - Duration::hours(30 - h), 700, 800))
-            .collect();
-        assert_eq!(
-            fitted_start(&long, end - Duration::hours(24), end, minute),
-            end - Duration::hours(24)
-        );
-        assert_eq!(
-            fitted_start(&[], end - Duration::hours(24), end, minute),
-            end - Duration::hours(24)
-        );
-    }
-
-    /// Short charts give every point's exact figures as a tooltip; long ones the highest
-    /// and the latest.
-    #[test]
-    fn points_carry_their_exact_values() {
-        let end = Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap();
-        let minute = Duration::minutes(1);
-        let few = vec![
-            point(end - minute * 3, 900, 1000),
-            point(end - minute * 2, 4200, 4300),
-        ];
-        let chart = line_chart(&few, Metric::Ttft, "x", end - minute * 10, end, minute);
-        let titles: Vec<&str> = chart.marks.iter().map(|m| m.title.as_str()).collect();
-        assert_eq!(
-            titles,
-            [
-                "11:57 · p50 900 ms · p95 1.0 s · 60 probes, 0 failed",
-                "11:58 · p50 4.2 s · p95 4.3 s · 60 probes, 0 failed"
-            ]
-        );
-        let day: Vec<LatencyPoint> = (0..600)
-            .map(|m| {
-                point(
-                    end - minute * (600 - m),
-                    500 + (m % 7) as u32,
-                    if m == 123 { 9000 } else { 800 },
-                )
-            })
-            .collect();
-        let chart = line_chart(
-            &day,
-            Metric::Ttft,
-            "x",
-            end - Duration::hours(24),
-            end,
-            minute,
-        );
-        assert_eq!(chart.marks.len(), 2, "{:?}", chart.marks);
-        assert!(
-            chart.marks[0].title.contains("p95 9.0 s"),
-            "{:?}",
-            chart.marks[0]
-        );
-        assert!(
-            chart.marks[1].title.starts_with("11:59 "),
-            "{:?}",
-            chart.marks[1]
-        );
-    }
-
-    /// The value axis tops above the highest value plotted, p95 included.
-    #[test]
-    fn the_value_axis_tops_above_the_highest_value() {
-        let end = Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap();
-        let minute = Duration::minutes(1);
-        let points = vec![
-            point(end - minute * 3, 900, 1000),
-            point(end - minute * 2, 4200, 4300),
-        ];
-        let chart = line_chart(&points, Metric::Ttft, "x", end - minute * 10, end, minute);
-        let top = chart.y_ticks.last().unwrap();
-        assert_eq!(top.label, "5.0 s", "{:?}", chart.y_ticks);
-        assert!(chart.label.contains("p95 up to 4.3 s"), "{}", chart.label);
-    }
 
     #[test]
     fn time_ticks_fall_on_round_times() {
@@ -507,5 +418,163 @@ mod tests {
         );
         let none = line_chart(&pts, Metric::Total, "test", start, end, Duration::hours(1));
         assert!(none.empty && none.p50.is_empty());
+    }
+
+    /// The highest value the axis labels, in milliseconds.
+    fn axis_top(c: &LineChart) -> f64 {
+        let top = &c.y_ticks.last().expect("ticks").label;
+        match top.strip_suffix(" s") {
+            Some(s) => s.parse::<f64>().unwrap() * 1000.0,
+            None => top.trim_end_matches(" ms").parse().unwrap(),
+        }
+    }
+
+    /// The leftmost and rightmost x of all polylines.
+    fn extent(lines: &[String]) -> (f64, f64) {
+        let xs: Vec<f64> = lines
+            .iter()
+            .flat_map(|l| l.split(' '))
+            .filter_map(|p| p.split(',').next()?.parse().ok())
+            .collect();
+        let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (lo, hi)
+    }
+
+    #[test]
+    fn the_axis_reaches_past_the_highest_value() {
+        let end = Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap();
+        let start = end - Duration::hours(24);
+        // The demo's incident: a 4.2 s first token among sub-second ones.
+        let pts: Vec<LatencyPoint> = (0..120)
+            .map(|m| {
+                let p95 = if m == 60 { 4200 } else { 900 };
+                point(end - Duration::minutes(120 - m), 600, p95)
+            })
+            .collect();
+        let c = line_chart(&pts, Metric::Ttft, "test", start, end, Duration::minutes(1));
+        assert!(axis_top(&c) >= 4200.0, "{:?}", c.y_ticks);
+        assert_eq!(c.y_ticks.last().unwrap().label, "5.0 s");
+        // Nothing is drawn above the plot: the highest point is inside it.
+        let ys: Vec<f64> = c
+            .p95
+            .iter()
+            .flat_map(|l| l.split(' '))
+            .filter_map(|p| p.split(',').nth(1)?.parse().ok())
+            .collect();
+        assert!(ys.iter().all(|y| *y >= c.top && *y <= c.bottom), "{ys:?}");
+        assert!(c.label.contains("p95 up to 4.2 s"), "{}", c.label);
+        assert!(c.label.contains("axis up to 5.0 s"), "{}", c.label);
+        // Every tooltip's figure is within the axis too.
+        assert!(c.tips.iter().any(|t| t.title.contains("p95 up to 4.2 s")));
+    }
+
+    #[test]
+    fn a_new_deployment_spans_the_chart_instead_of_its_right_edge() {
+        let end = Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 30).unwrap();
+        let first = Utc.with_ymd_and_hms(2025, 1, 1, 11, 55, 0).unwrap();
+        // The demo five minutes after start: five minute rollups, in a 24-hour chart.
+        let pts: Vec<LatencyPoint> = (0..5)
+            .map(|m| point(first + Duration::minutes(m), 600, 900))
+            .collect();
+        let c = line_chart(
+            &pts,
+            Metric::Ttft,
+            "last 24 hours",
+            end - Duration::hours(24),
+            end,
+            Duration::minutes(1),
+        );
+        let (lo, hi) = extent(&c.p50);
+        assert_eq!(lo, c.left, "the line starts at the axis");
+        assert!(hi - lo > (c.right - c.left) / 2.0, "{:?}", c.p50);
+        assert_eq!(c.x_ticks[0].label, "from 11:55");
+        assert!(
+            c.note.as_deref().unwrap_or_default().contains("11:55 UTC"),
+            "{:?}",
+            c.note
+        );
+        assert!(c.label.contains("(data from 11:55 UTC)"), "{}", c.label);
+        // One minute of data gets the minimum span, with the point at its time.
+        let c = line_chart(
+            &pts[4..],
+            Metric::Ttft,
+            "x",
+            end - Duration::hours(24),
+            end,
+            Duration::minutes(1),
+        );
+        assert_eq!(c.x_ticks[0].label, "from 11:55");
+        // An hourly chart keeps five hours of axis for a deployment's first hour.
+        let hour = [point(first - Duration::minutes(55), 600, 900)];
+        let week = end - Duration::days(7);
+        let c = line_chart(&hour, Metric::Ttft, "x", week, end, Duration::hours(1));
+        assert_eq!(c.x_ticks[0].label, "from 07:00");
+        assert!(
+            c.note.as_deref().unwrap_or_default().contains("11:00 UTC"),
+            "{:?}",
+            c.note
+        );
+        // A full period is not shortened and says nothing of it.
+        let old = [point(end - Duration::hours(23), 600, 900), pts[4].clone()];
+        let c = line_chart(
+            &old,
+            Metric::Ttft,
+            "x",
+            end - Duration::hours(24),
+            end,
+            Duration::minutes(1),
+        );
+        assert_eq!(c.note, None);
+        // Its first point, alone, is a tick half a unit either side of an hour in.
+        assert_eq!(extent(&c.p50).0, 48.0 + 264.0 / 24.0 - 0.5);
+    }
+
+    #[test]
+    fn gaps_are_gaps_in_a_minute_chart() {
+        let end = Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap();
+        let pts: Vec<LatencyPoint> = [50, 49, 48, 20, 19]
+            .into_iter()
+            .map(|m| point(end - Duration::minutes(m), 600, 900))
+            .collect();
+        let c = line_chart(
+            &pts,
+            Metric::Ttft,
+            "x",
+            end - Duration::hours(1),
+            end,
+            Duration::minutes(1),
+        );
+        assert_eq!(c.p50.len(), 2, "{:?}", c.p50);
+        assert_eq!(
+            c.tips.len(),
+            3,
+            "one column per stretch with data: {:?}",
+            c.tips
+        );
+    }
+
+    #[test]
+    fn nothing_panics_on_odd_data() {
+        let end = Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap();
+        let start = end - Duration::days(30);
+        let huge = point(end - Duration::minutes(1), u32::MAX, u32::MAX);
+        let late = point(end + Duration::hours(1), 1, 1);
+        for pts in [
+            vec![],
+            vec![huge.clone()],
+            vec![huge.clone(), late],
+            vec![huge.clone(), huge],
+        ] {
+            for bucket in [Duration::minutes(1), Duration::hours(1)] {
+                let c = line_chart(&pts, Metric::Ttft, "x", start, end, bucket);
+                if !c.empty {
+                    assert!(axis_top(&c) >= f64::from(u32::MAX), "{:?}", c.y_ticks);
+                }
+                assert!(c.tips.len() <= 31);
+            }
+        }
+        let c = line_chart(&[], Metric::Ttft, "x", end, end, Duration::minutes(1));
+        assert!(c.empty && c.note.is_none());
     }
 }

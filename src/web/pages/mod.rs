@@ -8,9 +8,10 @@
 //! - [`index`]: `/` and `/index.html`; [`provider`]: `/providers/{id}`;
 //!   [`model`]: `/models/{provider}/{model}`;
 //! - [`incident`]: `/incidents/{id}` and `/history`; [`subscribe`]: `/subscribe`;
-//! - [`svg`] and [`chart`]: SVG geometry as plain data; the stylesheet and the time-zone script are served from here.
+//! - [`svg`], [`chart`] and [`chart_tips`]: SVG geometry as plain data; the stylesheet and the time-zone script are served from here.
 
 pub mod chart;
+pub mod chart_tips;
 pub mod incident;
 pub mod index;
 pub mod model;

@@ -1,5 +1,5 @@
-//! A model's page `/models/{provider}/{model}`: latency charts over three periods, errors by
-//! class, state history, and the reasons and evidence behind the current decision.
+//! A model's page `/models/{provider}/{model}`: latency charts over four ranges (tabs), errors
+//! by class, state history, and the reasons and evidence behind the current decision.
 
 use askama::Template;
 use chrono::Duration;
@@ -20,8 +20,12 @@ use crate::web::snapshot::{LatencyPoint, ModelView, PublicSnapshot, HISTORY_DAYS
 /// The two charts of one period.
 #[derive(Debug, Clone)]
 pub struct ChartGroup {
-    /// Used in element ids (`chart-24h`).
+    /// Used in element ids (`chart-24h`), the tabs' link targets.
     pub id: &'static str,
+    /// The tab's text ("24 h").
+    pub tab: &'static str,
+    /// Shown while the address targets no range.
+    pub default: bool,
     pub heading: &'static str,
     pub ttft: LineChart,
     pub total: LineChart,
@@ -166,60 +170,39 @@ fn incident_links(snapshot: &PublicSnapshot, m: &ModelView) -> Vec<IncidentLink>
     links
 }
 
+/// The ranges a reader picks between (tabs by CSS `:target`, see `model.html`): the last
+/// hour and day from minute rollups, the week and month from hour rollups. The page opens
+/// on [`DEFAULT_RANGE`].
+const RANGES: [(&str, &str, &str); 4] = [
+    ("1h", "1 h", "Last hour"),
+    ("24h", "24 h", "Last 24 hours"),
+    ("7d", "7 d", "Last 7 days"),
+    ("30d", "30 d", "Last 30 days"),
+];
+
+/// The range shown when the page's address names none.
+const DEFAULT_RANGE: &str = "24h";
+
 fn charts(snapshot: &PublicSnapshot, m: &ModelView) -> Vec<ChartGroup> {
     let end = snapshot.generated_at;
-    let last_hour: Vec<LatencyPoint> = m
-        .chart_24h
-        .iter()
-        .filter(|p| p.at >= end - Duration::hours(1))
-        .cloned()
-        .collect();
-    let periods: [(
-        &'static str,
-        &'static str,
-        &[LatencyPoint],
-        Duration,
-        Duration,
-    ); 4] = [
-        (
-            "1h",
-            "Last hour",
-            &last_hour,
-            Duration::hours(1),
-            Duration::minutes(1),
-        ),
-        (
-            "24h",
-            "Last 24 hours",
-            &m.chart_24h,
-            Duration::hours(24),
-            Duration::minutes(1),
-        ),
-        (
-            "7d",
-            "Last 7 days",
-            &m.chart_7d,
-            Duration::days(7),
-            Duration::hours(1),
-        ),
-        (
-            "30d",
-            "Last 30 days",
-            &m.chart_30d,
-            Duration::days(30),
-            Duration::hours(1),
-        ),
-    ];
-    periods
+    RANGES
         .into_iter()
-        .map(|(id, heading, points, span, bucket)| {
+        .map(|(id, tab, heading)| {
+            let (points, span, bucket): (&[LatencyPoint], _, _) = match id {
+                // The last hour's minutes are the tail of the day's.
+                "1h" => (&m.chart_24h, Duration::hours(1), Duration::minutes(1)),
+                "24h" => (&m.chart_24h, Duration::hours(24), Duration::minutes(1)),
+                "7d" => (&m.chart_7d, Duration::days(7), Duration::hours(1)),
+                _ => (&m.chart_30d, Duration::days(30), Duration::hours(1)),
+            };
             let period = heading.to_lowercase();
-            // The axis fits the data that exists (a new deployment's first minutes span
-            // the chart), within the period.
-            let start = chart::fitted_start(points, end - span, end, bucket);
-            let chart = |metric| chart::line_chart(points, metric, &period, start, end, bucket);
+            // `line_chart` fits the time axis to the data that exists within the period.
+            let chart =
+                |metric| chart::line_chart(points, metric, &period, end - span, end, bucket);
             ChartGroup {
                 id,
+                tab,
+                default: id == DEFAULT_RANGE,
                 heading,
                 ttft: chart(Metric::Ttft),
                 total: chart(Metric::Total),

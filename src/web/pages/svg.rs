@@ -62,15 +62,29 @@ pub struct Sparkline {
 /// of whole units lets every coordinate be a short integer: a day's line is about half the
 /// bytes it was with one-decimal coordinates in a 96×24 box, at the same 1% precision.
 pub const SPARK_H: u32 = 100;
-/// The fewest 15-minute medians drawn as a line: an hour's worth. Fewer, across a day's
-/// width, would be a dot at the right edge that reads as a glitch rather than a trend.
-pub const SPARK_MIN_POINTS: usize = 4;
+/// The fewest 15-minute medians drawn as a line: two make a line, fewer would be a dot.
+pub const SPARK_MIN_POINTS: usize = 2;
+/// Minutes a sparkline value stands for (see `snapshot::sparkline`).
+const SLOT_MINUTES: usize = 15;
 
-/// Scales values into a box one unit wide a value and `SPARK_H` high: zero at the bottom,
-/// the day's maximum at the top (with a unit of margin so the stroke is not clipped). With fewer than
-/// [`SPARK_MIN_POINTS`] values it draws nothing and says so.
+/// Scales values into a box one unit wide a value and `SPARK_H` high. The box starts at the
+/// first value there is, so a model probed for an hour shows that hour across the row rather
+/// than a dot at its right edge; the label says how long the line covers. The value scale
+/// is fitted to the row's own values (with a unit of margin so the stroke is not clipped),
+/// though never to less than a fifth of its highest value, so noise of a few milliseconds
+/// does not look like a swing. With fewer than [`SPARK_MIN_POINTS`] values it draws nothing
+/// and says so.
 pub fn sparkline(values: &[Option<u32>]) -> Sparkline {
     let present: Vec<u32> = values.iter().flatten().copied().collect();
+    let first = values.iter().position(Option::is_some).unwrap_or(0);
+    let covered = values.len().saturating_sub(first) * SLOT_MINUTES;
+    let over = if first == 0 || covered >= 24 * 60 {
+        "the last 24 hours".to_string()
+    } else if covered < 120 {
+        format!("the last {covered} minutes")
+    } else {
+        format!("the last {} hours", covered / 60)
+    };
     if present.len() < SPARK_MIN_POINTS {
         let (note, words) = if present.is_empty() {
             ("No data yet", "no data")
@@ -85,16 +99,21 @@ pub fn sparkline(values: &[Option<u32>]) -> Sparkline {
             note: Some(note),
         };
     }
-    let max = present.iter().copied().max().unwrap_or(0).max(1) as f64;
-    let width = values.len().max(2) as u32 - 1;
+    let hi = present.iter().copied().max().unwrap_or(0) as f64;
+    let lo = present.iter().copied().min().unwrap_or(0) as f64;
+    let lo = lo.min(hi - (hi / 5.0).max(1.0));
     let h = SPARK_H as f64;
-    let floats: Vec<Option<f64>> = values.iter().map(|v| v.map(f64::from)).collect();
+    let floats: Vec<Option<f64>> = values[first..].iter().map(|v| v.map(f64::from)).collect();
+    let width = floats.len().max(2) as u32 - 1;
     let lines = segments(&floats, |i, v| {
-        (i as f64, (h - 1.0 - v / max * (h - 2.0)).round())
+        (
+            i as f64,
+            (h - 1.0 - (v - lo) / (hi - lo) * (h - 2.0)).round(),
+        )
     });
     let label = match (present.iter().min(), present.iter().max(), present.last()) {
         (Some(lo), Some(hi), Some(last)) => format!(
-            "Time to first token over the last 24 hours: between {} and {}, latest {}",
+            "Time to first token over {over}: between {} and {}, latest {}",
             ms(*lo),
             ms(*hi),
             ms(*last)
@@ -286,19 +305,36 @@ mod tests {
     #[test]
     fn sparkline_scales_into_its_box() {
         let s = sparkline(&[Some(0), Some(500), Some(1000), Some(500), None]);
-        // Zero sits at the bottom (minus the stroke margin), the maximum at the top.
+        // The lowest value sits at the bottom (minus the stroke margin), the highest at the top.
         assert_eq!(s.lines, vec!["0,99 1,50 2,1 3,50".to_string()]);
         assert_eq!((s.width, s.height), (4, 100));
         assert!(s.label.contains("between 0 ms and 1.0 s"), "{}", s.label);
         assert_eq!(s.note, None);
+        // The scale fits the row's values, down to a fifth of its highest.
+        let s = sparkline(&[Some(800), Some(1000), Some(900)]);
+        assert_eq!(s.lines, vec!["0,99 1,1 2,50".to_string()]);
+        let flat = sparkline(&[Some(700), Some(700)]);
+        assert_eq!(flat.lines, vec!["0,1 1,1".to_string()]);
         let none = sparkline(&[None; 4]);
         assert!(none.label.ends_with("no data"));
         assert_eq!(none.note, Some("No data yet"));
-        // Too few points for a line: nothing drawn, and the label says why.
-        let few = sparkline(&[None, None, Some(700), Some(900)]);
-        assert!(few.lines.is_empty());
-        assert_eq!(few.note, Some("Not enough data yet"));
-        assert!(few.label.ends_with("not enough data yet"), "{}", few.label);
+        // One point cannot make a line: nothing drawn, and the label says why.
+        let one = sparkline(&[None, None, None, Some(900)]);
+        assert!(one.lines.is_empty());
+        assert_eq!(one.note, Some("Not enough data yet"));
+        assert!(one.label.ends_with("not enough data yet"), "{}", one.label);
+        // Two points at the end of the day span the row, and the label says over how long.
+        let two = sparkline(&[None, None, Some(700), Some(900)]);
+        assert_eq!(two.lines, vec!["0,99 1,1".to_string()]);
+        assert_eq!(two.width, 1);
+        assert!(
+            two.label
+                .starts_with("Time to first token over the last 30 minutes: between 700 ms"),
+            "{}",
+            two.label
+        );
+        let huge = sparkline(&[Some(u32::MAX), Some(0), Some(u32::MAX)]);
+        assert_eq!(huge.lines, vec!["0,1 1,99 2,1".to_string()]);
     }
 
     #[test]

@@ -320,14 +320,14 @@ fn row<'a>(index: &'a str, name: &str) -> &'a str {
 }
 
 #[test]
-fn a_sparkline_with_few_points_says_so_instead_of_drawing_a_dot() {
+fn a_sparkline_draws_what_there_is_and_says_so_below_two_points() {
     let mut s = snapshot(Vec::new());
     let mut few = vec![None; crate::web::snapshot::SPARKLINE_POINTS];
-    // A model probed for the last half hour: two 15-minute medians at the right edge.
+    // A model probed for the last half hour: two 15-minute medians, drawn across the row.
     let n = few.len();
     few[n - 2] = Some(700);
     few[n - 1] = Some(900);
-    s.providers[0].models[0].sparkline = few;
+    s.providers[0].models[0].sparkline = few.clone();
     let mut day: Vec<Option<u32>> = (0..crate::web::snapshot::SPARKLINE_POINTS)
         .map(|i| Some(600 + i as u32))
         .collect();
@@ -337,16 +337,24 @@ fn a_sparkline_with_few_points_says_so_instead_of_drawing_a_dot() {
     let index = page(&out, "/");
 
     let opus = row(index, "Claude Opus 4.8");
-    assert!(!opus.contains("<polyline"), "no dot for two points: {opus}");
-    assert!(opus.contains("Not enough data yet"), "{opus}");
+    assert!(opus.contains("viewBox=\"0 0 1 100\""), "{opus}");
+    assert!(opus.contains("<polyline points=\"0,99 1,1\">"), "{opus}");
     assert!(
-        opus.contains("Time to first token over the last 24 hours: not enough data yet"),
+        opus.contains("Time to first token over the last 30 minutes: between 700 ms and 900 ms"),
         "{opus}"
     );
     // A day of figures is drawn as before: lines, broken where a slot has no median.
     let sonnet = row(index, "Claude Sonnet 4.5");
     assert_eq!(sonnet.matches("<polyline").count(), 2, "{sonnet}");
     assert!(!sonnet.contains("Not enough data yet"));
+
+    // A single median is no line: the row says so in words.
+    few[n - 2] = None;
+    s.providers[0].models[0].sparkline = few;
+    let out = render(&s);
+    let opus = row(page(&out, "/"), "Claude Opus 4.8");
+    assert!(!opus.contains("<polyline"), "no dot for one point: {opus}");
+    assert!(opus.contains("Not enough data yet"), "{opus}");
 }
 
 /// A model with a full history: 90 days of figures (one incident a fortnight) and a day of
@@ -473,6 +481,88 @@ fn model_paths_list_what_the_model_renderers_produce() {
         let shared = render(&s);
         assert!(shared.iter().all(|r| !listed.contains(&r.path)));
     }
+}
+
+/// The model page offers the last hour, day, week and month as tabs (CSS `:target`, no
+/// script), opens on the day, and each range draws its own data with exact figures.
+#[test]
+fn the_model_page_offers_four_ranges_with_tooltips() {
+    use crate::web::snapshot::LatencyPoint;
+    let mut s = snapshot(Vec::new());
+    let m = &mut s.providers[0].models[1];
+    // Three hours of minutes, the incident's 4.2 s first token two hours ago.
+    m.chart_24h = (1..=180)
+        .map(|k| LatencyPoint {
+            at: now() - Duration::minutes(k),
+            probes: 2,
+            failures: u32::from(k == 120),
+            ttft_p50_ms: Some(600),
+            ttft_p95_ms: Some(if k == 120 { 4200 } else { 900 }),
+            total_p50_ms: Some(1500),
+            total_p95_ms: Some(2500),
+        })
+        .rev()
+        .collect();
+    let m = s.providers[0].models[1].clone();
+    let html = super::model::render(&s, &m);
+    for id in ["1h", "24h", "7d", "30d"] {
+        assert_eq!(
+            html.matches(&format!("href=\"#chart-{id}\"")).count(),
+            4,
+            "every panel carries the four tabs"
+        );
+        assert!(html.contains(&format!("id=\"chart-{id}\"")), "{id}");
+    }
+    assert!(html.contains("<section class=\"range range-default\" id=\"chart-24h\""));
+    assert!(html.contains("<a href=\"#chart-1h\" aria-current=\"true\">1 h</a>"));
+    let panel = |id: &str| {
+        let from = html.find(&format!("id=\"chart-{id}\"")).unwrap();
+        let to = html[from..].find("</section>").unwrap();
+        &html[from..from + to]
+    };
+    // The last hour holds none of the incident; the day does, and its axis reaches it.
+    assert!(!panel("1h").contains("4.2 s"), "{}", panel("1h"));
+    let day = panel("24h");
+    assert!(day.contains("p95 up to 4.2 s"), "{day}");
+    assert!(day.contains(">5.0 s</text>"), "{day}");
+    assert!(day.contains("No figures before 06-01 11:05 UTC"), "{day}");
+    assert!(day.contains("<rect class=\"tip\""), "{day}");
+    assert!(day.contains("1 failure"), "{day}");
+    // Days without any data stay empty and say so.
+    assert!(panel("7d").contains("No data for this period"));
+}
+
+/// A model with a month of figures (a day of minutes, a month of hours): the page carries
+/// four ranges of two charts, each with at most 30 tooltips, and stays under 200 KB (about
+/// 159 KB, most of it the day's minute lines; 46 KB gzipped).
+#[test]
+fn a_model_page_with_a_month_of_figures_stays_light() {
+    use crate::web::snapshot::LatencyPoint;
+    let point = |at, k: u32| LatencyPoint {
+        at,
+        probes: 2,
+        failures: u32::from(k % 97 == 0),
+        ttft_p50_ms: Some(600 + k * 37 % 400),
+        ttft_p95_ms: Some(1100 + k * 53 % 900),
+        total_p50_ms: Some(1500 + k * 41 % 600),
+        total_p95_ms: Some(2500 + k * 59 % 1200),
+    };
+    let mut s = snapshot(Vec::new());
+    let m = &mut s.providers[0].models[1];
+    m.chart_24h = (1..=1440)
+        .rev()
+        .map(|k| point(now() - Duration::minutes(k), k as u32))
+        .collect();
+    m.chart_30d = (1..=720)
+        .rev()
+        .map(|k| point(now() - Duration::hours(k), k as u32))
+        .collect();
+    m.chart_7d = m.chart_30d[720 - 168..].to_vec();
+    let m = s.providers[0].models[1].clone();
+    let html = super::model::render(&s, &m);
+    assert_eq!(html.matches("<figure class=\"chart\">").count(), 8);
+    assert!(html.matches("<rect class=\"tip\"").count() <= 8 * 31);
+    assert!(html.len() <= 200 * 1024, "{} bytes", html.len());
 }
 
 /// The model page links the incidents that name it, open ones marked as such; a model no
