@@ -28,8 +28,8 @@ pub struct Tick {
     pub label: String,
 }
 
-/// Steps for time axes, smallest first.
-const TIME_STEPS: [i64; 15] = [
+/// Steps for time axes, smallest first (also the hover columns' lengths, `chart_tips`).
+pub(super) const TIME_STEPS: [i64; 15] = [
     60,
     120,
     300,

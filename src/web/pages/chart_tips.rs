@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::chart::Metric;
+use super::chart::{Metric, TIME_STEPS};
 use super::svg::round1;
 use crate::vocabulary::evidence::ms;
 use crate::web::snapshot::LatencyPoint;
@@ -18,21 +18,9 @@ use crate::web::snapshot::LatencyPoint;
 /// each at 360 px), few enough to keep the model page light.
 pub const MAX_TIPS: i64 = 30;
 
-/// Column lengths in seconds, smallest first: round, so tooltips read "14:00–15:00".
-const WIDTHS: [i64; 12] = [
-    60,
-    120,
-    300,
-    600,
-    900,
-    1800,
-    3600,
-    2 * 3600,
-    3 * 3600,
-    6 * 3600,
-    12 * 3600,
-    86400,
-];
+/// The longest column: a day. Column lengths are the time axis's round steps up to it
+/// ([`TIME_STEPS`]), so tooltips read "14:00–15:00" like the ticks.
+const LONGEST: i64 = 86400;
 
 /// One hover column: its left edge and width in SVG units, and its tooltip.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,10 +41,11 @@ pub fn tips(
     x_of: &dyn Fn(DateTime<Utc>) -> f64,
 ) -> Vec<Tip> {
     let span = (end - start).num_seconds().max(1);
-    let width = WIDTHS
+    let width = TIME_STEPS
         .into_iter()
+        .take_while(|w| *w <= LONGEST)
         .find(|w| *w >= bucket.num_seconds() && span / w <= MAX_TIPS)
-        .unwrap_or(WIDTHS[WIDTHS.len() - 1].max(span / MAX_TIPS + 1));
+        .unwrap_or(LONGEST.max(span / MAX_TIPS + 1));
     // Columns are aligned to whole widths since the epoch, like the axis ticks.
     let column = |at: DateTime<Utc>| at.timestamp().div_euclid(width);
     let mut out = Vec::new();
