@@ -175,17 +175,10 @@ impl Store {
         model_key: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<StoredResult>, StoreError> {
-        let sql = format!(
-            "{SELECT_COLUMNS} WHERE model_key = ? AND started_at >= ? \
-             ORDER BY started_at ASC, id ASC"
-        );
-        let rows: Vec<ResultRow> = sqlx::query_as(&sql)
-            .bind(model_key)
-            .bind(since.timestamp_millis())
-            .fetch_all(&self.pool)
+        self.read_view()
+            .await?
+            .results_between(model_key, since, DateTime::<Utc>::MAX_UTC)
             .await
-            .context(|| format!("reading results of {model_key} since {since}"))?;
-        rows.into_iter().map(ResultRow::into_stored).collect()
     }
 
     /// A model's newest `limit` results, newest first.
