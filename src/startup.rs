@@ -153,7 +153,10 @@ impl Application {
             renderers(),
         );
         engine.on_public_change(publisher.trigger());
-        let evaluator = evaluate::engine::spawn(engine, clock, stored, stop_rx.clone());
+        let (intake, traffic) =
+            crate::web::traffic::Intake::new(store.clone(), clock, Arc::clone(&metrics), &config);
+        let evaluator =
+            evaluate::engine::spawn(engine, clock, stored, Some(traffic), stop_rx.clone());
         info!(models = config.model_count(), listen = %local_addr, config = %config.path.display(), "modelwatch running");
 
         // The first site is published before the server answers, so no request sees an empty one.
@@ -194,6 +197,7 @@ impl Application {
             metrics,
             republish,
             announced,
+            intake,
             clock,
         });
         let mut server_stop = stop_rx.clone();

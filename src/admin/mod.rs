@@ -23,7 +23,10 @@ use serde::Serialize;
 
 use crate::store::StoreError;
 
-/// What an API token (or a session) may do. Ordered: each scope includes the ones below.
+/// What an API token (or a session) may do. `read`, `operate` and `admin` are ordered: each
+/// includes the ones before it. `ingest` stands apart: it writes observations of the
+/// application's traffic and nothing else, so a key copied into every application server
+/// opens nothing of the admin surface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
@@ -33,16 +36,19 @@ pub enum Scope {
     Operate,
     /// Manage access: tokens, sessions, users.
     Admin,
+    /// Write observations (`POST /api/v1/observations`, `POST /v1/traces`), nothing else.
+    Ingest,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::Read, Scope::Operate, Scope::Admin];
+    pub const ALL: [Scope; 4] = [Scope::Read, Scope::Operate, Scope::Admin, Scope::Ingest];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Read => "read",
             Scope::Operate => "operate",
             Scope::Admin => "admin",
+            Scope::Ingest => "ingest",
         }
     }
 
@@ -52,7 +58,10 @@ impl Scope {
 
     /// Whether a caller holding `self` may do what needs `needed`.
     pub fn allows(self, needed: Scope) -> bool {
-        self >= needed
+        match (self, needed) {
+            (Scope::Ingest, _) | (_, Scope::Ingest) => self == needed,
+            _ => self >= needed,
+        }
     }
 }
 

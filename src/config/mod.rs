@@ -18,6 +18,7 @@ mod paging;
 mod policy;
 mod raw;
 mod simulation;
+mod traffic;
 mod unknown_key;
 
 use std::collections::HashSet;
@@ -37,6 +38,7 @@ pub use notify::{EmailTransport, NotifyConfig, SmtpTls};
 pub use paging::{PagerDutyChannel, PagingConfig, PagingWebhook, PAGERDUTY_EVENTS_URL};
 use raw::{RawFault, RawModel, RawProvider, RawSimulation};
 pub use simulation::{FaultWindow, SimulationConfig};
+pub use traffic::TrafficConfig;
 
 use crate::evaluate::Policy;
 use crate::vocabulary::Outcome;
@@ -62,7 +64,7 @@ impl fmt::Debug for Secret {
 }
 
 /// The protocol a provider speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ProviderKind {
     Anthropic,
     OpenAi,
@@ -285,6 +287,7 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub notify: NotifyConfig,
     pub paging: PagingConfig,
+    pub traffic: TrafficConfig,
     pub providers: Vec<Arc<ProviderConfig>>,
 }
 
@@ -510,10 +513,20 @@ impl Validator<'_> {
             });
         }
         self.check_fallbacks(&declared);
+        let (traffic, problems) = traffic::parse(&raw.traffic, &|key| declared.contains(key));
+        for message in problems {
+            // Each message names its key (`traffic.max_batch`); the table has no span.
+            self.problems.push(ConfigProblem {
+                line: 0,
+                column: 0,
+                message,
+            });
+        }
         Config {
             path: path.to_path_buf(),
             notify,
             paging,
+            traffic,
             server: ServerConfig {
                 listen,
                 public_url,

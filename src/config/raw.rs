@@ -19,6 +19,9 @@ pub struct RawConfig {
     pub evaluator: Option<Spanned<RawPolicy>>,
     pub notify: Option<Spanned<RawNotify>>,
     pub paging: Option<Spanned<RawPaging>>,
+    /// Not `Spanned`: toml cannot span a table that holds a sub-table (`[traffic.names]`).
+    #[serde(default)]
+    pub traffic: super::traffic::RawTraffic,
     #[serde(default)]
     pub providers: Vec<RawProvider>,
 }

@@ -89,6 +89,34 @@ impl Detector {
         }
     }
 
+    /// A detector of one source of the application's traffic: the error tests only (requests
+    /// differ in size, so their latency is shown but not judged) and no window of samples.
+    pub fn for_traffic(policy: &Policy) -> Self {
+        Detector {
+            recent: VecDeque::new(),
+            ..Detector::new(&Policy {
+                window_probes: 0,
+                ..policy.clone()
+            })
+        }
+    }
+
+    /// Folds in one request of the application's traffic (or, while its source is silent, a
+    /// probe standing in for it): only whether it failed at the provider counts.
+    pub fn observe_request(&mut self, failed: bool, at: DateTime<Utc>, policy: &Policy) {
+        self.misconfigured_run = 0;
+        self.counted = self.counted.saturating_add(1);
+        self.observe_errors(failed, at, policy);
+    }
+
+    /// Good observations in a row that would end the worst held error level now (`None`
+    /// when none is held).
+    pub fn good_needed(&self, policy: &Policy) -> Option<u32> {
+        let i = self.errors.iter().rposition(|a| a.held)?;
+        let a = &self.errors[i];
+        Some(a.good_needed(self.healthy, policy.levels()[i].1, policy.bounds()))
+    }
+
     /// Folds in one result. `count_faults` is false while our own network is suspected
     /// (every other provider failing to connect too): a `connect` failure then proves nothing
     /// about this model.
@@ -544,6 +572,7 @@ impl Detector {
             healthy_error_rate: (self.healthy * 10_000.0).round() / 10_000.0,
             tests,
             extra_probes: extra,
+            traffic: None,
         }
     }
 }

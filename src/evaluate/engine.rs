@@ -31,9 +31,10 @@ use super::budget::ExtraBudget;
 use super::detector::Detector;
 use super::incidents::{self, ModelView, OpenIncident};
 use super::overrides::{self as ops, ActiveOverride, Window, WindowStatus, WindowStep};
+use super::traffic::{self, TrafficVerdict, TrafficView};
 use super::Policy;
 use crate::clock::Clock;
-use crate::config::{resolve_fallback, Config};
+use crate::config::{resolve_fallback, Config, TrafficConfig};
 use crate::probe::Trigger;
 use crate::schedule::requests::ProbeRequests;
 use crate::store::evaluations::{StateChange, StoredModelState};
@@ -43,8 +44,8 @@ use crate::store::overrides::OpsWrite;
 use crate::store::results::Sample;
 use crate::store::round::Round;
 use crate::store::{Store, StoreError};
-use crate::vocabulary::Outcome;
 use crate::vocabulary::{EventBody, ModelState, Tracker};
+use crate::vocabulary::{Observation, Outcome};
 use announce::{About, Decision};
 pub use routing::{ProviderRollup, Route, RoutingTable};
 
@@ -68,6 +69,10 @@ struct Watched {
     interval: Duration,
     policy: Policy,
     detector: Detector,
+    /// The application's own requests, per source, and the stricter policy they are
+    /// judged by (see [`traffic`]).
+    traffic: TrafficView,
+    traffic_policy: Policy,
     budget: ExtraBudget,
     /// Its extra-probe budget per hour.
     per_hour: u32,
@@ -87,6 +92,9 @@ struct Watched {
     pending: bool,
     /// When its latest judged probe started (extra probes are spaced from it).
     last_probe_at: Option<DateTime<Utc>>,
+    /// What the committed decision said of the traffic (see [`TrafficVerdict::signature`]):
+    /// a change is written at once, like a new headline.
+    traffic_said: String,
 }
 
 /// Summary of one pass, for logs and tests.
@@ -116,6 +124,7 @@ struct Decided {
     reasons: Vec<String>,
     /// Written because the state changed (else only a refresh of reasons and evidence).
     changed: bool,
+    traffic_said: String,
 }
 
 pub struct Engine {
@@ -138,6 +147,7 @@ pub struct Engine {
     public_change: Option<Arc<Notify>>,
     /// Where extra probes are asked for (the scheduler watches it).
     requests: ProbeRequests,
+    traffic_config: TrafficConfig,
 }
 
 impl Engine {
@@ -176,6 +186,8 @@ impl Engine {
                         .collect(),
                     interval,
                     detector: Detector::new(&m.policy),
+                    traffic: TrafficView::default(),
+                    traffic_policy: traffic::traffic_policy(&m.policy, &config.traffic),
                     budget: ExtraBudget::new(per_hour, now - REBUILD_LOOKBACK),
                     per_hour,
                     state: saved.map_or(ModelState::Unknown, |s| s.tracker.state),
@@ -189,6 +201,7 @@ impl Engine {
                     last_connect: None,
                     pending: false,
                     last_probe_at: None,
+                    traffic_said: String::new(),
                     policy: m.policy.clone(),
                     key,
                 }
@@ -236,6 +249,7 @@ impl Engine {
             announced: None,
             public_change: None,
             requests,
+            traffic_config: config.traffic.clone(),
         };
         engine.publish(now);
         Ok(engine)
@@ -268,20 +282,74 @@ impl Engine {
         // SREs change incidents by hand (resolve one, say): read the open ones afresh.
         self.open = self.store.open_incidents().await?.into_iter().collect();
         let ops = self.read_ops(now).await?;
-        self.pass(now, ops, true).await
+        let summary = self.pass(now, ops, true, Vec::new()).await?;
+        self.store_traffic_minutes(now).await;
+        Ok(summary)
+    }
+
+    /// Folds in batches of the application's traffic, then decides the models they touched
+    /// at once (a hard-down model is disabled by the first batch that shows it).
+    pub async fn ingest_traffic(
+        &mut self,
+        batches: &[Vec<Observation>],
+        now: DateTime<Utc>,
+    ) -> Result<RoundSummary, StoreError> {
+        let mut judged = Vec::new();
+        for o in batches.iter().flatten() {
+            let Some(&i) = self.index.get(&o.model_key) else {
+                continue;
+            };
+            let m = &mut self.models[i];
+            if ops::covering(&self.windows, &m.key, now).is_some() {
+                // Down on purpose: nothing it does in its window is evidence.
+                continue;
+            }
+            m.traffic.observe(o, &m.traffic_policy, now);
+            m.dirty = true;
+            judged.push(i);
+        }
+        judged.sort_unstable();
+        judged.dedup();
+        let ops = self.ops_as_committed();
+        self.pass(now, ops, false, judged).await
+    }
+
+    /// Writes each model's traffic minutes that are over. A failed write is logged and its
+    /// minutes dropped: they are figures for pages, not evidence (the evidence was judged
+    /// as it arrived).
+    async fn store_traffic_minutes(&mut self, now: DateTime<Utc>) {
+        let mut rows = Vec::new();
+        for m in &mut self.models {
+            if !m.traffic.is_empty() {
+                m.traffic
+                    .take_minutes(&m.key, &m.traffic_policy, now, &mut rows);
+            }
+        }
+        if rows.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.add_traffic_minutes(&rows).await {
+            error!(error = %e, rows = rows.len(), "storing traffic minutes failed");
+        }
     }
 
     /// The pass after the writer stored results: judges them, and touches the database again
     /// only if something changed.
     pub async fn ingest(&mut self, now: DateTime<Utc>) -> Result<RoundSummary, StoreError> {
-        let ops = Ops {
+        let ops = self.ops_as_committed();
+        self.pass(now, ops, false, Vec::new()).await
+    }
+
+    /// Overrides and windows as of the last committed pass (passes between ticks do not
+    /// read them again).
+    fn ops_as_committed(&self) -> Ops {
+        Ops {
             overrides: self.overrides.clone(),
             windows: self.windows.clone(),
             writes: Vec::new(),
             events: Vec::new(),
             touched: HashSet::new(),
-        };
-        self.pass(now, ops, false).await
+        }
     }
 
     async fn pass(
@@ -289,8 +357,14 @@ impl Engine {
         now: DateTime<Utc>,
         ops: Ops,
         tick: bool,
+        traffic_judged: Vec<usize>,
     ) -> Result<RoundSummary, StoreError> {
-        let (judged, evaluated, network_down) = self.judge_new_results(&ops, now).await?;
+        let (mut judged, evaluated, network_down) = self.judge_new_results(&ops, now).await?;
+        if !traffic_judged.is_empty() {
+            judged.extend(traffic_judged);
+            judged.sort_unstable();
+            judged.dedup();
+        }
         let decided = self.decide(&ops, &judged, network_down, tick, now);
         let after: HashMap<usize, (ModelState, bool)> = decided
             .iter()
@@ -367,7 +441,13 @@ impl Engine {
     fn record(&self, decided: &[Decided], now: DateTime<Utc>, round: &mut Round) {
         for d in decided {
             let m = &self.models[d.index];
-            let evidence = m.detector.evidence(&m.policy, m.budget.last_hour(now));
+            let mut evidence = m.detector.evidence(&m.policy, m.budget.last_hour(now));
+            if !m.traffic.is_empty() {
+                let (_, _, verdict) = m.judged(&self.traffic_config, now);
+                evidence.traffic =
+                    m.traffic
+                        .evidence(&verdict, &m.traffic_policy, &self.traffic_config, now);
+            }
             if d.changed {
                 round.changes.push(StateChange {
                     model_key: m.key.clone(),
@@ -494,6 +574,15 @@ impl Engine {
                     .filter(|(p, _)| **p != m.provider_id)
                     .all(|(_, failing)| *failing);
             m.detector.observe(sample, &m.policy, !others_failing);
+            if !m.traffic.is_empty() {
+                m.traffic.observe_probe(
+                    sample,
+                    !others_failing,
+                    &m.traffic_policy,
+                    &self.traffic_config,
+                    now,
+                );
+            }
             m.last_probe_at = Some(m.last_probe_at.map_or(sample.at, |t| t.max(sample.at)));
             judged.push(*i);
         }
@@ -540,6 +629,8 @@ impl Engine {
                     .enumerate()
                     .filter(|(_, m)| {
                         m.pending
+                            // Traffic goes quiet or stale with no new input at all.
+                            || !m.traffic.is_empty()
                             || ops.touched.contains(&m.key)
                             || (m.dirty && m.written_at + REFRESH_EVERY <= now)
                             || (ops::covering(&ops.windows, &m.key, now).is_some()
@@ -551,9 +642,16 @@ impl Engine {
         candidates.sort_unstable();
         candidates.dedup();
         let mut out = Vec::new();
+        let traffic_config = &self.traffic_config;
         for i in candidates {
             let window = ops::covering(&ops.windows, &self.models[i].key, now).cloned();
             let m = &mut self.models[i];
+            let (judged_state, traffic_reasons, verdict) = m.judged(traffic_config, now);
+            let traffic_said = if m.traffic.is_empty() {
+                String::new()
+            } else {
+                verdict.signature()
+            };
             if window.is_some() && m.state != ModelState::UnderMaintenance {
                 m.detector.reset();
             }
@@ -563,7 +661,7 @@ impl Engine {
             } else if forced_unknown {
                 ModelState::Unknown
             } else {
-                m.detector.state(&m.policy)
+                judged_state
             };
             // Unknown means "no evidence": the routing decision stays what it was.
             let enabled = if state == ModelState::Unknown {
@@ -572,6 +670,10 @@ impl Engine {
                 !m.policy.disables(state)
             };
             let mut reasons = m.detector.reasons(&m.policy);
+            if window.is_none() && !forced_unknown && !traffic_reasons.is_empty() {
+                // Whichever stream decided leads; the probes' own reasons follow.
+                reasons.splice(0..0, traffic_reasons);
+            }
             if let Some(w) = &window {
                 reasons.insert(0, format!("maintenance: {}", w.title));
             } else if forced_unknown {
@@ -585,7 +687,14 @@ impl Engine {
                 reasons.first().map(|r| headline_kind(r)) != Some(headline_kind(&m.headline));
             // Refreshes are batched into the once-a-second pass: one transaction for all.
             let refresh = tick && m.dirty && m.written_at + REFRESH_EVERY <= now;
-            if changed || headline_moved || refresh || m.pending || ops.touched.contains(&m.key) {
+            let traffic_moved = traffic_said != m.traffic_said;
+            if changed
+                || headline_moved
+                || traffic_moved
+                || refresh
+                || m.pending
+                || ops.touched.contains(&m.key)
+            {
                 m.pending = true;
                 out.push(Decided {
                     index: i,
@@ -593,6 +702,7 @@ impl Engine {
                     enabled,
                     reasons,
                     changed,
+                    traffic_said,
                 });
             }
         }
@@ -762,6 +872,7 @@ impl Engine {
             m.state = d.state;
             m.enabled = d.enabled;
             m.headline = headline;
+            m.traffic_said = d.traffic_said.clone();
             m.dirty = false;
             m.pending = false;
             m.written_at = now;
@@ -777,7 +888,19 @@ impl Engine {
         }
         for &i in judged {
             let m = &mut self.models[i];
-            let Some(trigger) = m.detector.wants(&m.policy) else {
+            let routed_away = || {
+                !m.traffic.is_empty()
+                    && m.policy.disables(m.state)
+                    && m.traffic
+                        .verdict(&m.traffic_policy, &self.traffic_config, now)
+                        .routed_away
+            };
+            // Traffic routed away from a disabled model: only probes can show it is back.
+            let Some(trigger) = m
+                .detector
+                .wants(&m.policy)
+                .or_else(|| routed_away().then_some(Trigger::Recovery))
+            else {
                 continue;
             };
             let (confirm, recovery) = m.policy.extra_cadence(m.interval);
@@ -827,6 +950,25 @@ impl Engine {
     }
 }
 
+impl Watched {
+    /// The state both streams support, the traffic's reasons to lead with, and the
+    /// traffic's verdict (see [`traffic::combine`]).
+    fn judged(
+        &self,
+        config: &TrafficConfig,
+        now: DateTime<Utc>,
+    ) -> (ModelState, Vec<String>, TrafficVerdict) {
+        let probe = self.detector.state(&self.policy);
+        let verdict = self.traffic.verdict(&self.traffic_policy, config, now);
+        if self.traffic.is_empty() {
+            return (probe, Vec::new(), verdict);
+        }
+        let needed = self.traffic.probes_needed(&self.traffic_policy);
+        let (state, reasons) = traffic::combine(probe, &verdict, needed);
+        (state, reasons, verdict)
+    }
+}
+
 fn about(m: &Watched) -> About<'_> {
     About {
         key: &m.key,
@@ -842,22 +984,48 @@ fn headline_kind(reason: &str) -> &str {
     reason.split(':').next().unwrap_or(reason)
 }
 
-/// Runs the engine until shutdown: a pass each time the writer has stored results, and one
-/// each second for overrides, maintenance and incidents.
+/// Batches of the application's traffic waiting for the engine: bounded, so a flood of
+/// observations is refused at the door (503) instead of growing memory or delaying probes.
+pub type TrafficReceiver = tokio::sync::mpsc::Receiver<Vec<Observation>>;
+/// Batches folded into one pass at most: the queue drains in passes of this many.
+const TRAFFIC_BATCHES_PER_PASS: usize = 64;
+
+/// Runs the engine until shutdown: a pass each time the writer has stored results, one per
+/// gathering of traffic batches, and one each second for overrides, maintenance and
+/// incidents.
 pub fn spawn(
     mut engine: Engine,
     clock: Clock,
     stored: Arc<Notify>,
+    mut traffic: Option<TrafficReceiver>,
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut batches: Vec<Vec<Observation>> = Vec::new();
         loop {
+            let next_traffic = async {
+                match traffic.as_mut() {
+                    Some(rx) => rx.recv_many(&mut batches, TRAFFIC_BATCHES_PER_PASS).await,
+                    None => std::future::pending().await,
+                }
+            };
             let outcome = tokio::select! {
+                biased;
+                _ = shutdown.changed() => return,
                 _ = tick.tick() => engine.run_once(clock.now()).await,
                 _ = stored.notified() => engine.ingest(clock.now()).await,
-                _ = shutdown.changed() => return,
+                received = next_traffic => {
+                    if received == 0 {
+                        // Every sender is gone (the server stopped): no more traffic.
+                        traffic = None;
+                        continue;
+                    }
+                    let outcome = engine.ingest_traffic(&batches, clock.now()).await;
+                    batches.clear();
+                    outcome
+                }
             };
             if let Err(e) = outcome {
                 // Nothing of a failed pass was committed or published; the models it judged

@@ -10,6 +10,7 @@
 //!   medians), table-tested;
 //! - [`detector`]: one model's tests and the state, reasons and evidence read off them;
 //! - [`policy`]: levels, bounds and the extra-probe budget's settings; [`budget`]: the bucket;
+//! - [`traffic`]: the application's own requests, a second stream judged per source;
 //! - [`incidents`], [`overrides`]: automatic incidents, overrides and maintenance, planned;
 //! - [`engine`]: the IO, a pass per batch of results and one per second.
 
@@ -21,6 +22,7 @@ pub mod overrides;
 pub mod policy;
 pub mod sequential;
 pub mod state;
+pub mod traffic;
 
 pub use detector::Detector;
 pub use policy::Policy;

@@ -64,6 +64,17 @@ impl DeliveryResult {
     }
 }
 
+/// Why observations are refused, as `/metrics` labels them.
+pub const REFUSAL_REASONS: [&str; 7] = [
+    "invalid",
+    "unknown_model",
+    "too_old",
+    "rate_limited",
+    "queue_full",
+    "too_large",
+    "unauthorized",
+];
+
 /// The service's metrics.
 pub struct Metrics {
     clock: Clock,
@@ -80,6 +91,9 @@ pub struct Metrics {
     /// Extra probes (not on the schedule) by model and reason: what adaptive probing costs.
     extra: Family<Counter>,
     deliveries: Family<Counter>,
+    /// Observations of the application's traffic: accepted by model, refused by reason.
+    observations: Family<Counter>,
+    observations_refused: Family<Counter>,
 }
 
 /// One model's probe series, looked up once by its scheduler task; recording is lock-free
@@ -154,7 +168,20 @@ impl Metrics {
                 "Delivery attempts by result: succeeded, failed (will retry), dead (given up).",
                 &["result"],
             ),
+            observations: Family::counter(
+                "modelwatch_observations_accepted_total",
+                "Observations of the application's own traffic accepted, by model and by what reported them (observations API or OTLP).",
+                &["model", "via"],
+            ),
+            observations_refused: Family::counter(
+                "modelwatch_observations_refused_total",
+                "Observations refused, by reason: invalid (a bad row), unknown_model, too_old, rate_limited, queue_full, too_large, unauthorized.",
+                &["reason"],
+            ),
         };
+        for reason in REFUSAL_REASONS {
+            m.observations_refused.with(&[reason]);
+        }
         // Every result is exposed from the start, so `rate()` sees the first increment.
         for r in DeliveryResult::ALL {
             m.deliveries.with(&[r.as_str()]);
@@ -186,6 +213,16 @@ impl Metrics {
         }
     }
 
+    /// Counts `n` observations of `model` accepted through `via` (`api` or `otlp`).
+    pub fn observations_accepted(&self, model: &str, via: &str, n: u64) {
+        self.observations.with(&[model, via]).add(n);
+    }
+
+    /// Counts `n` observations refused for `reason` (one of [`REFUSAL_REASONS`]).
+    pub fn observations_refused(&self, reason: &str, n: u64) {
+        self.observations_refused.with(&[reason]).add(n);
+    }
+
     /// Counts one delivery attempt.
     pub fn delivery(&self, result: DeliveryResult) {
         self.deliveries.with(&[result.as_str()]).inc();
@@ -214,6 +251,8 @@ impl Metrics {
         }
         self.extra.render(e);
         self.deliveries.render(e);
+        self.observations.render(e);
+        self.observations_refused.render(e);
         scrape::render_scheduler(e, &self.scheduler);
         e.single(
             "modelwatch_process_start_time_seconds",

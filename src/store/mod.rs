@@ -9,7 +9,8 @@
 //! - [`retention`]: bounded deletes of old data (never of raw data not yet rolled up);
 //! - [`writer`]: the background tasks that batch writes and run maintenance;
 //! - [`evaluations`], [`incidents`], [`subscriptions`], [`deliveries`]: the evaluator's and
-//!   the notifier's tables.
+//!   the notifier's tables;
+//! - [`traffic`]: the application's traffic, one row per model, source and minute.
 //!
 //! Times are stored as unix milliseconds UTC in `INTEGER` columns.
 
@@ -26,6 +27,7 @@ mod rollup_job;
 pub mod rollups;
 pub mod round;
 pub mod subscriptions;
+pub mod traffic;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

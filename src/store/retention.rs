@@ -25,11 +25,13 @@ pub struct RetentionReport {
     pub minute: u64,
     pub hour: u64,
     pub day: u64,
+    /// Traffic minutes (kept as long as minute rollups).
+    pub traffic: u64,
 }
 
 impl RetentionReport {
     pub fn total(&self) -> u64 {
-        self.raw + self.minute + self.hour + self.day
+        self.raw + self.minute + self.hour + self.day + self.traffic
     }
 }
 
@@ -92,6 +94,11 @@ impl Store {
                 Granularity::Day => report.day = deleted,
             }
         }
+        report.traffic = self
+            .delete_traffic_before(
+                now - chrono::Duration::from_std(retention.minute).unwrap_or_default(),
+            )
+            .await?;
         Ok(report)
     }
 

@@ -45,6 +45,44 @@ pub struct Evidence {
     /// Extra probes sent for this model in the last hour, by reason.
     #[serde(default)]
     pub extra_probes: ExtraProbes,
+    /// The application's own traffic, the second stream of evidence (absent when no
+    /// application reports any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<TrafficEvidence>,
+}
+
+/// The traffic stream behind a decision: every source's figures over the last minute.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrafficEvidence {
+    /// Requests in the last minute, every source and class.
+    pub requests: u32,
+    /// Of those, provider faults (the ones that count against the model).
+    pub failures: u32,
+    /// Caller-side failures (auth, bad request, not found, rate limited): never counted.
+    pub client_side: u32,
+    pub error_rate: f64,
+    pub ttft_p50_ms: Option<u32>,
+    /// Whether traffic decides (busy) or probes do (quiet or routed away).
+    pub busy: bool,
+    /// The state the traffic stream supports, if it has enough evidence.
+    pub state: Option<String>,
+    pub sources: Vec<SourceFigure>,
+}
+
+/// One source's view of a model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceFigure {
+    pub source: String,
+    pub requests: u32,
+    pub failures: u32,
+    pub client_side: u32,
+    pub ttft_p50_ms: Option<u32>,
+    /// The state this source's own tests support (`unknown` before enough requests).
+    pub state: String,
+    /// Nothing heard from it for longer than `traffic.stale_after`.
+    pub stale: bool,
+    /// Its impairment is not announced: no other source sees it.
+    pub alone: bool,
 }
 
 /// One sequential test as people see it.

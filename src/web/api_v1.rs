@@ -19,6 +19,7 @@
 
 pub mod openapi;
 mod openapi_events;
+mod openapi_ingest;
 #[cfg(test)]
 mod openapi_tests;
 mod openapi_write;

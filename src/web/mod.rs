@@ -36,6 +36,7 @@ mod snapshot_tests;
 pub mod statuspage;
 pub mod subscribe_pages;
 pub mod subscriptions;
+pub mod traffic;
 pub mod uptime;
 
 use std::sync::Arc;
@@ -73,6 +74,8 @@ pub struct AppState {
     pub republish: Arc<tokio::sync::Notify>,
     /// Wakes the dispatcher after events were written outside the evaluator.
     pub announced: Arc<tokio::sync::Notify>,
+    /// Where the application's own traffic comes in (observations API, OTLP).
+    pub intake: Arc<traffic::Intake>,
     /// The one clock every layer reads: handlers stamp what they write with the same time
     /// the evaluator and dispatcher see, and tests move it.
     pub clock: Clock,
@@ -167,9 +170,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(Arc::clone(&state.notify))
         .layer(resolve_client.clone())
         .layer(from_fn(subscriptions::private_responses));
+    let (observations, otlp) = traffic::routes(Arc::clone(&state.intake));
     let api = Router::new()
         .route("/api/v1/routing", get(routing))
         .with_state(state.clone())
+        .merge(observations)
         .merge(subscription_api)
         .merge(admin.api.layer(resolve_client.clone()))
         // The read API's bodies are rendered per snapshot and served by the site.
@@ -180,6 +185,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .with_state(state)
         .merge(subscription_pages)
+        .merge(otlp)
         .merge(admin.pages.layer(resolve_client))
         .nest_service(
             "/api/v1",

@@ -260,7 +260,15 @@ pub async fn build(
                 since: route.map(|r| r.since).unwrap_or(now),
                 reason: headline(route, stored, overrides.get(&id)),
                 reasons: stored.map(|s| s.reasons.clone()).unwrap_or_default(),
-                evidence: stored.map(|s| s.evidence.clone()),
+                evidence: stored.map(|s| {
+                    let mut e = s.evidence.clone();
+                    if !config.traffic.public_figures {
+                        // Traffic volumes may be confidential: the public surfaces (built
+                        // from this snapshot) show the decision, not the counts.
+                        e.traffic = None;
+                    }
+                    e
+                }),
                 ttft_now_ms: None,
                 last_probe_at: None,
                 sparkline: Vec::new(),

@@ -445,3 +445,68 @@ async fn figures_kept_between_rebuilds_match_a_fresh_read() {
         kept.medians()
     );
 }
+
+/// Traffic figures reach the public page and API only when the operator publishes them
+/// (`traffic.public_figures`); the decision and its reasons show either way.
+#[tokio::test]
+async fn traffic_figures_are_public_only_when_the_operator_says_so() {
+    use crate::vocabulary::{SourceFigure, TrafficEvidence};
+    let (_dir, store, _) = store().await;
+    let evidence = Evidence {
+        traffic: Some(TrafficEvidence {
+            requests: 4321,
+            failures: 12,
+            busy: true,
+            state: Some("operational".into()),
+            sources: vec![SourceFigure {
+                source: "checkout".into(),
+                requests: 4321,
+                failures: 12,
+                state: "operational".into(),
+                ..SourceFigure::default()
+            }],
+            ..TrafficEvidence::default()
+        }),
+        ..Evidence::default()
+    };
+    store
+        .commit_round(&Round {
+            at: now() - Duration::seconds(5),
+            states: vec![StoredModelState {
+                model_key: "p/old".into(),
+                tracker: Tracker {
+                    state: ModelState::Operational,
+                    since: now() - Duration::hours(1),
+                },
+                enabled: true,
+                reasons: vec!["healthy: traffic decides: 0.3% of requests failed in the last minute, from 1 source".into()],
+                evidence,
+                evaluated_at: now() - Duration::seconds(5),
+            }],
+            ..Round::default()
+        })
+        .await
+        .unwrap();
+    let routing = RoutingTable::default();
+    for (public, shown) in [("true", true), ("false", false)] {
+        let text = format!("[traffic]\npublic_figures = {public}\n{CONFIG}");
+        let config = Config::parse(&text, Path::new("t.toml"), &|_| None).unwrap();
+        let snap = snapshot(&store, &config, &routing).await;
+        let m = snap.model("p/old").unwrap();
+        assert_eq!(
+            m.evidence.as_ref().unwrap().traffic.is_some(),
+            shown,
+            "public_figures = {public}"
+        );
+        let html = model::render(&snap, m);
+        assert_eq!(
+            html.contains("4321 requests"),
+            shown,
+            "public_figures = {public}"
+        );
+        assert!(
+            html.contains("traffic decides"),
+            "the reasons show either way"
+        );
+    }
+}

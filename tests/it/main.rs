@@ -42,6 +42,7 @@ mod statuspage_api;
 mod store_results;
 mod subscription_forms;
 mod subscriptions_api;
+mod traffic_ingest;
 mod web_site;
 mod webhook_schema;
 mod webhooks;

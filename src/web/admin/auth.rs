@@ -188,6 +188,13 @@ impl FromRequestParts<Arc<AdminState>> for ApiCaller {
                         "the API token is unknown or revoked; send `Authorization: Bearer mw_…`",
                     )
                 })?;
+            if found.scope == Scope::Ingest {
+                // Copied into every application server: it opens nothing here.
+                return Err(ApiError::status(
+                    StatusCode::FORBIDDEN,
+                    "an `ingest` token can only write observations (POST /api/v1/observations, POST /v1/traces)",
+                ));
+            }
             return Ok(ApiCaller {
                 scope: found.scope,
                 actor: Actor::token(&found.id),

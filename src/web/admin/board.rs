@@ -74,6 +74,112 @@ struct BoardRow {
     error_rate_text: String,
     #[serde(skip)]
     ttft_text: String,
+    /// The application's traffic of the last minute, from the decision's evidence.
+    traffic: Option<crate::vocabulary::TrafficEvidence>,
+    /// Its traffic over the last 24 hours, all sources and each.
+    traffic_24h: Option<BoardTraffic>,
+    /// The summary table's traffic column and the details' lines, in words.
+    #[serde(skip)]
+    traffic_text: String,
+    #[serde(skip)]
+    traffic_lines: Vec<String>,
+}
+
+/// Traffic totals over the last 24 hours.
+#[derive(serde::Serialize)]
+struct BoardTraffic {
+    requests: u64,
+    failures: u64,
+    client_errors: u64,
+    throttled: u64,
+    error_rate: f64,
+    ttft_p50_ms: Option<u32>,
+    sources: std::collections::BTreeMap<String, BoardTrafficSource>,
+}
+
+#[derive(serde::Serialize)]
+struct BoardTrafficSource {
+    requests: u64,
+    failures: u64,
+    error_rate: f64,
+    ttft_p50_ms: Option<u32>,
+}
+
+impl BoardTraffic {
+    fn from_summary(s: &crate::store::traffic::TrafficSummary) -> BoardTraffic {
+        BoardTraffic {
+            requests: s.total.requests,
+            failures: s.total.failures,
+            client_errors: s.total.client_errors,
+            throttled: s.total.throttled,
+            error_rate: s.total.error_rate(),
+            ttft_p50_ms: s.total.ttft_p50_ms,
+            sources: s
+                .sources
+                .iter()
+                .map(|(name, t)| {
+                    (
+                        name.clone(),
+                        BoardTrafficSource {
+                            requests: t.requests,
+                            failures: t.failures,
+                            error_rate: t.error_rate(),
+                            ttft_p50_ms: t.ttft_p50_ms,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The board's traffic column: the last minute's volume, provider faults and first token.
+fn traffic_text(t: Option<&crate::vocabulary::TrafficEvidence>) -> String {
+    match t {
+        None => "-".into(),
+        Some(t) => format!(
+            "{}/min, {:.1}% failed, TTFT {}",
+            t.requests,
+            t.error_rate * 100.0,
+            t.ttft_p50_ms
+                .map_or_else(|| "-".into(), crate::vocabulary::evidence::ms)
+        ),
+    }
+}
+
+/// The details' traffic lines: the last minute by source, then the last 24 hours.
+fn traffic_lines(
+    t: Option<&crate::vocabulary::TrafficEvidence>,
+    day: Option<&BoardTraffic>,
+) -> Vec<String> {
+    let mut lines: Vec<String> = t
+        .map(|t| {
+            crate::web::pages::model::traffic_facts(t)
+                .into_iter()
+                .map(|f| format!("{}: {}", f.term, f.value))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(d) = day {
+        lines.push(format!(
+            "Last 24 hours: {} requests, {} failed at the provider ({:.2}%), {} caller-side, {} throttled; time to first token p50 {}",
+            d.requests,
+            d.failures,
+            d.error_rate * 100.0,
+            d.client_errors,
+            d.throttled,
+            d.ttft_p50_ms
+                .map_or_else(|| "-".into(), crate::vocabulary::evidence::ms)
+        ));
+        for (name, s) in &d.sources {
+            lines.push(format!(
+                "Last 24 hours from {name}: {} requests, {:.2}% failed",
+                s.requests,
+                s.error_rate * 100.0
+            ));
+        }
+    }
+    lines
 }
 
 #[derive(serde::Serialize)]
@@ -124,6 +230,9 @@ async fn board_rows(state: &AdminState) -> Result<Vec<BoardRow>, crate::store::S
         .map(|s| (s.model_key.clone(), s))
         .collect();
     let overrides = store.active_overrides().await?;
+    let traffic = store
+        .traffic_since(state.now() - chrono::Duration::hours(24))
+        .await?;
     let names: std::collections::BTreeMap<String, String> = state
         .app
         .config
@@ -181,6 +290,13 @@ async fn board_rows(state: &AdminState) -> Result<Vec<BoardRow>, crate::store::S
             ttft_text: s
                 .and_then(|s| s.evidence.ttft_p50_ms)
                 .map_or_else(|| "-".into(), crate::vocabulary::evidence::ms),
+            traffic_text: traffic_text(s.and_then(|s| s.evidence.traffic.as_ref())),
+            traffic_lines: traffic_lines(
+                s.and_then(|s| s.evidence.traffic.as_ref()),
+                traffic.get(&m.id).map(BoardTraffic::from_summary).as_ref(),
+            ),
+            traffic: s.and_then(|s| s.evidence.traffic.clone()),
+            traffic_24h: traffic.get(&m.id).map(BoardTraffic::from_summary),
             misconfigured: s.map_or(0, |s| s.evidence.misconfigured),
             throttled: s.map_or(0, |s| s.evidence.throttled),
             evaluated_at: s.map(|s| s.evaluated_at),

@@ -62,6 +62,7 @@ pub fn document(base_url: &str, deployment: &Deployment) -> Value {
     let mut doc = read_document(base_url);
     super::openapi_write::extend(&mut doc, deployment);
     super::openapi_events::extend(&mut doc);
+    super::openapi_ingest::extend(&mut doc);
     doc
 }
 
@@ -357,7 +358,27 @@ fn schemas() -> Value {
             ("confirm", typed("integer", "Sent while the evidence was in doubt.")),
             ("recovery", typed("integer", "Sent while the model was disabled, to see it recover.")),
         ]),
-        "Figures": object("The evidence behind a decision: the recent probes, and where each sequential test stands.", vec![
+        "TrafficSource": object("One source's view of a model over the last minute.", vec![
+            ("source", typed("string", "The application or region that reported (the observation's `source`, the token's name, or OTLP's `service.name`).")),
+            ("requests", typed("integer", "Requests in the last minute, every class.")),
+            ("failures", typed("integer", "Provider faults among them.")),
+            ("client_side", typed("integer", "Caller-side failures (rate_limited, auth, bad_request, not_found): never counted.")),
+            ("ttft_p50_ms", ms("Median time to first token of its recent successes.")),
+            ("state", typed("string", "The state this source's own tests support (`unknown` before enough requests).")),
+            ("stale", typed("boolean", "Nothing heard from it for longer than `traffic.stale_after`.")),
+            ("alone", typed("boolean", "Its impairment is not announced: no other source sees it.")),
+        ]),
+        "Traffic": object("The application's own traffic behind a decision (the second stream of evidence), over the last minute.", vec![
+            ("requests", typed("integer", "Requests in the last minute, every source and class.")),
+            ("failures", typed("integer", "Provider faults among them.")),
+            ("client_side", typed("integer", "Caller-side failures: never counted against the model.")),
+            ("error_rate", typed("number", "failures / (requests - client_side).")),
+            ("ttft_p50_ms", ms("Median time to first token of recent successes.")),
+            ("busy", typed("boolean", "Enough requests for traffic to decide (`traffic.busy_per_minute`); otherwise the worse of probes and traffic.")),
+            ("state", nullable("string", "The state the traffic supports; null without enough evidence.")),
+            ("sources", array_of(reference("TrafficSource"), "Each source's view.")),
+        ]),
+        "Figures": object_opt("The evidence behind a decision: the recent probes, and where each sequential test stands.", vec![
             ("probes", typed("integer", "Probes in the window, of every class.")),
             ("samples", typed("integer", "Counted probes: ok plus provider faults.")),
             ("failures", typed("integer", "Provider faults among the samples.")),
@@ -372,6 +393,8 @@ fn schemas() -> Value {
             ("healthy_error_rate", typed("number", "The model's failure rate when healthy, learnt while nothing is amiss (at least the configured floor).")),
             ("tests", array_of(reference("SequentialTest"), "The error tests (degraded, partial, major) and the slow test.")),
             ("extra_probes", reference("ExtraProbes")),
+        ], vec![
+            ("traffic", reference("Traffic")),
         ]),
         "ModelSummary": object("A model with its state and recent figures.", model_summary_properties()),
         "ModelDetail": object("A model with its recent outcomes and history.", detail),

@@ -35,6 +35,10 @@ pub struct Figures {
     pub tests: Vec<crate::vocabulary::TestFigure>,
     /// Extra probes of the hour before, by reason.
     pub extra_probes: crate::vocabulary::ExtraProbes,
+    /// The application's own traffic of the last minute, when it reports any and the
+    /// operator publishes its figures (`traffic.public_figures`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<crate::vocabulary::TrafficEvidence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,6 +74,7 @@ impl Figures {
             healthy_error_rate: e.healthy_error_rate,
             tests: e.tests.clone(),
             extra_probes: e.extra_probes,
+            traffic: e.traffic.clone(),
         }
     }
 }

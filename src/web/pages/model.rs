@@ -237,6 +237,64 @@ fn outcome_rows(m: &ModelView) -> Vec<OutcomeRow> {
     rows
 }
 
+/// The application's traffic behind the decision, in words (the second stream).
+pub fn traffic_facts(t: &crate::vocabulary::TrafficEvidence) -> Vec<Fact> {
+    let mut out = vec![
+        Fact {
+            term: "Traffic, last minute",
+            value: format!(
+                "{} requests, {} failed at the provider ({}), {} failed on the caller's side (not counted); time to first token p50 {}",
+                t.requests,
+                t.failures,
+                pct(t.error_rate),
+                t.client_side,
+                ms_text(t.ttft_p50_ms)
+            ),
+        },
+        Fact {
+            term: "Which stream decides",
+            value: if t.busy {
+                "traffic (busy): probes are shown, not announced".to_string()
+            } else {
+                "probes and traffic, the worse of the two (traffic is quiet)".to_string()
+            },
+        },
+    ];
+    let sources: Vec<String> = t
+        .sources
+        .iter()
+        .map(|s| {
+            let counted = s.requests.saturating_sub(s.client_side);
+            let mut words = format!(
+                "{}: {} requests, {} failed ({}), {}",
+                s.source,
+                s.requests,
+                s.failures,
+                pct(if counted == 0 {
+                    0.0
+                } else {
+                    f64::from(s.failures) / f64::from(counted)
+                }),
+                s.state.replace('_', " ")
+            );
+            if s.alone {
+                words.push_str(", seen only from this source (not announced)");
+            }
+            if s.stale {
+                words.push_str(", silent");
+            }
+            words
+        })
+        .collect();
+    if !sources.is_empty() {
+        out.push(Fact {
+            term: "Traffic by source",
+            value: sources.join("; "),
+        });
+    }
+    out
+}
+
 /// The evidence of the current decision, in words.
 pub fn facts(e: &Evidence) -> Vec<Fact> {
     let pair = |a: Option<u32>, b: Option<u32>| format!("p50 {}, p95 {}", ms_text(a), ms_text(b));
@@ -285,6 +343,9 @@ pub fn facts(e: &Evidence) -> Vec<Fact> {
             },
         },
     ];
+    if let Some(t) = &e.traffic {
+        out.extend(traffic_facts(t));
+    }
     if !e.outcomes.is_empty() {
         let list: Vec<String> = e.outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
         out.push(Fact {
