@@ -170,8 +170,8 @@ impl Metrics {
             ),
             observations: Family::counter(
                 "modelwatch_observations_accepted_total",
-                "Observations of the application's own traffic accepted, by model and by what reported them (observations API or OTLP).",
-                &["model", "via"],
+                "Observations of the application's own traffic accepted, by model, by what reported them (api: the observations API, otlp: OTLP spans) and by outcome class.",
+                &["model", "via", "outcome"],
             ),
             observations_refused: Family::counter(
                 "modelwatch_observations_refused_total",
@@ -213,9 +213,10 @@ impl Metrics {
         }
     }
 
-    /// Counts `n` observations of `model` accepted through `via` (`api` or `otlp`).
-    pub fn observations_accepted(&self, model: &str, via: &str, n: u64) {
-        self.observations.with(&[model, via]).add(n);
+    /// Counts `n` observations of `model` ending in `outcome`, accepted through `via`
+    /// (`api` or `otlp`).
+    pub fn observations_accepted(&self, model: &str, via: &str, outcome: &str, n: u64) {
+        self.observations.with(&[model, via, outcome]).add(n);
     }
 
     /// Counts `n` observations refused for `reason` (one of [`REFUSAL_REASONS`]).

@@ -17,6 +17,7 @@ mod client_ip;
 mod config_errors;
 mod email;
 mod email_subscription;
+mod examples_python;
 mod feeds_badges;
 mod helpers;
 mod http_limits;

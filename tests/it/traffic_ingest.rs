@@ -36,13 +36,15 @@ fn rows(model: &str, n: usize, outcome: &str, source: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn metric(app: &TestApp, line_start: &str) -> f64 {
+/// The sum of every sample of `/metrics` whose line starts with `line_start` (a name and
+/// the first labels).
+pub async fn metric(app: &TestApp, line_start: &str) -> f64 {
     let text = app.get("/metrics").await.text().await.unwrap();
     text.lines()
-        .find(|l| l.starts_with(line_start))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
+        .filter(|l| l.starts_with(line_start))
+        .filter_map(|l| l.rsplit(' ').next())
+        .filter_map(|v| v.parse::<f64>().ok())
+        .sum()
 }
 
 #[tokio::test]
@@ -112,7 +114,7 @@ async fn good_rows_are_kept_bad_rows_named_and_both_counted() {
 
     let accepted = metric(
         &app,
-        "modelwatch_observations_accepted_total{model=\"openai/gpt-5\",via=\"api\"}",
+        "modelwatch_observations_accepted_total{model=\"openai/gpt-5\",via=\"api\"",
     )
     .await;
     assert_eq!(accepted, 4.0);
@@ -187,7 +189,7 @@ async fn batches_over_the_size_or_the_rate_are_refused_whole() {
     assert!(r.headers().get("retry-after").is_some());
     let accepted = metric(
         &app,
-        "modelwatch_observations_accepted_total{model=\"openai/gpt-5\",via=\"api\"}",
+        "modelwatch_observations_accepted_total{model=\"openai/gpt-5\",via=\"api\"",
     )
     .await;
     assert_eq!(accepted, 100.0, "the refused batch left nothing behind");
@@ -404,7 +406,7 @@ async fn otlp_exports_in_protobuf_and_json_become_observations() {
 
     let accepted = metric(
         &app,
-        "modelwatch_observations_accepted_total{model=\"openai/gpt-5\",via=\"otlp\"}",
+        "modelwatch_observations_accepted_total{model=\"openai/gpt-5\",via=\"otlp\"",
     )
     .await;
     assert_eq!(accepted, 8.0);

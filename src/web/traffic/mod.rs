@@ -193,15 +193,18 @@ impl Intake {
         }
     }
 
-    /// Hands `rows` over (see [`Intake::hand_over`]) and counts them accepted by model.
+    /// Hands `rows` over (see [`Intake::hand_over`]) and counts them accepted by model and
+    /// outcome.
     fn accept(&self, token_id: &str, rows: Vec<Observation>, via: &str) -> Result<(), RetryLater> {
-        let mut by_model: HashMap<String, u64> = HashMap::new();
+        let mut tally: HashMap<(String, &'static str), u64> = HashMap::new();
         for o in &rows {
-            *by_model.entry(o.model_key.clone()).or_default() += 1;
+            *tally
+                .entry((o.model_key.clone(), o.outcome.as_str()))
+                .or_default() += 1;
         }
         self.hand_over(token_id, rows)?;
-        for (model, n) in by_model {
-            self.metrics.observations_accepted(&model, via, n);
+        for ((model, outcome), n) in tally {
+            self.metrics.observations_accepted(&model, via, outcome, n);
         }
         Ok(())
     }
