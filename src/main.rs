@@ -96,7 +96,7 @@ enum TokenCommand {
         /// Configuration file; without it, the built-in demo's database.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// read, operate or admin.
+        /// read, operate, admin, or ingest (writes observations of your traffic, nothing else).
         #[arg(long)]
         scope: String,
         /// A label saying what the token is for.

@@ -43,7 +43,7 @@ pub async fn token_create(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Secret> {
     let scope = Scope::parse(scope)
-        .with_context(|| format!("`{scope}` is not a scope; use read, operate or admin"))?;
+        .with_context(|| format!("`{scope}` is not a scope; use read, operate, admin or ingest"))?;
     let store = open(config).await?;
     let (_, token) =
         tokens::create(&store, scope, name.unwrap_or(""), &Actor::cli(), None, now).await?;

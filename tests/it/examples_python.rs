@@ -81,9 +81,16 @@ async fn check(script: &str, module: &str, models: &[&str], base: String) {
         "python3 cannot import {module}: run scripts/test, which installs it"
     );
     let app = spawn_seeded_app().await;
-    let (_, token) = tokens::create(&app.store, Scope::Ingest, "examples", &Actor::cli(), None, Utc::now())
-        .await
-        .unwrap();
+    let (_, token) = tokens::create(
+        &app.store,
+        Scope::Ingest,
+        "examples",
+        &Actor::cli(),
+        None,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     let mut args = vec!["--report-as", "openai/gpt-5", "--calls", "2"];
     for m in models {
         args.extend(["--model", m]);

@@ -96,7 +96,7 @@ fn parse_scope(text: &str) -> Result<Scope, ApiError> {
     Scope::parse(text).ok_or_else(|| {
         ApiError::field(
             "scope",
-            format!("`{text}` is not a scope; use read, operate or admin"),
+            format!("`{text}` is not a scope; use read, operate, admin or ingest"),
         )
     })
 }
