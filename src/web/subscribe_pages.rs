@@ -124,6 +124,39 @@ fn all(pairs: &[(String, String)], key: &str) -> Vec<String> {
         .collect()
 }
 
+/// The ticks of `/subscribe`'s provider → models tree as the filter's two lists
+/// `(providers, models)`. On the tree a ticked provider stands for all its models and a
+/// ticked model for itself, so the choice is their union; a stored filter matches an event
+/// only when every non-empty list does, so a choice spanning both lists is written as
+/// models alone (the ticked providers' models, configured ones, plus the ticked models).
+/// Ticked models of a ticked provider add nothing and are dropped. Unknown ids are passed
+/// through untouched so that `parse_filter` refuses them by name.
+fn tree_choice(
+    providers: Vec<String>,
+    models: Vec<String>,
+    known: &std::collections::HashSet<String>,
+) -> (Vec<String>, Vec<String>) {
+    let provider_of = |m: &str| m.split_once('/').map_or("", |(p, _)| p).to_string();
+    let models: Vec<String> = models
+        .into_iter()
+        .filter(|m| !providers.contains(&provider_of(m)))
+        .collect();
+    let all_known = providers
+        .iter()
+        .all(|p| known.iter().any(|m| provider_of(m) == *p));
+    if providers.is_empty() || models.is_empty() || !all_known {
+        return (providers, models);
+    }
+    let mut covered: Vec<String> = known
+        .iter()
+        .filter(|m| providers.contains(&provider_of(m)))
+        .cloned()
+        .collect();
+    covered.sort();
+    covered.extend(models);
+    (Vec::new(), covered)
+}
+
 /// `POST /subscriptions/new`: the forms of `/subscribe`.
 pub async fn form(
     State(state): State<Arc<NotifyState>>,
@@ -142,12 +175,10 @@ pub async fn form(
     }
     let form = pairs(&body);
     let kind = first(&form, "kind").unwrap_or_default();
-    let filter = match parse_filter(
-        &state,
-        all(&form, "models"),
-        all(&form, "providers"),
-        all(&form, "events"),
-    ) {
+    // The tree means "any of these": a provider's tick covers its models.
+    let (providers, models) =
+        tree_choice(all(&form, "providers"), all(&form, "models"), &state.models);
+    let filter = match parse_filter(&state, models, providers, all(&form, "events")) {
         Ok(f) => f,
         Err(e) => return notice(e.status, "We could not subscribe you", vec![e.message]),
     };
@@ -457,5 +488,45 @@ pub async fn manage(
             ],
         ),
         Err(e) => failed("saving preferences failed", &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tree_choice;
+
+    /// Ticked providers, ticked models, then the stored providers and models.
+    type Case<'a> = (&'a [&'a str], &'a [&'a str], &'a [&'a str], &'a [&'a str]);
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_tree_s_ticks_become_the_filter_that_means_the_same() {
+        let known = strings(&["a/one", "a/two", "b/three"])
+            .into_iter()
+            .collect();
+        let cases: &[Case] = &[
+            (&[], &[], &[], &[]),
+            (&["a"], &[], &["a"], &[]),
+            (&[], &["a/one", "b/three"], &[], &["a/one", "b/three"]),
+            // A ticked provider already covers its models.
+            (&["a"], &["a/one"], &["a"], &[]),
+            // Across providers: the union, as models (an event must match every list).
+            (&["a"], &["b/three"], &[], &["a/one", "a/two", "b/three"]),
+            (&["b"], &["a/two", "b/three"], &[], &["b/three", "a/two"]),
+            // Unknown ids stay, for `parse_filter` to refuse by name.
+            (&["nosuch"], &["a/one"], &["nosuch"], &["a/one"]),
+            (&["a"], &["x/y"], &[], &["a/one", "a/two", "x/y"]),
+        ];
+        for (providers, models, want_p, want_m) in cases {
+            let got = tree_choice(strings(providers), strings(models), &known);
+            assert_eq!(
+                got,
+                (strings(want_p), strings(want_m)),
+                "{providers:?} {models:?}"
+            );
+        }
     }
 }

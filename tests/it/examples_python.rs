@@ -44,6 +44,7 @@ async fn fake_openai() -> SocketAddr {
 fn available(module: &str) -> bool {
     Command::new("python3")
         .args(["-c", &format!("import {module}")])
+        .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         .status()
         .map(|s| s.success())
         .unwrap_or(false)

@@ -252,7 +252,8 @@ async fn the_subscribe_forms_set_provider_filters() {
     assert_eq!(sub.filter.providers, ["openai"]);
     assert!(sub.filter.models.is_empty());
 
-    // By webhook, with a model as well.
+    // By webhook, a provider and a model of another provider: the tree means either, and
+    // a stored filter must match every list it has, so the choice is stored as models.
     let url = "http://127.0.0.1:9/modelwatch-hook";
     let (status, body) = submit(
         &app,
@@ -260,7 +261,7 @@ async fn the_subscribe_forms_set_provider_filters() {
             .clone()
             .with("url", url)
             .with("providers", "anthropic")
-            .with("models", "anthropic/claude-opus-4-8"),
+            .with("models", "openai/gpt-5"),
     )
     .await;
     assert_eq!(status, 201, "{body}");
@@ -269,8 +270,15 @@ async fn the_subscribe_forms_set_provider_filters() {
         .iter()
         .find(|s| s.url.as_deref() == Some(url))
         .expect("the webhook subscription is stored");
-    assert_eq!(sub.filter.providers, ["anthropic"]);
-    assert_eq!(sub.filter.models, ["anthropic/claude-opus-4-8"]);
+    assert!(sub.filter.providers.is_empty(), "{:?}", sub.filter);
+    assert_eq!(
+        sub.filter.models,
+        [
+            "anthropic/claude-opus-4-8",
+            "anthropic/claude-sonnet-4-5",
+            "openai/gpt-5"
+        ]
+    );
 
     // An unknown provider is refused by name; nothing is stored.
     let (status, body) = submit(
