@@ -157,6 +157,16 @@ impl Application {
             crate::web::traffic::Intake::new(store.clone(), clock, Arc::clone(&metrics), &config);
         let evaluator =
             evaluate::engine::spawn(engine, clock, stored, Some(traffic), stop_rx.clone());
+        // The demo's simulated application traffic, when configured.
+        let simulated_traffic = config.traffic.simulate.as_ref().map(|_| {
+            crate::probe::simulated_traffic::spawn(
+                Arc::clone(&config),
+                routing.clone(),
+                clock,
+                intake.queue(),
+                stop_rx.clone(),
+            )
+        });
         info!(models = config.model_count(), listen = %local_addr, config = %config.path.display(), "modelwatch running");
 
         // The first site is published before the server answers, so no request sees an empty one.
@@ -216,6 +226,9 @@ impl Application {
         let _ = stop_tx.send(true);
         scheduler.join().await;
         writer.await.context("the result writer ended abnormally")?;
+        if let Some(t) = simulated_traffic {
+            t.await.context("the simulated traffic ended abnormally")?;
+        }
         evaluator.await.context("the evaluator ended abnormally")?;
         publishing.await.context("the publisher ended abnormally")?;
         dispatching

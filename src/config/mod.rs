@@ -38,7 +38,7 @@ pub use notify::{EmailTransport, NotifyConfig, SmtpTls};
 pub use paging::{PagerDutyChannel, PagingConfig, PagingWebhook, PAGERDUTY_EVENTS_URL};
 use raw::{RawFault, RawModel, RawProvider, RawSimulation};
 pub use simulation::{FaultWindow, SimulationConfig};
-pub use traffic::TrafficConfig;
+pub use traffic::{SimulatedTraffic, TrafficConfig};
 
 use crate::evaluate::Policy;
 use crate::vocabulary::Outcome;

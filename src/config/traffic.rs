@@ -22,6 +22,23 @@ pub struct RawTraffic {
     /// `"<gen_ai provider>/<gen_ai model>" = "<provider id>/<model id>"`.
     #[serde(default)]
     pub names: BTreeMap<String, String>,
+    /// The demo's simulated application traffic to `simulated` providers.
+    pub simulate: Option<RawSimulatedTraffic>,
+}
+
+/// `[traffic] simulate = { requests_per_second, sources }` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSimulatedTraffic {
+    pub requests_per_second: u32,
+    pub sources: Vec<String>,
+}
+
+/// Simulated application traffic (the demo): requests per second per source and model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulatedTraffic {
+    pub requests_per_second: u32,
+    pub sources: Vec<String>,
 }
 
 /// The validated `[traffic]` settings.
@@ -51,6 +68,8 @@ pub struct TrafficConfig {
     pub max_age: Duration,
     /// GenAI names (`provider/model` as instrumentation reports them) to configured keys.
     pub names: BTreeMap<String, String>,
+    /// Simulated application traffic to the `simulated` providers' models (the demo).
+    pub simulate: Option<SimulatedTraffic>,
 }
 
 impl Default for TrafficConfig {
@@ -66,6 +85,7 @@ impl Default for TrafficConfig {
             queue_batches: 256,
             max_age: Duration::from_secs(3600),
             names: BTreeMap::new(),
+            simulate: None,
         }
     }
 }
@@ -130,6 +150,23 @@ pub fn parse(raw: &RawTraffic, known: &dyn Fn(&str) -> bool) -> (TrafficConfig, 
             ));
         }
     }
+    let simulate = raw.simulate.as_ref().and_then(|sim| {
+        let sources_ok = (1..=8).contains(&sim.sources.len())
+            && sim.sources.iter().all(|s| {
+                !s.trim().is_empty()
+                    && s.chars().count() <= crate::vocabulary::observation::MAX_LABEL
+            });
+        if !(1..=1000).contains(&sim.requests_per_second) || !sources_ok {
+            problems.push(
+                "`traffic.simulate` needs `requests_per_second` between 1 and 1000 and one to eight non-empty `sources`".into(),
+            );
+            return None;
+        }
+        Some(SimulatedTraffic {
+            requests_per_second: sim.requests_per_second,
+            sources: sim.sources.clone(),
+        })
+    });
     let config = TrafficConfig {
         stale_after,
         busy_per_minute: raw.busy_per_minute.unwrap_or(d.busy_per_minute),
@@ -141,6 +178,7 @@ pub fn parse(raw: &RawTraffic, known: &dyn Fn(&str) -> bool) -> (TrafficConfig, 
         queue_batches,
         max_age,
         names: raw.names.clone(),
+        simulate,
     };
     (config, problems)
 }

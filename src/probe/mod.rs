@@ -19,6 +19,7 @@ pub mod openai;
 pub mod overload;
 pub mod redact;
 pub mod simulated;
+pub mod simulated_traffic;
 pub mod sse;
 pub mod stream;
 

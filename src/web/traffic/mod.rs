@@ -89,6 +89,12 @@ impl Intake {
         (Arc::new(intake), receiver)
     }
 
+    /// The evaluator's queue, for producers inside the service (the demo's simulated
+    /// traffic): they bypass the per-token rate, never the queue's bound.
+    pub fn queue(&self) -> mpsc::Sender<Vec<Observation>> {
+        self.queue.clone()
+    }
+
     /// Takes `n` observations from token `id`'s allowance, or says how many seconds until
     /// it holds them.
     fn spend(&self, id: &str, n: usize) -> Result<(), u64> {
