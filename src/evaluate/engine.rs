@@ -125,6 +125,8 @@ struct Decided {
     /// Written because the state changed (else only a refresh of reasons and evidence).
     changed: bool,
     traffic_said: String,
+    /// The traffic behind it, for the stored evidence (the verdict was read here already).
+    traffic: Option<crate::vocabulary::TrafficEvidence>,
 }
 
 pub struct Engine {
@@ -442,12 +444,7 @@ impl Engine {
         for d in decided {
             let m = &self.models[d.index];
             let mut evidence = m.detector.evidence(&m.policy, m.budget.last_hour(now));
-            if !m.traffic.is_empty() {
-                let (_, _, verdict) = m.judged(&self.traffic_config, now);
-                evidence.traffic =
-                    m.traffic
-                        .evidence(&verdict, &m.traffic_policy, &self.traffic_config, now);
-            }
+            evidence.traffic = d.traffic.clone();
             if d.changed {
                 round.changes.push(StateChange {
                     model_key: m.key.clone(),
@@ -703,6 +700,9 @@ impl Engine {
                     reasons,
                     changed,
                     traffic_said,
+                    traffic: m
+                        .traffic
+                        .evidence(&verdict, &m.traffic_policy, traffic_config, now),
                 });
             }
         }

@@ -420,5 +420,21 @@ async fn otlp_exports_in_protobuf_and_json_become_observations() {
         .await
         .unwrap();
     assert_eq!(garbage.status(), 400);
+    // OTLP/HTTP's refusal body: a google.rpc.Status (code 1, message 2) in protobuf.
+    let status =
+        modelwatch::web::traffic::otlp::RpcStatus::decode(garbage.bytes().await.unwrap()).unwrap();
+    assert_eq!(status.code, 3, "INVALID_ARGUMENT");
+    assert!(status.message.contains("protobuf"), "{}", status.message);
+    let unauthorized = app
+        .client
+        .post(format!("{}/v1/traces", app.base))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status(), 401);
+    let body: Value = unauthorized.json().await.unwrap();
+    assert_eq!(body["code"], 16, "UNAUTHENTICATED: {body}");
     app.stop().await;
 }

@@ -364,24 +364,63 @@ async fn observations(
         .into_response())
 }
 
-/// `POST /v1/traces` (OTLP/HTTP).
-async fn traces(
-    State(intake): State<Arc<Intake>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let (token_id, _) = intake.caller(&headers).await?;
+/// Why an export was refused: an error of ours or the caller's, or "later".
+enum TraceRefusal {
+    Api(ApiError),
+    Later(RetryLater),
+}
+
+impl From<ApiError> for TraceRefusal {
+    fn from(e: ApiError) -> Self {
+        TraceRefusal::Api(e)
+    }
+}
+
+/// `POST /v1/traces` (OTLP/HTTP). Refusals carry a `google.rpc.Status` in the request's
+/// encoding, as the OTLP specification requires (429 and 503 with `Retry-After`).
+async fn traces(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Bytes) -> Response {
     let encoding = match content_type(&headers).as_str() {
-        "application/x-protobuf" | "application/protobuf" => otlp::Encoding::Protobuf,
-        "application/json" => otlp::Encoding::Json,
-        other => {
-            return Err(ApiError::status(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!("Content-Type `{other}`: OTLP/HTTP sends application/x-protobuf or application/json"),
-            ))
-        }
+        "application/x-protobuf" | "application/protobuf" => Some(otlp::Encoding::Protobuf),
+        "application/json" => Some(otlp::Encoding::Json),
+        _ => None,
     };
-    let body = inflate(&headers, body, intake.config.max_batch * BYTES_PER_SPAN)?;
+    let refusal = match export(&intake, &headers, body, encoding).await {
+        Ok(answer) => return answer,
+        Err(refusal) => refusal,
+    };
+    let answer_as = encoding.unwrap_or(otlp::Encoding::Protobuf);
+    let (status, message, retry_after) = match refusal {
+        TraceRefusal::Api(e) => (e.status, e.message, None),
+        TraceRefusal::Later(r) => (r.status, r.message, Some(r.seconds)),
+    };
+    let (content, bytes) = otlp::failure(status.as_u16(), &message, answer_as);
+    let mut response = (status, [(header::CONTENT_TYPE, content)], bytes).into_response();
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+async fn export(
+    intake: &Intake,
+    headers: &HeaderMap,
+    body: Bytes,
+    encoding: Option<otlp::Encoding>,
+) -> Result<Response, TraceRefusal> {
+    let (token_id, _) = intake.caller(headers).await?;
+    let Some(encoding) = encoding else {
+        return Err(ApiError::status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "Content-Type `{}`: OTLP/HTTP sends application/x-protobuf or application/json",
+                content_type(headers)
+            ),
+        )
+        .into());
+    };
+    let body = inflate(headers, body, intake.config.max_batch * BYTES_PER_SPAN)?;
     let request =
         otlp::decode(&body, encoding).map_err(|m| ApiError::status(StatusCode::BAD_REQUEST, m))?;
     let now = intake.clock.now();
@@ -399,7 +438,8 @@ async fn traces(
                 intake.config.max_batch,
                 converted.rows.len()
             ),
-        ));
+        )
+        .into());
     }
     intake
         .metrics
@@ -408,9 +448,9 @@ async fn traces(
         .metrics
         .observations_refused("too_old", converted.too_old as u64);
     let rows = std::mem::take(&mut converted.rows);
-    if let Err(refused) = intake.accept(&token_id, rows, "otlp") {
-        return Ok(refused.into_response());
-    }
+    intake
+        .accept(&token_id, rows, "otlp")
+        .map_err(TraceRefusal::Later)?;
     let content = match encoding {
         otlp::Encoding::Protobuf => "application/x-protobuf",
         otlp::Encoding::Json => "application/json",

@@ -95,6 +95,42 @@ fn rejection_message(c: &Converted) -> String {
     parts.join("; ")
 }
 
+/// `google.rpc.Status`, the body OTLP/HTTP requires with a 4xx or 5xx answer (encoded like
+/// the request), so an exporter can log why it was refused.
+#[derive(Clone, PartialEq, prost::Message, serde::Serialize)]
+pub struct RpcStatus {
+    /// The gRPC code matching the HTTP status.
+    #[prost(int32, tag = "1")]
+    pub code: i32,
+    #[prost(string, tag = "2")]
+    pub message: String,
+}
+
+/// The body of a refusal with HTTP `status`: a `google.rpc.Status` in the request's
+/// encoding, with its content type.
+pub fn failure(status: u16, message: &str, encoding: Encoding) -> (&'static str, Vec<u8>) {
+    // The gRPC codes OTLP's HTTP statuses stand for (google.rpc.Code).
+    let code = match status {
+        400 | 413 | 415 => 3, // INVALID_ARGUMENT
+        401 => 16,            // UNAUTHENTICATED
+        403 => 7,             // PERMISSION_DENIED
+        429 => 8,             // RESOURCE_EXHAUSTED
+        503 => 14,            // UNAVAILABLE
+        _ => 13,              // INTERNAL
+    };
+    let body = RpcStatus {
+        code,
+        message: message.to_string(),
+    };
+    match encoding {
+        Encoding::Protobuf => ("application/x-protobuf", body.encode_to_vec()),
+        Encoding::Json => (
+            "application/json",
+            serde_json::to_vec(&body).unwrap_or_default(),
+        ),
+    }
+}
+
 /// The observations in an export.
 pub fn convert(
     request: &ExportTraceServiceRequest,
