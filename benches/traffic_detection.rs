@@ -89,7 +89,7 @@ impl Sim {
             &v,
             self.view.probes_needed(&self.policy),
         )
-        .0
+        .state
     }
 
     fn disabled(&self) -> bool {

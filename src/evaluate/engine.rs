@@ -667,9 +667,14 @@ impl Engine {
                 !m.policy.disables(state)
             };
             let mut reasons = m.detector.reasons(&m.policy);
+            let (traffic_reasons, traffic_leads) = traffic_reasons;
             if window.is_none() && !forced_unknown && !traffic_reasons.is_empty() {
-                // Whichever stream decided leads; the probes' own reasons follow.
-                reasons.splice(0..0, traffic_reasons);
+                // Whichever stream decided leads; the other's reasons follow.
+                if traffic_leads {
+                    reasons.splice(0..0, traffic_reasons);
+                } else {
+                    reasons.extend(traffic_reasons);
+                }
             }
             if let Some(w) = &window {
                 reasons.insert(0, format!("maintenance: {}", w.title));
@@ -951,21 +956,21 @@ impl Engine {
 }
 
 impl Watched {
-    /// The state both streams support, the traffic's reasons to lead with, and the
+    /// The state both streams support, the traffic's reasons (and whether they lead), and the
     /// traffic's verdict (see [`traffic::combine`]).
     fn judged(
         &self,
         config: &TrafficConfig,
         now: DateTime<Utc>,
-    ) -> (ModelState, Vec<String>, TrafficVerdict) {
+    ) -> (ModelState, (Vec<String>, bool), TrafficVerdict) {
         let probe = self.detector.state(&self.policy);
         let verdict = self.traffic.verdict(&self.traffic_policy, config, now);
         if self.traffic.is_empty() {
-            return (probe, Vec::new(), verdict);
+            return (probe, (Vec::new(), false), verdict);
         }
         let needed = self.traffic.probes_needed(&self.traffic_policy);
-        let (state, reasons) = traffic::combine(probe, &verdict, needed);
-        (state, reasons, verdict)
+        let c = traffic::combine(probe, &verdict, needed);
+        (c.state, (c.reasons, c.leads), verdict)
     }
 }
 

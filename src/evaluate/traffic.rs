@@ -433,14 +433,23 @@ fn pct(part: u32, whole: u32) -> String {
     }
 }
 
-/// The model's state from both streams, and the reasons to put before the probes' own.
-///
-/// `probe` is the probes' state; the result is the state to announce.
+/// The model's state from both streams, and the traffic's reasons.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Combined {
+    pub state: ModelState,
+    /// The traffic's reasons.
+    pub reasons: Vec<String>,
+    /// Whether they lead (traffic decided) or follow the probes' own (probes decided).
+    pub leads: bool,
+}
+
+/// The model's state from both streams (see the module's rules); `probe` is the probes'
+/// state.
 pub fn combine(
     probe: ModelState,
     verdict: &TrafficVerdict,
     probes_needed: Option<u32>,
-) -> (ModelState, Vec<String>) {
+) -> Combined {
     let mut reasons = Vec::new();
     // Shares, not counts: reasons are public, and traffic volumes may be confidential
     // (the counts are in the evidence, which `traffic.public_figures` keeps private).
@@ -451,18 +460,19 @@ pub fn combine(
         verdict.sources,
         if verdict.sources == 1 { "" } else { "s" }
     );
-    let state = match verdict.state {
-        None => probe,
+    let (state, leads) = match verdict.state {
+        None => (probe, false),
         Some(t) if verdict.routed_away => {
             let worse = worse(probe, t);
             reasons.push(match probes_needed {
                 Some(n) => format!(
-                    "recovering: traffic stopped (routed away) while {}; {n} more good probes in a row restore it",
+                    "routed away: traffic stopped while {}; probes decide now, and {n} more good ones in a row restore it",
                     label(t)
                 ),
-                None => format!("recovering: traffic stopped while {}", label(t)),
+                None => format!("routed away: traffic stopped while {}", label(t)),
             });
-            worse
+            // The probes lead when they see worse than the traffic held.
+            (worse, worse == t)
         }
         Some(t) if verdict.busy => {
             let word = if t == ModelState::Operational {
@@ -477,16 +487,18 @@ pub fn combine(
                     label(probe)
                 ));
             }
-            t
+            (t, true)
         }
         Some(t) => {
             let worse = worse(probe, t);
-            if t.is_impaired() && worse == t {
+            let traffic_decides = t.is_impaired() && worse == t && probe != t;
+            if traffic_decides {
                 reasons.push(format!("{}: traffic: {figures}", label(t)));
             } else {
                 reasons.push(format!("traffic: {figures}"));
             }
-            worse
+            // Unknown probes (none yet) leave the lead to the traffic.
+            (worse, traffic_decides || probe == ModelState::Unknown)
         }
     };
     for (source, s) in &verdict.alone {
@@ -495,7 +507,11 @@ pub fn combine(
             label(*s)
         ));
     }
-    (state, reasons)
+    Combined {
+        state,
+        reasons,
+        leads,
+    }
 }
 
 /// The worse of two states, where `unknown` (no evidence) yields to any known one.

@@ -67,7 +67,7 @@ impl Sim {
 
     fn state(&self, probe: ModelState) -> ModelState {
         let v = self.verdict();
-        combine(probe, &v, self.view.probes_needed(&self.policy)).0
+        combine(probe, &v, self.view.probes_needed(&self.policy)).state
     }
 }
 
@@ -142,15 +142,19 @@ fn traffic_routed_away_holds_the_model_until_probes_restore_it() {
     assert!(v.routed_away && !v.busy, "{v:?}");
     let held = sim.state(ModelState::Operational);
     assert!(sim.model.disables(held), "{held}");
-    let (_, reasons) = combine(
+    let c = combine(
         ModelState::Operational,
         &v,
         sim.view.probes_needed(&sim.policy),
     );
+    assert!(c.leads);
     assert!(
-        reasons[0].starts_with("recovering: traffic stopped"),
-        "{reasons:?}"
+        c.reasons[0].starts_with("routed away: traffic stopped"),
+        "{:?}",
+        c.reasons
     );
+    // Probes that see worse than the traffic held lead instead.
+    assert!(!combine(ModelState::MajorOutage, &v, None).leads);
 
     // The provider recovers; probes every 15 s (recovery cadence) stand in for the traffic.
     let mut restored_after = None;
@@ -197,7 +201,8 @@ fn one_sources_errors_alone_do_not_disable_the_model() {
         v.alone,
         vec![("eu-app".to_string(), ModelState::MajorOutage)]
     );
-    let (state, reasons) = combine(ModelState::Operational, &v, None);
+    let c = combine(ModelState::Operational, &v, None);
+    let (state, reasons) = (c.state, c.reasons);
     assert_eq!(state, ModelState::Operational);
     assert!(
         reasons
@@ -255,7 +260,8 @@ fn busy_traffic_decides_over_probes_and_quiet_traffic_does_not() {
         sim.tick();
     }
     // Probes fail (our probe's path, say) while thousands of real requests succeed.
-    let (state, reasons) = combine(ModelState::MajorOutage, &sim.verdict(), None);
+    let c = combine(ModelState::MajorOutage, &sim.verdict(), None);
+    let (state, reasons) = (c.state, c.reasons);
     assert_eq!(state, ModelState::Operational);
     assert!(
         reasons[1].starts_with("probes see major outage"),
@@ -265,7 +271,7 @@ fn busy_traffic_decides_over_probes_and_quiet_traffic_does_not() {
     for _ in 0..61 {
         sim.tick();
     }
-    let (state, _) = combine(ModelState::MajorOutage, &sim.verdict(), None);
+    let state = combine(ModelState::MajorOutage, &sim.verdict(), None).state;
     assert_eq!(state, ModelState::MajorOutage);
 }
 
