@@ -31,7 +31,7 @@ use super::budget::ExtraBudget;
 use super::detector::Detector;
 use super::incidents::{self, ModelView, OpenIncident};
 use super::overrides::{self as ops, ActiveOverride, Window, WindowStatus, WindowStep};
-use super::traffic::{self, TrafficVerdict, TrafficView};
+use super::traffic::{self, TrafficSaid, TrafficVerdict, TrafficView};
 use super::Policy;
 use crate::clock::Clock;
 use crate::config::{resolve_fallback, Config, TrafficConfig};
@@ -92,9 +92,9 @@ struct Watched {
     pending: bool,
     /// When its latest judged probe started (extra probes are spaced from it).
     last_probe_at: Option<DateTime<Utc>>,
-    /// What the committed decision said of the traffic (see [`TrafficVerdict::signature`]):
-    /// a change is written at once, like a new headline.
-    traffic_said: String,
+    /// What the committed decision said of the traffic (see [`TrafficSaid`]): a change is
+    /// written at once, like a new headline.
+    traffic_said: TrafficSaid,
 }
 
 /// Summary of one pass, for logs and tests.
@@ -124,7 +124,7 @@ struct Decided {
     reasons: Vec<String>,
     /// Written because the state changed (else only a refresh of reasons and evidence).
     changed: bool,
-    traffic_said: String,
+    traffic_said: TrafficSaid,
     /// The traffic behind it, for the stored evidence (the verdict was read here already).
     traffic: Option<crate::vocabulary::TrafficEvidence>,
 }
@@ -203,7 +203,7 @@ impl Engine {
                     last_connect: None,
                     pending: false,
                     last_probe_at: None,
-                    traffic_said: String::new(),
+                    traffic_said: TrafficSaid::default(),
                     policy: m.policy.clone(),
                     key,
                 }
@@ -645,9 +645,9 @@ impl Engine {
             let m = &mut self.models[i];
             let (judged_state, traffic_reasons, verdict) = m.judged(traffic_config, now);
             let traffic_said = if m.traffic.is_empty() {
-                String::new()
+                TrafficSaid::default()
             } else {
-                verdict.signature()
+                verdict.said()
             };
             if window.is_some() && m.state != ModelState::UnderMaintenance {
                 m.detector.reset();

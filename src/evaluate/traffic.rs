@@ -149,19 +149,26 @@ pub struct TrafficVerdict {
     pub sources: usize,
 }
 
+/// What a decision says of the traffic: whether it has a say, which stream decides,
+/// whether it was routed away, which sources are alone. When this moves the stored reasons
+/// are rewritten at once (figures alone wait for the refresh).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrafficSaid {
+    pub state: Option<ModelState>,
+    pub busy: bool,
+    pub routed_away: bool,
+    /// The lone sources' names.
+    pub alone: Vec<String>,
+}
+
 impl TrafficVerdict {
-    /// What the decision says of the traffic, in a few words: whether it has a say, which
-    /// stream decides, whether it was routed away, which sources are alone. When this moves
-    /// the stored reasons are rewritten at once (figures alone wait for the refresh).
-    pub fn signature(&self) -> String {
-        let alone: Vec<&str> = self.alone.iter().map(|(s, _)| s.as_str()).collect();
-        format!(
-            "{:?}|{}|{}|{}",
-            self.state,
-            self.busy,
-            self.routed_away,
-            alone.join(",")
-        )
+    pub fn said(&self) -> TrafficSaid {
+        TrafficSaid {
+            state: self.state,
+            busy: self.busy,
+            routed_away: self.routed_away,
+            alone: self.alone.iter().map(|(s, _)| s.clone()).collect(),
+        }
     }
 }
 
