@@ -77,8 +77,8 @@ pub enum BodyError {
 
 /// The rows of a body: a JSON array (or one object) when `ndjson` is false, else one JSON
 /// object per non-blank line. At most `most` rows.
-pub fn split(body: &[u8], ndjson: bool, most: usize) -> Result<Vec<(usize, Value)>, BodyError> {
-    let rows: Vec<(usize, Value)> = if ndjson {
+pub fn split(body: &[u8], ndjson: bool, most: usize) -> Result<Vec<Row>, BodyError> {
+    let rows: Vec<Row> = if ndjson {
         let text = std::str::from_utf8(body)
             .map_err(|e| BodyError::Unreadable(format!("the body is not UTF-8 text: {e}")))?;
         let lines: Vec<(usize, &str)> = text
@@ -94,14 +94,10 @@ pub fn split(body: &[u8], ndjson: bool, most: usize) -> Result<Vec<(usize, Value
         }
         lines
             .into_iter()
-            // A line that is not JSON becomes a row that fails its own check, so the rest
-            // of the batch is kept.
+            // A line that is not JSON is refused alone; the rest of the batch is kept.
             .map(|(i, l)| {
-                (
-                    i,
-                    serde_json::from_str(l)
-                        .unwrap_or_else(|e| Value::String(format!("\u{0}line is not JSON: {e}"))),
-                )
+                let value = serde_json::from_str(l).map_err(|e| format!("line is not JSON: {e}"));
+                (i, value)
             })
             .collect()
     } else {
@@ -117,8 +113,8 @@ pub fn split(body: &[u8], ndjson: bool, most: usize) -> Result<Vec<(usize, Value
                     most,
                 })
             }
-            Value::Array(items) => items.into_iter().enumerate().collect(),
-            object @ Value::Object(_) => vec![(0, object)],
+            Value::Array(items) => items.into_iter().map(Ok).enumerate().collect(),
+            object @ Value::Object(_) => vec![(0, Ok(object))],
             _ => {
                 return Err(BodyError::Unreadable(
                     "send a JSON array of observation objects (or one object)".into(),
@@ -129,11 +125,14 @@ pub fn split(body: &[u8], ndjson: bool, most: usize) -> Result<Vec<(usize, Value
     Ok(rows)
 }
 
+/// One row of a body: its index, and its JSON or why it is not JSON.
+pub type Row = (usize, Result<Value, String>);
+
 /// Checks every row; keeps the good ones.
-pub fn check(rows: Vec<(usize, Value)>, cx: &Context<'_>) -> Parsed {
+pub fn check(rows: Vec<Row>, cx: &Context<'_>) -> Parsed {
     let mut parsed = Parsed::default();
     for (index, value) in rows {
-        match row(value, cx) {
+        match value.map_err(invalid).and_then(|v| row(v, cx)) {
             Ok(o) => parsed.rows.push(o),
             Err((kind, reason)) => parsed.refused.push(Refusal {
                 index,
@@ -150,11 +149,6 @@ fn invalid(reason: impl Into<String>) -> (&'static str, String) {
 }
 
 fn row(value: Value, cx: &Context<'_>) -> Result<Observation, (&'static str, String)> {
-    if let Value::String(s) = &value {
-        if let Some(problem) = s.strip_prefix('\u{0}') {
-            return Err(invalid(problem));
-        }
-    }
     let raw: RawRow = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
     let model_key = cx.names.key(raw.model.trim()).ok_or_else(|| {
         (
