@@ -202,12 +202,17 @@ impl Intake {
     /// Hands `rows` over (see [`Intake::hand_over`]) and counts them accepted by model and
     /// outcome.
     fn accept(&self, token_id: &str, rows: Vec<Observation>, via: &str) -> Result<(), RetryLater> {
-        let mut tally: HashMap<(String, &'static str), u64> = HashMap::new();
+        let mut tally: HashMap<(&str, &'static str), u64> = HashMap::new();
         for o in &rows {
             *tally
-                .entry((o.model_key.clone(), o.outcome.as_str()))
+                .entry((o.model_key.as_str(), o.outcome.as_str()))
                 .or_default() += 1;
         }
+        // One owned key per model and outcome, not per row: the rows move on next.
+        let tally: Vec<((String, &'static str), u64)> = tally
+            .into_iter()
+            .map(|((model, outcome), n)| ((model.to_string(), outcome), n))
+            .collect();
         self.hand_over(token_id, rows)?;
         for ((model, outcome), n) in tally {
             self.metrics.observations_accepted(&model, via, outcome, n);
