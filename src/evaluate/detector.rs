@@ -74,6 +74,11 @@ pub struct Detector {
 
 impl Detector {
     pub fn new(policy: &Policy) -> Self {
+        Detector::keeping(policy, policy.window_probes as usize)
+    }
+
+    /// A detector that keeps the last `window` samples for the evidence.
+    fn keeping(policy: &Policy, window: usize) -> Self {
         Detector {
             healthy: policy.healthy_error_rate,
             errors: [Alarm::default(); 3],
@@ -83,7 +88,7 @@ impl Detector {
             latency_seen: 0,
             counted: 0,
             misconfigured_run: 0,
-            recent: VecDeque::with_capacity(policy.window_probes as usize),
+            recent: VecDeque::with_capacity(window),
             episode_ended: None,
             relapses: 0,
         }
@@ -92,13 +97,7 @@ impl Detector {
     /// A detector of one source of the application's traffic: the error tests only (requests
     /// differ in size, so their latency is shown but not judged) and no window of samples.
     pub fn for_traffic(policy: &Policy) -> Self {
-        Detector {
-            recent: VecDeque::new(),
-            ..Detector::new(&Policy {
-                window_probes: 0,
-                ..policy.clone()
-            })
-        }
+        Detector::keeping(policy, 0)
     }
 
     /// Folds in one request of the application's traffic (or, while its source is silent, a

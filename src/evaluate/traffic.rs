@@ -418,7 +418,6 @@ pub fn traffic_policy(model: &Policy, config: &TrafficConfig) -> Policy {
     Policy {
         false_alarm_probes: config.false_alarm_requests,
         min_samples: config.min_requests,
-        window_probes: 0,
         ..model.clone()
     }
 }
