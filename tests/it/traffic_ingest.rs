@@ -141,7 +141,7 @@ async fn good_rows_are_kept_bad_rows_named_and_both_counted() {
 async fn only_ingest_tokens_write_observations_and_they_open_nothing_else() {
     let app = spawn_seeded_app_with("").await;
     let ingest = token(&app, Scope::Ingest, "app").await;
-    let read = token(&app, Scope::Admin, "ops").await;
+    let admin = token(&app, Scope::Admin, "ops").await;
     let body = serde_json::to_vec(&rows("openai/gpt-5", 1, "ok", "a")).unwrap();
     let none = app
         .client
@@ -151,7 +151,7 @@ async fn only_ingest_tokens_write_observations_and_they_open_nothing_else() {
         .await
         .unwrap();
     assert_eq!(none.status(), 401);
-    let r = post(&app, &read, "application/json", body.clone()).await;
+    let r = post(&app, &admin, "application/json", body.clone()).await;
     assert_eq!(r.status(), 403);
     assert!(r.text().await.unwrap().contains("`ingest`"));
     for path in ["/api/v1/admin/whoami", "/api/v1/admin/board"] {
