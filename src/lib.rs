@@ -19,6 +19,7 @@ pub mod config;
 pub mod evaluate;
 pub mod metrics;
 pub mod notify;
+pub mod official;
 pub mod probe;
 pub mod schedule;
 pub mod startup;

@@ -184,6 +184,14 @@ impl Application {
         )
         .with_metrics(Arc::clone(&metrics));
         let dispatching = dispatcher.spawn(Arc::clone(&announced), stop_rx.clone());
+        // Providers' own pages: shown beside ours, never waited on.
+        let official = crate::official::poller::spawn(
+            Arc::clone(&config),
+            store.clone(),
+            clock,
+            vec![Arc::clone(&republish), Arc::clone(&announced)],
+            stop_rx.clone(),
+        );
         let paging = Pager::new(
             store.clone(),
             &config.paging,
@@ -235,6 +243,9 @@ impl Application {
             .await
             .context("the dispatcher ended abnormally")?;
         paging.await.context("the pager ended abnormally")?;
+        official
+            .await
+            .context("the official status pollers ended abnormally")?;
         maintenance
             .await
             .context("the maintenance loop ended abnormally")?;

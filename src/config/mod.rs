@@ -14,6 +14,7 @@ pub mod demo;
 mod env;
 mod error;
 mod notify;
+mod official;
 mod paging;
 mod policy;
 mod raw;
@@ -35,6 +36,7 @@ use env::{Env, Var};
 use error::Locator;
 pub use error::{ConfigError, ConfigProblem};
 pub use notify::{EmailTransport, NotifyConfig, SmtpTls};
+pub use official::{OfficialKind, OfficialSource};
 pub use paging::{PagerDutyChannel, PagingConfig, PagingWebhook, PAGERDUTY_EVENTS_URL};
 use raw::{RawFault, RawModel, RawProvider, RawSimulation};
 pub use simulation::{FaultWindow, SimulationConfig};
@@ -176,6 +178,35 @@ impl ServerConfig {
     }
 }
 
+/// The SQLite file `database` names: a path, or a `sqlite://` URL of one. Any other URL
+/// (`postgres://…`) is refused rather than taken as a file name; the message names only its
+/// scheme, never the credentials a database URL carries.
+fn database_path(text: &str) -> Result<PathBuf, String> {
+    if let Some(path) = text
+        .strip_prefix("sqlite://")
+        .or_else(|| text.strip_prefix("sqlite:"))
+    {
+        if path.is_empty() {
+            return Err("`database` = \"sqlite://\" names no file".into());
+        }
+        return Ok(PathBuf::from(path));
+    }
+    let scheme = text.split_once("://").map(|(s, _)| s).filter(|s| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    match scheme {
+        Some(scheme) => Err(format!(
+            "`database` is a `{scheme}://` URL: modelwatch stores its data in SQLite; give a file path (e.g. \"data/modelwatch.db\") or a `sqlite://` URL"
+        )),
+        None if text.trim().is_empty() => {
+            Err("`database` is empty: give a file path, e.g. \"data/modelwatch.db\"".into())
+        }
+        None => Ok(PathBuf::from(text)),
+    }
+}
+
 /// A network like `10.0.0.0/8`, or one address standing for itself.
 pub fn parse_cidr(text: &str) -> Option<ipnet::IpNet> {
     text.trim()
@@ -228,6 +259,8 @@ pub struct ProviderConfig {
     pub api_version: Option<String>,
     pub token_limit_field: String,
     pub models: Vec<Arc<ModelConfig>>,
+    /// The provider's own status page, polled and shown beside our state.
+    pub official: Option<OfficialSource>,
 }
 
 impl ProviderConfig {
@@ -400,12 +433,19 @@ impl Validator<'_> {
             },
             None => default_listen(),
         };
-        let database = raw
-            .server
-            .database
-            .as_ref()
-            .map(|d| PathBuf::from(self.interpolate_or_as_written(d)))
-            .unwrap_or_else(|| PathBuf::from("data/modelwatch.db"));
+        let database = match &raw.server.database {
+            Some(d) => {
+                let text = self.interpolate_or_as_written(d);
+                match database_path(&text) {
+                    Ok(path) => path,
+                    Err(message) => {
+                        self.problem(d, message);
+                        PathBuf::from("data/modelwatch.db")
+                    }
+                }
+            }
+            None => PathBuf::from("data/modelwatch.db"),
+        };
         let write_batch = raw
             .server
             .write_batch
@@ -759,6 +799,15 @@ impl Validator<'_> {
             );
         }
         let provider_policy = self.policy(&self.policy.clone(), p.evaluator.as_ref());
+        let model_ids: Vec<String> = p.models.iter().map(|m| m.id.get_ref().clone()).collect();
+        let official = p.official.as_ref().map(|raw| {
+            let (source, problems) = official::parse(raw, &id, &model_ids);
+            for (offset, message) in problems {
+                let offset = offset.unwrap_or(p.id.span().start);
+                self.problems.push(self.locate.at(offset, message));
+            }
+            source
+        });
         let mut models = Vec::new();
         let mut seen = HashSet::new();
         if p.models.is_empty() {
@@ -800,6 +849,7 @@ impl Validator<'_> {
             api_version: p.api_version.as_ref().map(|v| v.get_ref().clone()),
             token_limit_field,
             models,
+            official,
         })
     }
 

@@ -80,6 +80,8 @@ pub struct RawProvider {
     /// Defaults for every model of a `simulated` provider.
     pub simulate: Option<Spanned<RawSimulation>>,
     pub evaluator: Option<Spanned<RawPolicy>>,
+    /// Where the provider publishes its own status (not `Spanned`: it holds a sub-table).
+    pub official: Option<super::official::RawOfficial>,
     #[serde(default)]
     pub models: Vec<RawModel>,
 }

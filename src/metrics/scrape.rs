@@ -3,7 +3,8 @@
 //! Model states and decisions come from the evaluator's routing table (already in memory);
 //! open incidents and the outbox come from the store in two cheap queries (a count over
 //! unresolved incidents, a count and minimum over the outbox's pending partial index);
-//! scheduler lag and skips come from [`SchedulerStats`]. Reading them here instead of
+//! scheduler lag and skips come from [`SchedulerStats`]; whether each official status page
+//! was readable comes from `official_sources`. Reading them here instead of
 //! mirroring them into gauges means they cannot drift from the truth.
 
 use std::sync::atomic::Ordering;
@@ -64,7 +65,38 @@ pub async fn render(metrics: &Metrics, store: &Store, routing: &RoutingTable) ->
         }
     };
     render_store(&mut e, figures, metrics.clock().now());
+    render_official(&mut e, store).await;
     e.finish()
+}
+
+/// `modelwatch_official_available{provider}`: whether each provider's own status page
+/// could be read at its last poll (absent before the first poll).
+async fn render_official(e: &mut Encoder, store: &Store) {
+    let read = sqlx::query_as::<_, (String, bool)>(
+        "SELECT provider_id, available FROM official_sources ORDER BY provider_id",
+    )
+    .fetch_all(store.pool());
+    let rows = match tokio::time::timeout(STORE_TIMEOUT, read).await {
+        Ok(Ok(rows)) => rows,
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "metrics: reading official sources failed");
+            Vec::new()
+        }
+        Err(_) => Vec::new(),
+    };
+    e.family(
+        "modelwatch_official_available",
+        "1 if the provider's own status page could be read at its last poll, else 0.",
+        Kind::Gauge,
+    );
+    for (provider, available) in rows {
+        let value = if available { 1.0 } else { 0.0 };
+        e.sample(
+            "modelwatch_official_available",
+            &[("provider", provider.as_str())],
+            value,
+        );
+    }
 }
 
 /// `modelwatch_model_state` (1 for the current state, 0 for the others) and

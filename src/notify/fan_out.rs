@@ -5,12 +5,14 @@
 
 use crate::store::deliveries::OutboxEvent;
 use crate::store::subscriptions::Subscription;
+use crate::vocabulary::event::OPT_IN_EVENTS;
 use crate::vocabulary::{Event, Filter, Kind};
 
 use super::formats;
 
 /// Whether an event of `kind` about `provider` (and `model`, if it is about one) matches
-/// `filter`. Empty lists mean "all". Incident and maintenance events carry no model: they
+/// `filter`. Empty lists mean "all", except that an empty `events` list leaves out the
+/// opt-in types ([`OPT_IN_EVENTS`]). Incident and maintenance events carry no model: they
 /// match a model filter when one of their `affected` models is in it.
 pub fn filter_matches(
     filter: &Filter,
@@ -19,7 +21,11 @@ pub fn filter_matches(
     model: Option<&str>,
     affected: &[String],
 ) -> bool {
-    let event_ok = filter.events.is_empty() || filter.events.iter().any(|e| e == kind);
+    let event_ok = if filter.events.is_empty() {
+        !OPT_IN_EVENTS.contains(&kind)
+    } else {
+        filter.events.iter().any(|e| e == kind)
+    };
     let provider_ok = filter.providers.is_empty()
         || provider.is_some_and(|p| filter.providers.iter().any(|x| x == p));
     let model_ok = filter.models.is_empty()
@@ -103,6 +109,44 @@ mod tests {
         };
         assert!(!matches(&p, "model.disabled", Some("a"), Some("a/x"), &[]));
         assert!(matches(&p, "incident.resolved", Some("b"), None, &[]));
+    }
+
+    /// What a provider's page says reaches only those who asked for it by name: a filter
+    /// without `events` ("everything") leaves it out, and a model filter still applies.
+    #[test]
+    fn official_changes_reach_only_subscribers_who_name_them() {
+        let matches = filter_matches;
+        let affected = ["a/x".to_string()];
+        assert!(!matches(
+            &Filter::default(),
+            "official.changed",
+            Some("a"),
+            None,
+            &affected
+        ));
+        let named = Filter {
+            events: vec!["official.changed".into()],
+            ..Filter::default()
+        };
+        assert!(matches(
+            &named,
+            "official.changed",
+            Some("a"),
+            None,
+            &affected
+        ));
+        let other_model = Filter {
+            events: vec!["official.changed".into()],
+            models: vec!["a/y".into()],
+            ..Filter::default()
+        };
+        assert!(!matches(
+            &other_model,
+            "official.changed",
+            Some("a"),
+            None,
+            &affected
+        ));
     }
 
     fn subscription(id: &str, models: &[&str]) -> Subscription {

@@ -121,7 +121,7 @@ async fn send(
         .map_err(|_| format!("{} resolving the host", timed_out()))?
         .map_err(|r| r.0)?;
     let headers = header_map(headers, content_type)?;
-    let client = client(&parsed, addr, timeout)
+    let client = pinned_client(&parsed, addr, timeout, WEBHOOK_AGENT)
         .map_err(|e| format!("could not set up the HTTP client: {}", root_cause(&e)))?;
     let request = client
         .post(parsed)
@@ -154,11 +154,15 @@ fn header_map(headers: &[(String, String)], content_type: &str) -> Result<Header
     Ok(map)
 }
 
-/// A client for this one attempt, bound to `addr` for the URL's host.
-fn client(
+const WEBHOOK_AGENT: &str = concat!("modelwatch/", env!("CARGO_PKG_VERSION"), " webhooks");
+
+/// A client for one request, bound to `addr` (the address the guard checked) for the URL's
+/// host: no other lookup, no redirects, no proxies. Official status polls use it too.
+pub(crate) fn pinned_client(
     url: &reqwest::Url,
     addr: SocketAddr,
     timeout: Duration,
+    user_agent: &str,
 ) -> reqwest::Result<reqwest::Client> {
     let host = url.host_str().unwrap_or_default();
     reqwest::Client::builder()
@@ -170,17 +174,13 @@ fn client(
         .connect_timeout(timeout)
         // The client lives for one request: keeping its connection would only leak it.
         .pool_max_idle_per_host(0)
-        .user_agent(concat!(
-            "modelwatch/",
-            env!("CARGO_PKG_VERSION"),
-            " webhooks"
-        ))
+        .user_agent(user_agent)
         .build()
 }
 
 /// The innermost cause (e.g. "Connection refused (os error 111)"), short; reqwest's own
 /// message would repeat the URL, which may carry a token in its path or query.
-fn root_cause(e: &reqwest::Error) -> String {
+pub(crate) fn root_cause(e: &reqwest::Error) -> String {
     let mut cause: &dyn std::error::Error = e;
     while let Some(next) = cause.source() {
         cause = next;

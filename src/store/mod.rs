@@ -20,6 +20,7 @@ pub mod events;
 pub mod incident_ops;
 pub mod incidents;
 pub mod maintenances;
+pub mod official;
 pub mod overrides;
 pub mod results;
 pub mod retention;

@@ -79,10 +79,15 @@ pub enum EventBody {
     MaintenanceCompleted(MaintenanceChange),
     #[serde(rename = "maintenance.cancelled")]
     MaintenanceCancelled(MaintenanceChange),
+    /// What a provider's own status page says changed: a mapped component's state, or an
+    /// incident or maintenance naming one opened or resolved. Opt-in: subscribers without
+    /// an `events` filter do not get it (see [`OPT_IN_EVENTS`]).
+    #[serde(rename = "official.changed")]
+    OfficialChanged(OfficialChange),
 }
 
 /// Every event type stored and sent to subscribers, as named on the wire.
-pub const EVENT_TYPES: [&str; 11] = [
+pub const EVENT_TYPES: [&str; 12] = [
     "model.state_changed",
     "model.degraded",
     "model.disabled",
@@ -94,7 +99,13 @@ pub const EVENT_TYPES: [&str; 11] = [
     "maintenance.started",
     "maintenance.completed",
     "maintenance.cancelled",
+    "official.changed",
 ];
+
+/// Event types a subscriber gets only by naming them in its `events` filter: what a
+/// provider's page says is context for SREs, not a change of ours, and subscribers from
+/// before it existed did not ask for it.
+pub const OPT_IN_EVENTS: [&str; 1] = ["official.changed"];
 
 /// The routing decision clients should follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,6 +211,37 @@ pub struct MaintenanceSummary {
     pub url: String,
 }
 
+/// An `official.changed` event's fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OfficialChange {
+    pub provider: String,
+    pub provider_name: String,
+    /// What changed, in words: "Anthropic's status page: Claude API partial outage (was
+    /// operational)".
+    pub summary: String,
+    /// The configured component, when its state changed.
+    pub component: Option<String>,
+    /// The component's state now (or the incident's declared impact).
+    pub state: Option<ModelState>,
+    pub previous: Option<ModelState>,
+    /// The published incident or maintenance, when one opened or resolved.
+    pub incident: Option<OfficialIncidentLink>,
+    /// Our models the change concerns (by the configured component mapping).
+    pub models: Vec<String>,
+}
+
+/// A provider's published incident, as linked from an event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OfficialIncidentLink {
+    pub id: String,
+    pub name: String,
+    /// As published: investigating, resolved, scheduled, …
+    pub status: String,
+    pub maintenance: bool,
+    /// The provider's own page for it (absolute, theirs).
+    pub url: Option<String>,
+}
+
 /// The page of incident `id`, as a path.
 pub fn incident_path(id: i64) -> String {
     format!("/incidents/{id}")
@@ -266,6 +308,7 @@ impl EventBody {
             EventBody::MaintenanceStarted(_) => "maintenance.started",
             EventBody::MaintenanceCompleted(_) => "maintenance.completed",
             EventBody::MaintenanceCancelled(_) => "maintenance.cancelled",
+            EventBody::OfficialChanged(_) => "official.changed",
         }
     }
 
@@ -335,6 +378,8 @@ impl Event {
             &i.incident.affected_models
         } else if let Some(m) = self.body.maintenance() {
             &m.models
+        } else if let EventBody::OfficialChanged(o) = &self.body {
+            &o.models
         } else {
             &[]
         }
@@ -355,6 +400,8 @@ impl Event {
             | EventBody::MaintenanceStarted(m)
             | EventBody::MaintenanceCompleted(m)
             | EventBody::MaintenanceCancelled(m) => vec![&mut m.maintenance.url],
+            // Its only link is the provider's own page: absolute already.
+            EventBody::OfficialChanged(_) => Vec::new(),
         }
     }
 }
@@ -432,6 +479,22 @@ mod tests {
             EventBody::MaintenanceStarted(maintenance.clone()),
             EventBody::MaintenanceCompleted(maintenance.clone()),
             EventBody::MaintenanceCancelled(maintenance),
+            EventBody::OfficialChanged(OfficialChange {
+                provider: "a".into(),
+                provider_name: "A".into(),
+                summary: "A's status page: API partial outage (was operational)".into(),
+                component: Some("API".into()),
+                state: Some(ModelState::PartialOutage),
+                previous: Some(ModelState::Operational),
+                incident: Some(OfficialIncidentLink {
+                    id: "x1".into(),
+                    name: "Elevated errors".into(),
+                    status: "investigating".into(),
+                    maintenance: false,
+                    url: Some("https://status.example/incidents/x1".into()),
+                }),
+                models: vec!["a/m".into()],
+            }),
         ];
         let kinds: Vec<&str> = bodies.iter().map(EventBody::kind).collect();
         assert_eq!(kinds, EVENT_TYPES);

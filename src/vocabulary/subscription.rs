@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The event types a subscriber may choose: every type (each can be public).
-pub const PUBLIC_EVENTS: [&str; 11] = super::event::EVENT_TYPES;
+pub const PUBLIC_EVENTS: [&str; 12] = super::event::EVENT_TYPES;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

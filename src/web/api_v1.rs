@@ -12,6 +12,7 @@
 //! - `/api/v1/incidents`, `/api/v1/incidents/{id}`;
 //! - `/api/v1/providers`;
 //! - `/api/v1/maintenances` (scheduled, in progress, completed in the last 90 days);
+//! - `/api/v1/official` (providers' own pages, and who knew first);
 //! - `/api/v1/openapi.json`.
 //!
 //! Unknown paths and bad `period` values are answered by [`super::site::serve`]; every
@@ -20,6 +21,7 @@
 pub mod openapi;
 mod openapi_events;
 mod openapi_ingest;
+mod openapi_official;
 #[cfg(test)]
 mod openapi_tests;
 mod openapi_write;
@@ -107,6 +109,16 @@ struct MaintenancesBody {
     maintenances: Vec<MaintenanceView>,
 }
 
+/// Providers' own pages and the lead figures (`/api/v1/official`).
+#[derive(Serialize)]
+struct OfficialBody<'a> {
+    providers: &'a [crate::official::views::ProviderOfficial],
+    /// Our incidents of providers with a page, newest first, with their acknowledgement.
+    ours: Vec<&'a crate::official::lead::OurIncidentLead>,
+    /// Published incidents of the last 90 days, newest first, with whether we saw them.
+    theirs: &'a [crate::official::lead::TheirIncident],
+}
+
 #[derive(Serialize)]
 struct ProvidersBody {
     providers: Vec<ProviderSummary>,
@@ -141,6 +153,7 @@ pub fn render_model(snapshot: &PublicSnapshot, m: &ModelView) -> Vec<Rendered> {
         summary: ModelSummary::from_view(m),
         outcomes_24h: m.outcomes_24h.clone(),
         history: m.history.iter().map(StateChangeView::from_change).collect(),
+        official: wire::OfficialStatus::of(m),
     };
     out.push(Rendered::json(
         path.clone(),
@@ -237,6 +250,18 @@ pub fn render(snapshot: &PublicSnapshot) -> Vec<Rendered> {
     out.push(Rendered::json(
         "/api/v1/maintenances",
         &envelope(snapshot, MaintenancesBody { maintenances }),
+    ));
+
+    out.push(Rendered::json(
+        "/api/v1/official",
+        &envelope(
+            snapshot,
+            OfficialBody {
+                providers: &snapshot.official.providers,
+                ours: snapshot.official.ours.values().rev().collect(),
+                theirs: &snapshot.official.theirs,
+            },
+        ),
     ));
 
     out.push(Rendered::json(

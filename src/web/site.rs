@@ -419,6 +419,7 @@ mod tests {
             providers: Vec::new(),
             incidents: Vec::new(),
             maintenances: Vec::new(),
+            official: Default::default(),
             stale_since: None,
         };
         let first = Site::render(&snapshot, &[one], None);

@@ -29,6 +29,8 @@ use crate::vocabulary::{ActiveOverride, Evidence, ModelState};
 
 use super::figure_cache::{FigureCache, Figures};
 use super::uptime;
+use crate::official::views::OfficialSnapshot;
+use crate::official::OfficialView;
 
 /// Days of history shown as uptime bars.
 pub const HISTORY_DAYS: i64 = 90;
@@ -114,6 +116,8 @@ pub struct ModelView {
     pub outcomes_24h: BTreeMap<String, u32>,
     /// State changes of the last 30 days, newest first.
     pub history: Vec<StateChange>,
+    /// What the provider's own page says of the model, when it has one configured.
+    pub official: Option<OfficialView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -140,6 +144,8 @@ pub struct PublicSnapshot {
     /// [`HISTORY_DAYS`] days (cancelled ones never show), latest start first. Statuses are
     /// as of [`Self::generated_at`] (see [`public_status`]).
     pub maintenances: Vec<Maintenance>,
+    /// Providers' own pages, and who knew first.
+    pub official: OfficialSnapshot,
     /// Set when the database could not be read: the data is as of this time.
     pub stale_since: Option<DateTime<Utc>>,
 }
@@ -235,6 +241,8 @@ pub async fn build(
                 || m.completed_at.unwrap_or(m.window.ends_at) >= now - Duration::days(HISTORY_DAYS)
         })
         .collect();
+    let official_records = store.official(now - Duration::days(HISTORY_DAYS)).await?;
+    let official = OfficialSnapshot::build(config, &official_records, &incidents, now);
     let names: BTreeMap<String, String> = config
         .models()
         .map(|(p, m)| (format!("{}/{}", p.id, m.id), m.name.clone()))
@@ -279,6 +287,7 @@ pub async fn build(
                 chart_30d: Vec::new(),
                 outcomes_24h: BTreeMap::new(),
                 history: Vec::new(),
+                official: official.models.get(&id).cloned(),
             };
             let recent = figures.figures(&id, now);
             fill_figures(&mut store, &mut view, recent, &incidents, now).await?;
@@ -305,6 +314,7 @@ pub async fn build(
         providers,
         incidents,
         maintenances,
+        official,
         stale_since: None,
     })
 }

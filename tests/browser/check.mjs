@@ -90,7 +90,7 @@ try {
   // the first loads every page under it, so a violation shows as a console error.
   const axeContext = await browser.newContext({ bypassCSP: true });
   const axePage = await axeContext.newPage();
-  const pages = ['/', `/models/${models[0]}`, '/history', '/subscribe', '/admin/login'];
+  const pages = ['/', `/models/${models[0]}`, '/history', '/official', '/subscribe', '/admin/login'];
   for (const route of pages) {
     const response = await page.goto(base + route, { waitUntil: 'load' });
     if (!response || response.status() !== 200) fail(`${route} answered ${response?.status()}`);

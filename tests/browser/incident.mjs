@@ -57,6 +57,13 @@ try {
   }
   const title = await page.locator('h1').innerText();
   if (!(title.includes('Big') && title.includes('Mid'))) fail(`the title does not name both: ${title}`);
+  // Acme's page acknowledged the fault after we opened the incident: the page says when, and
+  // the lead agrees with /api/v1/official.
+  const official = await getJson('/api/v1/official');
+  const lead = official.ours.find((l) => l.incident_id === incident.id);
+  if (!lead?.acknowledged_at || !(lead.lead_minutes > 0)) fail(`no positive lead in /api/v1/official: ${JSON.stringify(lead)}`);
+  const ack = await page.locator('dd.official-acknowledgement').innerText();
+  if (!ack.includes('after modelwatch')) fail(`the incident page's acknowledgement says "${ack}"`);
 
   await page.goto(`${base}/`, { waitUntil: 'load' });
   const uptimeOf = async (id) => page.locator(`li:has(a[href="/models/acme/${id}"]) .bars-legend span:nth-child(2)`).innerText();

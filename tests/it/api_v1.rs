@@ -344,7 +344,7 @@ pub(crate) fn fits_template(template: &str, path: &str) -> bool {
     count(template) == count(path) && template.split('/').zip(path.split('/')).all(fits)
 }
 
-const DOCUMENTED: [&str; 10] = [
+const DOCUMENTED: [&str; 11] = [
     "/api/v1/routing",
     "/api/v1/models",
     "/api/v1/models/{provider}/{model}",
@@ -353,6 +353,7 @@ const DOCUMENTED: [&str; 10] = [
     "/api/v1/incidents/{id}",
     "/api/v1/providers",
     "/api/v1/maintenances",
+    "/api/v1/official",
     "/api/v1/badges/{provider}/{model}.json",
     "/api/v1/openapi.json",
 ];

@@ -290,3 +290,83 @@ models = [ { id = "a" }, { id = "b", evaluator = { window_probes = 12, min_sampl
         "{err}"
     );
 }
+
+/// An official source is checked like the rest: its kind, its address, and that every model
+/// it names exists, each at its own line.
+#[test]
+fn official_sources_are_checked_line_by_line() {
+    let text = r#"
+[[providers]]
+id = "anthropic"
+kind = "simulated"
+official = { kind = "statuspage", url = "https://status.anthropic.com", poll = "2s", components = { "Claude API" = ["claude-opus-4-8", "claude-opus-9"] } }
+models = [ { id = "claude-opus-4-8" } ]
+[[providers]]
+id = "openai"
+kind = "simulated"
+official = { kind = "statusp4ge", components = { "API" = ["gpt-5"] } }
+models = [ { id = "gpt-5" } ]
+[[providers]]
+id = "google"
+kind = "simulated"
+official = { kind = "feed", url = "ftp://status.example/feed", components = {} }
+models = [ { id = "gemini" } ]
+"#;
+    let err = parse(text, &[]).unwrap_err();
+    for expected in [
+        "conf/test.toml:5:",
+        "`claude-opus-9`, which is not a model of provider `anthropic`",
+        "official `poll` = `2s` is too short; at least 10s",
+        "conf/test.toml:10:",
+        "unknown official kind `statusp4ge`",
+        "conf/test.toml:15:",
+        "official `url` must be an http(s) URL, not `ftp://status.example/feed`",
+        "an official source needs `components",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    let ok = parse(
+        r#"
+[[providers]]
+id = "anthropic"
+kind = "simulated"
+official = { kind = "statuspage", url = "https://status.anthropic.com", components = { "Claude API" = ["claude-opus-4-8"] }, adopt_maintenance = true }
+models = [ { id = "claude-opus-4-8" } ]
+"#,
+        &[],
+    )
+    .unwrap();
+    let source = ok.providers[0].official.as_ref().unwrap();
+    assert_eq!(
+        source.components["Claude API"],
+        ["anthropic/claude-opus-4-8"]
+    );
+    assert!(source.adopt_maintenance);
+    assert_eq!(source.poll, std::time::Duration::from_secs(60));
+}
+
+/// A database URL is not a file name: `postgres://…` used to create a SQLite file in a folder
+/// named `postgres:`. It is refused, naming the scheme and never the password.
+#[test]
+fn a_database_url_is_refused_not_taken_as_a_file_name() {
+    let text = "[server]\ndatabase = \"postgres://mw:hunter2@db.internal:5432/modelwatch\"\n";
+    let err = parse(text, &[]).unwrap_err();
+    assert!(err.contains("conf/test.toml:2:"), "{err}");
+    assert!(err.contains("`database` is a `postgres://` URL"), "{err}");
+    assert!(
+        !err.contains("hunter2"),
+        "the password must not be shown: {err}"
+    );
+    let provider = "[[providers]]\nid = \"p\"\nkind = \"simulated\"\nmodels = [ { id = \"m\" } ]\n";
+    for written in ["sqlite://data/x.db", "data/x.db"] {
+        let ok = parse(
+            &format!("[server]\ndatabase = \"{written}\"\n{provider}"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(ok.server.database, std::path::PathBuf::from("data/x.db"));
+    }
+    assert!(parse("[server]\ndatabase = \"\"\n", &[])
+        .unwrap_err()
+        .contains("`database` is empty"));
+}

@@ -147,6 +147,7 @@ pub fn snapshot_with(text: &str) -> PublicSnapshot {
             reasons: vec![text.into()],
             evidence: Evidence::default(),
         }],
+        official: None,
     };
     let incident = Incident {
         id: 3,
@@ -185,6 +186,7 @@ pub fn snapshot_with(text: &str) -> PublicSnapshot {
         }],
         incidents: vec![incident],
         maintenances: Vec::new(),
+        official: Default::default(),
         stale_since: None,
     }
 }

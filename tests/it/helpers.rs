@@ -145,14 +145,28 @@ pub async fn spawn_seeded_app_with(extra_toml: &str) -> TestApp {
     spawn_seeded_app_on(extra_toml, modelwatch::clock::Clock::system()).await
 }
 
+/// [`spawn_seeded_app_with`] with the seeded providers written differently (e.g. with an
+/// `official` page): the same providers and models, so the seeded history still fits.
+pub async fn spawn_seeded_app_with_providers(extra_toml: &str, providers: &str) -> TestApp {
+    spawn_seeded_app_from(extra_toml, providers, modelwatch::clock::Clock::system()).await
+}
+
 /// [`spawn_seeded_app_with`] on a given clock (tests of "everything reads one clock").
 pub async fn spawn_seeded_app_on(extra_toml: &str, clock: modelwatch::clock::Clock) -> TestApp {
+    spawn_seeded_app_from(extra_toml, SEEDED_PROVIDERS, clock).await
+}
+
+async fn spawn_seeded_app_from(
+    extra_toml: &str,
+    providers: &str,
+    clock: modelwatch::clock::Clock,
+) -> TestApp {
     let seed = seeded_database().await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("app.db");
     std::fs::copy(seed, &db).unwrap();
     let toml = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\ndatabase = \"{}\"\n{extra_toml}\n{SEEDED_PROVIDERS}",
+        "[server]\nlisten = \"127.0.0.1:0\"\ndatabase = \"{}\"\n{extra_toml}\n{providers}",
         db.display()
     );
     let config = config_from(&toml, &[]);

@@ -25,6 +25,7 @@ mod incident_memory;
 mod maintenance_public;
 mod metrics;
 mod notify_crash;
+mod official;
 mod openapi_coverage;
 mod paging;
 mod probe_anthropic;

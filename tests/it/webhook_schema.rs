@@ -19,7 +19,8 @@ use modelwatch::store::incident_ops::{NewIncident, NewUpdate};
 use modelwatch::store::maintenances::NewMaintenance;
 use modelwatch::store::round::Round;
 use modelwatch::vocabulary::event::{
-    Decision, IncidentChange, IncidentLink, MaintenanceChange, ModelChange, EVENT_TYPES,
+    Decision, IncidentChange, IncidentLink, MaintenanceChange, ModelChange, OfficialChange,
+    OfficialIncidentLink, EVENT_TYPES,
 };
 use modelwatch::vocabulary::{
     ActiveOverride, Event, EventBody, Format, IncidentStatus, ModelState, Window, WindowStatus,
@@ -146,6 +147,22 @@ fn every_type() -> Vec<Event> {
         EventBody::MaintenanceStarted(maintenance.clone()),
         EventBody::MaintenanceCompleted(maintenance.clone()),
         EventBody::MaintenanceCancelled(maintenance),
+        EventBody::OfficialChanged(OfficialChange {
+            provider: "anthropic".into(),
+            provider_name: "Anthropic".into(),
+            summary: "Anthropic's status page: Claude API partial outage (was operational)".into(),
+            component: Some("Claude API".into()),
+            state: Some(ModelState::PartialOutage),
+            previous: Some(ModelState::Operational),
+            incident: Some(OfficialIncidentLink {
+                id: "abc123".into(),
+                name: "Elevated errors on Claude Opus".into(),
+                status: "investigating".into(),
+                maintenance: false,
+                url: Some("https://status.anthropic.com/incidents/abc123".into()),
+            }),
+            models: vec!["anthropic/claude-opus-4-8".into()],
+        }),
     ]
     .into_iter()
     .map(|body| Event::new(at, true, body))

@@ -133,6 +133,17 @@ pub(super) fn event_view(event: &Event, page: &str) -> EventView {
             ),
         ));
         view.body = Some(w.maintenance.body.clone()).filter(|b| !b.trim().is_empty());
+    } else if let EventBody::OfficialChanged(o) = &event.body {
+        view.summary = o.summary.clone();
+        view.facts
+            .push(("Provider".into(), o.provider_name.clone()));
+        if let Some(c) = &o.component {
+            view.facts.push(("Component".into(), c.clone()));
+        }
+        if !o.models.is_empty() {
+            view.facts.push(("Models".into(), o.models.join(", ")));
+        }
+        view.incident_link = o.incident.as_ref().and_then(|i| i.url.clone());
     }
     view.facts.push(("When".into(), when(event.occurred_at)));
     view
@@ -167,6 +178,7 @@ fn headline(event: &Event) -> String {
         | EventBody::MaintenanceCancelled(w) => {
             format!("Maintenance {}: {}", kind_word(event), w.maintenance.title)
         }
+        EventBody::OfficialChanged(o) => format!("Official status: {}", o.summary),
     }
 }
 

@@ -118,9 +118,33 @@ pub fn summarize(event: &Event, base_url: &str) -> Summary {
             what,
             base_url,
         ),
+        EventBody::OfficialChanged(o) => official(o),
     };
     summary.occurred_at = occurred_at;
     summary
+}
+
+/// What a provider's page said; the link is theirs.
+fn official(o: &crate::vocabulary::event::OfficialChange) -> Summary {
+    let mut facts = vec![("Provider", o.provider_name.clone())];
+    if let Some(c) = &o.component {
+        facts.push(("Component", c.clone()));
+    }
+    if let Some(s) = o.state {
+        facts.push(("Official state", state_label(s.as_str())));
+    }
+    if !o.models.is_empty() {
+        facts.push(("Models", o.models.join(", ")));
+    }
+    Summary {
+        title: format!("Official status changed: {}", o.provider_name),
+        text: o.summary.clone(),
+        detail: String::new(),
+        facts,
+        url: o.incident.as_ref().and_then(|i| i.url.clone()),
+        occurred_at: None,
+        tone: o.state.map(state_tone).unwrap_or(Tone::Info),
+    }
 }
 
 fn state_tone(state: ModelState) -> Tone {

@@ -83,6 +83,36 @@ struct BoardRow {
     traffic_text: String,
     #[serde(skip)]
     traffic_lines: Vec<String>,
+    /// What the provider's own page says of the model (with `reports_no_problem`).
+    official: Option<crate::web::api_v1::wire::OfficialStatus>,
+    /// The summary table's official column, in words.
+    #[serde(skip)]
+    official_text: String,
+}
+
+/// The board's official column: "operational since 14:02 (Claude API)", or why it is
+/// unavailable; "≠" marks a provider reporting no problem while ours is impaired.
+fn official_text(o: Option<&crate::web::api_v1::wire::OfficialStatus>) -> String {
+    let Some(o) = o else { return "-".into() };
+    if !o.available {
+        return format!(
+            "unavailable: {}",
+            o.reason.as_deref().unwrap_or("not read yet")
+        );
+    }
+    let state = o.state.map_or("-", |s| s.as_str());
+    let since = o
+        .since
+        .map(|t| format!(" since {}", time(t).text))
+        .unwrap_or_default();
+    let component = o.component.as_deref().unwrap_or("-");
+    let mark = if o.reports_no_problem { "≠ " } else { "" };
+    let open = if o.incidents.is_empty() {
+        String::new()
+    } else {
+        format!(", {} open incident(s)", o.incidents.len())
+    };
+    format!("{mark}{state}{since} ({component}){open}")
 }
 
 /// Traffic totals over the last 24 hours.
@@ -233,6 +263,15 @@ async fn board_rows(state: &AdminState) -> Result<Vec<BoardRow>, crate::store::S
     let traffic = store
         .traffic_since(state.now() - chrono::Duration::hours(24))
         .await?;
+    let official = crate::official::views::OfficialSnapshot::build(
+        &state.app.config,
+        &store
+            .official(state.now() - chrono::Duration::days(crate::official::KEEP_DAYS))
+            .await?,
+        &[],
+        state.now(),
+    )
+    .models;
     let names: std::collections::BTreeMap<String, String> = state
         .app
         .config
@@ -242,6 +281,11 @@ async fn board_rows(state: &AdminState) -> Result<Vec<BoardRow>, crate::store::S
     let mut rows = Vec::with_capacity(table.models.len());
     for m in &table.models {
         let s = stored.get(&m.id);
+        let official_status = official.get(&m.id).map(|o| {
+            let mut view = crate::web::api_v1::wire::OfficialStatus::from_view(o, m.state);
+            view.incidents.truncate(5);
+            view
+        });
         let probes = store
             .latest_results(&m.id, BOARD_PROBES)
             .await?
@@ -297,6 +341,8 @@ async fn board_rows(state: &AdminState) -> Result<Vec<BoardRow>, crate::store::S
             ),
             traffic: s.and_then(|s| s.evidence.traffic.clone()),
             traffic_24h: traffic.get(&m.id).map(BoardTraffic::from_summary),
+            official_text: official_text(official_status.as_ref()),
+            official: official_status,
             misconfigured: s.map_or(0, |s| s.evidence.misconfigured),
             throttled: s.map_or(0, |s| s.evidence.throttled),
             evaluated_at: s.map(|s| s.evaluated_at),

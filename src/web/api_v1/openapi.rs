@@ -63,6 +63,7 @@ pub fn document(base_url: &str, deployment: &Deployment) -> Value {
     super::openapi_write::extend(&mut doc, deployment);
     super::openapi_events::extend(&mut doc);
     super::openapi_ingest::extend(&mut doc);
+    super::openapi_official::extend(&mut doc);
     doc
 }
 
@@ -124,7 +125,13 @@ pub(super) fn error_response(description: &str) -> Value {
 }
 
 /// One GET operation answering `schema` as JSON, with the given parameters and errors.
-fn get(id: &str, summary: &str, schema: &str, params: &[&str], errors: &[&str]) -> Value {
+pub(super) fn get(
+    id: &str,
+    summary: &str,
+    schema: &str,
+    params: &[&str],
+    errors: &[&str],
+) -> Value {
     let mut responses = Map::new();
     responses.insert(
         "200".into(),
@@ -240,7 +247,7 @@ fn nullable_ref(name: &str, description: &str) -> Value {
 }
 
 /// `generated_at` and `stale_since`, then the payload's own properties.
-fn envelope(description: &str, payload: Vec<(&str, Value)>) -> Value {
+pub(super) fn envelope(description: &str, payload: Vec<(&str, Value)>) -> Value {
     let mut props = vec![
         ("generated_at", time("When this body was built.")),
         (
@@ -321,6 +328,13 @@ fn schemas() -> Value {
             "description": "Probes per outcome class over the last 24 hours (`ok`, `timeout`, `overloaded`, …).",
             "additionalProperties": { "type": "integer" },
         }),
+    ));
+    detail.push((
+        "official",
+        nullable_ref(
+            "OfficialStatus",
+            "What the provider's own page says of the model; null without a configured page.",
+        ),
     ));
     detail.push((
         "history",

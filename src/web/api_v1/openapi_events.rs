@@ -26,6 +26,7 @@ fn schema_of(kind: &str) -> &'static str {
     match kind.split('.').next() {
         Some("model") => "ModelEvent",
         Some("incident") => "IncidentEvent",
+        Some("official") => "OfficialEvent",
         _ => "MaintenanceEvent",
     }
 }
@@ -46,6 +47,7 @@ fn what_happened(kind: &str) -> &'static str {
         "maintenance.scheduled" => "A maintenance window was planned.",
         "maintenance.started" => "A maintenance window began: its models are `under_maintenance`.",
         "maintenance.completed" => "A maintenance window ended.",
+        "official.changed" => "A provider's own status page changed what it says of a mapped component: its state, or an incident or maintenance naming it opened or resolved. Only to subscriptions that name it in `events`.",
         _ => "A maintenance window was cancelled.",
     }
 }
@@ -162,6 +164,17 @@ fn schemas() -> Value {
             typed("string", "The update's text (Markdown as written)."),
         ),
     ]);
+    let mut official = common(&kinds_of("official."));
+    official.extend([
+        ("provider", typed("string", "Provider id.")),
+        ("provider_name", typed("string", "The provider's display name.")),
+        ("summary", typed("string", "What changed, in words.")),
+        ("component", nullable("string", "The configured component, when its state changed.")),
+        ("state", json!({ "anyOf": [reference("ModelState"), { "type": "null" }], "description": "The component's state now, or the incident's declared impact." })),
+        ("previous", json!({ "anyOf": [reference("ModelState"), { "type": "null" }], "description": "The component's state before." })),
+        ("incident", json!({ "anyOf": [reference("EventOfficialIncident"), { "type": "null" }], "description": "The published incident or maintenance, when one opened or resolved." })),
+        ("models", array_of(typed("string", ""), "Our models the change concerns (`provider/model`).")),
+    ]);
     let mut maintenance = common(&maintenance_kinds);
     maintenance.extend([
         ("maintenance", reference("EventMaintenance")),
@@ -176,11 +189,19 @@ fn schemas() -> Value {
     json!({
         "Event": {
             "description": "A native webhook body: one of the event families, told apart by `type`.",
-            "oneOf": [reference("ModelEvent"), reference("IncidentEvent"), reference("MaintenanceEvent")],
+            "oneOf": [reference("ModelEvent"), reference("IncidentEvent"), reference("MaintenanceEvent"), reference("OfficialEvent")],
         },
         "ModelEvent": closed(object("A model's state or routing decision changed.", model)),
         "IncidentEvent": closed(object("An incident was opened, updated or resolved.", incident)),
         "MaintenanceEvent": closed(object("A maintenance window was scheduled, started, completed or cancelled.", maintenance)),
+        "OfficialEvent": closed(object("What a provider's own status page says changed.", official)),
+        "EventOfficialIncident": closed(object("A published incident or maintenance.", vec![
+            ("id", typed("string", "The page's id.")),
+            ("name", typed("string", "As published.")),
+            ("status", typed("string", "As published.")),
+            ("maintenance", typed("boolean", "")),
+            ("url", nullable("string", "The provider's own page for it.")),
+        ])),
         "EventOverride": closed(object("An SRE's override of the routing decision (who set it is never included).", vec![
             ("id", typed("integer", "")),
             ("model_key", typed("string", "`provider/model`.")),

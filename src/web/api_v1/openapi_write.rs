@@ -893,6 +893,8 @@ fn schemas(deployment: &Deployment) -> Value {
                 "description": "The application's traffic of the last minute, from the decision's evidence (null when none is reported)." })),
             ("traffic_24h", json!({ "anyOf": [reference("BoardTraffic"), { "type": "null" }],
                 "description": "The application's traffic over the last 24 hours (null when none is stored)." })),
+            ("official", json!({ "anyOf": [reference("OfficialStatus"), { "type": "null" }],
+                "description": "What the provider's own status page says of the model (null without a configured page); at most five open incidents." })),
         ]),
         "BoardTrafficTotals": object("Traffic totals of one source over the last 24 hours.", vec![
             ("requests", id("Requests, every class.")),

@@ -155,6 +155,47 @@ pub struct ModelDetail {
     pub summary: ModelSummary,
     pub outcomes_24h: BTreeMap<String, u32>,
     pub history: Vec<StateChangeView>,
+    /// What the provider's own page says of the model; null without a configured page.
+    pub official: Option<OfficialStatus>,
+}
+
+/// The provider's page beside our state.
+#[derive(Serialize)]
+pub struct OfficialStatus {
+    /// False until the page is first read, and while it cannot be read.
+    pub available: bool,
+    /// Why it cannot be read.
+    pub reason: Option<String>,
+    /// The published component that covers the model.
+    pub component: Option<String>,
+    pub state: Option<ModelState>,
+    pub since: Option<DateTime<Utc>>,
+    /// Our state is impaired while the page, readable, shows the component operational
+    /// with no incident naming it.
+    pub reports_no_problem: bool,
+    /// Open published incidents and maintenances naming the component.
+    pub incidents: Vec<crate::official::OfficialIncidentRef>,
+    pub checked_at: Option<DateTime<Utc>>,
+}
+
+impl OfficialStatus {
+    pub fn of(m: &ModelView) -> Option<OfficialStatus> {
+        Some(OfficialStatus::from_view(m.official.as_ref()?, m.state))
+    }
+
+    /// The page's view beside `ours`, our state of the model.
+    pub fn from_view(o: &crate::official::OfficialView, ours: ModelState) -> OfficialStatus {
+        OfficialStatus {
+            available: o.available,
+            reason: o.reason.clone(),
+            component: o.component.clone(),
+            state: o.state,
+            since: o.since,
+            reports_no_problem: o.disagrees_with(ours),
+            incidents: o.incidents.clone(),
+            checked_at: o.checked_at,
+        }
+    }
 }
 
 /// One point of a model's latency/error chart.

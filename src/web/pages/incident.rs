@@ -154,6 +154,8 @@ pub fn duration_text(d: chrono::Duration) -> String {
 pub struct IncidentPage {
     pub layout: Layout,
     pub incident: IncidentView,
+    /// When the provider's own page acknowledged it, for providers with one configured.
+    pub official: Option<super::official::AcknowledgementLine>,
 }
 
 pub fn render(snapshot: &PublicSnapshot, i: &Incident) -> String {
@@ -166,6 +168,7 @@ pub fn render(snapshot: &PublicSnapshot, i: &Incident) -> String {
             "history",
         ),
         incident,
+        official: super::official::AcknowledgementLine::of(snapshot, i.id),
     };
     page.render().unwrap_or_else(|e| render_failed(&e))
 }

@@ -33,6 +33,8 @@ pub struct ModelRow {
     pub bars: DayBars,
     /// "99.95% uptime", or a sentence when there is nothing to count yet.
     pub uptime: String,
+    /// Impaired by our evidence while the provider's page shows no problem.
+    pub official_disagrees: bool,
 }
 
 impl ModelRow {
@@ -50,6 +52,10 @@ impl ModelRow {
                 Some(u) => format!("{} uptime", pct(u)),
                 None => "No uptime data yet".into(),
             },
+            official_disagrees: m
+                .official
+                .as_ref()
+                .is_some_and(|o| o.disagrees_with(m.state)),
         }
     }
 }

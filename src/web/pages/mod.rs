@@ -15,6 +15,7 @@ pub mod chart_tips;
 pub mod incident;
 pub mod index;
 pub mod model;
+pub mod official;
 pub mod provider;
 pub mod subscribe;
 pub mod svg;
@@ -74,6 +75,7 @@ pub fn render(snapshot: &PublicSnapshot) -> Vec<Rendered> {
         incident::render_history(snapshot),
     ));
     out.push(Rendered::html("/subscribe", subscribe::render(snapshot)));
+    out.push(Rendered::html("/official", official::render(snapshot)));
     out.push(Rendered {
         path: "/static/style.css".into(),
         content_type: "text/css; charset=utf-8",

@@ -94,6 +94,8 @@ pub struct ModelPage {
     pub outcomes_total: u32,
     pub history: Vec<ChangeRow>,
     pub evidence: Vec<Fact>,
+    /// The provider's own page beside our state.
+    pub official: Option<super::official::OfficialLine>,
 }
 
 pub fn render(snapshot: &PublicSnapshot, m: &ModelView) -> String {
@@ -142,6 +144,7 @@ pub fn render(snapshot: &PublicSnapshot, m: &ModelView) -> String {
             })
             .collect(),
         evidence: m.evidence.as_ref().map(facts).unwrap_or_default(),
+        official: super::official::OfficialLine::of(m),
     };
     page.render().unwrap_or_else(|e| render_failed(&e))
 }

@@ -47,6 +47,7 @@ fn model(provider: &str, id: &str, name: &str, state: ModelState, enabled: bool)
         chart_30d: Vec::new(),
         outcomes_24h: BTreeMap::from([("ok".to_string(), 90), ("overloaded".to_string(), 10)]),
         history: Vec::new(),
+        official: None,
     }
 }
 
@@ -81,6 +82,7 @@ fn snapshot(incidents: Vec<Incident>) -> PublicSnapshot {
         }],
         incidents,
         maintenances: Vec::new(),
+        official: Default::default(),
         stale_since: None,
     }
 }
