@@ -16,11 +16,11 @@ fn fixture(name: &str) -> Vec<u8> {
 
 #[test]
 fn statuspage_summary_and_incidents_merge_into_one_report() {
-    let report = statuspage::parse(&[
+    let (summary, incidents) = (
         fixture("statuspage_summary.json"),
         fixture("statuspage_incidents.json"),
-    ])
-    .unwrap();
+    );
+    let report = statuspage::parse(&[&summary, &incidents]).unwrap();
     let states: Vec<(&str, ModelState)> = report
         .components
         .iter()

@@ -32,6 +32,8 @@ const MAX_WINDOW_HOURS: i64 = 7 * 24;
 /// One provider's source: its documents' validators and last bodies, and its failures.
 pub struct SourcePoller {
     provider: Arc<ProviderConfig>,
+    /// The provider's page (`provider.official`, taken out once).
+    source: OfficialSource,
     store: Store,
     guard: AddressGuard,
     /// When the service started (the simulated page counts its faults from it).
@@ -68,7 +70,7 @@ impl SourcePoller {
         guard: AddressGuard,
         started: DateTime<Utc>,
     ) -> Option<SourcePoller> {
-        let source = provider.official.as_ref()?;
+        let source = provider.official.clone()?;
         let urls = match (source.kind, &source.url) {
             (OfficialKind::Statuspage, Some(url)) => statuspage::documents(url),
             (OfficialKind::Simulated, _) | (_, None) => Vec::new(),
@@ -84,6 +86,7 @@ impl SourcePoller {
             .collect();
         Some(SourcePoller {
             provider,
+            source,
             store,
             guard,
             started,
@@ -93,20 +96,15 @@ impl SourcePoller {
         })
     }
 
-    fn source(&self) -> &OfficialSource {
-        // `new` refuses providers without one.
-        self.provider.official.as_ref().expect("an official source")
-    }
-
     /// Reads the page once at `now` and records what it says (or why it could not).
     pub async fn poll(&mut self, now: DateTime<Utc>) -> Polled {
         let read = self.read(now).await;
-        let source = self.source().clone();
+        let source = &self.source;
         let provider = &self.provider;
         let kind = source.kind.as_str();
         match read {
             Ok((report, unchanged)) => {
-                let observed = observe(&source, &report, now);
+                let observed = observe(source, &report, now);
                 let publisher = Publisher {
                     provider_id: &provider.id,
                     provider_name: &provider.name,
@@ -158,10 +156,10 @@ impl SourcePoller {
 
     /// Fetches every document (conditionally) and parses them; the count is of 304s.
     async fn read(&mut self, now: DateTime<Utc>) -> Result<(Report, usize), Unreadable> {
-        let source = self.source().clone();
+        let source = &self.source;
         if source.kind == OfficialKind::Simulated {
             return Ok((
-                simulated::report(&self.provider, &source, self.started, now),
+                simulated::report(&self.provider, source, self.started, now),
                 0,
             ));
         }
@@ -184,17 +182,20 @@ impl SourcePoller {
                 }
             }
         }
-        let bodies: Vec<Vec<u8>> = self
+        let bodies: Vec<&[u8]> = self
             .documents
             .iter()
-            .filter_map(|d| d.body.clone())
+            .filter_map(|d| d.body.as_deref())
             .collect();
+        // Every kind but Statuspage reads one document (an empty body is refused as such).
+        let first = bodies.first().copied().unwrap_or_default();
         let parsed = match source.kind {
             OfficialKind::Statuspage => statuspage::parse(&bodies),
-            OfficialKind::IncidentIo => incidentio::parse(&bodies[0]),
-            OfficialKind::Feed => feed::parse(&bodies[0]),
-            OfficialKind::GoogleCloud => google_cloud::parse(&bodies[0]),
-            OfficialKind::Simulated => unreachable!("answered above"),
+            OfficialKind::IncidentIo => incidentio::parse(first),
+            OfficialKind::Feed => feed::parse(first),
+            OfficialKind::GoogleCloud => google_cloud::parse(first),
+            // Read above without fetching anything.
+            OfficialKind::Simulated => Ok(Report::default()),
         };
         match parsed {
             Ok(report) => Ok((report, unchanged)),
@@ -213,23 +214,14 @@ impl SourcePoller {
     /// yet, our maintenance window for the models it covers.
     async fn adopt(&self, observed: &super::Observed, now: DateTime<Utc>) {
         let provider = &self.provider;
-        let adopted = match self
-            .store
-            .official(now - chrono::Duration::days(KEEP_DAYS))
-            .await
-        {
-            Ok(records) => records
-                .incidents
-                .into_iter()
-                .filter(|i| i.provider_id == provider.id && i.adopted_window_id.is_some())
-                .map(|i| i.incident_id)
-                .collect::<Vec<_>>(),
+        let adopted = match self.store.adopted_official(&provider.id).await {
+            Ok(ids) => ids,
             Err(e) => {
                 warn!(provider = %provider.id, error = %e, "cannot read adopted maintenances");
                 return;
             }
         };
-        let source = self.source();
+        let source = &self.source;
         for (incident, components) in &observed.incidents {
             let Some((starts_at, ends_at)) = incident.maintenance else {
                 continue;
@@ -279,7 +271,7 @@ impl SourcePoller {
 
     /// The wait before the next poll: the source's interval, doubled per failure in a row.
     pub fn next_wait(&self) -> Duration {
-        let poll = self.source().poll;
+        let poll = self.source.poll;
         let factor = 2u32.saturating_pow(self.failures.min(10));
         poll.saturating_mul(factor).min(MAX_BACKOFF.max(poll))
     }

@@ -15,7 +15,7 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 fn statuspage_one(body: &[u8]) -> Result<Report, Unreadable> {
-    statuspage::parse(&[body.to_vec()])
+    statuspage::parse(&[body])
 }
 
 /// Each parser with a recorded document of its own format.

@@ -5,7 +5,7 @@
 //! Fields are read leniently (anything not needed may be missing or change), but a document
 //! whose shape is not Statuspage's is [`Unreadable`], never a guess.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
@@ -119,9 +119,9 @@ fn impact(text: Option<&str>) -> Option<ModelState> {
 
 /// Parses and merges the documents of one page (summary and incidents, in any order): each
 /// incident is taken once, from the first document that lists it.
-pub fn parse(documents: &[Vec<u8>]) -> Result<Report, Unreadable> {
+pub fn parse(documents: &[&[u8]]) -> Result<Report, Unreadable> {
     let mut report = Report::default();
-    let mut seen: BTreeMap<String, ()> = BTreeMap::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
     for body in documents {
         let doc: Document =
             serde_json::from_slice(body).map_err(|e| Unreadable::json("Statuspage", &e))?;
@@ -147,7 +147,7 @@ pub fn parse(documents: &[Vec<u8>]) -> Result<Report, Unreadable> {
             .flatten()
             .chain(doc.scheduled_maintenances.into_iter().flatten());
         for raw in listed {
-            if seen.insert(raw.id.clone(), ()).is_some() {
+            if !seen.insert(raw.id.clone()) {
                 continue;
             }
             report.incidents.push(incident(raw, base.as_deref()));

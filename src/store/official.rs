@@ -422,6 +422,17 @@ impl Store {
             .context(|| "committing an unreadable official page")
     }
 
+    /// The published maintenances of `provider` already made our windows.
+    pub async fn adopted_official(&self, provider: &str) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT incident_id FROM official_incidents WHERE provider_id = ? AND adopted_window_id IS NOT NULL",
+        )
+        .bind(provider)
+        .fetch_all(&self.pool)
+        .await
+        .context(|| "reading adopted official maintenances")
+    }
+
     /// Notes that published maintenance `incident_id` became our window `window_id`.
     pub async fn mark_official_adopted(
         &self,

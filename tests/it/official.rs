@@ -414,3 +414,63 @@ async fn pages_and_apis_show_the_official_state_and_the_lead() {
     assert!(official_page.contains("5.0 min"), "the median, per period");
     app.stop().await;
 }
+
+/// With `adopt_maintenance`, a published maintenance naming a mapped component becomes our
+/// maintenance window for the models it covers, once; without it, nothing is adopted.
+#[tokio::test]
+async fn a_published_maintenance_is_adopted_once_when_the_operator_says_so() {
+    let page: Shared = Arc::new(Mutex::new(calm_page()));
+    let now = chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap();
+    {
+        let mut p = page.lock().unwrap();
+        let id = claude_api_id(&p);
+        // The recorded "Network Maintenance" of the documented summary, moved to tomorrow
+        // and naming Claude API.
+        let mut maintenance =
+            fixture("statuspage_summary.json")["scheduled_maintenances"][0].clone();
+        maintenance["scheduled_for"] = json!((now + Duration::days(1)).to_rfc3339());
+        maintenance["scheduled_until"] =
+            json!((now + Duration::days(1) + Duration::hours(2)).to_rfc3339());
+        maintenance["components"] =
+            json!([{ "id": id, "name": "Claude API", "status": "operational" }]);
+        p.summary["scheduled_maintenances"] = json!([maintenance]);
+    }
+    let url = fake_page(Arc::clone(&page)).await;
+    for adopt in [false, true] {
+        let providers = providers_with_page(&url).replacen(
+            "components = {",
+            &format!("adopt_maintenance = {adopt}, components = {{"),
+            1,
+        );
+        let config = config_from(&providers, &[]);
+        let dir = tempfile::tempdir().unwrap();
+        let store = modelwatch::store::Store::open(&dir.path().join("o.db"))
+            .await
+            .unwrap();
+        let loopback = AddressGuard::new(vec!["127.0.0.0/8".parse().unwrap()]);
+        let provider = Arc::clone(&config.providers[0]);
+        let mut poller = SourcePoller::new(provider, store.clone(), loopback, now).unwrap();
+        poller.poll(now).await;
+        poller.poll(now + Duration::minutes(1)).await;
+        let windows = store.open_maintenances().await.unwrap();
+        if !adopt {
+            assert!(windows.is_empty(), "{windows:?}");
+            continue;
+        }
+        assert_eq!(windows.len(), 1, "adopted once: {windows:?}");
+        let w = &windows[0];
+        assert!(
+            w.title
+                .starts_with("Network Maintenance (No Interruption Expected)"),
+            "{}",
+            w.title
+        );
+        assert_eq!(
+            w.models,
+            ["anthropic/claude-opus-4-8", "anthropic/claude-sonnet-4-5"]
+        );
+        assert_eq!(w.ends_at - w.starts_at, Duration::hours(2));
+        let listed = store.list_maintenances(10).await.unwrap();
+        assert_eq!(listed[0].created_by, "official:anthropic");
+    }
+}
