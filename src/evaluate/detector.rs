@@ -398,6 +398,22 @@ impl Detector {
             }
         }
         match state {
+            // Just after a fault the recent window still holds its failures: "healthy: error
+            // rate 87%" would contradict itself, so say what the state rests on (the good run)
+            // and that the window's rate is the fault that ended.
+            ModelState::Operational if window.failures > 0 && self.window_holds_ended_episode() => {
+                reasons.insert(
+                    0,
+                    format!(
+                        "recovered: the last {} probes succeeded; error rate {} ({} of {} recent probes; usual {}) counts the fault that ended",
+                        self.trailing_ok(),
+                        pct(window.rate()),
+                        window.failures,
+                        window.samples,
+                        pct(self.healthy)
+                    ),
+                )
+            }
             ModelState::Operational => reasons.insert(
                 0,
                 format!(
@@ -483,6 +499,25 @@ impl Detector {
             )
         } else {
             format!("slow: {}", words.join("; "))
+        }
+    }
+
+    /// How many of the newest counted probes succeeded in a row (throttled and misconfigured
+    /// probes neither count nor break the run).
+    fn trailing_ok(&self) -> usize {
+        self.recent
+            .iter()
+            .rev()
+            .filter(|s| s.outcome == Outcome::Ok || s.outcome.is_provider_fault())
+            .take_while(|s| s.outcome == Outcome::Ok)
+            .count()
+    }
+
+    /// Whether the window of recent probes reaches back into an error episode that ended.
+    fn window_holds_ended_episode(&self) -> bool {
+        match (self.episode_ended, self.recent.front()) {
+            (Some(ended), Some(oldest)) => oldest.at <= ended,
+            _ => false,
         }
     }
 

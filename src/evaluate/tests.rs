@@ -101,10 +101,18 @@ fn states_from_result_sequences() {
     );
     // Back after a long hard-down run: four good probes in a row end it.
     let down = "5".repeat(40);
+    // The window of thirty still holds the fault's failures: the reason says the good run
+    // decided, not "healthy: error rate 87%".
     check(
         &format!("{h}{down}...."),
         &[(3, Operational), (16, MajorOutage), (54, Operational)],
-        "healthy",
+        "recovered: the last 4 probes succeeded; error rate 87% (26 of 30 recent probes; usual 3%) counts the fault that ended",
+    );
+    // Once the window has moved past the fault, healthy again.
+    check(
+        &format!("{h}{down}{}", healthy(30)),
+        &[(3, Operational), (16, MajorOutage), (54, Operational)],
+        "healthy: error rate 0% (0 of 30 recent probes",
     );
     // Three are not enough, and the reason says what is still needed.
     check(
