@@ -13,6 +13,7 @@
 //! **Architecture invariant:** probers never return errors: a failed probe is data.
 
 pub mod admin;
+pub mod agent;
 pub mod cli;
 pub mod clock;
 pub mod config;

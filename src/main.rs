@@ -42,6 +42,26 @@ enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
+    /// Probe from another place and push the results to a central `serve` (token with the
+    /// `agent` scope, named as this agent, in MODELWATCH_AGENT_TOKEN).
+    Agent {
+        /// Configuration file (the same models as the central service); without it, the
+        /// built-in demo's simulated models.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The central service's base URL, e.g. https://status.example.com.
+        #[arg(long)]
+        upstream: String,
+        /// This agent's name (its token's name).
+        #[arg(long)]
+        name: String,
+        /// The region it probes from, e.g. eu-west.
+        #[arg(long)]
+        region: String,
+        /// Where batches wait until the upstream has them (default ./modelwatch-agent-<name>).
+        #[arg(long)]
+        spool: Option<PathBuf>,
+    },
     /// Probe every model once, print a table, exit 1 if any probe failed.
     Probe {
         /// Configuration file; without it, the built-in demo's simulated models.
@@ -96,7 +116,8 @@ enum TokenCommand {
         /// Configuration file; without it, the built-in demo's database.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// read, operate, admin, or ingest (writes observations of your traffic, nothing else).
+        /// read, operate, admin, ingest (writes observations of your traffic, nothing else) or
+        /// agent (pushes probe results from `modelwatch agent`, nothing else).
         #[arg(long)]
         scope: String,
         /// A label saying what the token is for.
@@ -211,6 +232,37 @@ async fn run(command: Command) -> ExitCode {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS
+            }
+        }
+        Command::Agent {
+            config,
+            upstream,
+            name,
+            region,
+            spool,
+        } => {
+            let config = match config_or_demo(config.as_deref()) {
+                Ok(c) => c,
+                Err(e) => return config_failure(&e),
+            };
+            let settings = modelwatch::agent::AgentSettings {
+                upstream,
+                spool: spool.unwrap_or_else(|| PathBuf::from(format!("modelwatch-agent-{name}"))),
+                name,
+                region,
+                token: std::env::var(modelwatch::agent::TOKEN_ENV).unwrap_or_default(),
+            };
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = stop_tx.send(true);
+            });
+            match modelwatch::agent::run(config, settings, Clock::system(), stop_rx).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
             }
         }
         Command::Serve { config, listen } => {

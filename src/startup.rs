@@ -132,7 +132,12 @@ impl Application {
             stop_rx.clone(),
         );
         let client = http_client();
-        let mut planned = schedule::plan(&config, &clock, |p| prober_for(p.kind, &client, clock));
+        // With `agents.probe_locally = false` agents do all the probing.
+        let mut planned = if config.agents.probe_locally {
+            schedule::plan(&config, &clock, |p| prober_for(p.kind, &client, clock))
+        } else {
+            Vec::new()
+        };
         schedule::attach(&mut planned, &requests);
         let scheduler_stats = Arc::new(crate::metrics::SchedulerStats::default());
         let metrics = Arc::new(Metrics::new(Arc::clone(&scheduler_stats), clock));
@@ -155,6 +160,7 @@ impl Application {
         engine.on_public_change(publisher.trigger());
         let (intake, traffic) =
             crate::web::traffic::Intake::new(store.clone(), clock, Arc::clone(&metrics), &config);
+        let agent_stored = Arc::clone(&stored);
         let evaluator =
             evaluate::engine::spawn(engine, clock, stored, Some(traffic), stop_rx.clone());
         // The demo's simulated application traffic, when configured.
@@ -216,6 +222,7 @@ impl Application {
             republish,
             announced,
             intake,
+            stored: agent_stored,
             clock,
         });
         let mut server_stop = stop_rx.clone();

@@ -42,8 +42,9 @@ pub async fn token_create(
     name: Option<&str>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Secret> {
-    let scope = Scope::parse(scope)
-        .with_context(|| format!("`{scope}` is not a scope; use read, operate, admin or ingest"))?;
+    let scope = Scope::parse(scope).with_context(|| {
+        format!("`{scope}` is not a scope; use read, operate, admin, ingest or agent")
+    })?;
     let store = open(config).await?;
     let (_, token) =
         tokens::create(&store, scope, name.unwrap_or(""), &Actor::cli(), None, now).await?;

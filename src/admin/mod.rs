@@ -26,7 +26,8 @@ use crate::store::StoreError;
 /// What an API token (or a session) may do. `read`, `operate` and `admin` are ordered: each
 /// includes the ones before it. `ingest` stands apart: it writes observations of the
 /// application's traffic and nothing else, so a key copied into every application server
-/// opens nothing of the admin surface.
+/// opens nothing of the admin surface. `agent` stands apart the same way: it pushes probe
+/// results from a `modelwatch agent` and nothing else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
@@ -38,10 +39,18 @@ pub enum Scope {
     Admin,
     /// Write observations (`POST /api/v1/observations`, `POST /v1/traces`), nothing else.
     Ingest,
+    /// Push probe results from an agent (`POST /api/v1/agent/results`), nothing else.
+    Agent,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [Scope::Read, Scope::Operate, Scope::Admin, Scope::Ingest];
+    pub const ALL: [Scope; 5] = [
+        Scope::Read,
+        Scope::Operate,
+        Scope::Admin,
+        Scope::Ingest,
+        Scope::Agent,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,6 +58,7 @@ impl Scope {
             Scope::Operate => "operate",
             Scope::Admin => "admin",
             Scope::Ingest => "ingest",
+            Scope::Agent => "agent",
         }
     }
 
@@ -59,7 +69,7 @@ impl Scope {
     /// Whether a caller holding `self` may do what needs `needed`.
     pub fn allows(self, needed: Scope) -> bool {
         match (self, needed) {
-            (Scope::Ingest, _) | (_, Scope::Ingest) => self == needed,
+            (Scope::Ingest | Scope::Agent, _) | (_, Scope::Ingest | Scope::Agent) => self == needed,
             _ => self >= needed,
         }
     }

@@ -8,6 +8,7 @@
 //! each, in line order, and a setting that failed never causes follow-on problems about
 //! what refers to it (a fallback naming a model whose provider failed is still known).
 
+pub mod agents;
 mod cron;
 mod cron_explain;
 pub mod demo;
@@ -32,6 +33,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 pub use self::cron::CronSchedule;
+pub use agents::AgentsConfig;
 use env::{Env, Var};
 use error::Locator;
 pub use error::{ConfigError, ConfigProblem};
@@ -321,6 +323,7 @@ pub struct Config {
     pub notify: NotifyConfig,
     pub paging: PagingConfig,
     pub traffic: TrafficConfig,
+    pub agents: AgentsConfig,
     pub providers: Vec<Arc<ProviderConfig>>,
 }
 
@@ -562,11 +565,20 @@ impl Validator<'_> {
                 message,
             });
         }
+        let (agents, problems) = agents::parse(&raw.agents);
+        for message in problems {
+            self.problems.push(ConfigProblem {
+                line: 0,
+                column: 0,
+                message,
+            });
+        }
         Config {
             path: path.to_path_buf(),
             notify,
             paging,
             traffic,
+            agents,
             server: ServerConfig {
                 listen,
                 public_url,

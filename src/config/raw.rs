@@ -23,6 +23,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub traffic: super::traffic::RawTraffic,
     #[serde(default)]
+    pub agents: super::agents::RawAgents,
+    #[serde(default)]
     pub providers: Vec<RawProvider>,
 }
 

@@ -607,6 +607,7 @@ impl Detector {
             tests,
             extra_probes: extra,
             traffic: None,
+            vantages: Vec::new(),
         }
     }
 }

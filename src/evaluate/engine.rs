@@ -18,6 +18,7 @@
 
 pub mod announce;
 pub mod routing;
+mod vantages;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -34,14 +35,14 @@ use super::overrides::{self as ops, ActiveOverride, Window, WindowStatus, Window
 use super::traffic::{self, TrafficSaid, TrafficVerdict, TrafficView};
 use super::Policy;
 use crate::clock::Clock;
-use crate::config::{resolve_fallback, Config, TrafficConfig};
+use crate::config::{resolve_fallback, AgentsConfig, Config, TrafficConfig};
 use crate::probe::Trigger;
 use crate::schedule::requests::ProbeRequests;
 use crate::store::evaluations::{StateChange, StoredModelState};
 use crate::store::events::NewEvent;
 use crate::store::maintenances;
 use crate::store::overrides::OpsWrite;
-use crate::store::results::Sample;
+use crate::store::results::{KeyedSample, Sample, Vantage};
 use crate::store::round::Round;
 use crate::store::{Store, StoreError};
 use crate::vocabulary::{EventBody, ModelState, Tracker};
@@ -95,6 +96,8 @@ struct Watched {
     /// What the committed decision said of the traffic (see [`TrafficSaid`]): a change is
     /// written at once, like a new headline.
     traffic_said: TrafficSaid,
+    /// Agents' views of it, by agent name (see [`vantages`]).
+    remote: BTreeMap<String, vantages::Remote>,
 }
 
 /// Summary of one pass, for logs and tests.
@@ -150,6 +153,13 @@ pub struct Engine {
     /// Where extra probes are asked for (the scheduler watches it).
     requests: ProbeRequests,
     traffic_config: TrafficConfig,
+    agents: AgentsConfig,
+    /// When the last once-a-second pass decided (vantages that went silent since are
+    /// looked at in the next).
+    last_tick: DateTime<Utc>,
+    /// An agent reported a model for the first time since the last publish: the routing
+    /// table gains its region.
+    new_vantage: bool,
 }
 
 impl Engine {
@@ -204,6 +214,7 @@ impl Engine {
                     pending: false,
                     last_probe_at: None,
                     traffic_said: TrafficSaid::default(),
+                    remote: BTreeMap::new(),
                     policy: m.policy.clone(),
                     key,
                 }
@@ -215,11 +226,20 @@ impl Engine {
             .map(|(i, m)| (m.key.clone(), i))
             .collect();
         let (history, last_result) = store.samples_since(now - REBUILD_LOOKBACK).await?;
-        for (key, sample) in &history {
-            if let Some(m) = index.get(key).map(|&i| &mut models[i]) {
-                m.budget.spend(m.per_hour, sample.trigger, sample.at);
-                m.last_connect = Some(sample.outcome == Outcome::Connect);
-                m.detector.observe(sample, &m.policy, true);
+        for row in &history {
+            if let Some(m) = index.get(&row.model_key).map(|&i| &mut models[i]) {
+                let sample = &row.sample;
+                match &row.vantage {
+                    Some(v) => {
+                        m.observe_remote(v, sample);
+                    }
+                    None => {
+                        m.budget.spend(m.per_hour, sample.trigger, sample.at);
+                        m.last_connect = Some(sample.outcome == Outcome::Connect);
+                        m.detector.observe(sample, &m.policy, true);
+                        m.last_probe_at = Some(sample.at);
+                    }
+                }
             }
         }
         for m in &mut models {
@@ -252,6 +272,9 @@ impl Engine {
             public_change: None,
             requests,
             traffic_config: config.traffic.clone(),
+            agents: config.agents.clone(),
+            last_tick: now,
+            new_vantage: false,
         };
         engine.publish(now);
         Ok(engine)
@@ -420,7 +443,8 @@ impl Engine {
             || headlines_moved
             || !round.incidents.is_empty()
             || !round.ops.is_empty()
-            || overrides_changed;
+            || overrides_changed
+            || std::mem::take(&mut self.new_vantage);
         self.overrides = ops.overrides;
         self.windows = ops.windows;
         if !round.incidents.is_empty() {
@@ -445,6 +469,7 @@ impl Engine {
             let m = &self.models[d.index];
             let mut evidence = m.detector.evidence(&m.policy, m.budget.last_hour(now));
             evidence.traffic = d.traffic.clone();
+            evidence.vantages = m.vantage_figures(&self.agents, now);
             if d.changed {
                 round.changes.push(StateChange {
                     model_key: m.key.clone(),
@@ -522,7 +547,7 @@ impl Engine {
         ops: &Ops,
         now: DateTime<Utc>,
     ) -> Result<(Vec<usize>, usize, bool), StoreError> {
-        let mut fresh: Vec<(usize, Sample)> = Vec::new();
+        let mut fresh: Vec<(usize, Option<Vantage>, Sample)> = Vec::new();
         loop {
             let (batch, last) = self
                 .store
@@ -530,35 +555,47 @@ impl Engine {
                 .await?;
             let full = last - self.last_result >= READ_BATCH as i64;
             self.last_result = last;
-            fresh.extend(
-                batch
-                    .into_iter()
-                    .filter_map(|(key, s)| self.index.get(&key).map(|&i| (i, s))),
-            );
+            fresh.extend(batch.into_iter().filter_map(|row: KeyedSample| {
+                self.index
+                    .get(&row.model_key)
+                    .map(|&i| (i, row.vantage, row.sample))
+            }));
             if !full {
                 break;
             }
         }
         // Every latest outcome first: whether a connect failure counts depends on the
         // other providers' latest outcomes, including those written in the same batch.
-        for (i, s) in &fresh {
+        // Our own network is this server's: agents' results say nothing of it.
+        for (i, _, s) in fresh.iter().filter(|(_, v, _)| v.is_none()) {
             self.models[*i].last_connect = Some(s.outcome == Outcome::Connect);
         }
         // A pass with results but no connect failure cannot find our network down (the
         // providers of those results are not failing to connect) and has no connect failure
         // to excuse, so the scan over every model is skipped in that, the usual, pass.
-        let connect_only =
-            if fresh.is_empty() || fresh.iter().any(|(_, s)| s.outcome == Outcome::Connect) {
-                self.providers_failing_to_connect()
-            } else {
-                BTreeMap::new()
-            };
+        let connect_only = if fresh.is_empty()
+            || fresh
+                .iter()
+                .any(|(_, v, s)| v.is_none() && s.outcome == Outcome::Connect)
+        {
+            self.providers_failing_to_connect()
+        } else {
+            BTreeMap::new()
+        };
         let network_down = connect_only.len() >= 2 && connect_only.values().all(|failing| *failing);
         let mut judged = Vec::new();
-        for (i, sample) in &fresh {
+        for (i, vantage, sample) in &fresh {
             let m = &mut self.models[*i];
-            m.budget.spend(m.per_hour, sample.trigger, sample.at);
             m.dirty = true;
+            if let Some(v) = vantage {
+                // An agent's probe: its own schedule, its own budget, its own network.
+                if ops::covering(&ops.windows, &m.key, now).is_none() {
+                    self.new_vantage |= m.observe_remote(v, sample);
+                    judged.push(*i);
+                }
+                continue;
+            }
+            m.budget.spend(m.per_hour, sample.trigger, sample.at);
             if ops::covering(&ops.windows, &m.key, now).is_some() {
                 // Down on purpose: nothing it does in its window is evidence.
                 continue;
@@ -632,18 +669,22 @@ impl Engine {
                             || (m.dirty && m.written_at + REFRESH_EVERY <= now)
                             || (ops::covering(&ops.windows, &m.key, now).is_some()
                                 != (m.state == ModelState::UnderMaintenance))
+                            || m.vantage_went_silent(&self.agents, self.last_tick, now)
                     })
                     .map(|(i, _)| i),
             );
+            self.last_tick = now;
         }
         candidates.sort_unstable();
         candidates.dedup();
         let mut out = Vec::new();
         let traffic_config = &self.traffic_config;
+        let agents = &self.agents;
         for i in candidates {
             let window = ops::covering(&ops.windows, &self.models[i].key, now).cloned();
             let m = &mut self.models[i];
-            let (judged_state, traffic_reasons, verdict) = m.judged(traffic_config, now);
+            let (probe_reasons, judged_state, traffic_reasons, verdict) =
+                m.judged(traffic_config, agents, now);
             let traffic_said = if m.traffic.is_empty() {
                 TrafficSaid::default()
             } else {
@@ -651,6 +692,9 @@ impl Engine {
             };
             if window.is_some() && m.state != ModelState::UnderMaintenance {
                 m.detector.reset();
+                for r in m.remote.values_mut() {
+                    r.detector.reset();
+                }
             }
             let forced_unknown = network_down && m.last_connect == Some(true);
             let state = if window.is_some() {
@@ -666,7 +710,7 @@ impl Engine {
             } else {
                 !m.policy.disables(state)
             };
-            let mut reasons = m.detector.reasons(&m.policy);
+            let mut reasons = probe_reasons;
             let (traffic_reasons, traffic_leads) = traffic_reasons;
             if window.is_none() && !forced_unknown && !traffic_reasons.is_empty() {
                 // Whichever stream decided leads; the other's reasons follow.
@@ -926,11 +970,38 @@ impl Engine {
     }
 
     fn publish(&self, now: DateTime<Utc>) {
-        let entries: Vec<routing::Entry<'_>> = self
+        let mut table = routing::table(&self.entries(None, now), now);
+        let mut regions: Vec<&str> = self
             .models
+            .iter()
+            .flat_map(|m| m.regions(&self.agents))
+            .collect();
+        regions.sort_unstable();
+        regions.dedup();
+        for region in regions {
+            let mut regional = routing::table(&self.entries(Some(region), now), now);
+            regional.region = Some(region.to_string());
+            table.regions.insert(region.to_string(), Arc::new(regional));
+        }
+        self.routing.send_replace(Arc::new(table));
+    }
+
+    /// Every model's routing entry, for everyone or as `region` sees it: a model that
+    /// region's vantages judge differently gets their state and decision (overrides and
+    /// maintenance windows apply everywhere).
+    fn entries(&self, region: Option<&str>, now: DateTime<Utc>) -> Vec<routing::Entry<'_>> {
+        self.models
             .iter()
             .map(|m| {
                 let o = self.overrides.get(&m.key);
+                let seen = region
+                    .filter(|_| m.state != ModelState::UnderMaintenance)
+                    .and_then(|r| m.regional_state(r, &self.agents, now).map(|s| (r, s)))
+                    .filter(|(_, s)| *s != m.state);
+                let (state, enabled) = match seen {
+                    Some((_, s)) if s != ModelState::Unknown => (s, !m.policy.disables(s)),
+                    _ => (m.state, m.enabled),
+                };
                 routing::Entry {
                     key: &m.key,
                     provider_id: &m.provider_id,
@@ -939,38 +1010,68 @@ impl Engine {
                         .get(&m.provider_id)
                         .map_or(&m.provider_id, |n| n),
                     fallbacks: &m.fallbacks,
-                    state: m.state,
-                    enabled: o.map_or(m.enabled, |o| o.enabled),
+                    state,
+                    enabled: o.map_or(enabled, |o| o.enabled),
                     since: m.since,
-                    reason: match o {
-                        Some(o) => o.describe(),
-                        None if m.headline.is_empty() => "no evaluation yet".into(),
-                        None => m.headline.clone(),
+                    reason: match (o, seen) {
+                        (Some(o), _) => o.describe(),
+                        (None, Some((r, s))) => format!(
+                            "{}: seen from {r}; {} for everyone ({})",
+                            s.label().to_lowercase(),
+                            m.state.label().to_lowercase(),
+                            m.headline
+                        ),
+                        (None, None) if m.headline.is_empty() => "no evaluation yet".into(),
+                        (None, None) => m.headline.clone(),
                     },
                 }
             })
-            .collect();
-        self.routing
-            .send_replace(Arc::new(routing::table(&entries, now)));
+            .collect()
     }
 }
 
 impl Watched {
     /// The state both streams support, the traffic's reasons (and whether they lead), and the
     /// traffic's verdict (see [`traffic::combine`]).
+    /// The probes' reasons (over every vantage) come first in the result.
     fn judged(
         &self,
         config: &TrafficConfig,
+        agents: &AgentsConfig,
         now: DateTime<Utc>,
-    ) -> (ModelState, (Vec<String>, bool), TrafficVerdict) {
-        let probe = self.detector.state(&self.policy);
+    ) -> (Vec<String>, ModelState, (Vec<String>, bool), TrafficVerdict) {
+        let vantages::ProbeView {
+            state: probe,
+            reasons,
+        } = self.probe_view(agents, now);
         let verdict = self.traffic.verdict(&self.traffic_policy, config, now);
         if self.traffic.is_empty() {
-            return (probe, (Vec::new(), false), verdict);
+            return (reasons, probe, (Vec::new(), false), verdict);
         }
         let needed = self.traffic.probes_needed(&self.traffic_policy);
         let c = traffic::combine(probe, &verdict, needed);
-        (c.state, (c.reasons, c.leads), verdict)
+        (reasons, c.state, (c.reasons, c.leads), verdict)
+    }
+
+    /// Folds an agent's probe into that agent's view of the model; true when it is the
+    /// agent's first.
+    fn observe_remote(&mut self, vantage: &Vantage, sample: &Sample) -> bool {
+        let policy = &self.policy;
+        let first = !self.remote.contains_key(&vantage.agent);
+        let r = self
+            .remote
+            .entry(vantage.agent.clone())
+            .or_insert_with(|| vantages::Remote {
+                region: vantage.region.clone(),
+                detector: Detector::new(policy),
+                last_at: sample.at,
+            });
+        if r.region != vantage.region {
+            r.region.clone_from(&vantage.region);
+        }
+        r.last_at = r.last_at.max(sample.at);
+        r.detector.observe(sample, policy, true);
+        first
     }
 }
 

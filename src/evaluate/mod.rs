@@ -11,6 +11,7 @@
 //! - [`detector`]: one model's tests and the state, reasons and evidence read off them;
 //! - [`policy`]: levels, bounds and the extra-probe budget's settings; [`budget`]: the bucket;
 //! - [`traffic`]: the application's own requests, a second stream judged per source;
+//! - [`quorum`]: one decision from several vantages (agents elsewhere), and per region;
 //! - [`incidents`], [`overrides`]: automatic incidents, overrides and maintenance, planned;
 //! - [`engine`]: the IO, a pass per batch of results and one per second.
 
@@ -20,6 +21,7 @@ pub mod engine;
 pub mod incidents;
 pub mod overrides;
 pub mod policy;
+pub mod quorum;
 pub mod sequential;
 pub mod state;
 pub mod traffic;

@@ -105,7 +105,12 @@ pub async fn check(
         },
         Check {
             name: "scheduler",
-            problem: scheduler_running(stats, started_at, now, stale_after(config, now)).err(),
+            // With `agents.probe_locally = false` agents do all the probing: no scheduler here.
+            problem: if config.agents.probe_locally {
+                scheduler_running(stats, started_at, now, stale_after(config, now)).err()
+            } else {
+                None
+            },
         },
     ]
 }

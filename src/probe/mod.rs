@@ -46,8 +46,9 @@ pub const MAX_EVENT_BYTES: usize = 1 << 20;
 /// probe's answer; stopping it ends the probe before the timeout and spends no more bandwidth.
 pub const MAX_RESPONSE_BYTES: usize = 8 << 20;
 
-/// What one probe measured. Timings are from the moment the request was sent.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What one probe measured. Timings are from the moment the request was sent. Read back
+/// when an agent pushes it (`POST /api/v1/agent/results`).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ProbeReport {
     pub outcome: Outcome,
     /// HTTP status of the response, when one arrived.
@@ -81,7 +82,7 @@ impl ProbeReport {
 }
 
 /// One stored probe: the report plus which model it was, when it started and why it was sent.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ProbeResult {
     pub provider: String,
     pub model: String,

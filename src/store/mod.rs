@@ -14,6 +14,7 @@
 //!
 //! Times are stored as unix milliseconds UTC in `INTEGER` columns.
 
+pub mod agents;
 pub mod deliveries;
 pub mod evaluations;
 pub mod events;

@@ -22,7 +22,7 @@ pub struct Sample {
     pub trigger: Trigger,
 }
 
-/// Rows per multi-row `INSERT`: 10 parameters each stays far below the 32766 parameters the
+/// Rows per multi-row `INSERT`: 11 parameters each stays far below the 32766 parameters the
 /// bundled SQLite allows (sqlx's `sqlite` feature links its own, recent SQLite).
 const ROWS_PER_INSERT: usize = 500;
 
@@ -102,10 +102,32 @@ struct SampleRow {
     ttft_ms: Option<i64>,
     total_ms: i64,
     trigger: String,
+    vantage: Option<String>,
+    region: Option<String>,
 }
 
+/// Where a result was probed from: an agent's name and region (`None`: this server).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vantage {
+    pub agent: String,
+    pub region: String,
+}
+
+/// A stored result as the evaluator reads it: whose, from where, and the sample.
+#[derive(Debug, Clone)]
+pub struct KeyedSample {
+    pub model_key: String,
+    pub vantage: Option<Vantage>,
+    pub sample: Sample,
+}
+
+/// The columns [`SampleRow`] reads; `a` is the agent that sent the row, if any.
+const SAMPLE_COLUMNS: &str = "p.id, p.model_key, p.started_at, p.outcome, p.ttft_ms, \
+     p.total_ms, p.trigger, p.vantage, a.region \
+     FROM probe_results p LEFT JOIN agents a ON a.name = p.vantage";
+
 impl SampleRow {
-    fn into_sample(self) -> Option<(String, Sample)> {
+    fn into_sample(self) -> Option<KeyedSample> {
         let parsed = (|| {
             Some(Sample {
                 at: timestamp(self.started_at)?,
@@ -116,7 +138,15 @@ impl SampleRow {
             })
         })();
         match parsed {
-            Some(sample) => Some((self.model_key, sample)),
+            Some(sample) => Some(KeyedSample {
+                model_key: self.model_key,
+                vantage: self.vantage.map(|agent| Vantage {
+                    // An agent's row is written before its first result (same transaction).
+                    region: self.region.unwrap_or_default(),
+                    agent,
+                }),
+                sample,
+            }),
             None => {
                 tracing::warn!(
                     row = self.id,
@@ -142,30 +172,7 @@ impl Store {
         }
         let what = || format!("inserting {} probe results", results.len());
         let mut tx = self.begin_write(&what()).await?;
-        let keys: Vec<String> = results.iter().map(ProbeResult::model_key).collect();
-        for (chunk, keys) in results
-            .chunks(ROWS_PER_INSERT)
-            .zip(keys.chunks(ROWS_PER_INSERT))
-        {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO probe_results (model_key, started_at, outcome, http_status, \
-                 headers_ms, ttft_ms, total_ms, request_id, error, trigger) ",
-            );
-            insert.push_values(chunk.iter().zip(keys), |mut row, (r, key)| {
-                let rep = &r.report;
-                row.push_bind(key.as_str())
-                    .push_bind(r.started_at.timestamp_millis())
-                    .push_bind(rep.outcome.as_str())
-                    .push_bind(rep.http_status.map(i64::from))
-                    .push_bind(rep.headers_ms.map(i64::from))
-                    .push_bind(rep.ttft_ms.map(i64::from))
-                    .push_bind(i64::from(rep.total_ms))
-                    .push_bind(rep.request_id.as_deref())
-                    .push_bind(rep.error.as_deref())
-                    .push_bind(r.trigger.as_str());
-            });
-            insert.build().execute(&mut *tx).await.context(what)?;
-        }
+        insert_rows(&mut tx, results, None).await.context(what)?;
         tx.commit().await.context(what)
     }
 
@@ -200,11 +207,10 @@ impl Store {
         &self,
         after_id: i64,
         limit: u32,
-    ) -> Result<(Vec<(String, Sample)>, i64), StoreError> {
-        let rows: Vec<SampleRow> = sqlx::query_as(
-            "SELECT id, model_key, started_at, outcome, ttft_ms, total_ms, trigger \
-             FROM probe_results WHERE id > ? ORDER BY id LIMIT ?",
-        )
+    ) -> Result<(Vec<KeyedSample>, i64), StoreError> {
+        let rows: Vec<SampleRow> = sqlx::query_as(&format!(
+            "SELECT {SAMPLE_COLUMNS} WHERE p.id > ? ORDER BY p.id LIMIT ?"
+        ))
         .bind(after_id)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
@@ -225,7 +231,7 @@ impl Store {
     pub async fn samples_since(
         &self,
         since: DateTime<Utc>,
-    ) -> Result<(Vec<(String, Sample)>, i64), StoreError> {
+    ) -> Result<(Vec<KeyedSample>, i64), StoreError> {
         // The newest id first, and rows up to it only: a result written meanwhile is left
         // for the first `samples_after`, not skipped.
         let last: i64 = sqlx::query_scalar::<_, Option<i64>>("SELECT max(id) FROM probe_results")
@@ -233,10 +239,10 @@ impl Store {
             .await
             .context(|| "reading the newest result id")?
             .unwrap_or(0);
-        let rows: Vec<SampleRow> = sqlx::query_as(
-            "SELECT id, model_key, started_at, outcome, ttft_ms, total_ms, trigger \
-             FROM probe_results WHERE started_at >= ? AND id <= ? ORDER BY started_at, id",
-        )
+        let rows: Vec<SampleRow> = sqlx::query_as(&format!(
+            "SELECT {SAMPLE_COLUMNS} WHERE p.started_at >= ? AND p.id <= ? \
+             ORDER BY p.started_at, p.id"
+        ))
         .bind(since.timestamp_millis())
         .bind(last)
         .fetch_all(&self.pool)
@@ -335,4 +341,39 @@ impl ReadView {
             .context(|| format!("reading the latest {limit} results of {model_key}"))?;
         rows.into_iter().map(ResultRow::into_stored).collect()
     }
+}
+
+/// Inserts `results` probed from `vantage` (an agent's name; `None`: this server) within
+/// the caller's transaction.
+pub(crate) async fn insert_rows(
+    tx: &mut sqlx::SqliteConnection,
+    results: &[ProbeResult],
+    vantage: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let keys: Vec<String> = results.iter().map(ProbeResult::model_key).collect();
+    for (chunk, keys) in results
+        .chunks(ROWS_PER_INSERT)
+        .zip(keys.chunks(ROWS_PER_INSERT))
+    {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO probe_results (model_key, started_at, outcome, http_status, \
+             headers_ms, ttft_ms, total_ms, request_id, error, trigger, vantage) ",
+        );
+        insert.push_values(chunk.iter().zip(keys), |mut row, (r, key)| {
+            let rep = &r.report;
+            row.push_bind(key.as_str())
+                .push_bind(r.started_at.timestamp_millis())
+                .push_bind(rep.outcome.as_str())
+                .push_bind(rep.http_status.map(i64::from))
+                .push_bind(rep.headers_ms.map(i64::from))
+                .push_bind(rep.ttft_ms.map(i64::from))
+                .push_bind(i64::from(rep.total_ms))
+                .push_bind(rep.request_id.as_deref())
+                .push_bind(rep.error.as_deref())
+                .push_bind(r.trigger.as_str())
+                .push_bind(vantage);
+        });
+        insert.build().execute(&mut *tx).await?;
+    }
+    Ok(())
 }

@@ -49,6 +49,27 @@ pub struct Evidence {
     /// application reports any).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traffic: Option<TrafficEvidence>,
+    /// Each place the model is probed from, when agents probe it too (absent with this
+    /// server's probes alone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vantages: Vec<VantageFigure>,
+}
+
+/// One vantage's view of a model: its own state and figures over its window of probes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VantageFigure {
+    /// `central` for this server's own probes, else the agent's name.
+    pub name: String,
+    pub region: String,
+    pub state: crate::vocabulary::ModelState,
+    /// Whether it counts: it reported the model recently enough.
+    pub active: bool,
+    /// When its latest probe of the model started.
+    pub last_probe_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub samples: u32,
+    pub failures: u32,
+    pub error_rate: f64,
+    pub ttft_p50_ms: Option<u32>,
 }
 
 /// The traffic stream behind a decision: every source's figures over the last minute.

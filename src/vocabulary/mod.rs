@@ -23,7 +23,9 @@ pub mod state;
 pub mod subscription;
 
 pub use event::{Event, EventBody};
-pub use evidence::{Baseline, Evidence, ExtraProbes, SourceFigure, TestFigure, TrafficEvidence};
+pub use evidence::{
+    Baseline, Evidence, ExtraProbes, SourceFigure, TestFigure, TrafficEvidence, VantageFigure,
+};
 pub use incident::IncidentStatus;
 pub use manual::{ActiveOverride, Window, WindowStatus};
 pub use observation::Observation;

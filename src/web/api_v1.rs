@@ -19,6 +19,7 @@
 //! other refusal under `/api/v1` gets the same JSON shape through [`super::http::rejections`].
 
 pub mod openapi;
+mod openapi_agents;
 mod openapi_events;
 mod openapi_ingest;
 mod openapi_official;

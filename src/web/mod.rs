@@ -16,6 +16,7 @@
 //!   limits, credentials), so that neither imports the other.
 
 pub mod admin;
+pub mod agents;
 pub mod api_v1;
 pub mod badges;
 pub mod client_ip;
@@ -41,7 +42,7 @@ pub mod uptime;
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -76,6 +77,8 @@ pub struct AppState {
     pub announced: Arc<tokio::sync::Notify>,
     /// Where the application's own traffic comes in (observations API, OTLP).
     pub intake: Arc<traffic::Intake>,
+    /// Wakes the evaluator after agents' results are stored.
+    pub stored: Arc<tokio::sync::Notify>,
     /// The one clock every layer reads: handlers stamp what they write with the same time
     /// the evaluator and dispatcher see, and tests move it.
     pub clock: Clock,
@@ -171,10 +174,17 @@ pub fn router(state: AppState) -> Router {
         .layer(resolve_client.clone())
         .layer(from_fn(subscriptions::private_responses));
     let (observations, otlp) = traffic::routes(Arc::clone(&state.intake));
+    let agent_results = agents::routes(
+        &state.config,
+        state.store.clone(),
+        state.clock,
+        Arc::clone(&state.stored),
+    );
     let api = Router::new()
         .route("/api/v1/routing", get(routing))
         .with_state(state.clone())
         .merge(observations)
+        .merge(agent_results)
         .merge(subscription_api)
         .merge(admin.api.layer(resolve_client.clone()))
         // The read API's bodies are rendered per snapshot and served by the site.
@@ -205,14 +215,50 @@ async fn healthz() -> &'static str {
 
 /// The routing table: per model its state, whether it is enabled, and what to use instead.
 /// Served live from the evaluator's table so clients see a change the moment it commits.
-async fn routing(State(state): State<AppState>) -> impl IntoResponse {
+/// `?region=` answers as that region's vantages see each model (see [`crate::evaluate::quorum`]).
+async fn routing(
+    State(state): State<AppState>,
+    Query(query): Query<RoutingQuery>,
+) -> Result<impl IntoResponse, http::ApiError> {
     let table = state.routing.borrow().clone();
+    let table = match query.region.as_deref() {
+        None => table,
+        Some(region) if !crate::config::agents::valid_name(region) => {
+            return Err(http::ApiError::status(
+                axum::http::StatusCode::BAD_REQUEST,
+                format!("`region` = {region:?} must be 1 to 63 of a-z, 0-9, '.', '_', '-'"),
+            ));
+        }
+        Some(region) => match table.regions.get(region) {
+            Some(regional) => Arc::clone(regional),
+            None => {
+                let known: Vec<&str> = table.regions.keys().map(String::as_str).collect();
+                return Err(http::ApiError::status(
+                    axum::http::StatusCode::NOT_FOUND,
+                    if known.is_empty() {
+                        format!("no region `{region}`: no agent reports from any region")
+                    } else {
+                        format!(
+                            "no region `{region}`; regions probed from: {}",
+                            known.join(", ")
+                        )
+                    },
+                ));
+            }
+        },
+    };
     let body = serde_json::to_vec(&*table).unwrap_or_else(|_| b"{}".to_vec());
-    (
+    Ok((
         [
             (header::CONTENT_TYPE, "application/json"),
             (header::CACHE_CONTROL, "no-cache"),
         ],
         body,
-    )
+    ))
+}
+
+/// `GET /api/v1/routing` query.
+#[derive(Debug, serde::Deserialize)]
+struct RoutingQuery {
+    region: Option<String>,
 }

@@ -241,6 +241,8 @@ mod tests {
     fn table(reason: &str, state: ModelState) -> RoutingTable {
         RoutingTable {
             generated_at: chrono::Utc::now(),
+            region: None,
+            regions: Default::default(),
             models: vec![Route {
                 id: "p/m".into(),
                 state,

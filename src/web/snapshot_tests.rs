@@ -149,6 +149,8 @@ async fn the_figures_beside_the_state_are_the_stored_decisions() {
     };
     let routing = RoutingTable {
         generated_at: now() - Duration::seconds(10),
+        region: None,
+        regions: Default::default(),
         models: vec![
             route(
                 "p/old",
@@ -242,6 +244,8 @@ async fn uptime_is_time_in_state_and_todays_bar_agrees_with_the_90_day_figure() 
     };
     let routing = RoutingTable {
         generated_at: now(),
+        region: None,
+        regions: Default::default(),
         models: vec![
             route("p/old", ModelState::PartialOutage),
             route("p/new", ModelState::Operational),

@@ -8,6 +8,7 @@ mod admin_ops;
 mod admin_pages_ops;
 mod admin_reopen;
 mod admin_subscriptions;
+mod agents;
 mod api_errors;
 mod api_v1;
 mod check_config;

@@ -35,8 +35,14 @@ pub struct ProviderRollup {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RoutingTable {
     pub generated_at: DateTime<Utc>,
+    /// The region this table is for (`GET /api/v1/routing?region=`); absent for everyone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub models: Vec<Route>,
     pub providers: Vec<ProviderRollup>,
+    /// Each region's own table, when agents probe from more than one region.
+    #[serde(skip)]
+    pub regions: std::collections::BTreeMap<String, std::sync::Arc<RoutingTable>>,
 }
 
 /// What the routing table needs to know of one model.
@@ -93,8 +99,10 @@ pub fn table(entries: &[Entry<'_>], now: DateTime<Utc>) -> RoutingTable {
         .collect();
     RoutingTable {
         generated_at: now,
+        region: None,
         models,
         providers,
+        regions: Default::default(),
     }
 }
 

@@ -195,6 +195,13 @@ impl FromRequestParts<Arc<AdminState>> for ApiCaller {
                     "an `ingest` token can only write observations (POST /api/v1/observations, POST /v1/traces)",
                 ));
             }
+            if found.scope == Scope::Agent {
+                // Kept on machines elsewhere: it opens nothing here either.
+                return Err(ApiError::status(
+                    StatusCode::FORBIDDEN,
+                    "an `agent` token can only push probe results (POST /api/v1/agent/results)",
+                ));
+            }
             return Ok(ApiCaller {
                 scope: found.scope,
                 actor: Actor::token(&found.id),

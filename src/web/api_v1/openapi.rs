@@ -63,6 +63,7 @@ pub fn document(base_url: &str, deployment: &Deployment) -> Value {
     super::openapi_write::extend(&mut doc, deployment);
     super::openapi_events::extend(&mut doc);
     super::openapi_ingest::extend(&mut doc);
+    super::openapi_agents::extend(&mut doc);
     super::openapi_official::extend(&mut doc);
     doc
 }

@@ -466,7 +466,7 @@ fn one_of(values: &[&str], description: &str) -> Value {
     json!({ "type": "string", "enum": values, "description": description })
 }
 
-const SCOPES: [&str; 4] = ["read", "operate", "admin", "ingest"];
+const SCOPES: [&str; 5] = ["read", "operate", "admin", "ingest", "agent"];
 const WEBHOOK_FORMATS: [&str; 5] = ["native", "slack", "discord", "teams", "pagerduty"];
 const SUBSCRIPTION_STATUSES: [&str; 4] = ["pending", "active", "disabled", "unsubscribed"];
 const INCIDENT_STATUSES: [&str; 4] = ["investigating", "identified", "monitoring", "resolved"];

@@ -1,0 +1,171 @@
+//! The agents' side of the OpenAPI document: `POST /api/v1/agent/results`, probe results
+//! pushed by `modelwatch agent` with a token of the `agent` scope, and `?region=` on the
+//! routing table.
+
+use serde_json::{json, Value};
+
+use super::openapi::{object, object_opt, reference, typed};
+use crate::vocabulary::Outcome;
+
+/// Adds the agent API to `doc`.
+pub(super) fn extend(doc: &mut Value) {
+    let max_batch = crate::config::AgentsConfig::default().max_batch;
+    doc["paths"]["/api/v1/agent/results"] = path(max_batch);
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["AgentBatch"] = batch(max_batch);
+    schemas["AgentProbeResult"] = probe_result();
+    schemas["AgentBatchReceipt"] = receipt();
+    let scheme = &mut doc["components"]["securitySchemes"]["apiToken"]["description"];
+    if let Some(text) = scheme.as_str() {
+        *scheme = json!(format!(
+            "{text} The `agent` scope stands apart too: it pushes probe results \
+             (`POST /api/v1/agent/results`) and nothing else."
+        ));
+    }
+    if let Some(params) = doc["paths"]["/api/v1/routing"]["get"].as_object_mut() {
+        params.insert(
+            "parameters".into(),
+            json!([{
+                "name": "region",
+                "in": "query",
+                "required": false,
+                "description": "Answer as this region's agents see each model (404 when no vantage reports from it).",
+                "schema": { "type": "string", "pattern": NAME, "maxLength": 63 },
+            }]),
+        );
+        let responses = &mut params.entry("responses").or_insert_with(|| json!({}));
+        responses["404"] = json!({ "$ref": "#/components/responses/NotFound" });
+        responses["400"] = json!({ "$ref": "#/components/responses/BadRequest" });
+    }
+}
+
+/// What agent and region names may be.
+const NAME: &str = "^[a-z0-9][a-z0-9._-]{0,62}$";
+
+fn path(max_batch: usize) -> Value {
+    let error = |name: &str| json!({ "$ref": format!("#/components/responses/{name}") });
+    json!({ "post": {
+        "operationId": "postAgentResults",
+        "summary": "Push a batch of probe results from an agent.",
+        "description": format!(
+            "Needs an API token with scope `agent` (only such a token), named as the agent: an \
+             agent reports only under its token's name. Up to `agents.max_batch` results \
+             ({max_batch} by default). The batch is refused whole when any result is bad \
+             (422 names its index). Stored once by `batch_id`: sent again, it answers \
+             `duplicate: true` and writes nothing."
+        ),
+        "security": [{ "apiToken": ["agent"] }],
+        "requestBody": {
+            "required": true,
+            "content": { "application/json": { "schema": reference("AgentBatch") } },
+        },
+        "responses": {
+            "200": { "description": "Stored now, or before (`duplicate`).",
+                     "content": { "application/json": { "schema": reference("AgentBatchReceipt") } } },
+            "400": error("Malformed"),
+            "401": error("Unauthorized"),
+            "403": error("Forbidden"),
+            "413": error("TooLarge"),
+            "422": error("Unprocessable"),
+        },
+    }})
+}
+
+fn batch(max_batch: usize) -> Value {
+    let mut o = object_opt(
+        "A batch of probe results from one agent.",
+        vec![
+            (
+                "batch_id",
+                json!({ "type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$",
+                "description": "Unique per batch, the same on every retry." }),
+            ),
+            (
+                "agent",
+                json!({ "type": "string", "pattern": NAME, "description": "The agent's name: its token's name." }),
+            ),
+            (
+                "region",
+                json!({ "type": "string", "pattern": NAME, "description": "Where it probes from." }),
+            ),
+            (
+                "results",
+                json!({ "type": "array", "maxItems": max_batch, "items": reference("AgentProbeResult") }),
+            ),
+        ],
+        vec![(
+            "version",
+            json!({ "type": "string", "maxLength": 64, "description": "The agent's modelwatch version." }),
+        )],
+    );
+    o["additionalProperties"] = json!(false);
+    o
+}
+
+fn probe_result() -> Value {
+    let classes: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+    let ms = |d: &str| json!({ "type": ["integer", "null"], "minimum": 0, "maximum": u32::MAX, "description": d });
+    object_opt(
+        "One probe, as `modelwatch probe --json` prints it.",
+        vec![
+            ("provider", typed("string", "A configured provider id.")),
+            (
+                "model",
+                typed("string", "A configured model id of that provider."),
+            ),
+            (
+                "started_at",
+                json!({ "type": "string", "format": "date-time",
+                "description": "At most a day old and 2 minutes ahead of the server's clock." }),
+            ),
+            ("outcome", json!({ "type": "string", "enum": classes })),
+            (
+                "total_ms",
+                json!({ "type": "integer", "minimum": 0, "maximum": u32::MAX }),
+            ),
+            (
+                "trigger",
+                json!({ "type": "string", "enum": ["scheduled", "confirm", "recovery"] }),
+            ),
+        ],
+        vec![
+            (
+                "http_status",
+                json!({ "type": ["integer", "null"], "minimum": 0, "maximum": 65535 }),
+            ),
+            ("headers_ms", ms("Time to response headers.")),
+            ("ttft_ms", ms("Time to the first non-empty text.")),
+            (
+                "request_id",
+                json!({ "type": ["string", "null"], "maxLength": 256 }),
+            ),
+            (
+                "error",
+                json!({ "type": ["string", "null"], "maxLength": 2000 }),
+            ),
+        ],
+    )
+}
+
+fn receipt() -> Value {
+    object(
+        "What became of a batch.",
+        vec![
+            ("batch_id", typed("string", "As sent.")),
+            (
+                "stored",
+                typed(
+                    "integer",
+                    "Results stored by this request (0 for a duplicate).",
+                ),
+            ),
+            (
+                "duplicate",
+                typed(
+                    "boolean",
+                    "The batch was stored before; nothing was written.",
+                ),
+            ),
+        ],
+    )
+}
