@@ -135,4 +135,8 @@ async fn run_maintenance(store: &Store, retention: &RetentionConfig, clock: Cloc
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, "applying retention failed; will retry next tick"),
     }
+    // Agents' batch ids are kept for de-duplication only, a week (see `store::agents`).
+    if let Err(e) = store.forget_agent_batches(now).await {
+        tracing::error!(error = %e, "forgetting old agent batch ids failed; will retry next tick");
+    }
 }

@@ -495,3 +495,41 @@ models = [ { id = "big", name = "Big" } ]
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn batch_ids_are_remembered_a_week_then_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("b.db")).await.unwrap();
+    let at = t0();
+    let from = BatchFrom {
+        agent: "a1",
+        region: "eu-west",
+        version: None,
+        batch_id: "a1-1",
+    };
+    let batch = [result("acme/big", at, Outcome::Ok)];
+    assert_eq!(
+        store.accept_agent_batch(&from, &batch, at).await.unwrap(),
+        BatchReceipt::Stored(1)
+    );
+    // Six days on, a retry is still recognised; past seven the id is forgotten.
+    assert_eq!(
+        store
+            .forget_agent_batches(at + chrono::Duration::days(6))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store.accept_agent_batch(&from, &batch, at).await.unwrap(),
+        BatchReceipt::Duplicate
+    );
+    assert_eq!(
+        store
+            .forget_agent_batches(at + chrono::Duration::days(8))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(rows_from(&store, "a1").await, 1);
+}
