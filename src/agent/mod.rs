@@ -209,7 +209,7 @@ async fn send(
         let mut wait = None;
         for file in files {
             let outcome = send_one(&client, &settings, &file).await;
-            let Ok(spool) = spool.lock() else { return };
+            let Ok(mut spool) = spool.lock() else { return };
             match outcome {
                 Sent::Acknowledged => {
                     spool.done(&file);

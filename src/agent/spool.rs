@@ -19,6 +19,9 @@ pub struct Spool {
     dir: PathBuf,
     seq: u64,
     max_bytes: u64,
+    /// Bytes of the batches waiting, kept as they come and go (the directory is listed only
+    /// when it is over the bound, not on every batch: a long cut leaves many thousands).
+    bytes: u64,
 }
 
 impl Spool {
@@ -30,11 +33,14 @@ impl Spool {
     /// [`Spool::open`] with another bound (tests).
     pub fn with_limit(dir: &Path, max_bytes: u64) -> std::io::Result<Spool> {
         std::fs::create_dir_all(dir)?;
-        Ok(Spool {
+        let mut spool = Spool {
             dir: dir.to_path_buf(),
             seq: 0,
             max_bytes,
-        })
+            bytes: 0,
+        };
+        spool.bytes = spool.pending().iter().map(|f| size_of(f)).sum();
+        Ok(spool)
     }
 
     /// A name for the next batch: unique and in order within this agent.
@@ -44,11 +50,14 @@ impl Spool {
     }
 
     /// Writes a batch under `name`, then keeps the spool within its bound.
-    pub fn put(&self, name: &str, body: &[u8]) -> std::io::Result<()> {
+    pub fn put(&mut self, name: &str, body: &[u8]) -> std::io::Result<()> {
         let tmp = self.dir.join(format!("{name}.tmp"));
         std::fs::write(&tmp, body)?;
         std::fs::rename(&tmp, self.dir.join(format!("{name}.json")))?;
-        self.enforce_bound();
+        self.bytes += body.len() as u64;
+        if self.bytes > self.max_bytes {
+            self.enforce_bound();
+        }
         Ok(())
     }
 
@@ -67,36 +76,47 @@ impl Spool {
     }
 
     /// The upstream acknowledged it.
-    pub fn done(&self, file: &Path) {
-        if let Err(e) = std::fs::remove_file(file) {
-            warn!(file = %file.display(), error = %e, "removing a sent batch failed; it will be sent again (the upstream keeps it once)");
+    pub fn done(&mut self, file: &Path) {
+        let size = size_of(file);
+        match std::fs::remove_file(file) {
+            Ok(()) => self.bytes = self.bytes.saturating_sub(size),
+            Err(e) => {
+                warn!(file = %file.display(), error = %e, "removing a sent batch failed; it will be sent again (the upstream keeps it once)");
+            }
         }
     }
 
     /// The upstream refused it for good: kept aside (`.rejected`) for a person to read.
-    pub fn reject(&self, file: &Path) {
+    pub fn reject(&mut self, file: &Path) {
+        let size = size_of(file);
         let aside = file.with_extension("rejected");
-        if let Err(e) = std::fs::rename(file, &aside) {
-            error!(file = %file.display(), error = %e, "setting a refused batch aside failed");
+        match std::fs::rename(file, &aside) {
+            Ok(()) => self.bytes = self.bytes.saturating_sub(size),
+            Err(e) => {
+                error!(file = %file.display(), error = %e, "setting a refused batch aside failed")
+            }
         }
     }
 
-    fn enforce_bound(&self) {
+    /// Drops the oldest batches until the spool is within its bound.
+    fn enforce_bound(&mut self) {
         let files = self.pending();
-        let sizes: Vec<u64> = files
-            .iter()
-            .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
-            .collect();
-        let mut total: u64 = sizes.iter().sum();
+        let sizes: Vec<u64> = files.iter().map(|f| size_of(f)).collect();
+        self.bytes = sizes.iter().sum();
         for (f, size) in files.iter().zip(sizes) {
-            if total <= self.max_bytes {
+            if self.bytes <= self.max_bytes {
                 break;
             }
             error!(file = %f.display(), bound = self.max_bytes, "the spool is full (the upstream has been away long): dropping its oldest batch");
-            let _ = std::fs::remove_file(f);
-            total -= size;
+            if std::fs::remove_file(f).is_ok() {
+                self.bytes -= size;
+            }
         }
     }
+}
+
+fn size_of(file: &Path) -> u64 {
+    std::fs::metadata(file).map(|m| m.len()).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -119,9 +139,15 @@ mod tests {
         let left: Vec<_> = spool.pending();
         assert_eq!(left.len(), 2);
         assert!(left[0].ends_with(format!("{b}.json")), "{left:?}");
+        assert_eq!(spool.bytes, 20);
         spool.reject(&left[0]);
         spool.done(&left[1]);
         assert!(spool.pending().is_empty());
+        assert_eq!(spool.bytes, 0);
+        // Reopened, it counts what is waiting.
+        let d = spool.next_name(3_000);
+        spool.put(&d, b"0123").unwrap();
+        assert_eq!(Spool::with_limit(dir.path(), 25).unwrap().bytes, 4);
         assert!(dir.path().join(format!("{b}.rejected")).exists());
     }
 }

@@ -64,17 +64,22 @@ impl OfficialSnapshot {
     ) -> OfficialSnapshot {
         let leads = lead::our_leads(config, ours, records, now);
         let theirs = lead::their_incidents(config, ours, records, now);
-        let last_30 = lead::figures(config, &leads, &theirs, 30, now);
-        let last_90 = lead::figures(config, &leads, &theirs, 90, now);
+        // Each provider's figures by its id, not by position.
+        let by_provider = |days| {
+            lead::figures(config, &leads, &theirs, days, now)
+                .into_iter()
+                .map(|f| (f.provider_id.clone(), f))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let (mut last_30, mut last_90) = (by_provider(30), by_provider(90));
         let mut providers = Vec::new();
         let mut models = BTreeMap::new();
-        for (p, (f30, f90)) in config
-            .providers
-            .iter()
-            .filter(|p| p.official.is_some())
-            .zip(last_30.into_iter().zip(last_90))
-        {
-            let Some(source) = p.official.as_ref() else {
+        for p in &config.providers {
+            let (Some(source), Some(f30), Some(f90)) = (
+                p.official.as_ref(),
+                last_30.remove(&p.id),
+                last_90.remove(&p.id),
+            ) else {
                 continue;
             };
             let row = records.sources.iter().find(|s| s.provider_id == p.id);

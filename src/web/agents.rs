@@ -17,21 +17,20 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::admin::{tokens, Scope};
+use crate::admin::Scope;
 use crate::clock::Clock;
 use crate::config::agents::valid_name;
 use crate::config::Config;
 use crate::probe::ProbeResult;
 use crate::store::agents::{BatchFrom, BatchReceipt};
 use crate::store::Store;
-use crate::web::http::credentials::bearer_token;
-use crate::web::http::ApiError;
+use crate::web::http::{scoped_token, ApiError};
 
 /// Bytes a result may take on average before a body counts as too large (an error text is
 /// at most a few hundred bytes).
@@ -98,7 +97,11 @@ async fn results(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let token_name = caller(&intake, &headers).await?;
+    // Its name is the only agent it may report as.
+    let token_name =
+        scoped_token::require(&intake.store, &headers, Scope::Agent, intake.clock.now())
+            .await?
+            .name;
     let body = body.map_err(crate::web::http::rejections::body_error)?;
     let batch: Batch = serde_json::from_slice(&body).map_err(|e| {
         ApiError::status(
@@ -131,39 +134,6 @@ async fn results(
             json!({ "batch_id": batch.batch_id, "stored": 0, "duplicate": true })
         }
     }))
-}
-
-/// The `agent` token of a request: its name (the only agent it may report as).
-async fn caller(intake: &AgentIntake, headers: &HeaderMap) -> Result<String, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token)
-        .ok_or_else(|| {
-            ApiError::status(
-                StatusCode::UNAUTHORIZED,
-                "send an API token with the `agent` scope as `Authorization: Bearer mw_…`",
-            )
-        })?;
-    let found = tokens::authenticate(&intake.store, token, intake.clock.now())
-        .await
-        .map_err(|e| ApiError::internal("authenticating an agent token", e))?
-        .ok_or_else(|| {
-            ApiError::status(
-                StatusCode::UNAUTHORIZED,
-                "the API token is unknown or revoked; send `Authorization: Bearer mw_…`",
-            )
-        })?;
-    if !found.scope.allows(Scope::Agent) {
-        return Err(ApiError::status(
-            StatusCode::FORBIDDEN,
-            format!(
-                "this needs a token with the `agent` scope; the token sent has `{}`",
-                found.scope
-            ),
-        ));
-    }
-    Ok(found.name)
 }
 
 /// Refuses a batch that is not whole and sound, saying what and where.

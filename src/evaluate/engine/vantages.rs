@@ -38,6 +38,12 @@ impl Watched {
             .unwrap_or(chrono::Duration::MAX)
     }
 
+    /// Whether this server is one of the model's vantages: it probes, or it did within the
+    /// memory of the detector (before `probe_locally` was turned off).
+    fn probed_here(&self, agents: &AgentsConfig) -> bool {
+        agents.probe_locally || self.last_probe_at.is_some()
+    }
+
     /// Every vantage of this model with its detector: central first, then agents by name.
     fn vantages<'a>(
         &'a self,
@@ -47,7 +53,7 @@ impl Watched {
         let window = self.stale_window(agents);
         let fresh = |at: Option<DateTime<Utc>>| at.is_some_and(|t| now - t <= window);
         let mut out = Vec::with_capacity(self.remote.len() + 1);
-        if agents.probe_locally || self.last_probe_at.is_some() {
+        if self.probed_here(agents) {
             out.push((
                 VantageView {
                     name: CENTRAL.into(),
@@ -120,21 +126,13 @@ impl Watched {
                 reasons.push(format!("{}: {}", label(v), first_reason(v)));
             }
         } else {
-            // The reasons of one healthy vantage that counts (central when it does).
-            let speaker = counted
+            // Not impaired for everyone: a healthy vantage counts (central first, as listed)
+            // and speaks; with none counting, an active one says why it has no state yet.
+            let own = vantages
                 .iter()
-                .find(|v| !v.state.is_impaired())
-                .or(counted.first())
-                .copied();
-            let own = speaker
-                .and_then(|v| detector_of(&v.name))
-                .or_else(|| {
-                    vantages
-                        .iter()
-                        .find(|(v, _, _)| v.active)
-                        .map(|(_, d, _)| *d)
-                })
-                .map(|d| d.reasons(&self.policy))
+                .find(|(v, _, _)| v.active && v.state.severity() == Some(0))
+                .or_else(|| vantages.iter().find(|(v, _, _)| v.active))
+                .map(|(_, d, _)| d.reasons(&self.policy))
                 .unwrap_or_default();
             if !verdict.regional.is_empty() {
                 let mut regions: Vec<&str> =
@@ -244,7 +242,7 @@ impl Watched {
     /// The regions this model is probed from.
     pub(super) fn regions<'a>(&'a self, agents: &'a AgentsConfig) -> impl Iterator<Item = &'a str> {
         std::iter::once(agents.region.as_str())
-            .filter(|_| !self.remote.is_empty())
+            .filter(|_| !self.remote.is_empty() && self.probed_here(agents))
             .chain(self.remote.values().map(|r| r.region.as_str()))
     }
 

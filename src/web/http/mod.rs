@@ -17,6 +17,7 @@ pub mod error;
 pub mod origin;
 pub mod rate_limit;
 pub mod rejections;
+pub mod scoped_token;
 pub mod security;
 
 pub use error::ApiError;

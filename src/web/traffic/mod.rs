@@ -35,13 +35,12 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::admin::{tokens, Scope};
+use crate::admin::Scope;
 use crate::config::TrafficConfig;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::vocabulary::Observation;
-use crate::web::http::credentials::bearer_token;
-use crate::web::http::ApiError;
+use crate::web::http::{scoped_token, ApiError};
 use names::ModelNames;
 
 /// Bytes a row may take on average before a body counts as too large: generous for the
@@ -127,41 +126,17 @@ impl Intake {
         }
     }
 
-    /// The `ingest` token of a request: its id and name.
+    /// The `ingest` token of a request: its id and name. Refusals are counted.
     async fn caller(&self, headers: &HeaderMap) -> Result<(String, String), ApiError> {
-        let refuse = |status, message: &str| {
-            self.metrics.observations_refused("unauthorized", 1);
-            ApiError::status(status, message)
-        };
-        let token = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer_token)
-            .ok_or_else(|| {
-                refuse(
-                    StatusCode::UNAUTHORIZED,
-                    "send an API token with the `ingest` scope as `Authorization: Bearer mw_…`",
-                )
-            })?;
-        let found = tokens::authenticate(&self.store, token, self.clock.now())
-            .await
-            .map_err(|e| ApiError::internal("authenticating an ingest token", e))?
-            .ok_or_else(|| {
-                refuse(
-                    StatusCode::UNAUTHORIZED,
-                    "the API token is unknown or revoked; send `Authorization: Bearer mw_…`",
-                )
-            })?;
-        if !found.scope.allows(Scope::Ingest) {
-            return Err(refuse(
-                StatusCode::FORBIDDEN,
-                &format!(
-                    "this needs a token with the `ingest` scope; the token sent has `{}`",
-                    found.scope
-                ),
-            ));
+        match scoped_token::require(&self.store, headers, Scope::Ingest, self.clock.now()).await {
+            Ok(found) => Ok((found.id, found.name)),
+            Err(e) => {
+                if e.status != StatusCode::INTERNAL_SERVER_ERROR {
+                    self.metrics.observations_refused("unauthorized", 1);
+                }
+                Err(e)
+            }
         }
-        Ok((found.id, found.name))
     }
 
     /// Rate, then queue: the batch is handed to the evaluator whole, or refused whole.
