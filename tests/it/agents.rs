@@ -533,3 +533,183 @@ async fn batch_ids_are_remembered_a_week_then_forgotten() {
     );
     assert_eq!(rows_from(&store, "a1").await, 1);
 }
+
+/// A simulated provider whose `big` model is hard down from `fault_after` (none: healthy).
+fn acme(fault_after: Option<&str>) -> String {
+    let faults = fault_after.map_or(String::new(), |after| {
+        format!(
+            ", simulate = {{ faults = [ {{ after = \"{after}\", duration = \"1h\", error_rate = 1.0, error_mix = {{ overloaded = 1 }} }} ] }}"
+        )
+    });
+    format!(
+        r#"
+[[providers]]
+id = "acme"
+name = "Acme"
+kind = "simulated"
+schedule = "* * * * * *"
+simulate = {{ ttft = "20ms", jitter = "5ms" }}
+models = [ {{ id = "big", name = "Big"{faults} }}, {{ id = "small", name = "Small" }} ]
+"#
+    )
+}
+
+/// Polls `check` every 100 ms for up to `secs` seconds; the time it first held.
+async fn until(secs: u64, mut check: impl AsyncFnMut() -> bool) -> Option<std::time::Instant> {
+    for _ in 0..secs * 10 {
+        if check().await {
+            return Some(std::time::Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn the_whole_service_with_two_agents_tells_a_regional_fault_from_one_for_everyone() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\ndatabase = \"{}\"\n[agents]\nregion = \"us-central\"\n{}",
+        dir.path().join("central.db").display(),
+        acme(None)
+    );
+    let app = modelwatch::startup::Application::build(
+        config_from(&toml, &[]),
+        modelwatch::clock::Clock::system(),
+    )
+    .await
+    .unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let store = app.store().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    // eu-west sees `big` down from 3 s after its start; us-east from 20 s after its start.
+    let (stop_agents, agents_stop) = tokio::sync::watch::channel(false);
+    let started = std::time::Instant::now();
+    let mut agents = Vec::new();
+    for (name, region, fault) in [("fra-1", "eu-west", "3s"), ("iad-1", "us-east", "20s")] {
+        let settings = modelwatch::agent::AgentSettings {
+            upstream: base.clone(),
+            name: name.into(),
+            region: region.into(),
+            token: token(&store, Scope::Agent, name).await,
+            spool: dir.path().join(name),
+        };
+        agents.push(tokio::spawn(modelwatch::agent::run(
+            config_from(&acme(Some(fault)), &[]),
+            settings,
+            modelwatch::clock::Clock::system(),
+            agents_stop.clone(),
+        )));
+    }
+    let client = reqwest::Client::new();
+    let route = |region: Option<&'static str>| {
+        let client = client.clone();
+        let url = match region {
+            Some(r) => format!("{base}/api/v1/routing?region={r}"),
+            None => format!("{base}/api/v1/routing"),
+        };
+        async move {
+            let r = client.get(url).send().await.unwrap();
+            if !r.status().is_success() {
+                return None;
+            }
+            let body: Value = r.json().await.unwrap();
+            body["models"]
+                .as_array()
+                .and_then(|m| m.iter().find(|r| r["id"] == "acme/big").cloned())
+        }
+    };
+
+    // Regional: disabled in eu-west only, enabled for everyone and in us-east.
+    let regional = until(20, async || {
+        route(Some("eu-west"))
+            .await
+            .is_some_and(|r| r["enabled"] == false)
+    })
+    .await
+    .expect("eu-west never disabled acme/big");
+    let everyone = route(None).await.unwrap();
+    assert_eq!(everyone["enabled"], true, "{everyone}");
+    assert!(
+        everyone["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("impaired from eu-west only"),
+        "{everyone}"
+    );
+    assert_eq!(route(Some("us-east")).await.unwrap()["enabled"], true);
+    assert_eq!(route(Some("us-central")).await.unwrap()["enabled"], true);
+    let small = client
+        .get(format!("{base}/api/v1/routing"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert!(small["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["id"] != "acme/small" || m["enabled"] == true));
+    let regional_after = regional.duration_since(started).as_secs_f64() - 3.0;
+
+    // us-east sees it too: two of three vantages, disabled for everyone.
+    let global = until(40, async || {
+        route(None).await.is_some_and(|r| r["enabled"] == false)
+    })
+    .await
+    .expect("two regions failing never disabled acme/big for everyone");
+    let global_after = global.duration_since(started).as_secs_f64() - 20.0;
+    let everyone = route(None).await.unwrap();
+    assert!(
+        everyone["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("quorum: major outage seen from 2 of 3 vantages"),
+        "{everyone}"
+    );
+    // The model's page data (the published snapshot, rebuilt within a second or two of the
+    // change) says the same, with each vantage's own figures.
+    let detail_url = format!("{base}/api/v1/models/acme/big");
+    let mut detail = Value::Null;
+    until(10, async || {
+        detail = client
+            .get(&detail_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        detail["model"]["state"] == "major_outage"
+    })
+    .await
+    .unwrap_or_else(|| panic!("the model's detail never showed the outage: {detail}"));
+    let vantages = detail["model"]["recent"]["vantages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<&str> = vantages.iter().filter_map(|v| v["name"].as_str()).collect();
+    assert_eq!(names, ["central", "fra-1", "iad-1"], "{detail}");
+    eprintln!(
+        "whole service: eu-west disabled acme/big {regional_after:.1} s after its agent's fault began; \
+         everyone {global_after:.1} s after the second region's"
+    );
+    // Each is within a few probe intervals of its fault (one probe a second, batches each
+    // second, the evaluator on arrival).
+    assert!(
+        regional_after < 12.0 && global_after < 12.0,
+        "{regional_after} {global_after}"
+    );
+
+    let _ = stop_agents.send(true);
+    for a in agents {
+        a.await.unwrap().unwrap();
+    }
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}

@@ -15,6 +15,14 @@ pub(super) fn extend(doc: &mut Value) {
     schemas["AgentBatch"] = batch(max_batch);
     schemas["AgentProbeResult"] = probe_result();
     schemas["AgentBatchReceipt"] = receipt();
+    schemas["Vantage"] = vantage();
+    if let Some(props) = schemas["Figures"]["properties"].as_object_mut() {
+        props.insert(
+            "vantages".into(),
+            json!({ "type": "array", "items": reference("Vantage"),
+                "description": "Each place the model is probed from (this server's own probes are `central`); absent when only this server probes it." }),
+        );
+    }
     let scheme = &mut doc["components"]["securitySchemes"]["apiToken"]["description"];
     if let Some(text) = scheme.as_str() {
         *scheme = json!(format!(
@@ -143,6 +151,27 @@ fn probe_result() -> Value {
                 "error",
                 json!({ "type": ["string", "null"], "maxLength": 2000 }),
             ),
+        ],
+    )
+}
+
+fn vantage() -> Value {
+    let states: Vec<&str> = crate::vocabulary::ModelState::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    object(
+        "One vantage's view of a model: its own state and figures over its window of probes.",
+        vec![
+            ("name", typed("string", "`central` for this server's own probes, else the agent's name.")),
+            ("region", typed("string", "Where it probes from.")),
+            ("state", json!({ "type": "string", "enum": states })),
+            ("active", typed("boolean", "Whether it counts: it reported the model recently enough (`agents.stale_after`).")),
+            ("last_probe_at", json!({ "type": ["string", "null"], "format": "date-time" })),
+            ("samples", typed("integer", "Counted probes in its window.")),
+            ("failures", typed("integer", "Provider faults among them.")),
+            ("error_rate", typed("number", "failures / samples.")),
+            ("ttft_p50_ms", json!({ "type": ["integer", "null"], "minimum": 0 })),
         ],
     )
 }

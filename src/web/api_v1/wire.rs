@@ -39,6 +39,9 @@ pub struct Figures {
     /// operator publishes its figures (`traffic.public_figures`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub traffic: Option<crate::vocabulary::TrafficEvidence>,
+    /// Each place the model is probed from, when agents probe it too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vantages: Vec<crate::vocabulary::VantageFigure>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -75,6 +78,7 @@ impl Figures {
             tests: e.tests.clone(),
             extra_probes: e.extra_probes,
             traffic: e.traffic.clone(),
+            vantages: e.vantages.clone(),
         }
     }
 }
