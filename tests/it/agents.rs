@@ -695,6 +695,23 @@ async fn the_whole_service_with_two_agents_tells_a_regional_fault_from_one_for_e
         .unwrap_or_default();
     let names: Vec<&str> = vantages.iter().filter_map(|v| v["name"].as_str()).collect();
     assert_eq!(names, ["central", "fra-1", "iad-1"], "{detail}");
+    // The model page shows them beside the reasons.
+    let page = client
+        .get(format!("{base}/models/acme/big"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let seen = &page[page.find("<h3>Seen from</h3>").expect("no Seen from table")..];
+    for words in [
+        "<th scope=\"row\">fra-1</th><td>eu-west</td>",
+        "<th scope=\"row\">iad-1</th><td>us-east</td>",
+        "<th scope=\"row\">central</th><td>us-central</td>",
+    ] {
+        assert!(seen.contains(words), "{words} not in {seen}");
+    }
     eprintln!(
         "whole service: eu-west disabled acme/big {regional_after:.1} s after its agent's fault began; \
          everyone {global_after:.1} s after the second region's"

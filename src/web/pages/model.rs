@@ -96,6 +96,39 @@ pub struct ModelPage {
     pub evidence: Vec<Fact>,
     /// The provider's own page beside our state.
     pub official: Option<super::official::OfficialLine>,
+    /// Each place the model is probed from, when agents probe it too (from the same
+    /// decision as `reasons`).
+    pub vantages: Vec<VantageRow>,
+}
+
+/// One vantage's row in "Seen from".
+pub struct VantageRow {
+    pub name: String,
+    pub region: String,
+    pub state: StateView,
+    pub counted: bool,
+    pub last_probe: Option<TimeView>,
+    pub errors: String,
+    pub ttft: String,
+}
+
+fn vantage_rows(e: &Evidence) -> Vec<VantageRow> {
+    e.vantages
+        .iter()
+        .map(|v| VantageRow {
+            name: v.name.clone(),
+            region: v.region.clone(),
+            state: state_view(v.state),
+            counted: v.active,
+            last_probe: v.last_probe_at.map(time),
+            errors: if v.samples == 0 {
+                "no probes".into()
+            } else {
+                format!("{} ({} of {})", pct(v.error_rate), v.failures, v.samples)
+            },
+            ttft: ms_text(v.ttft_p50_ms),
+        })
+        .collect()
 }
 
 pub fn render(snapshot: &PublicSnapshot, m: &ModelView) -> String {
@@ -145,6 +178,7 @@ pub fn render(snapshot: &PublicSnapshot, m: &ModelView) -> String {
             .collect(),
         evidence: m.evidence.as_ref().map(facts).unwrap_or_default(),
         official: super::official::OfficialLine::of(m),
+        vantages: m.evidence.as_ref().map(vantage_rows).unwrap_or_default(),
     };
     page.render().unwrap_or_else(|e| render_failed(&e))
 }
