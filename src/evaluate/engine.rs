@@ -230,9 +230,7 @@ impl Engine {
             if let Some(m) = index.get(&row.model_key).map(|&i| &mut models[i]) {
                 let sample = &row.sample;
                 match &row.vantage {
-                    Some(v) => {
-                        m.observe_remote(v, sample);
-                    }
+                    Some(v) => m.observe_remote(v, sample, true),
                     None => {
                         m.budget.spend(m.per_hour, sample.trigger, sample.at);
                         m.last_connect = Some(sample.outcome == Outcome::Connect);
@@ -583,6 +581,26 @@ impl Engine {
             BTreeMap::new()
         };
         let network_down = connect_only.len() >= 2 && connect_only.values().all(|failing| *failing);
+        // The same rule per agent: its connect failures say nothing of a provider while it
+        // fails to connect to every other provider too (its own network is cut, and what it
+        // buffered meanwhile arrives later).
+        for (i, v, s) in &fresh {
+            if let Some(v) = v {
+                let m = &mut self.models[*i];
+                let known = m.remote.len();
+                m.remote_entry(v, s.at).last_connect = s.outcome == Outcome::Connect;
+                // A new vantage: the routing table gains its region.
+                self.new_vantage |= m.remote.len() > known;
+            }
+        }
+        let agents_connect = if fresh
+            .iter()
+            .any(|(_, v, s)| v.is_some() && s.outcome == Outcome::Connect)
+        {
+            self.agents_failing_to_connect()
+        } else {
+            BTreeMap::new()
+        };
         let mut judged = Vec::new();
         for (i, vantage, sample) in &fresh {
             let m = &mut self.models[*i];
@@ -590,7 +608,14 @@ impl Engine {
             if let Some(v) = vantage {
                 // An agent's probe: its own schedule, its own budget, its own network.
                 if ops::covering(&ops.windows, &m.key, now).is_none() {
-                    self.new_vantage |= m.observe_remote(v, sample);
+                    let cut_off = agents_connect.get(&v.agent).is_some_and(|providers| {
+                        providers.len() >= 2
+                            && providers
+                                .iter()
+                                .filter(|(p, _)| **p != m.provider_id)
+                                .all(|(_, failing)| *failing)
+                    });
+                    m.observe_remote(v, sample, !cut_off);
                     judged.push(*i);
                 }
                 continue;
@@ -639,6 +664,22 @@ impl Engine {
             out.entry(m.provider_id.clone())
                 .and_modify(|all| *all &= connect)
                 .or_insert(connect);
+        }
+        out
+    }
+
+    /// For each agent, for each provider it reports: whether all of that provider's models'
+    /// latest results from the agent failed to connect.
+    fn agents_failing_to_connect(&self) -> BTreeMap<String, BTreeMap<String, bool>> {
+        let mut out: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
+        for m in &self.models {
+            for (agent, r) in &m.remote {
+                out.entry(agent.clone())
+                    .or_default()
+                    .entry(m.provider_id.clone())
+                    .and_modify(|all| *all &= r.last_connect)
+                    .or_insert(r.last_connect);
+            }
         }
         out
     }
@@ -1053,26 +1094,41 @@ impl Watched {
         (reasons, c.state, (c.reasons, c.leads), verdict)
     }
 
-    /// Folds an agent's probe into that agent's view of the model; true when it is the
-    /// agent's first.
-    fn observe_remote(&mut self, vantage: &Vantage, sample: &Sample) -> bool {
-        let policy = &self.policy;
-        let first = !self.remote.contains_key(&vantage.agent);
-        let r = self
-            .remote
-            .entry(vantage.agent.clone())
-            .or_insert_with(|| vantages::Remote {
-                region: vantage.region.clone(),
-                detector: Detector::new(policy),
-                last_at: sample.at,
-            });
-        if r.region != vantage.region {
-            r.region.clone_from(&vantage.region);
-        }
+    /// Folds an agent's probe into that agent's view of the model (its failure counted
+    /// or not, see [`Detector::observe`]).
+    fn observe_remote(&mut self, vantage: &Vantage, sample: &Sample, count: bool) {
+        let r = remote_entry(&mut self.remote, &self.policy, vantage, sample.at);
         r.last_at = r.last_at.max(sample.at);
-        r.detector.observe(sample, policy, true);
-        first
+        r.last_connect = sample.outcome == Outcome::Connect;
+        r.detector.observe(sample, &self.policy, count);
     }
+
+    /// The agent's view of this model, made on its first result.
+    fn remote_entry(&mut self, vantage: &Vantage, at: DateTime<Utc>) -> &mut vantages::Remote {
+        remote_entry(&mut self.remote, &self.policy, vantage, at)
+    }
+}
+
+/// `remote`'s entry for `vantage`, made on its first result (its region follows the agent's
+/// latest word).
+fn remote_entry<'a>(
+    remote: &'a mut BTreeMap<String, vantages::Remote>,
+    policy: &Policy,
+    vantage: &Vantage,
+    at: DateTime<Utc>,
+) -> &'a mut vantages::Remote {
+    let r = remote
+        .entry(vantage.agent.clone())
+        .or_insert_with(|| vantages::Remote {
+            region: vantage.region.clone(),
+            detector: Detector::new(policy),
+            last_at: at,
+            last_connect: false,
+        });
+    if r.region != vantage.region {
+        r.region.clone_from(&vantage.region);
+    }
+    r
 }
 
 fn about(m: &Watched) -> About<'_> {

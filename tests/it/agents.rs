@@ -730,3 +730,100 @@ async fn the_whole_service_with_two_agents_tells_a_regional_fault_from_one_for_e
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+const TWO_PROVIDERS: &str = r#"
+[[providers]]
+id = "acme"
+name = "Acme"
+kind = "simulated"
+schedule = "* * * * * *"
+models = [ { id = "big", name = "Big" }, { id = "small", name = "Small" } ]
+[[providers]]
+id = "zeta"
+name = "Zeta"
+kind = "simulated"
+schedule = "* * * * * *"
+models = [ { id = "one", name = "One" } ]
+"#;
+
+#[tokio::test]
+async fn an_agent_whose_network_is_cut_is_not_a_regional_outage_of_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_from(TWO_PROVIDERS, &[]);
+    let store = Store::open(&dir.path().join("cut.db")).await.unwrap();
+    let mut engine = Engine::new(store.clone(), &config, t0()).await.unwrap();
+    let keys = CUT_KEYS;
+    // fra-1's results fail to connect to every provider for a minute (its own network),
+    // then, its network back, only acme/big's do.
+    cut_run(&store, &mut engine, 0, 20, &|_| Outcome::Ok).await;
+    cut_run(&store, &mut engine, 20, 80, &|_| Outcome::Connect).await;
+    let table = engine.subscribe().borrow().clone();
+    let eu = table
+        .regions
+        .get("eu-west")
+        .expect("no eu-west table")
+        .clone();
+    for k in keys {
+        let r = eu.models.iter().find(|r| r.id == k).unwrap();
+        assert!(
+            r.enabled,
+            "{k} disabled in eu-west while fra-1 could reach no provider: {r:?}"
+        );
+        let r = table.models.iter().find(|r| r.id == k).unwrap();
+        assert!(!r.reason.starts_with("impaired from"), "{k}: {}", r.reason);
+    }
+    // Its network back, one model really failing from there: that counts.
+    cut_run(&store, &mut engine, 80, 90, &|_| Outcome::Ok).await;
+    cut_run(&store, &mut engine, 90, 150, &|k| {
+        if k == "acme/big" {
+            Outcome::Connect
+        } else {
+            Outcome::Ok
+        }
+    })
+    .await;
+    let table = engine.subscribe().borrow().clone();
+    let big = table.regions["eu-west"]
+        .models
+        .iter()
+        .find(|r| r.id == "acme/big")
+        .unwrap()
+        .clone();
+    assert!(
+        !big.enabled,
+        "acme/big failing from eu-west alone stayed enabled there: {big:?}"
+    );
+}
+
+const CUT_KEYS: [&str; 3] = ["acme/big", "acme/small", "zeta/one"];
+
+/// Seconds `[from, to)`: central probes every model healthy, fra-1 (eu-west) sees `fra(key)`.
+async fn cut_run(
+    store: &Store,
+    engine: &mut Engine,
+    from: i64,
+    to: i64,
+    fra: &dyn Fn(&str) -> Outcome,
+) {
+    for s in from..to {
+        let at = t0() + chrono::Duration::seconds(s);
+        let central: Vec<ProbeResult> = CUT_KEYS
+            .iter()
+            .map(|k| result(k, at, Outcome::Ok))
+            .collect();
+        store.insert_results(&central).await.unwrap();
+        let batch_id = format!("fra-1-{s}");
+        let from = BatchFrom {
+            agent: "fra-1",
+            region: "eu-west",
+            version: None,
+            batch_id: &batch_id,
+        };
+        let batch: Vec<ProbeResult> = CUT_KEYS.iter().map(|k| result(k, at, fra(k))).collect();
+        store.accept_agent_batch(&from, &batch, at).await.unwrap();
+        engine
+            .run_once(at + chrono::Duration::milliseconds(999))
+            .await
+            .unwrap();
+    }
+}

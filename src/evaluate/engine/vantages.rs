@@ -21,6 +21,8 @@ pub(super) struct Remote {
     pub detector: Detector,
     /// When its latest probe of the model started.
     pub last_at: DateTime<Utc>,
+    /// Whether its latest result failed to connect (for telling its network from theirs).
+    pub last_connect: bool,
 }
 
 /// The probes' say on a model: its state for everyone and the reasons, first the one
