@@ -18,7 +18,7 @@
 
 pub mod announce;
 pub mod routing;
-mod vantages;
+pub mod vantages;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;

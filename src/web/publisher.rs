@@ -27,6 +27,7 @@ use super::site::{Renderer, Site, SiteHandle};
 use super::snapshot::{self, PublicSnapshot};
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::evaluate::engine::vantages::regional_part;
 use crate::evaluate::engine::RoutingTable;
 use crate::store::Store;
 
@@ -196,7 +197,8 @@ impl Publisher {
 }
 
 /// True when two routing tables show the public the same thing: the same states, enabled
-/// flags, fallbacks and `since` per model and the same provider states (reason lines aside).
+/// flags, fallbacks and `since` per model and the same provider states (reason lines aside,
+/// but for the regions a model fails from below the quorum, which the front page marks).
 pub fn same_public_face(a: &RoutingTable, b: &RoutingTable) -> bool {
     let models = a.models.len() == b.models.len()
         && a.models.iter().zip(&b.models).all(|(x, y)| {
@@ -205,6 +207,8 @@ pub fn same_public_face(a: &RoutingTable, b: &RoutingTable) -> bool {
                 && x.enabled == y.enabled
                 && x.fallback == y.fallback
                 && x.since == y.since
+                // The front page marks a model failing in some regions only.
+                && regional_part(&x.reason) == regional_part(&y.reason)
         });
     let providers = a.providers.len() == b.providers.len()
         && a.providers

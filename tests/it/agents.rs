@@ -656,6 +656,23 @@ async fn the_whole_service_with_two_agents_tells_a_regional_fault_from_one_for_e
         .iter()
         .all(|m| m["id"] != "acme/small" || m["enabled"] == true));
     let regional_after = regional.duration_since(started).as_secs_f64() - 3.0;
+    // The front page marks it (the published snapshot follows within a second or two).
+    let front = until(10, async || {
+        let page = client
+            .get(format!("{base}/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        page.contains("Failing from eu-west only.")
+    })
+    .await;
+    assert!(
+        front.is_some(),
+        "the front page never said the fault was regional"
+    );
 
     // us-east sees it too: two of three vantages, disabled for everyone.
     let global = until(40, async || {

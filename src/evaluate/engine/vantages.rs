@@ -14,6 +14,17 @@ use crate::evaluate::quorum::{self, VantageView};
 use crate::evaluate::Detector;
 use crate::vocabulary::{ExtraProbes, ModelState, VantageFigure};
 
+/// How the headline of a model impaired below the quorum starts ("impaired from eu-west
+/// only: …"); the publisher watches it, since the front page marks such models.
+pub const REGIONAL_HEADLINE: &str = "impaired from ";
+
+/// The regions part of a regional headline (`eu-west only`), if `reason` is one.
+pub fn regional_part(reason: &str) -> Option<&str> {
+    reason
+        .strip_prefix(REGIONAL_HEADLINE)
+        .and_then(|rest| rest.split(':').next())
+}
+
 /// An agent's view of one model.
 #[derive(Debug, Clone)]
 pub(super) struct Remote {
@@ -141,7 +152,7 @@ impl Watched {
                     verdict.regional.iter().map(|v| v.region.as_str()).collect();
                 regions.dedup();
                 reasons.push(format!(
-                    "impaired from {} only: {}; {} of {} vantages, {} needed for everyone",
+                    "{REGIONAL_HEADLINE}{} only: {}; {} of {} vantages, {} needed for everyone",
                     regions.join(", "),
                     verdict
                         .regional

@@ -35,6 +35,9 @@ pub struct ModelRow {
     pub uptime: String,
     /// Impaired by our evidence while the provider's page shows no problem.
     pub official_disagrees: bool,
+    /// Regions whose vantages see the model impaired while it is not for everyone (below
+    /// the quorum), from the same decision as its state.
+    pub impaired_in: Vec<String>,
 }
 
 impl ModelRow {
@@ -56,8 +59,26 @@ impl ModelRow {
                 .official
                 .as_ref()
                 .is_some_and(|o| o.disagrees_with(m.state)),
+            impaired_in: impaired_regions(m),
         }
     }
+}
+
+/// The regions where counted vantages see `m` worse than its state for everyone.
+fn impaired_regions(m: &ModelView) -> Vec<String> {
+    let Some(e) = &m.evidence else {
+        return Vec::new();
+    };
+    let mine = m.state.severity().unwrap_or(0);
+    let mut regions: Vec<String> = e
+        .vantages
+        .iter()
+        .filter(|v| v.active && v.state.severity().is_some_and(|s| s > mine))
+        .map(|v| v.region.clone())
+        .collect();
+    regions.sort();
+    regions.dedup();
+    regions
 }
 
 /// The model to use instead of a disabled one, named as configured when it is known.
