@@ -171,6 +171,36 @@ async fn a_batch_is_stored_once_from_its_own_agent_only() {
         3,
         "a refused batch stored something"
     );
+    // The admin API lists it, reporting (read scope is enough).
+    let read = token(&app.store, Scope::Read, "sre").await;
+    let list: Value = app
+        .client
+        .get(format!("{}/api/v1/admin/agents", app.base))
+        .bearer_auth(&read)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let a = &list["agents"][0];
+    assert_eq!(
+        (
+            &a["name"],
+            &a["region"],
+            &a["reporting"],
+            &a["batches"],
+            &a["results"]
+        ),
+        (
+            &json!("a1"),
+            &json!("eu-west"),
+            &json!(true),
+            &json!(1),
+            &json!(3)
+        ),
+        "{list}"
+    );
 
     // No region is probed from until agents and central differ: a clear 404.
     let r = app.get("/api/v1/routing?region=mars").await;

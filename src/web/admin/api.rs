@@ -30,6 +30,33 @@ pub(super) fn routes() -> Router<Arc<AdminState>> {
         .route("/api/v1/admin/sessions", get(list_sessions))
         .route("/api/v1/admin/sessions/{id}", delete(revoke_session))
         .route("/api/v1/admin/users/{email}/unlock", post(unlock_user))
+        .route("/api/v1/admin/agents", get(list_agents))
+}
+
+/// `GET /api/v1/admin/agents`: every agent that ever reported, and whether it still does
+/// (`reporting`: a batch within `agents.stale_after`).
+async fn list_agents(
+    State(state): State<Arc<AdminState>>,
+    caller: ApiCaller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(Scope::Read)?;
+    let now = state.now();
+    let stale = chrono::Duration::from_std(state.app.config.agents.stale_after)
+        .unwrap_or(chrono::Duration::MAX);
+    let agents = state.app.store.agents().await.map_err(internal)?;
+    let list: Vec<_> = agents
+        .iter()
+        .map(|a| {
+            json!({
+                "name": a.name, "region": a.region, "version": a.version,
+                "first_seen_at": a.first_seen_at, "last_seen_at": a.last_seen_at,
+                "reporting": now - a.last_seen_at <= stale,
+                "silent_seconds": (now - a.last_seen_at).num_seconds().max(0),
+                "batches": a.batches, "results": a.results,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "agents": list })))
 }
 
 /// `POST /api/v1/admin/users/{email}/unlock`: clears the address's failed sign-ins, so its

@@ -364,6 +364,10 @@ fn paths() -> Value {
                 .answers("200", "Cleared.", Some("Unlocked"))
                 .errors(&["422"]),
         ]),
+        "/api/v1/admin/agents": item(vec![
+            op("get", "adminListAgents", read, "Every agent that ever reported, and whether it still does.")
+                .answers("200", "Agents by name.", Some("AgentList")),
+        ]),
         "/api/v1/admin/audit": item(vec![
             op("get", "adminAuditLog", admin, "The audit log, newest first.")
                 .params(&["audit_limit", "audit_before"])
@@ -986,6 +990,18 @@ fn schemas(deployment: &Deployment) -> Value {
             ("client_addr", nullable("string", "Where they signed in from.")),
         ]),
         "SessionList": list("sessions", "Session", "Live sessions."),
+        "Agent": object("An agent (`modelwatch agent`) as this server knows it.", vec![
+            ("name", text("Its token's name.")),
+            ("region", text("Where it probes from, as its latest batch said.")),
+            ("version", nullable("string", "Its modelwatch version.")),
+            ("first_seen_at", time("Its first batch.")),
+            ("last_seen_at", time("Its latest batch.")),
+            ("reporting", typed("boolean", "A batch arrived within `agents.stale_after`; silent agents do not count for the quorum.")),
+            ("silent_seconds", typed("integer", "Seconds since its latest batch.")),
+            ("batches", typed("integer", "Batches stored (retries not counted).")),
+            ("results", typed("integer", "Results stored.")),
+        ]),
+        "AgentList": list("agents", "Agent", "Agents by name."),
         "Unlocked": object("An address's failed sign-ins, cleared.", vec![
             ("email", text("The address, lower-cased.")),
             ("cleared_failures", typed("integer", "Failed sign-ins removed.")),
