@@ -688,14 +688,7 @@ async fn the_whole_service_with_two_agents_tells_a_regional_fault_from_one_for_e
     let regional_after = regional.duration_since(started).as_secs_f64() - 3.0;
     // The front page marks it (the published snapshot follows within a second or two).
     let front = until(10, async || {
-        let page = client
-            .get(format!("{base}/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = text(&client, format!("{base}/")).await;
         page.contains("Failing from eu-west only.")
     })
     .await;
@@ -743,14 +736,7 @@ async fn the_whole_service_with_two_agents_tells_a_regional_fault_from_one_for_e
     let names: Vec<&str> = vantages.iter().filter_map(|v| v["name"].as_str()).collect();
     assert_eq!(names, ["central", "fra-1", "iad-1"], "{detail}");
     // The model page shows them beside the reasons.
-    let page = client
-        .get(format!("{base}/models/acme/big"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text(&client, format!("{base}/models/acme/big")).await;
     let seen = &page[page.find("<h3>Seen from</h3>").expect("no Seen from table")..];
     for words in [
         "<th scope=\"row\">fra-1</th><td>eu-west</td>",
@@ -873,4 +859,8 @@ async fn cut_run(
             .await
             .unwrap();
     }
+}
+
+async fn text(client: &reqwest::Client, url: String) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
 }
