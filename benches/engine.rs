@@ -691,7 +691,7 @@ const SIZE_MODELS: (usize, usize) = (5, 20);
 /// Bytes of each b-tree (table or index), from SQLite's `dbstat` virtual table.
 async fn btree_bytes(store: &Store) -> BTreeMap<String, i64> {
     sqlx::query_as::<_, (String, i64)>("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name")
-        .fetch_all(store.pool())
+        .fetch_all(store.sqlite_pool())
         .await
         .expect("reading dbstat")
         .into_iter()
@@ -711,7 +711,7 @@ const ROLLUP_BTREES: [&str; 2] = ["rollups", "rollups_time"];
 
 async fn execute(store: &Store, sql: &str) {
     sqlx::query(sql)
-        .execute(store.pool())
+        .execute(store.sqlite_pool())
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
@@ -735,7 +735,7 @@ async fn rollup_counts(store: &Store) -> BTreeMap<String, i64> {
     sqlx::query_as::<_, (String, i64)>(
         "SELECT granularity, COUNT(*) FROM rollups GROUP BY granularity",
     )
-    .fetch_all(store.pool())
+    .fetch_all(store.sqlite_pool())
     .await
     .expect("counting rollups")
     .into_iter()
@@ -788,7 +788,7 @@ async fn database_size() {
     let coarse_rows = counts.get("hour").unwrap_or(&0) + counts.get("day").unwrap_or(&0);
     let coarse_vacuumed = sum_of(&btree_bytes(&store).await, &ROLLUP_BTREES);
     let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
-        .fetch_one(store.pool())
+        .fetch_one(store.sqlite_pool())
         .await
         .expect("reading the page size");
 

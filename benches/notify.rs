@@ -166,7 +166,7 @@ async fn latencies(with_hanging: bool, n: usize) -> Vec<Duration> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM events ORDER BY id")
-        .fetch_all(s.store.pool())
+        .fetch_all(s.store.sqlite_pool())
         .await
         .unwrap();
     let got = arrivals.lock().unwrap().clone();

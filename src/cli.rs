@@ -92,7 +92,7 @@ pub fn describe(config: &Config) -> String {
         config.path.display(),
         count(config.providers.len(), "provider", "providers"),
         count(config.model_count(), "model", "models"),
-        config.server.database.display(),
+        config.server.database,
         config.server.listen
     );
     for p in &config.providers {
@@ -133,9 +133,9 @@ pub fn describe_unchecked(variables: &[String]) -> String {
 /// The current state, decision, fallback and reason per model, read from the database.
 pub async fn status_table(config: &Config, now: DateTime<Utc>) -> anyhow::Result<String> {
     use anyhow::Context;
-    let store = crate::store::Store::open(&config.server.database)
+    let store = crate::store::Store::open_database(&config.server.database)
         .await
-        .with_context(|| format!("opening {}", config.server.database.display()))?;
+        .with_context(|| format!("opening {}", config.server.database))?;
     let engine = crate::evaluate::engine::Engine::new(store, config, now).await?;
     let table = engine.subscribe().borrow().clone();
     let width = table

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod notify;
 pub mod official;
 pub mod probe;
+pub mod replica;
 pub mod schedule;
 pub mod startup;
 pub mod stats;

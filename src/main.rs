@@ -158,7 +158,7 @@ async fn run(command: Command) -> ExitCode {
             };
             match admin::cli::user_add(&config, &email, &password, Clock::system().now()).await {
                 Ok(email) => {
-                    eprintln!("user {email} added to {}", config.server.database.display());
+                    eprintln!("user {email} added to {}", config.server.database);
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

@@ -5,16 +5,20 @@
 //! drains every result into SQLite, then the maintenance loop and the HTTP server stop.
 
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use std::sync::atomic::Ordering;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
-use tracing::info;
+
+use tracing::{error, info};
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, Database};
+use crate::evaluate::engine::routing::RoutingTable;
 use crate::evaluate::{self, engine::Engine};
 use crate::metrics::Metrics;
 use crate::notify::dispatcher::Dispatcher;
@@ -22,6 +26,7 @@ use crate::notify::email::Mailer;
 use crate::notify::paging::Pager;
 use crate::notify::secrets::SecretBox;
 use crate::probe::{http_client, prober_for};
+use crate::replica::{mirror, Lease};
 use crate::schedule;
 use crate::store::writer::{spawn_maintenance, spawn_writer_notifying};
 use crate::store::Store;
@@ -45,7 +50,9 @@ pub struct Application {
     clock: Clock,
     secrets: SecretBox,
     mailer: Mailer,
-    engine: Engine,
+    /// The evaluator, read at build on SQLite (this process leads); on PostgreSQL it is read
+    /// when this replica becomes the leader, from what the previous leader left.
+    engine: Option<Engine>,
 }
 
 impl Application {
@@ -53,23 +60,31 @@ impl Application {
     /// public URL then names the bound one), loads the secret key and the mailer and reads
     /// the evaluator's state.
     pub async fn build(mut config: Config, clock: Clock) -> anyhow::Result<Application> {
-        let store = Store::open(&config.server.database)
+        let store = Store::open_database(&config.server.database)
             .await
-            .with_context(|| {
-                format!("opening the database {}", config.server.database.display())
-            })?;
-        let key_file = config.server.database.with_file_name("modelwatch.key");
+            .with_context(|| format!("opening the database {}", config.server.database))?;
         let key_env = config
             .notify
             .secret_key_env
             .as_ref()
             .and_then(|name| std::env::var(name).ok());
-        let secrets = SecretBox::load(key_env.as_deref(), &key_file)
-            .context("loading the key that protects webhook secrets")?;
+        let secrets = match (key_env.as_deref(), config.server.database.key_file()) {
+            (Some(key), _) => SecretBox::load(Some(key), Path::new("")),
+            (None, Some(key_file)) => SecretBox::load(None, &key_file),
+            (None, None) => anyhow::bail!(
+                "with a PostgreSQL database, [notify] secret_key_env must name an environment variable holding the key that protects webhook secrets (32 bytes, base64; e.g. `openssl rand -base64 32`): every replica must use the same key"
+            ),
+        }
+        .context("loading the key that protects webhook secrets")?;
         let mailer = Mailer::from_config(&config.notify).context("setting up email")?;
-        let engine = Engine::new(store.clone(), &config, clock.now())
-            .await
-            .context("loading the evaluator's state")?;
+        let engine = match config.server.database {
+            Database::Sqlite(_) => Some(
+                Engine::new(store.clone(), &config, clock.now())
+                    .await
+                    .context("loading the evaluator's state")?,
+            ),
+            Database::Postgres { .. } => None,
+        };
         let listener = TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("binding {}", config.server.listen))?;
@@ -96,7 +111,9 @@ impl Application {
         &self.store
     }
 
-    /// Runs probing, storage and the HTTP server until `shutdown` resolves, then stops in order.
+    /// Runs probing, storage and the HTTP server until `shutdown` resolves, then stops in
+    /// order. On PostgreSQL this replica serves at once and leads only once it holds the
+    /// leader lock (see [`crate::replica`]); losing that lock stops it with an error.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -109,47 +126,28 @@ impl Application {
             clock,
             secrets,
             mailer,
-            mut engine,
+            engine,
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
-        let (results_tx, results_rx) = mpsc::channel(config.server.write_batch * 4);
-
         let announced = Arc::new(tokio::sync::Notify::new());
-        engine.on_announce(Arc::clone(&announced));
-        let requests = engine.probe_requests();
         let stored = Arc::new(tokio::sync::Notify::new());
-        let writer = spawn_writer_notifying(
-            store.clone(),
-            results_rx,
-            config.server.write_batch,
-            Some(Arc::clone(&stored)),
-        );
-        let maintenance = spawn_maintenance(
-            store.clone(),
-            config.retention.clone(),
-            clock,
-            MAINTENANCE_EVERY,
-            stop_rx.clone(),
-        );
-        let client = http_client();
-        // With `agents.probe_locally = false` agents do all the probing.
-        let mut planned = if config.agents.probe_locally {
-            schedule::plan(&config, &clock, |p| prober_for(p.kind, &client, clock))
-        } else {
-            Vec::new()
-        };
-        schedule::attach(&mut planned, &requests);
         let scheduler_stats = Arc::new(crate::metrics::SchedulerStats::default());
         let metrics = Arc::new(Metrics::new(Arc::clone(&scheduler_stats), clock));
-        let scheduler = schedule::spawn_observed(
-            planned,
-            clock,
-            results_tx,
-            stop_rx.clone(),
-            scheduler_stats,
-            Some(Arc::clone(&metrics)),
-        );
-        let routing = engine.subscribe();
+
+        // One routing table for every handler and the publisher: the evaluator's on the
+        // leader, the database's on a standby.
+        let initial = match &engine {
+            Some(engine) => engine.subscribe().borrow().clone(),
+            None => {
+                scheduler_stats.standby.store(true, Ordering::Relaxed);
+                Arc::new(
+                    mirror::read_table(&store, &config, clock.now())
+                        .await
+                        .context("reading the routing table")?,
+                )
+            }
+        };
+        let (routing_tx, routing) = watch::channel(initial);
         let mut publisher = Publisher::new(
             store.clone(),
             Arc::clone(&config),
@@ -157,22 +155,30 @@ impl Application {
             clock,
             renderers(),
         );
-        engine.on_public_change(publisher.trigger());
         let (intake, traffic) =
             crate::web::traffic::Intake::new(store.clone(), clock, Arc::clone(&metrics), &config);
-        let agent_stored = Arc::clone(&stored);
-        let evaluator =
-            evaluate::engine::spawn(engine, clock, stored, Some(traffic), stop_rx.clone());
-        // The demo's simulated application traffic, when configured.
-        let simulated_traffic = config.traffic.simulate.as_ref().map(|_| {
-            crate::probe::simulated_traffic::spawn(
-                Arc::clone(&config),
-                routing.clone(),
-                clock,
-                intake.queue(),
-                stop_rx.clone(),
-            )
-        });
+        let duties = Duties {
+            config: Arc::clone(&config),
+            store: store.clone(),
+            clock,
+            secrets: secrets.clone(),
+            mailer: mailer.clone(),
+            metrics: Arc::clone(&metrics),
+            scheduler_stats: Arc::clone(&scheduler_stats),
+            announced: Arc::clone(&announced),
+            stored: Arc::clone(&stored),
+            republish: publisher.trigger(),
+            routing: routing_tx.clone(),
+            traffic_queue: intake.queue(),
+            traffic,
+        };
+        let leading = match engine {
+            Some(engine) => {
+                let duties = duties.start(engine, stop_rx.clone());
+                tokio::spawn(async move { duties.join().await })
+            }
+            None => tokio::spawn(replicate(duties, stop_rx.clone())),
+        };
         info!(models = config.model_count(), listen = %local_addr, config = %config.path.display(), "modelwatch running");
 
         // The first site is published before the server answers, so no request sees an empty one.
@@ -180,31 +186,6 @@ impl Application {
         let site = publisher.handle();
         let republish = publisher.trigger();
         let publishing = publisher.spawn(stop_rx.clone());
-        let dispatcher = Dispatcher::new(
-            store.clone(),
-            &config.notify,
-            secrets.clone(),
-            mailer.clone(),
-            &config.server.public_url,
-            clock,
-        )
-        .with_metrics(Arc::clone(&metrics));
-        let dispatching = dispatcher.spawn(Arc::clone(&announced), stop_rx.clone());
-        // Providers' own pages: shown beside ours, never waited on.
-        let official = crate::official::poller::spawn(
-            Arc::clone(&config),
-            store.clone(),
-            clock,
-            vec![Arc::clone(&republish), Arc::clone(&announced)],
-            stop_rx.clone(),
-        );
-        let paging = Pager::new(
-            store.clone(),
-            &config.paging,
-            &config.notify,
-            &config.server.public_url,
-        )
-        .spawn(clock, stop_rx.clone());
         let notify = Arc::new(NotifyState::new(
             store.clone(),
             &config,
@@ -222,7 +203,7 @@ impl Application {
             republish,
             announced,
             intake,
-            stored: agent_stored,
+            stored,
             clock,
         });
         let mut server_stop = stop_rx.clone();
@@ -236,32 +217,249 @@ impl Application {
             },
         ));
 
-        shutdown.await;
-        info!("shutting down: finishing probes in hand and writing their results");
+        // The leading task ends early only when this replica cannot lead any more.
+        let mut leading = leading;
+        let lost = tokio::select! {
+            _ = shutdown => {
+                info!("shutting down: finishing probes in hand and writing their results");
+                None
+            }
+            ended = &mut leading => Some(ended),
+        };
         let _ = stop_tx.send(true);
-        scheduler.join().await;
-        writer.await.context("the result writer ended abnormally")?;
-        if let Some(t) = simulated_traffic {
-            t.await.context("the simulated traffic ended abnormally")?;
-        }
-        evaluator.await.context("the evaluator ended abnormally")?;
+        let led = match lost {
+            None => leading.await.context("the leading task ended abnormally")?,
+            Some(ended) => ended.context("the leading task ended abnormally")?,
+        };
         publishing.await.context("the publisher ended abnormally")?;
-        dispatching
-            .await
-            .context("the dispatcher ended abnormally")?;
-        paging.await.context("the pager ended abnormally")?;
-        official
-            .await
-            .context("the official status pollers ended abnormally")?;
-        maintenance
-            .await
-            .context("the maintenance loop ended abnormally")?;
         server
             .await
             .context("the HTTP server task ended abnormally")?;
+        led?;
         info!("stopped cleanly");
         Ok(())
     }
+}
+
+/// What the leader runs, and what it needs to: everything but serving.
+struct Duties {
+    config: Arc<Config>,
+    store: Store,
+    clock: Clock,
+    secrets: SecretBox,
+    mailer: Mailer,
+    metrics: Arc<Metrics>,
+    scheduler_stats: Arc<crate::metrics::SchedulerStats>,
+    announced: Arc<tokio::sync::Notify>,
+    stored: Arc<tokio::sync::Notify>,
+    republish: Arc<tokio::sync::Notify>,
+    routing: watch::Sender<Arc<RoutingTable>>,
+    traffic_queue: mpsc::Sender<Vec<crate::vocabulary::Observation>>,
+    traffic: mpsc::Receiver<Vec<crate::vocabulary::Observation>>,
+}
+
+/// The leader's running tasks, joined in the order that loses nothing finished.
+struct Running {
+    scheduler: schedule::SchedulerHandle,
+    writer: tokio::task::JoinHandle<()>,
+    simulated_traffic: Option<tokio::task::JoinHandle<()>>,
+    evaluator: tokio::task::JoinHandle<()>,
+    forwarding: tokio::task::JoinHandle<()>,
+    dispatching: tokio::task::JoinHandle<()>,
+    paging: tokio::task::JoinHandle<()>,
+    official: tokio::task::JoinHandle<()>,
+    maintenance: tokio::task::JoinHandle<()>,
+}
+
+impl Duties {
+    /// Starts the scheduler, writer, evaluator, dispatcher, pager, official pollers and
+    /// maintenance; they stop when `stop` turns true.
+    fn start(self, mut engine: Engine, stop: watch::Receiver<bool>) -> Running {
+        let Duties {
+            config,
+            store,
+            clock,
+            secrets,
+            mailer,
+            metrics,
+            scheduler_stats,
+            announced,
+            stored,
+            republish,
+            routing,
+            traffic_queue,
+            traffic,
+        } = self;
+        scheduler_stats.standby.store(false, Ordering::Relaxed);
+        let (results_tx, results_rx) = mpsc::channel(config.server.write_batch * 4);
+        engine.on_announce(Arc::clone(&announced));
+        engine.on_public_change(Arc::clone(&republish));
+        let requests = engine.probe_requests();
+        let forwarding = forward(engine.subscribe(), routing.clone(), stop.clone());
+        let writer = spawn_writer_notifying(
+            store.clone(),
+            results_rx,
+            config.server.write_batch,
+            Some(Arc::clone(&stored)),
+        );
+        let maintenance = spawn_maintenance(
+            store.clone(),
+            config.retention.clone(),
+            clock,
+            MAINTENANCE_EVERY,
+            stop.clone(),
+        );
+        let client = http_client();
+        // With `agents.probe_locally = false` agents do all the probing.
+        let mut planned = if config.agents.probe_locally {
+            schedule::plan(&config, &clock, |p| prober_for(p.kind, &client, clock))
+        } else {
+            Vec::new()
+        };
+        schedule::attach(&mut planned, &requests);
+        let scheduler = schedule::spawn_observed(
+            planned,
+            clock,
+            results_tx,
+            stop.clone(),
+            scheduler_stats,
+            Some(Arc::clone(&metrics)),
+        );
+        let evaluator = evaluate::engine::spawn(engine, clock, stored, Some(traffic), stop.clone());
+        // The demo's simulated application traffic, when configured.
+        let simulated_traffic = config.traffic.simulate.as_ref().map(|_| {
+            crate::probe::simulated_traffic::spawn(
+                Arc::clone(&config),
+                routing.subscribe(),
+                clock,
+                traffic_queue,
+                stop.clone(),
+            )
+        });
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            &config.notify,
+            secrets,
+            mailer,
+            &config.server.public_url,
+            clock,
+        )
+        .with_metrics(metrics);
+        let dispatching = dispatcher.spawn(Arc::clone(&announced), stop.clone());
+        // Providers' own pages: shown beside ours, never waited on.
+        let official = crate::official::poller::spawn(
+            Arc::clone(&config),
+            store.clone(),
+            clock,
+            vec![republish, Arc::clone(&announced)],
+            stop.clone(),
+        );
+        let paging = Pager::new(
+            store,
+            &config.paging,
+            &config.notify,
+            &config.server.public_url,
+        )
+        .spawn(clock, stop);
+        Running {
+            scheduler,
+            writer,
+            simulated_traffic,
+            evaluator,
+            forwarding,
+            dispatching,
+            paging,
+            official,
+            maintenance,
+        }
+    }
+}
+
+impl Running {
+    /// Waits for every task once `stop` turned true: the scheduler finishes the probes in
+    /// hand, the writer drains their results, then the rest.
+    async fn join(self) -> anyhow::Result<()> {
+        self.scheduler.join().await;
+        self.writer
+            .await
+            .context("the result writer ended abnormally")?;
+        if let Some(t) = self.simulated_traffic {
+            t.await.context("the simulated traffic ended abnormally")?;
+        }
+        self.evaluator
+            .await
+            .context("the evaluator ended abnormally")?;
+        self.forwarding
+            .await
+            .context("the routing forwarder ended abnormally")?;
+        self.dispatching
+            .await
+            .context("the dispatcher ended abnormally")?;
+        self.paging.await.context("the pager ended abnormally")?;
+        self.official
+            .await
+            .context("the official status pollers ended abnormally")?;
+        self.maintenance
+            .await
+            .context("the maintenance loop ended abnormally")?;
+        Ok(())
+    }
+}
+
+/// Copies every table the evaluator publishes into the one the service serves.
+fn forward(
+    mut from: watch::Receiver<Arc<RoutingTable>>,
+    to: watch::Sender<Arc<RoutingTable>>,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            to.send_replace(from.borrow_and_update().clone());
+            tokio::select! {
+                changed = from.changed() => if changed.is_err() { return },
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    })
+}
+
+/// A replica on PostgreSQL: a standby (following the database) until it holds the leader
+/// lock, then the leader until `stop`, or until the lock is lost (an error: the process
+/// must stop leading at once).
+async fn replicate(duties: Duties, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let Database::Postgres { url, shown } = &duties.config.server.database else {
+        anyhow::bail!("replicas need a PostgreSQL database");
+    };
+    let (mirror_stop_tx, mirror_stop) = watch::channel(false);
+    let following = mirror::spawn(
+        duties.store.clone(),
+        Arc::clone(&duties.config),
+        duties.clock,
+        duties.routing.clone(),
+        mirror_stop,
+    );
+    info!(database = %shown, "standby: serving what the leader decides until this replica holds the leader lock");
+    let lease = Lease::acquire(url.expose(), shown, stop.clone()).await;
+    let _ = mirror_stop_tx.send(true);
+    following
+        .await
+        .context("the standby's mirror ended abnormally")?;
+    let Some(mut lease) = lease else {
+        return Ok(());
+    };
+    let engine = Engine::new(duties.store.clone(), &duties.config, duties.clock.now())
+        .await
+        .context("loading the evaluator's state on taking over")?;
+    info!("leading: the scheduler, evaluator and dispatcher run here");
+    let running = duties.start(engine, stop.clone());
+    // The lock is released only after every task stopped, so a successor never overlaps.
+    let held = lease.hold(stop.clone()).await;
+    if let Err(lost) = &held {
+        error!(error = %lost, "this replica cannot prove it leads: stopping");
+    }
+    running.join().await?;
+    lease.release().await;
+    held.map_err(anyhow::Error::from)
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -92,9 +92,9 @@ pub async fn record(
     change: Change<'_>,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    crate::on_db!(store.pool(), |db| sqlx::query(
         "INSERT INTO audit_log (at, actor, actor_kind, action, target, detail_json, client_addr) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(at.timestamp_millis())
     .bind(&change.actor.name)
@@ -103,8 +103,9 @@ pub async fn record(
     .bind(change.target)
     .bind(change.detail.to_string())
     .bind(&change.client_addr)
-    .execute(store.pool())
+    .execute(db)
     .await
+    .map(crate::store::Done::from))
     .context(|| format!("recording `{}` in the audit log", change.action))?;
     Ok(())
 }
@@ -115,14 +116,15 @@ pub async fn list(
     limit: u32,
     before: Option<i64>,
 ) -> Result<Vec<Entry>, StoreError> {
-    let rows: Vec<Entry> = sqlx::query_as(
+    let rows: Vec<Entry> = crate::on_db!(store.pool(), |db| {
+        sqlx::query_as(
         "SELECT id, at, actor, actor_kind, action, target, detail_json, client_addr FROM audit_log \
-         WHERE id < ? ORDER BY id DESC LIMIT ?",
+         WHERE id < $1 ORDER BY id DESC LIMIT $2",
     )
     .bind(before.unwrap_or(i64::MAX))
     .bind(i64::from(limit))
-    .fetch_all(store.pool())
-    .await
+    .fetch_all(db).await
+    })
     .context(|| "reading the audit log")?;
     Ok(rows
         .into_iter()

@@ -120,20 +120,19 @@ pub async fn add_user(
     let email = normalise_email(email)?;
     password::check_new(password_text)?;
     let hash = password::hash(password_text)?;
-    let inserted = sqlx::query(
-        "INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?) \
-         ON CONFLICT (email) DO NOTHING",
+    let inserted: Option<i64> = crate::on_db!(store.pool(), |db| sqlx::query_scalar(
+        "INSERT INTO users (email, password_hash, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (email) DO NOTHING RETURNING id",
     )
     .bind(&email)
     .bind(&hash)
     .bind(now.timestamp_millis())
-    .execute(store.pool())
-    .await
+    .fetch_optional(db)
+    .await)
     .context(|| format!("adding user {email}"))?;
-    if inserted.rows_affected() == 0 {
+    let Some(id) = inserted else {
         return Err(AdminError::UserExists(email));
-    }
-    let id = inserted.last_insert_rowid();
+    };
     let change = Change {
         actor,
         action: "user.add",
@@ -204,11 +203,13 @@ impl Auth {
             }
         }
         let user: Option<(i64, String, Option<i64>)> =
-            sqlx::query_as("SELECT id, password_hash, disabled_at FROM users WHERE email = ?")
-                .bind(&email)
-                .fetch_optional(self.store.pool())
-                .await
-                .context(|| "reading a user to sign in")?;
+            crate::on_db!(self.store.pool(), |db| sqlx::query_as(
+                "SELECT id, password_hash, disabled_at FROM users WHERE email = $1"
+            )
+            .bind(&email)
+            .fetch_optional(db)
+            .await)
+            .context(|| "reading a user to sign in")?;
         let user_id = match user {
             Some((id, hash, None)) if password::verify(password_text, &hash) => id,
             found => {
@@ -223,11 +224,14 @@ impl Auth {
         };
         // A success clears the pair's count, so a person who mistyped starts afresh. The
         // address's own count stays: someone else may still be guessing it.
-        sqlx::query("DELETE FROM login_failures WHERE key = ?")
-            .bind(&pair_key)
-            .execute(self.store.pool())
-            .await
-            .context(|| "clearing failed sign-ins")?;
+        crate::on_db!(self.store.pool(), |db| sqlx::query(
+            "DELETE FROM login_failures WHERE key = $1"
+        )
+        .bind(&pair_key)
+        .execute(db)
+        .await
+        .map(crate::store::Done::from))
+        .context(|| "clearing failed sign-ins")?;
         let token = new_token("mws_");
         let session = Session {
             id: new_id("ses_"),
@@ -239,9 +243,9 @@ impl Auth {
             last_seen_at: now,
             client_addr: client.map(str::to_string),
         };
-        sqlx::query(
+        crate::on_db!(self.store.pool(), |db| sqlx::query(
             "INSERT INTO sessions (id_hash, id, user_id, created_at, expires_at, last_seen_at, client_addr) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&session.id_hash)
         .bind(&session.id)
@@ -250,8 +254,7 @@ impl Auth {
         .bind(session.expires_at.timestamp_millis())
         .bind(now.timestamp_millis())
         .bind(&session.client_addr)
-        .execute(self.store.pool())
-        .await
+        .execute(db).await.map(crate::store::Done::from))
         .context(|| "opening a session")?;
         let change = Change {
             actor: &actor,
@@ -266,13 +269,14 @@ impl Auth {
 
     /// Failures under `key` since `since`, and the time of the last (unix ms).
     async fn failures(&self, key: &str, since: i64) -> Result<(u32, Option<i64>), StoreError> {
-        let (n, last): (i64, Option<i64>) =
-            sqlx::query_as("SELECT COUNT(*), MAX(at) FROM login_failures WHERE key = ? AND at > ?")
-                .bind(key)
-                .bind(since)
-                .fetch_one(self.store.pool())
-                .await
-                .context(|| "counting failed sign-ins")?;
+        let (n, last): (i64, Option<i64>) = crate::on_db!(self.store.pool(), |db| sqlx::query_as(
+            "SELECT COUNT(*), MAX(at) FROM login_failures WHERE key = $1 AND at > $2"
+        )
+        .bind(key)
+        .bind(since)
+        .fetch_one(db)
+        .await)
+        .context(|| "counting failed sign-ins")?;
         Ok((u32::try_from(n).unwrap_or(u32::MAX), last))
     }
 
@@ -286,15 +290,19 @@ impl Auth {
         now: DateTime<Utc>,
     ) -> Result<u64, AdminError> {
         let email = normalise_email(email)?;
-        let cleared =
-            sqlx::query("DELETE FROM login_failures WHERE key = ? OR substr(key, 1, ?) = ?")
-                .bind(format!("email:{email}"))
-                .bind(i64::try_from(format!("pair:{email}|").len()).unwrap_or(i64::MAX))
-                .bind(format!("pair:{email}|"))
-                .execute(self.store.pool())
-                .await
-                .context(|| format!("clearing failed sign-ins of {email}"))?
-                .rows_affected();
+        let cleared = crate::on_db!(self.store.pool(), |db| {
+            sqlx::query(
+            "DELETE FROM login_failures WHERE key = $1 OR substr(key, 1, CAST($2 AS INTEGER)) = $3"
+        )
+        .bind(format!("email:{email}"))
+        .bind(i64::try_from(format!("pair:{email}|").len()).unwrap_or(i64::MAX))
+        .bind(format!("pair:{email}|"))
+        .execute(db)
+        .await
+        .map(crate::store::Done::from)
+        })
+        .context(|| format!("clearing failed sign-ins of {email}"))?
+        .rows_affected();
         let change = Change {
             actor,
             action: "user.unlock",
@@ -315,18 +323,24 @@ impl Auth {
     ) -> Result<(), StoreError> {
         let mut tx = self.store.begin_write("recording a failed sign-in").await?;
         // Pruning here keeps the table bounded by the window without a maintenance job.
-        sqlx::query("DELETE FROM login_failures WHERE at <= ?")
-            .bind(since)
-            .execute(&mut *tx)
-            .await
-            .context(|| "pruning failed sign-ins")?;
+        crate::on_db!(&mut *tx, |db| sqlx::query(
+            "DELETE FROM login_failures WHERE at <= $1"
+        )
+        .bind(since)
+        .execute(db)
+        .await
+        .map(crate::store::Done::from))
+        .context(|| "pruning failed sign-ins")?;
         for key in keys.iter().copied().chain(client_key) {
-            sqlx::query("INSERT INTO login_failures (key, at) VALUES (?, ?)")
-                .bind(key)
-                .bind(now.timestamp_millis())
-                .execute(&mut *tx)
-                .await
-                .context(|| "recording a failed sign-in")?;
+            crate::on_db!(&mut *tx, |db| sqlx::query(
+                "INSERT INTO login_failures (key, at) VALUES ($1, $2)"
+            )
+            .bind(key)
+            .bind(now.timestamp_millis())
+            .execute(db)
+            .await
+            .map(crate::store::Done::from))
+            .context(|| "recording a failed sign-in")?;
         }
         tx.commit().await.context(|| "recording a failed sign-in")
     }
@@ -342,12 +356,15 @@ impl Auth {
         let found = self.sessions_where(Some(&id_hash), now).await?.pop();
         if let Some(s) = &found {
             if now - s.last_seen_at > chrono::Duration::from_std(TOUCH_EVERY).unwrap_or_default() {
-                sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
-                    .bind(now.timestamp_millis())
-                    .bind(&s.id_hash)
-                    .execute(self.store.pool())
-                    .await
-                    .context(|| "refreshing a session")?;
+                crate::on_db!(self.store.pool(), |db| sqlx::query(
+                    "UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2"
+                )
+                .bind(now.timestamp_millis())
+                .bind(&s.id_hash)
+                .execute(db)
+                .await
+                .map(crate::store::Done::from))
+                .context(|| "refreshing a session")?;
             }
         }
         Ok(found)
@@ -365,17 +382,16 @@ impl Auth {
         now: DateTime<Utc>,
     ) -> Result<Vec<Session>, StoreError> {
         type Row = (String, String, i64, String, i64, i64, i64, Option<String>);
-        let rows: Vec<Row> = sqlx::query_as(
+        let rows: Vec<Row> = crate::on_db!(self.store.pool(), |db| sqlx::query_as(
             "SELECT s.id, s.id_hash, s.user_id, u.email, s.created_at, s.expires_at, s.last_seen_at, s.client_addr \
              FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE (?1 IS NULL OR s.id_hash = ?1) AND s.revoked_at IS NULL AND u.disabled_at IS NULL \
-             AND s.expires_at > ?2 AND s.last_seen_at > ?3 ORDER BY s.created_at DESC",
+             WHERE ($1 IS NULL OR s.id_hash = $1) AND s.revoked_at IS NULL AND u.disabled_at IS NULL \
+             AND s.expires_at > $2 AND s.last_seen_at > $3 ORDER BY s.created_at DESC",
         )
         .bind(id_hash)
         .bind(now.timestamp_millis())
         .bind(now.timestamp_millis() - millis(IDLE))
-        .fetch_all(self.store.pool())
-        .await
+        .fetch_all(db).await)
         .context(|| "reading sessions")?;
         Ok(rows
             .into_iter()
@@ -396,13 +412,15 @@ impl Auth {
 
     /// Revokes the session with public id `id`; false if there is no such live session.
     pub async fn revoke_session(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-                .bind(now.timestamp_millis())
-                .bind(id)
-                .execute(self.store.pool())
-                .await
-                .context(|| format!("revoking session {id}"))?;
+        let done = crate::on_db!(self.store.pool(), |db| sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL"
+        )
+        .bind(now.timestamp_millis())
+        .bind(id)
+        .execute(db)
+        .await
+        .map(crate::store::Done::from))
+        .context(|| format!("revoking session {id}"))?;
         Ok(done.rows_affected() > 0)
     }
 

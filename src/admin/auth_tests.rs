@@ -190,7 +190,7 @@ async fn api_tokens_are_hashed_scoped_and_revocable() {
         .is_none());
     let (stored,): (String,) = sqlx::query_as("SELECT token_hash FROM api_tokens WHERE id = ?")
         .bind(&id)
-        .fetch_one(store.pool())
+        .fetch_one(store.sqlite_pool())
         .await
         .unwrap();
     assert_ne!(stored, token.expose());

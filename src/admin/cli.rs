@@ -13,9 +13,9 @@ use crate::config::{Config, Secret};
 use crate::store::Store;
 
 async fn open(config: &Config) -> anyhow::Result<Store> {
-    Store::open(&config.server.database)
+    Store::open_database(&config.server.database)
         .await
-        .with_context(|| format!("opening the database {}", config.server.database.display()))
+        .with_context(|| format!("opening the database {}", config.server.database))
 }
 
 /// Adds an admin user with `password`; errors say what to change.

@@ -48,8 +48,8 @@ pub async fn create(
     }
     let id = new_id("tok_");
     let token = new_token(PREFIX);
-    sqlx::query(
-        "INSERT INTO api_tokens (id, token_hash, scope, name, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    crate::on_db!(store.pool(), |db| sqlx::query(
+        "INSERT INTO api_tokens (id, token_hash, scope, name, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&id)
     .bind(hash_token(token.expose()))
@@ -57,8 +57,7 @@ pub async fn create(
     .bind(name)
     .bind(&actor.name)
     .bind(now.timestamp_millis())
-    .execute(store.pool())
-    .await
+    .execute(db).await.map(crate::store::Done::from))
     .context(|| format!("creating API token {id}"))?;
     let change = Change {
         actor,
@@ -83,12 +82,15 @@ pub async fn authenticate(
     let hash = hash_token(token);
     let found = select(store, Some(&hash)).await?.pop();
     if found.is_some() {
-        sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?")
-            .bind(now.timestamp_millis())
-            .bind(&hash)
-            .execute(store.pool())
-            .await
-            .context(|| "recording an API token's use")?;
+        crate::on_db!(store.pool(), |db| sqlx::query(
+            "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2"
+        )
+        .bind(now.timestamp_millis())
+        .bind(&hash)
+        .execute(db)
+        .await
+        .map(crate::store::Done::from))
+        .context(|| "recording an API token's use")?;
     }
     Ok(found)
 }
@@ -107,13 +109,15 @@ pub async fn revoke(
     client_addr: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let done =
-        sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-            .bind(now.timestamp_millis())
-            .bind(id)
-            .execute(store.pool())
-            .await
-            .context(|| format!("revoking API token {id}"))?;
+    let done = crate::on_db!(store.pool(), |db| sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL"
+    )
+    .bind(now.timestamp_millis())
+    .bind(id)
+    .execute(db)
+    .await
+    .map(crate::store::Done::from))
+    .context(|| format!("revoking API token {id}"))?;
     if done.rows_affected() == 0 {
         return Ok(false);
     }
@@ -139,13 +143,14 @@ async fn select(store: &Store, token_hash: Option<&str>) -> Result<Vec<ApiToken>
         Option<i64>,
         Option<i64>,
     );
-    let rows: Vec<Row> = sqlx::query_as(
+    let rows: Vec<Row> = crate::on_db!(store.pool(), |db| {
+        sqlx::query_as(
         "SELECT id, scope, name, created_by, created_at, last_used_at, revoked_at FROM api_tokens \
-         WHERE ?1 IS NULL OR (token_hash = ?1 AND revoked_at IS NULL) ORDER BY created_at DESC, id",
+         WHERE $1 IS NULL OR (token_hash = $1 AND revoked_at IS NULL) ORDER BY created_at DESC, id",
     )
     .bind(token_hash)
-    .fetch_all(store.pool())
-    .await
+    .fetch_all(db).await
+    })
     .context(|| "reading API tokens")?;
     rows.into_iter()
         .map(|(id, scope, name, created_by, created, used, revoked)| {

@@ -138,7 +138,7 @@ pub struct ServerConfig {
     pub public_url: String,
     /// Whether `public_url` was set in the file; if not, it follows the bound address.
     pub public_url_configured: bool,
-    pub database: PathBuf,
+    pub database: Database,
     pub write_batch: usize,
     /// Reverse proxies whose `X-Forwarded-For` names the client (none by default).
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -180,8 +180,73 @@ impl ServerConfig {
     }
 }
 
+/// Where the data lives (`[server] database`).
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// A SQLite file: the default, one process, nothing else to run.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database, for several replicas. `url` may carry a password; `shown` is
+    /// the URL without it, for messages.
+    Postgres { url: Secret, shown: String },
+}
+
+impl Database {
+    /// Where the key that protects webhook secrets is kept when no environment variable
+    /// gives it: next to a SQLite file. A PostgreSQL deployment has no file of its own, and
+    /// its replicas must share one key, so it needs `[notify] secret_key_env`.
+    pub fn key_file(&self) -> Option<PathBuf> {
+        match self {
+            Database::Sqlite(path) => Some(path.with_file_name("modelwatch.key")),
+            Database::Postgres { .. } => None,
+        }
+    }
+}
+
+impl PartialEq for Database {
+    fn eq(&self, other: &Database) -> bool {
+        match (self, other) {
+            (Database::Sqlite(a), Database::Sqlite(b)) => a == b,
+            (Database::Postgres { url: a, .. }, Database::Postgres { url: b, .. }) => {
+                a.expose() == b.expose()
+            }
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres { shown, .. } => f.write_str(shown),
+        }
+    }
+}
+
+/// The database `database` names: a path or a `sqlite://` URL of a SQLite file, or a
+/// `postgres://` (`postgresql://`) URL. Any other URL is refused rather than taken as a file
+/// name; messages never show the password a database URL carries.
+fn parse_database(text: &str) -> Result<Database, String> {
+    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        let mut url = url::Url::parse(text).map_err(|e| {
+            format!("`database` is not a valid PostgreSQL URL ({e}): write postgres://user:password@host:5432/name")
+        })?;
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err("`database` names no PostgreSQL host: write postgres://user:password@host:5432/name".into());
+        }
+        if url.password().is_some() {
+            let _ = url.set_password(Some("***"));
+        }
+        return Ok(Database::Postgres {
+            url: Secret::new(text),
+            shown: url.to_string(),
+        });
+    }
+    database_path(text).map(Database::Sqlite)
+}
+
 /// The SQLite file `database` names: a path, or a `sqlite://` URL of one. Any other URL
-/// (`postgres://…`) is refused rather than taken as a file name; the message names only its
+/// (`mysql://…`) is refused rather than taken as a file name; the message names only its
 /// scheme, never the credentials a database URL carries.
 fn database_path(text: &str) -> Result<PathBuf, String> {
     if let Some(path) = text
@@ -200,7 +265,7 @@ fn database_path(text: &str) -> Result<PathBuf, String> {
     });
     match scheme {
         Some(scheme) => Err(format!(
-            "`database` is a `{scheme}://` URL: modelwatch stores its data in SQLite; give a file path (e.g. \"data/modelwatch.db\") or a `sqlite://` URL"
+            "`database` is a `{scheme}://` URL: modelwatch stores its data in SQLite or PostgreSQL; give a file path (e.g. \"data/modelwatch.db\"), a `sqlite://` URL or a `postgres://` URL"
         )),
         None if text.trim().is_empty() => {
             Err("`database` is empty: give a file path, e.g. \"data/modelwatch.db\"".into())
@@ -439,15 +504,15 @@ impl Validator<'_> {
         let database = match &raw.server.database {
             Some(d) => {
                 let text = self.interpolate_or_as_written(d);
-                match database_path(&text) {
-                    Ok(path) => path,
+                match parse_database(&text) {
+                    Ok(database) => database,
                     Err(message) => {
                         self.problem(d, message);
-                        PathBuf::from("data/modelwatch.db")
+                        Database::Sqlite(PathBuf::from("data/modelwatch.db"))
                     }
                 }
             }
-            None => PathBuf::from("data/modelwatch.db"),
+            None => Database::Sqlite(PathBuf::from("data/modelwatch.db")),
         };
         let write_batch = raw
             .server

@@ -39,7 +39,8 @@ pub struct NotifyConfig {
     /// past the SSRF guard, for deployments and tests that need it.
     pub allow_internal_targets: Vec<ipnet::IpNet>,
     /// Environment variable holding the key that encrypts webhook secrets at rest
-    /// (32 bytes, base64). Without it a key file next to the database is created.
+    /// (32 bytes, base64). Without it a key file next to a SQLite database is created; a
+    /// PostgreSQL database needs it (replicas share one key).
     pub secret_key_env: Option<String>,
     pub delivery_concurrency: usize,
     pub attempt_timeout: Duration,

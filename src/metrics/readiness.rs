@@ -30,9 +30,15 @@ pub struct Check {
 /// Writes the one row of the `health` table (migration 0005): a real write through the
 /// WAL, so a read-only or full disk fails here, not only a lost connection.
 pub async fn database_writable(store: &Store, now: DateTime<Utc>) -> Result<(), String> {
-    let write = sqlx::query("UPDATE health SET checked_at = ? WHERE id = 1")
+    let write = async {
+        crate::on_db!(store.pool(), |db| sqlx::query(
+            "UPDATE health SET checked_at = $1 WHERE id = 1"
+        )
         .bind(now.timestamp_millis())
-        .execute(store.pool());
+        .execute(db)
+        .await
+        .map(crate::store::Done::from))
+    };
     match tokio::time::timeout(WRITE_TIMEOUT, write).await {
         Ok(Ok(done)) if done.rows_affected() == 1 => Ok(()),
         Ok(Ok(_)) => Err("the health row is missing".to_string()),
@@ -105,8 +111,9 @@ pub async fn check(
         },
         Check {
             name: "scheduler",
-            // With `agents.probe_locally = false` agents do all the probing: no scheduler here.
-            problem: if config.agents.probe_locally {
+            // With `agents.probe_locally = false` agents do all the probing, and on a standby
+            // replica the leader does: no scheduler here.
+            problem: if config.agents.probe_locally && !stats.standby.load(Ordering::Relaxed) {
                 scheduler_running(stats, started_at, now, stale_after(config, now)).err()
             } else {
                 None

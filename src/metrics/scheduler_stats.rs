@@ -2,7 +2,7 @@
 //! here for `/metrics` and `/readyz`. They live in `metrics` so that the scheduler depends on
 //! metrics and not the other way round.
 
-use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 
 /// Counters the scheduler keeps for `/metrics` and readiness.
 #[derive(Debug, Default)]
@@ -17,4 +17,7 @@ pub struct SchedulerStats {
     pub tasks_alive: AtomicU64,
     /// When the most recent probe started, unix milliseconds (0 before the first).
     pub last_started_at_ms: AtomicI64,
+    /// True while this replica is a standby: another replica leads and runs the scheduler
+    /// (see `replica`), so readiness expects no probes here.
+    pub standby: AtomicBool,
 }

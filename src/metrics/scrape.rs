@@ -33,14 +33,17 @@ pub struct StoreFigures {
 
 /// Reads [`StoreFigures`]; two indexed queries.
 pub async fn store_figures(store: &Store) -> Result<StoreFigures, sqlx::Error> {
-    let incidents_open: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM incidents WHERE resolved_at IS NULL")
-            .fetch_one(store.pool())
-            .await?;
-    let (outbox_pending, outbox_oldest_ms): (i64, Option<i64>) =
-        sqlx::query_as("SELECT count(*), min(created_at) FROM outbox WHERE done_at IS NULL")
-            .fetch_one(store.pool())
-            .await?;
+    let incidents_open: i64 = crate::on_db!(store.pool(), |db| sqlx::query_scalar(
+        "SELECT count(*) FROM incidents WHERE resolved_at IS NULL"
+    )
+    .fetch_one(db)
+    .await)?;
+    let (outbox_pending, outbox_oldest_ms): (i64, Option<i64>) = crate::on_db!(
+        store.pool(),
+        |db| sqlx::query_as("SELECT count(*), min(created_at) FROM outbox WHERE done_at IS NULL")
+            .fetch_one(db)
+            .await
+    )?;
     Ok(StoreFigures {
         incidents_open,
         outbox_pending,
@@ -72,10 +75,13 @@ pub async fn render(metrics: &Metrics, store: &Store, routing: &RoutingTable) ->
 /// `modelwatch_official_available{provider}`: whether each provider's own status page
 /// could be read at its last poll (absent before the first poll).
 async fn render_official(e: &mut Encoder, store: &Store) {
-    let read = sqlx::query_as::<_, (String, bool)>(
-        "SELECT provider_id, available FROM official_sources ORDER BY provider_id",
-    )
-    .fetch_all(store.pool());
+    let read = async {
+        crate::on_db!(store.pool(), |db| sqlx::query_as::<_, (String, bool)>(
+            "SELECT provider_id, available FROM official_sources ORDER BY provider_id",
+        )
+        .fetch_all(db)
+        .await)
+    };
     let rows = match tokio::time::timeout(STORE_TIMEOUT, read).await {
         Ok(Ok(rows)) => rows,
         Ok(Err(err)) => {
@@ -199,5 +205,15 @@ pub fn render_scheduler(e: &mut Encoder, stats: &SchedulerStats) {
         "Per-model scheduler tasks currently running.",
         Kind::Gauge,
         stats.tasks_alive.load(Ordering::Relaxed) as f64,
+    );
+    e.single(
+        "modelwatch_leader",
+        "1 if this replica leads (runs the scheduler, evaluator and dispatcher), 0 on a standby.",
+        Kind::Gauge,
+        if stats.standby.load(Ordering::Relaxed) {
+            0.0
+        } else {
+            1.0
+        },
     );
 }

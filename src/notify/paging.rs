@@ -161,12 +161,13 @@ impl Pager {
         }
         let pool = self.store.pool();
         // Open automatic incidents, and resolved ones some channel has not been told about.
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM incidents WHERE automatic = 1 AND (resolved_at IS NULL OR id IN \
+        let ids: Vec<i64> = crate::on_db!(pool, |db| {
+            sqlx::query_scalar(
+            "SELECT id FROM incidents WHERE automatic = TRUE AND (resolved_at IS NULL OR id IN \
              (SELECT incident_id FROM pages WHERE resolved_at IS NULL)) ORDER BY id",
         )
-        .fetch_all(pool)
-        .await
+        .fetch_all(db).await
+        })
         .context(|| "reading incidents to page")?;
         let channels = self.channels();
         let repage_ms = i64::try_from(self.config.repage_after.as_millis()).unwrap_or(i64::MAX);
@@ -179,13 +180,12 @@ impl Pager {
                 continue;
             }
             for (name, channel) in &channels {
-                let row: Option<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
-                    "SELECT last_paged_at, acknowledged_at, resolved_at FROM pages WHERE incident_id = ? AND channel = ?",
+                let row: Option<(i64, Option<i64>, Option<i64>)> = crate::on_db!(pool, |db| sqlx::query_as(
+                    "SELECT last_paged_at, acknowledged_at, resolved_at FROM pages WHERE incident_id = $1 AND channel = $2",
                 )
                 .bind(id)
                 .bind(name)
-                .fetch_optional(pool)
-                .await
+                .fetch_optional(db).await)
                 .context(|| format!("reading the pages of incident {id}"))?;
                 let row = row.map(|r| PageRow {
                     last_paged_at: r.0,
@@ -225,26 +225,27 @@ impl Pager {
     ) -> Result<(), StoreError> {
         let sql = match action {
             Action::Page => {
-                "INSERT INTO pages (incident_id, channel, first_paged_at, last_paged_at, count) VALUES (?1, ?2, ?3, ?3, 1) \
-                 ON CONFLICT (incident_id, channel) DO UPDATE SET last_paged_at = ?3, count = count + 1"
+                "INSERT INTO pages (incident_id, channel, first_paged_at, last_paged_at, count) VALUES ($1, $2, $3, $3, 1) \
+                 ON CONFLICT (incident_id, channel) DO UPDATE SET last_paged_at = $3, count = pages.count + 1"
             }
             Action::Repage => {
-                "UPDATE pages SET last_paged_at = ?3, count = count + 1 WHERE incident_id = ?1 AND channel = ?2"
+                "UPDATE pages SET last_paged_at = $3, count = count + 1 WHERE incident_id = $1 AND channel = $2"
             }
             Action::Acknowledge => {
-                "UPDATE pages SET acknowledged_at = ?3 WHERE incident_id = ?1 AND channel = ?2"
+                "UPDATE pages SET acknowledged_at = $3 WHERE incident_id = $1 AND channel = $2"
             }
             Action::Resolve => {
-                "UPDATE pages SET resolved_at = ?3 WHERE incident_id = ?1 AND channel = ?2"
+                "UPDATE pages SET resolved_at = $3 WHERE incident_id = $1 AND channel = $2"
             }
         };
-        sqlx::query(sql)
+        crate::on_db!(self.store.pool(), |db| sqlx::query(sql)
             .bind(id)
             .bind(channel)
             .bind(now_ms)
-            .execute(self.store.pool())
+            .execute(db)
             .await
-            .context(|| format!("recording a page of incident {id}"))?;
+            .map(crate::store::Done::from))
+        .context(|| format!("recording a page of incident {id}"))?;
         Ok(())
     }
 

@@ -55,16 +55,15 @@ impl Store {
         let what = || format!("storing batch {} from agent {}", from.batch_id, from.agent);
         let at = now.timestamp_millis();
         let mut tx = self.begin_write(&what()).await?;
-        let fresh = sqlx::query(
-            "INSERT INTO agent_batches (batch_id, agent, received_at, results) VALUES (?, ?, ?, ?) \
+        let fresh = crate::on_db!(&mut *tx, |db| sqlx::query(
+            "INSERT INTO agent_batches (batch_id, agent, received_at, results) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (batch_id) DO NOTHING",
         )
         .bind(from.batch_id)
         .bind(from.agent)
         .bind(at)
         .bind(results.len() as i64)
-        .execute(&mut *tx)
-        .await
+        .execute(db).await.map(crate::store::Done::from))
         .context(what)?
         .rows_affected()
             == 1;
@@ -74,12 +73,13 @@ impl Store {
             (0, 0)
         };
         // Seen either way: a retried batch still says the agent is alive.
-        sqlx::query(
+        crate::on_db!(&mut *tx, |db| sqlx::query(
             "INSERT INTO agents (name, region, version, first_seen_at, last_seen_at, batches, results) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (name) DO UPDATE SET region = excluded.region, version = excluded.version, \
-             last_seen_at = max(last_seen_at, excluded.last_seen_at), \
-             batches = batches + excluded.batches, results = results + excluded.results",
+             last_seen_at = CASE WHEN excluded.last_seen_at > agents.last_seen_at \
+             THEN excluded.last_seen_at ELSE agents.last_seen_at END, \
+             batches = agents.batches + excluded.batches, results = agents.results + excluded.results",
         )
         .bind(from.agent)
         .bind(from.region)
@@ -88,8 +88,7 @@ impl Store {
         .bind(at)
         .bind(batches)
         .bind(stored)
-        .execute(&mut *tx)
-        .await
+        .execute(db).await.map(crate::store::Done::from))
         .context(what)?;
         if fresh {
             insert_rows(&mut tx, results, Some(from.agent))
@@ -106,17 +105,20 @@ impl Store {
 
     /// Forgets batch ids older than [`BATCH_MEMORY`]; returns how many.
     pub async fn forget_agent_batches(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        sqlx::query("DELETE FROM agent_batches WHERE received_at < ?")
-            .bind((now - BATCH_MEMORY).timestamp_millis())
-            .execute(&self.pool)
-            .await
-            .context(|| "forgetting old agent batch ids")
-            .map(|r| r.rows_affected())
+        crate::on_db!(&self.pool, |db| sqlx::query(
+            "DELETE FROM agent_batches WHERE received_at < $1"
+        )
+        .bind((now - BATCH_MEMORY).timestamp_millis())
+        .execute(db)
+        .await
+        .map(crate::store::Done::from))
+        .context(|| "forgetting old agent batch ids")
+        .map(|r| r.rows_affected())
     }
 
     /// Every agent that ever reported, by name.
     pub async fn agents(&self) -> Result<Vec<AgentRow>, StoreError> {
-        let mut conn = self.pool.acquire().await.context(|| "reading agents")?;
+        let mut conn = self.begin_read("reading agents").await?;
         read_agents(&mut conn).await
     }
 }
@@ -130,13 +132,13 @@ impl ReadView {
 
 type Row = (String, String, Option<String>, i64, i64, i64, i64);
 
-async fn read_agents(conn: &mut sqlx::SqliteConnection) -> Result<Vec<AgentRow>, StoreError> {
-    let rows: Vec<Row> = sqlx::query_as(
+async fn read_agents(conn: &mut super::Tx) -> Result<Vec<AgentRow>, StoreError> {
+    let rows: Vec<Row> = crate::on_db!(conn, |db| sqlx::query_as(
         "SELECT name, region, version, first_seen_at, last_seen_at, batches, results \
          FROM agents ORDER BY name",
     )
-    .fetch_all(conn)
-    .await
+    .fetch_all(db)
+    .await)
     .context(|| "reading agents")?;
     Ok(rows
         .into_iter()

@@ -134,39 +134,40 @@ impl Store {
         // created in between would miss that event forever (its outbox row is done).
         let subscriptions =
             super::subscriptions::subscriptions_with_status(&mut tx, Status::Active).await?;
-        let rows: Vec<OutboxRow> = sqlx::query_as(
+        let rows: Vec<OutboxRow> = crate::on_db!(&mut *tx, |db| sqlx::query_as(
             "SELECT o.id AS outbox_id, e.id AS event_id, e.type AS kind, e.provider_id, e.model_key, e.public, e.payload_json, e.occurred_at, \
                e.type = 'model.state_changed' AND EXISTS (SELECT 1 FROM events s WHERE s.model_key = e.model_key \
                  AND s.occurred_at = e.occurred_at AND s.type IN ('model.degraded', 'model.disabled', 'model.restored')) AS covered \
              FROM outbox o JOIN events e ON e.id = o.event_id \
-             WHERE o.done_at IS NULL ORDER BY o.id LIMIT ?",
+             WHERE o.done_at IS NULL ORDER BY o.id LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(&mut *tx)
-        .await
+        .fetch_all(db).await)
         .context(|| "reading the outbox")?;
         let handled = rows.len();
         for row in rows {
             let event = OutboxEvent::from(row);
             for sub in recipients(&event, &subscriptions) {
-                sqlx::query(
-                    "INSERT OR IGNORE INTO deliveries (event_id, subscription_id, message_id, status, next_attempt_at, created_at) VALUES (?, ?, ?, 'pending', ?, ?)",
+                crate::on_db!(&mut *tx, |db| sqlx::query(
+                    "INSERT INTO deliveries (event_id, subscription_id, message_id, status, next_attempt_at, created_at) VALUES ($1, $2, $3, 'pending', $4, $5) ON CONFLICT DO NOTHING",
                 )
                 .bind(event.event_id)
                 .bind(&sub.id)
                 .bind(format!("msg_{}_{}", event.event_id, sub.id))
                 .bind(now.timestamp_millis())
                 .bind(now.timestamp_millis())
-                .execute(&mut *tx)
-                .await
+                .execute(db).await.map(crate::store::Done::from))
                 .context(|| format!("queueing event {} for {}", event.event_id, sub.id))?;
             }
-            sqlx::query("UPDATE outbox SET done_at = ? WHERE id = ?")
-                .bind(now.timestamp_millis())
-                .bind(event.outbox_id)
-                .execute(&mut *tx)
-                .await
-                .context(|| format!("marking outbox row {} done", event.outbox_id))?;
+            crate::on_db!(&mut *tx, |db| sqlx::query(
+                "UPDATE outbox SET done_at = $1 WHERE id = $2"
+            )
+            .bind(now.timestamp_millis())
+            .bind(event.outbox_id)
+            .execute(db)
+            .await
+            .map(crate::store::Done::from))
+            .context(|| format!("marking outbox row {} done", event.outbox_id))?;
         }
         tx.commit().await.context(|| "committing the fan-out")?;
         Ok(handled)
@@ -178,15 +179,14 @@ impl Store {
         now: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<DueDelivery>, StoreError> {
-        let rows: Vec<DueRow> = sqlx::query_as(
+        let rows: Vec<DueRow> = crate::on_db!(&self.pool, |db| sqlx::query_as(
             "SELECT d.id, d.event_id, d.subscription_id, d.message_id, d.attempts, d.created_at, e.type AS event_type, e.payload_json \
              FROM deliveries d JOIN events e ON e.id = d.event_id JOIN subscriptions s ON s.id = d.subscription_id \
-             WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND s.status = 'active' ORDER BY d.next_attempt_at, d.id LIMIT ?",
+             WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND s.status = 'active' ORDER BY d.next_attempt_at, d.id LIMIT $2",
         )
         .bind(now.timestamp_millis())
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(db).await)
         .context(|| "reading due deliveries")?;
         Ok(rows
             .into_iter()
@@ -215,27 +215,25 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let mut tx = self.begin_write("recording a delivery attempt").await?;
-        sqlx::query("INSERT INTO delivery_attempts (delivery_id, at, status_code, duration_ms, error) VALUES (?, ?, ?, ?, ?)")
+        crate::on_db!(&mut *tx, |db| sqlx::query("INSERT INTO delivery_attempts (delivery_id, at, status_code, duration_ms, error) VALUES ($1, $2, $3, $4, $5)")
             .bind(delivery_id)
             .bind(now.timestamp_millis())
-            .bind(attempt.status_code)
-            .bind(attempt.duration_ms)
+            .bind(attempt.status_code.map(i64::from))
+            .bind(i64::from(attempt.duration_ms))
             .bind(&attempt.error)
-            .execute(&mut *tx)
-            .await
+            .execute(db).await.map(crate::store::Done::from))
             .context(|| format!("logging an attempt of delivery {delivery_id}"))?;
         let (status, next, delivered) = match after {
             AfterAttempt::Succeeded => ("succeeded", now, Some(now.timestamp_millis())),
             AfterAttempt::RetryAt(at) => ("pending", at, None),
             AfterAttempt::Dead => ("dead", now, None),
         };
-        sqlx::query("UPDATE deliveries SET attempts = attempts + 1, status = ?, next_attempt_at = ?, delivered_at = ? WHERE id = ?")
+        crate::on_db!(&mut *tx, |db| sqlx::query("UPDATE deliveries SET attempts = attempts + 1, status = $1, next_attempt_at = $2, delivered_at = $3 WHERE id = $4")
             .bind(status)
             .bind(next.timestamp_millis())
             .bind(delivered)
             .bind(delivery_id)
-            .execute(&mut *tx)
-            .await
+            .execute(db).await.map(crate::store::Done::from))
             .context(|| format!("updating delivery {delivery_id}"))?;
         let failing_since = match endpoint {
             Some(id) => {
@@ -270,16 +268,15 @@ impl Store {
             duration_ms: Option<i64>,
             error: Option<String>,
         }
-        let rows: Vec<LogRow> = sqlx::query_as(
+        let rows: Vec<LogRow> = crate::on_db!(&self.pool, |db| sqlx::query_as(
             "SELECT d.id, d.event_id, e.type AS event_type, d.message_id, d.status, d.attempts, d.created_at, d.delivered_at, a.status_code, a.duration_ms, a.error \
              FROM deliveries d JOIN events e ON e.id = d.event_id \
              LEFT JOIN delivery_attempts a ON a.id = (SELECT max(id) FROM delivery_attempts WHERE delivery_id = d.id) \
-             WHERE d.subscription_id = ? ORDER BY d.id DESC LIMIT ?",
+             WHERE d.subscription_id = $1 ORDER BY d.id DESC LIMIT $2",
         )
         .bind(subscription_id)
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(db).await)
         .context(|| format!("reading the delivery log of {subscription_id}"))?;
         Ok(rows
             .into_iter()
@@ -306,12 +303,11 @@ impl Store {
         delivery_id: i64,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE deliveries SET status = 'pending', next_attempt_at = ? WHERE id = ? AND subscription_id = ?")
+        let done = crate::on_db!(&self.pool, |db| sqlx::query("UPDATE deliveries SET status = 'pending', next_attempt_at = $1 WHERE id = $2 AND subscription_id = $3")
             .bind(now.timestamp_millis())
             .bind(delivery_id)
             .bind(subscription_id)
-            .execute(&self.pool)
-            .await
+            .execute(db).await.map(crate::store::Done::from))
             .context(|| format!("redelivering {delivery_id}"))?;
         Ok(done.rows_affected() == 1)
     }

@@ -96,13 +96,23 @@ impl Store {
         &self,
         since: DateTime<Utc>,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        // SQLite returns the bare columns of the row holding max(); that is documented behaviour.
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT model_key, outcome, max(started_at) FROM probe_results WHERE started_at >= ? GROUP BY model_key",
-        )
-        .bind(since.timestamp_millis())
-        .fetch_all(&self.pool)
-        .await
+        let sql = match self.pool {
+            // SQLite returns the bare columns of the row holding max(); that is documented
+            // behaviour.
+            super::Db::Sqlite(_) => {
+                "SELECT model_key, outcome, max(started_at) FROM probe_results \
+                 WHERE started_at >= $1 GROUP BY model_key"
+            }
+            // PostgreSQL refuses bare columns; DISTINCT ON keeps each model's first row.
+            super::Db::Postgres(_) => {
+                "SELECT DISTINCT ON (model_key) model_key, outcome, started_at FROM probe_results \
+                 WHERE started_at >= $1 ORDER BY model_key, started_at DESC"
+            }
+        };
+        let rows: Vec<(String, String, i64)> = crate::on_db!(&self.pool, |db| sqlx::query_as(sql)
+            .bind(since.timestamp_millis())
+            .fetch_all(db)
+            .await)
         .context(|| "reading the latest outcome of every model")?;
         Ok(rows.into_iter().map(|(k, o, _)| (k, o)).collect())
     }
@@ -110,14 +120,14 @@ impl Store {
 
 /// Saves the round's model states and appends its state changes, in `tx`.
 pub(crate) async fn write_states(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut super::Tx,
     states: &[StoredModelState],
     changes: &[StateChange],
 ) -> Result<(), StoreError> {
     for s in states {
-        sqlx::query(
+        crate::on_db!(&mut **tx, |db| sqlx::query(
                 "INSERT INTO model_states (model_key, state, enabled, since, reasons_json, evidence_json, recent_json, evaluated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                  ON CONFLICT (model_key) DO UPDATE SET state = excluded.state, enabled = excluded.enabled, since = excluded.since, \
                  reasons_json = excluded.reasons_json, evidence_json = excluded.evidence_json, recent_json = excluded.recent_json, \
                  evaluated_at = excluded.evaluated_at",
@@ -132,13 +142,12 @@ pub(crate) async fn write_states(
             // probe; the sequential statistics are rebuilt from the results instead.
             .bind("[]")
             .bind(s.evaluated_at.timestamp_millis())
-            .execute(&mut **tx)
-            .await
+            .execute(db).await.map(crate::store::Done::from))
             .context(|| format!("saving the state of {}", s.model_key))?;
     }
     for c in changes {
-        sqlx::query(
-                "INSERT INTO state_changes (model_key, at, from_state, to_state, enabled, reasons_json, evidence_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        crate::on_db!(&mut **tx, |db| sqlx::query(
+                "INSERT INTO state_changes (model_key, at, from_state, to_state, enabled, reasons_json, evidence_json) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&c.model_key)
             .bind(c.at.timestamp_millis())
@@ -147,8 +156,7 @@ pub(crate) async fn write_states(
             .bind(c.enabled)
             .bind(to_json(&c.reasons))
             .bind(to_json(&c.evidence))
-            .execute(&mut **tx)
-            .await
+            .execute(db).await.map(crate::store::Done::from))
             .context(|| format!("recording the state change of {}", c.model_key))?;
     }
     Ok(())
@@ -162,13 +170,12 @@ impl ReadView {
         model_key: &str,
         at: DateTime<Utc>,
     ) -> Result<Option<ModelState>, StoreError> {
-        let to: Option<String> = sqlx::query_scalar(
-            "SELECT to_state FROM state_changes WHERE model_key = ? AND at < ? ORDER BY at DESC, id DESC LIMIT 1",
+        let to: Option<String> = crate::on_db!(&mut *self.tx, |db| sqlx::query_scalar(
+            "SELECT to_state FROM state_changes WHERE model_key = $1 AND at < $2 ORDER BY at DESC, id DESC LIMIT 1",
         )
         .bind(model_key)
         .bind(at.timestamp_millis())
-        .fetch_optional(&mut *self.tx)
-        .await
+        .fetch_optional(db).await)
         .context(|| format!("reading the state of {model_key} before {at}"))?;
         to.map(|s| {
             s.parse::<ModelState>()
@@ -182,11 +189,10 @@ impl ReadView {
     }
 
     pub async fn load_model_states(&mut self) -> Result<Vec<StoredModelState>, StoreError> {
-        let rows: Vec<StateRow> = sqlx::query_as(
+        let rows: Vec<StateRow> = crate::on_db!(&mut *self.tx, |db| sqlx::query_as(
             "SELECT model_key, state, enabled, since, reasons_json, evidence_json, evaluated_at FROM model_states ORDER BY model_key",
         )
-        .fetch_all(&mut *self.tx)
-        .await
+        .fetch_all(db).await)
         .context(|| "reading model states")?;
         rows.into_iter().map(StateRow::into_state).collect()
     }
@@ -197,13 +203,12 @@ impl ReadView {
         model_key: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<StateChange>, StoreError> {
-        let rows: Vec<(i64, String, String, bool, String, String)> = sqlx::query_as(
-            "SELECT at, from_state, to_state, enabled, reasons_json, evidence_json FROM state_changes WHERE model_key = ? AND at >= ? ORDER BY at, id",
+        let rows: Vec<(i64, String, String, bool, String, String)> = crate::on_db!(&mut *self.tx, |db| sqlx::query_as(
+            "SELECT at, from_state, to_state, enabled, reasons_json, evidence_json FROM state_changes WHERE model_key = $1 AND at >= $2 ORDER BY at, id",
         )
         .bind(model_key)
         .bind(since.timestamp_millis())
-        .fetch_all(&mut *self.tx)
-        .await
+        .fetch_all(db).await)
         .context(|| format!("reading state changes of {model_key}"))?;
         rows.into_iter()
             .map(|(at, from, to, enabled, reasons, evidence)| {

@@ -55,36 +55,37 @@ impl Store {
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<EventRow>, StoreError> {
-        sqlx::query_as(
-            "SELECT id, type, occurred_at, provider_id, model_key, incident_id, public, payload_json FROM events WHERE id > ? ORDER BY id LIMIT ?",
+        crate::on_db!(&self.pool, |db| sqlx::query_as(
+            "SELECT id, type, occurred_at, provider_id, model_key, incident_id, public, payload_json FROM events WHERE id > $1 ORDER BY id LIMIT $2",
         )
         .bind(after_id)
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(db).await)
         .context(|| "reading events")
     }
 
     /// Outbox rows not yet delivered.
     pub async fn outbox_pending(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE done_at IS NULL")
-            .fetch_one(&self.pool)
-            .await
-            .context(|| "counting pending outbox rows")
+        crate::on_db!(&self.pool, |db| sqlx::query_scalar(
+            "SELECT count(*) FROM outbox WHERE done_at IS NULL"
+        )
+        .fetch_one(db)
+        .await)
+        .context(|| "counting pending outbox rows")
     }
 }
 
 /// Writes event `e` (stamped `at`, today's version) and its outbox row in `tx`.
 pub(crate) async fn insert_event(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut super::Tx,
     e: &NewEvent,
     incident_id: Option<i64>,
     at: i64,
 ) -> Result<(), StoreError> {
     let event = Event::new(ms_to_time(at), e.public, e.body.clone());
     let kind = event.kind();
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO events (type, occurred_at, provider_id, model_key, incident_id, public, payload_json) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    let id: i64 = crate::on_db!(&mut **tx, |db| sqlx::query_scalar(
+        "INSERT INTO events (type, occurred_at, provider_id, model_key, incident_id, public, payload_json) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(kind)
     .bind(at)
@@ -93,14 +94,16 @@ pub(crate) async fn insert_event(
     .bind(incident_id)
     .bind(e.public)
     .bind(event.to_json())
-    .fetch_one(&mut **tx)
-    .await
+    .fetch_one(db).await)
     .context(|| format!("recording event {kind}"))?;
-    sqlx::query("INSERT INTO outbox (event_id, created_at) VALUES (?, ?)")
-        .bind(id)
-        .bind(at)
-        .execute(&mut **tx)
-        .await
-        .context(|| format!("queueing event {kind} for delivery"))?;
+    crate::on_db!(&mut **tx, |db| sqlx::query(
+        "INSERT INTO outbox (event_id, created_at) VALUES ($1, $2)"
+    )
+    .bind(id)
+    .bind(at)
+    .execute(db)
+    .await
+    .map(crate::store::Done::from))
+    .context(|| format!("queueing event {kind} for delivery"))?;
     Ok(())
 }

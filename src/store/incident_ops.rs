@@ -146,10 +146,7 @@ struct Current {
     acknowledged_at: Option<i64>,
 }
 
-async fn current(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    id: i64,
-) -> Result<Current, OpsError> {
+async fn current(tx: &mut super::Tx, id: i64) -> Result<Current, OpsError> {
     #[derive(sqlx::FromRow)]
     struct Row {
         provider_id: String,
@@ -161,12 +158,11 @@ async fn current(
         acknowledged_by: Option<String>,
         acknowledged_at: Option<i64>,
     }
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT provider_id, title, status, impact, affected_json, resolved_at, acknowledged_by, acknowledged_at FROM incidents WHERE id = ?",
+    let row: Option<Row> = crate::on_db!(&mut **tx, |db| sqlx::query_as(
+        "SELECT provider_id, title, status, impact, affected_json, resolved_at, acknowledged_by, acknowledged_at FROM incidents WHERE id = $1",
     )
     .bind(id)
-    .fetch_optional(&mut **tx)
-    .await
+    .fetch_optional(db).await)
     .context(|| format!("reading incident {id}"))?;
     let r = row.ok_or(OpsError::NotFound(id))?;
     Ok(Current {
@@ -196,12 +192,12 @@ struct TimelineEntry<'a> {
 }
 
 async fn insert_update(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut super::Tx,
     id: i64,
     at: i64,
     entry: TimelineEntry<'_>,
 ) -> Result<(), OpsError> {
-    sqlx::query("INSERT INTO incident_updates (incident_id, at, status, impact, body, affected_json, notified) VALUES (?, ?, ?, ?, ?, ?, ?)")
+    crate::on_db!(&mut **tx, |db| sqlx::query("INSERT INTO incident_updates (incident_id, at, status, impact, body, affected_json, notified) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(id)
         .bind(at)
         .bind(entry.status)
@@ -209,8 +205,7 @@ async fn insert_update(
         .bind(entry.body)
         .bind(affected_json(entry.affected))
         .bind(entry.notified)
-        .execute(&mut **tx)
-        .await
+        .execute(db).await.map(crate::store::Done::from))
         .context(|| format!("adding an update to incident {id}"))?;
     Ok(())
 }
@@ -219,7 +214,7 @@ async fn insert_update(
 /// incident events are, by [`IncidentChange::new`]).
 #[allow(clippy::too_many_arguments)]
 async fn announce(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut super::Tx,
     variant: fn(IncidentChange) -> EventBody,
     id: i64,
     provider_id: &str,
@@ -249,7 +244,7 @@ async fn announce(
     Ok(())
 }
 
-async fn commit(tx: sqlx::Transaction<'static, sqlx::Sqlite>) -> Result<(), OpsError> {
+async fn commit(tx: super::Tx) -> Result<(), OpsError> {
     tx.commit()
         .await
         .context(|| "committing an incident change")?;
@@ -282,9 +277,9 @@ impl Store {
         let at = at.timestamp_millis();
         let monitoring_since = (new.status == IncidentStatus::Monitoring).then_some(at);
         let mut tx = self.begin_write("opening an incident by hand").await?;
-        let id: i64 = sqlx::query_scalar(
+        let id: i64 = crate::on_db!(&mut *tx, |db| sqlx::query_scalar(
             "INSERT INTO incidents (provider_id, title, status, impact, impact_now, affected_json, affected_now_json, automatic, created_at, updated_at, monitoring_since, notify) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, $8, $9, $10, $11) RETURNING id",
         )
         .bind(&new.provider_id)
         .bind(title)
@@ -297,8 +292,7 @@ impl Store {
         .bind(at)
         .bind(monitoring_since)
         .bind(new.notify)
-        .fetch_one(&mut *tx)
-        .await
+        .fetch_one(db).await)
         .context(|| format!("opening an incident for {}", new.provider_id))?;
         let entry = TimelineEntry {
             status: new.status.as_str(),
@@ -349,15 +343,14 @@ impl Store {
                 ms_to_time(when).to_rfc3339()
             )));
         }
-        sqlx::query(
-            "UPDATE incidents SET acknowledged_at = ?, acknowledged_by = ?, updated_at = ? WHERE id = ?",
+        crate::on_db!(&mut *tx, |db| sqlx::query(
+            "UPDATE incidents SET acknowledged_at = $1, acknowledged_by = $2, updated_at = $3 WHERE id = $4",
         )
         .bind(at)
         .bind(by)
         .bind(at)
         .bind(id)
-        .execute(&mut *tx)
-        .await
+        .execute(db).await.map(crate::store::Done::from))
         .context(|| format!("acknowledging incident {id}"))?;
         let entry = TimelineEntry {
             status: &cur.status,
@@ -395,10 +388,10 @@ impl Store {
         let status = update.status.as_str();
         let resolved = update.status == IncidentStatus::Resolved;
         // Monitoring keeps the time it started; any other status clears it.
-        sqlx::query(
-            "UPDATE incidents SET status = ?, impact = ?, impact_now = ?, affected_json = ?, affected_now_json = ?, updated_at = ?, notify = ?, \
-             monitoring_since = CASE WHEN ? = 'monitoring' THEN COALESCE(monitoring_since, ?) ELSE NULL END, \
-             resolved_at = CASE WHEN ? THEN ? ELSE NULL END WHERE id = ?",
+        crate::on_db!(&mut *tx, |db| sqlx::query(
+            "UPDATE incidents SET status = $1, impact = $2, impact_now = $3, affected_json = $4, affected_now_json = $5, updated_at = $6, notify = $7, \
+             monitoring_since = CASE WHEN $8 = 'monitoring' THEN COALESCE(monitoring_since, $9) ELSE NULL END, \
+             resolved_at = CASE WHEN $10 THEN $11 ELSE NULL END WHERE id = $12",
         )
         .bind(status)
         .bind(&impact)
@@ -412,8 +405,7 @@ impl Store {
         .bind(resolved)
         .bind(at)
         .bind(id)
-        .execute(&mut *tx)
-        .await
+        .execute(db).await.map(crate::store::Done::from))
         .context(|| format!("updating incident {id}"))?;
         let entry = TimelineEntry {
             status,
@@ -458,13 +450,16 @@ impl Store {
         }
         let mut tx = self.begin_write("linking a postmortem").await?;
         current(&mut tx, id).await?;
-        sqlx::query("UPDATE incidents SET postmortem_url = ?, updated_at = ? WHERE id = ?")
-            .bind(url)
-            .bind(at.timestamp_millis())
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .context(|| format!("linking the postmortem of incident {id}"))?;
+        crate::on_db!(&mut *tx, |db| sqlx::query(
+            "UPDATE incidents SET postmortem_url = $1, updated_at = $2 WHERE id = $3"
+        )
+        .bind(url)
+        .bind(at.timestamp_millis())
+        .bind(id)
+        .execute(db)
+        .await
+        .map(crate::store::Done::from))
+        .context(|| format!("linking the postmortem of incident {id}"))?;
         commit(tx).await
     }
 }

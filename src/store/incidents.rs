@@ -134,11 +134,11 @@ impl Store {
     /// Open (unresolved) automatic incidents per provider, as the incident planner needs
     /// them. Incidents opened by hand are the SREs' own: the planner never touches them.
     pub async fn open_incidents(&self) -> Result<Vec<(String, OpenIncident)>, StoreError> {
-        let rows: Vec<IncidentRow> = sqlx::query_as(&format!(
-            "{INCIDENT_COLUMNS} WHERE resolved_at IS NULL AND automatic = 1 ORDER BY id"
+        let rows: Vec<IncidentRow> = crate::on_db!(&self.pool, |db| sqlx::query_as(&format!(
+            "{INCIDENT_COLUMNS} WHERE resolved_at IS NULL AND automatic = TRUE ORDER BY id"
         ))
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(db)
+        .await)
         .context(|| "reading open incidents")?;
         rows.into_iter()
             .map(|r| {
@@ -183,7 +183,7 @@ impl Store {
 /// it (an SRE moved or resolved it since): nothing is written for it, and the next round
 /// plans again from what is stored.
 pub(crate) async fn apply_action(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut super::Tx,
     provider_id: &str,
     action: &IncidentAction,
     at: i64,
@@ -197,9 +197,9 @@ pub(crate) async fn apply_action(
             affected,
             body,
         } => {
-            let id: i64 = sqlx::query_scalar(
+            let id: i64 = crate::on_db!(&mut **tx, |db| sqlx::query_scalar(
                 "INSERT INTO incidents (provider_id, title, status, impact, impact_now, affected_json, affected_now_json, automatic, created_at, updated_at) \
-                 VALUES (?, ?, 'investigating', ?, ?, ?, ?, 1, ?, ?) RETURNING id",
+                 VALUES ($1, $2, 'investigating', $3, $4, $5, $6, TRUE, $7, $8) RETURNING id",
             )
             .bind(provider_id)
             .bind(title)
@@ -209,8 +209,7 @@ pub(crate) async fn apply_action(
             .bind(affected_json(affected))
             .bind(at)
             .bind(at)
-            .fetch_one(&mut **tx)
-            .await
+            .fetch_one(db).await)
             .context(|| format!("opening an incident for {provider_id}"))?;
             (
                 id,
@@ -235,10 +234,10 @@ pub(crate) async fn apply_action(
             let monitoring_since = (*status == IncidentStatus::Monitoring).then_some(at);
             // Monitoring's "none" is no impact of the models: the last one stays for
             // comparison when the problem returns.
-            let written = sqlx::query(
-                "UPDATE incidents SET status = ?, title = COALESCE(?, title), impact = ?, affected_json = ?, \
-                 impact_now = CASE WHEN ? = 'none' THEN impact_now ELSE ? END, affected_now_json = ?, updated_at = ?, monitoring_since = ? \
-                 WHERE id = ? AND status = ? AND resolved_at IS NULL",
+            let written = crate::on_db!(&mut **tx, |db| sqlx::query(
+                "UPDATE incidents SET status = $1, title = COALESCE($2, title), impact = $3, affected_json = $4, \
+                 impact_now = CASE WHEN $5 = 'none' THEN impact_now ELSE $6 END, affected_now_json = $7, updated_at = $8, monitoring_since = $9 \
+                 WHERE id = $10 AND status = $11 AND resolved_at IS NULL",
             )
             .bind(status.as_str())
             .bind(title.as_deref())
@@ -251,8 +250,7 @@ pub(crate) async fn apply_action(
             .bind(monitoring_since)
             .bind(id)
             .bind(from.as_str())
-            .execute(&mut **tx)
-            .await
+            .execute(db).await.map(crate::store::Done::from))
             .context(|| format!("updating incident {id}"))?;
             if written.rows_affected() == 0 {
                 return Ok(None);
@@ -267,16 +265,17 @@ pub(crate) async fn apply_action(
             )
         }
         IncidentAction::Resolve { id, from, body } => {
-            let written = sqlx::query(
-                "UPDATE incidents SET status = 'resolved', updated_at = ?, resolved_at = ? \
-                 WHERE id = ? AND status = ? AND resolved_at IS NULL",
+            let written = crate::on_db!(&mut **tx, |db| sqlx::query(
+                "UPDATE incidents SET status = 'resolved', updated_at = $1, resolved_at = $2 \
+                 WHERE id = $3 AND status = $4 AND resolved_at IS NULL",
             )
             .bind(at)
             .bind(at)
             .bind(id)
             .bind(from.as_str())
-            .execute(&mut **tx)
+            .execute(db)
             .await
+            .map(crate::store::Done::from))
             .context(|| format!("resolving incident {id}"))?;
             if written.rows_affected() == 0 {
                 return Ok(None);
@@ -292,21 +291,22 @@ pub(crate) async fn apply_action(
         }
     };
     let affected_text = affected.map(affected_json).unwrap_or_else(|| "[]".into());
-    sqlx::query("INSERT INTO incident_updates (incident_id, at, status, impact, body, affected_json) VALUES (?, ?, ?, ?, ?, ?)")
+    crate::on_db!(&mut **tx, |db| sqlx::query("INSERT INTO incident_updates (incident_id, at, status, impact, body, affected_json) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(id)
         .bind(at)
         .bind(status.as_str())
         .bind(impact)
         .bind(body)
         .bind(&affected_text)
-        .execute(&mut **tx)
-        .await
+        .execute(db).await.map(crate::store::Done::from))
         .context(|| format!("adding an update to incident {id}"))?;
-    let title: String = sqlx::query_scalar("SELECT title FROM incidents WHERE id = ?")
-        .bind(id)
-        .fetch_one(&mut **tx)
-        .await
-        .context(|| format!("reading incident {id}"))?;
+    let title: String = crate::on_db!(&mut **tx, |db| sqlx::query_scalar(
+        "SELECT title FROM incidents WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await)
+    .context(|| format!("reading incident {id}"))?;
     let change = IncidentChange::new(
         provider_id,
         id,
@@ -324,12 +324,13 @@ pub(crate) async fn apply_action(
 impl ReadView {
     /// Incidents, newest first, with their timelines.
     pub async fn incidents(&mut self, limit: i64) -> Result<Vec<Incident>, StoreError> {
-        let rows: Vec<IncidentRow> =
-            sqlx::query_as(&format!("{INCIDENT_COLUMNS} ORDER BY id DESC LIMIT ?"))
-                .bind(limit)
-                .fetch_all(&mut *self.tx)
-                .await
-                .context(|| "reading incidents")?;
+        let rows: Vec<IncidentRow> = crate::on_db!(&mut *self.tx, |db| sqlx::query_as(&format!(
+            "{INCIDENT_COLUMNS} ORDER BY id DESC LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(db)
+        .await)
+        .context(|| "reading incidents")?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             out.push(self.with_timeline(r).await?);
@@ -339,11 +340,13 @@ impl ReadView {
 
     /// One incident with its timeline, if it exists.
     pub async fn incident(&mut self, id: i64) -> Result<Option<Incident>, StoreError> {
-        let row: Option<IncidentRow> = sqlx::query_as(&format!("{INCIDENT_COLUMNS} WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&mut *self.tx)
-            .await
-            .context(|| format!("reading incident {id}"))?;
+        let row: Option<IncidentRow> = crate::on_db!(&mut *self.tx, |db| sqlx::query_as(&format!(
+            "{INCIDENT_COLUMNS} WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(db)
+        .await)
+        .context(|| format!("reading incident {id}"))?;
         match row {
             Some(r) => Ok(Some(self.with_timeline(r).await?)),
             None => Ok(None),
@@ -351,12 +354,11 @@ impl ReadView {
     }
 
     async fn with_timeline(&mut self, r: IncidentRow) -> Result<Incident, StoreError> {
-        let updates: Vec<UpdateRow> = sqlx::query_as(
-            "SELECT id, at, status, impact, body, affected_json, notified FROM incident_updates WHERE incident_id = ? ORDER BY at, id",
+        let updates: Vec<UpdateRow> = crate::on_db!(&mut *self.tx, |db| sqlx::query_as(
+            "SELECT id, at, status, impact, body, affected_json, notified FROM incident_updates WHERE incident_id = $1 ORDER BY at, id",
         )
         .bind(r.id)
-        .fetch_all(&mut *self.tx)
-        .await
+        .fetch_all(db).await)
         .context(|| format!("reading the timeline of incident {}", r.id))?;
         Ok(Incident {
             id: r.id,

@@ -106,9 +106,9 @@ impl Store {
         let at = now.timestamp_millis();
         let models_json = serde_json::to_string(&new.models).unwrap_or_else(|_| "[]".into());
         let mut tx = self.begin_write("scheduling maintenance").await?;
-        let id: i64 = sqlx::query_scalar(
+        let id: i64 = crate::on_db!(&mut *tx, |db| sqlx::query_scalar(
             "INSERT INTO maintenances (title, body, models_json, starts_at, ends_at, created_by, created_at, updated_at, scheduled_announced) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1) RETURNING id",
         )
         .bind(&new.title)
         .bind(&new.body)
@@ -118,8 +118,7 @@ impl Store {
         .bind(&new.created_by)
         .bind(at)
         .bind(at)
-        .fetch_one(&mut *tx)
-        .await
+        .fetch_one(db).await)
         .context(|| "scheduling maintenance")?;
         let window = Window {
             id,
@@ -145,11 +144,11 @@ impl Store {
 
     /// Windows still to start or in progress, earliest first.
     pub async fn open_maintenances(&self) -> Result<Vec<Window>, StoreError> {
-        let rows: Vec<Row> = sqlx::query_as(&format!(
+        let rows: Vec<Row> = crate::on_db!(&self.pool, |db| sqlx::query_as(&format!(
             "SELECT {COLUMNS} WHERE status IN ('scheduled', 'in_progress') ORDER BY starts_at, id"
         ))
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(db)
+        .await)
         .context(|| "reading open maintenance windows")?;
         rows.into_iter()
             .map(|r| from_row(r).map(|m| m.window))
@@ -172,28 +171,27 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let at = now.timestamp_millis();
         let mut tx = self.begin_write("cancelling maintenance").await?;
-        let row: Option<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} WHERE id = ? AND status IN ('scheduled', 'in_progress')"
+        let row: Option<Row> = crate::on_db!(&mut *tx, |db| sqlx::query_as(&format!(
+            "SELECT {COLUMNS} WHERE id = $1 AND status IN ('scheduled', 'in_progress')"
         ))
         .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
+        .fetch_optional(db)
+        .await)
         .context(|| format!("reading maintenance {id}"))?;
         let Some(row) = row else {
             return Ok(false);
         };
         let mut window = from_row(row)?.window;
-        let done = sqlx::query(
+        let done = crate::on_db!(&mut *tx, |db| sqlx::query(
             "UPDATE maintenances SET \
-               status = CASE WHEN status = 'scheduled' AND starts_at > ?1 THEN 'cancelled' ELSE status END, \
-               ends_at = CASE WHEN status = 'scheduled' AND starts_at > ?1 THEN ends_at ELSE min(ends_at, ?1) END, \
-               updated_at = ?1 \
-             WHERE id = ?2 AND status IN ('scheduled', 'in_progress')",
+               status = CASE WHEN status = 'scheduled' AND starts_at > $1 THEN 'cancelled' ELSE status END, \
+               ends_at = CASE WHEN status = 'scheduled' AND starts_at > $1 THEN ends_at WHEN ends_at < $1 THEN ends_at ELSE $1 END, \
+               updated_at = $1 \
+             WHERE id = $2 AND status IN ('scheduled', 'in_progress')",
         )
         .bind(at)
         .bind(id)
-        .execute(&mut *tx)
-        .await
+        .execute(db).await.map(crate::store::Done::from))
         .context(|| format!("cancelling maintenance {id}"))?;
         if window.status == WindowStatus::Scheduled && window.starts_at > now {
             window.status = WindowStatus::Cancelled;
@@ -215,12 +213,12 @@ impl Store {
 impl ReadView {
     /// The newest windows (cancelled ones included), newest start first.
     pub async fn list_maintenances(&mut self, limit: i64) -> Result<Vec<Maintenance>, StoreError> {
-        let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} ORDER BY starts_at DESC, id DESC LIMIT ?"
+        let rows: Vec<Row> = crate::on_db!(&mut *self.tx, |db| sqlx::query_as(&format!(
+            "SELECT {COLUMNS} ORDER BY starts_at DESC, id DESC LIMIT $1"
         ))
         .bind(limit)
-        .fetch_all(&mut *self.tx)
-        .await
+        .fetch_all(db)
+        .await)
         .context(|| "listing maintenance windows")?;
         rows.into_iter().map(from_row).collect()
     }

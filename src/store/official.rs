@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
 use super::events::{insert_event, NewEvent};
 use super::{ms_to_time, ReadView, SqlxContext, Store, StoreError};
@@ -131,36 +130,29 @@ impl From<IncidentRaw> for OfficialIncidentRow {
 
 const INCIDENT_COLUMNS: &str = "provider_id, incident_id, name, url, status, impact, maintenance, components_json, published_at, first_seen_at, resolved_at, starts_at, ends_at, adopted_window_id";
 
-async fn load(
-    conn: &mut SqliteConnection,
-    since: DateTime<Utc>,
-) -> Result<OfficialRecords, StoreError> {
+async fn load(conn: &mut super::Tx, since: DateTime<Utc>) -> Result<OfficialRecords, StoreError> {
     let since = since.timestamp_millis();
-    let sources: Vec<SourceRow> = sqlx::query_as(
+    let sources: Vec<SourceRow> = crate::on_db!(&mut *conn, |db| sqlx::query_as(
         "SELECT provider_id, kind, available, reason, checked_at, read_at, changed_at FROM official_sources ORDER BY provider_id",
     )
-    .fetch_all(&mut *conn)
-    .await
+    .fetch_all(db).await)
     .context(|| "reading official sources")?;
-    let components: Vec<(String, String, String, i64)> = sqlx::query_as(
+    let components: Vec<(String, String, String, i64)> = crate::on_db!(&mut *conn, |db| sqlx::query_as(
         "SELECT provider_id, component, state, since FROM official_components ORDER BY provider_id, component",
     )
-    .fetch_all(&mut *conn)
-    .await
+    .fetch_all(db).await)
     .context(|| "reading official components")?;
-    let changes: Vec<(String, String, Option<String>, String, i64)> = sqlx::query_as(
-        "SELECT provider_id, component, previous, state, at FROM official_component_changes WHERE at >= ? ORDER BY at, id",
+    let changes: Vec<(String, String, Option<String>, String, i64)> = crate::on_db!(&mut *conn, |db| sqlx::query_as(
+        "SELECT provider_id, component, previous, state, at FROM official_component_changes WHERE at >= $1 ORDER BY at, id",
     )
     .bind(since)
-    .fetch_all(&mut *conn)
-    .await
+    .fetch_all(db).await)
     .context(|| "reading official component history")?;
-    let incidents: Vec<IncidentRaw> = sqlx::query_as(&format!(
-        "SELECT {INCIDENT_COLUMNS} FROM official_incidents WHERE published_at >= ? OR resolved_at IS NULL ORDER BY published_at DESC"
+    let incidents: Vec<IncidentRaw> = crate::on_db!(&mut *conn, |db| sqlx::query_as(&format!(
+        "SELECT {INCIDENT_COLUMNS} FROM official_incidents WHERE published_at >= $1 OR resolved_at IS NULL ORDER BY published_at DESC"
     ))
     .bind(since)
-    .fetch_all(&mut *conn)
-    .await
+    .fetch_all(db).await)
     .context(|| "reading official incidents")?;
     Ok(OfficialRecords {
         sources,
@@ -212,11 +204,7 @@ fn models_of(publisher: &Publisher<'_>, components: &[String]) -> Vec<String> {
 impl Store {
     /// Official records from `since` on (open incidents whatever their age).
     pub async fn official(&self, since: DateTime<Utc>) -> Result<OfficialRecords, StoreError> {
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .context(|| "reading official records")?;
+        let mut conn = self.begin_read("reading official records").await?;
         load(&mut conn, since).await
     }
 
@@ -239,41 +227,40 @@ impl Store {
             .await?;
         set_source(&mut tx, provider, publisher.kind, None, at).await?;
         let mut changes = Vec::new();
-        let stored: BTreeMap<String, String> = sqlx::query_as::<_, (String, String)>(
-            "SELECT component, state FROM official_components WHERE provider_id = ?",
-        )
-        .bind(provider)
-        .fetch_all(&mut *tx)
-        .await
-        .context(|| "reading official components")?
-        .into_iter()
-        .collect();
+        let stored: BTreeMap<String, String> =
+            crate::on_db!(&mut *tx, |db| sqlx::query_as::<_, (String, String)>(
+                "SELECT component, state FROM official_components WHERE provider_id = $1",
+            )
+            .bind(provider)
+            .fetch_all(db)
+            .await)
+            .context(|| "reading official components")?
+            .into_iter()
+            .collect();
         for (component, now_state) in &observed.components {
             let previous = stored.get(component).map(|s| state(s));
             if previous == Some(*now_state) {
                 continue;
             }
-            sqlx::query(
-                "INSERT INTO official_components (provider_id, component, state, since) VALUES (?, ?, ?, ?) \
+            crate::on_db!(&mut *tx, |db| sqlx::query(
+                "INSERT INTO official_components (provider_id, component, state, since) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (provider_id, component) DO UPDATE SET state = excluded.state, since = excluded.since",
             )
             .bind(provider)
             .bind(component)
             .bind(now_state.as_str())
             .bind(at)
-            .execute(&mut *tx)
-            .await
+            .execute(db).await.map(crate::store::Done::from))
             .context(|| format!("recording official component {component}"))?;
-            sqlx::query(
-                "INSERT INTO official_component_changes (provider_id, component, previous, state, at) VALUES (?, ?, ?, ?, ?)",
+            crate::on_db!(&mut *tx, |db| sqlx::query(
+                "INSERT INTO official_component_changes (provider_id, component, previous, state, at) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(provider)
             .bind(component)
             .bind(previous.map(ModelState::as_str))
             .bind(now_state.as_str())
             .bind(at)
-            .execute(&mut *tx)
-            .await
+            .execute(db).await.map(crate::store::Done::from))
             .context(|| format!("recording the history of official component {component}"))?;
             // The first reading is a baseline, not news.
             if let Some(previous) = previous {
@@ -294,12 +281,11 @@ impl Store {
                 });
             }
         }
-        let open_before: Vec<(String, String, String, bool, String, Option<String>)> = sqlx::query_as(
-            "SELECT incident_id, name, status, maintenance, components_json, url FROM official_incidents WHERE provider_id = ? AND resolved_at IS NULL",
+        let open_before: Vec<(String, String, String, bool, String, Option<String>)> = crate::on_db!(&mut *tx, |db| sqlx::query_as(
+            "SELECT incident_id, name, status, maintenance, components_json, url FROM official_incidents WHERE provider_id = $1 AND resolved_at IS NULL",
         )
         .bind(provider)
-        .fetch_all(&mut *tx)
-        .await
+        .fetch_all(db).await)
         .context(|| "reading open official incidents")?;
         let first_reading = stored.is_empty();
         for (incident, components) in &observed.incidents {
@@ -310,13 +296,12 @@ impl Store {
             if published < keep_since && resolved_at.is_some() {
                 continue;
             }
-            let known: Option<(Option<i64>,)> = sqlx::query_as(
-                "SELECT resolved_at FROM official_incidents WHERE provider_id = ? AND incident_id = ?",
+            let known: Option<(Option<i64>,)> = crate::on_db!(&mut *tx, |db| sqlx::query_as(
+                "SELECT resolved_at FROM official_incidents WHERE provider_id = $1 AND incident_id = $2",
             )
             .bind(provider)
             .bind(&incident.id)
-            .fetch_optional(&mut *tx)
-            .await
+            .fetch_optional(db).await)
             .context(|| "reading an official incident")?;
             upsert_incident(
                 &mut tx,
@@ -342,15 +327,14 @@ impl Store {
             if observed.incidents.iter().any(|(i, _)| i.id == id) {
                 continue;
             }
-            sqlx::query(
-                "UPDATE official_incidents SET resolved_at = ?, updated_at = ? WHERE provider_id = ? AND incident_id = ?",
+            crate::on_db!(&mut *tx, |db| sqlx::query(
+                "UPDATE official_incidents SET resolved_at = $1, updated_at = $2 WHERE provider_id = $3 AND incident_id = $4",
             )
             .bind(at)
             .bind(at)
             .bind(provider)
             .bind(&id)
-            .execute(&mut *tx)
-            .await
+            .execute(db).await.map(crate::store::Done::from))
             .context(|| "resolving an official incident no longer listed")?;
             let components: Vec<String> =
                 serde_json::from_str(&components_json).unwrap_or_default();
@@ -385,11 +369,10 @@ impl Store {
             };
             insert_event(&mut tx, &event, None, at).await?;
         }
-        sqlx::query("DELETE FROM official_incidents WHERE provider_id = ? AND published_at < ? AND resolved_at IS NOT NULL")
+        crate::on_db!(&mut *tx, |db| sqlx::query("DELETE FROM official_incidents WHERE provider_id = $1 AND published_at < $2 AND resolved_at IS NOT NULL")
             .bind(provider)
             .bind(keep_since.timestamp_millis())
-            .execute(&mut *tx)
-            .await
+            .execute(db).await.map(crate::store::Done::from))
             .context(|| "forgetting old official incidents")?;
         tx.commit()
             .await
@@ -424,12 +407,11 @@ impl Store {
 
     /// The published maintenances of `provider` already made our windows.
     pub async fn adopted_official(&self, provider: &str) -> Result<Vec<String>, StoreError> {
-        sqlx::query_scalar(
-            "SELECT incident_id FROM official_incidents WHERE provider_id = ? AND adopted_window_id IS NOT NULL",
+        crate::on_db!(&self.pool, |db| sqlx::query_scalar(
+            "SELECT incident_id FROM official_incidents WHERE provider_id = $1 AND adopted_window_id IS NOT NULL",
         )
         .bind(provider)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(db).await)
         .context(|| "reading adopted official maintenances")
     }
 
@@ -440,30 +422,29 @@ impl Store {
         incident_id: &str,
         window_id: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE official_incidents SET adopted_window_id = ? WHERE provider_id = ? AND incident_id = ?")
+        crate::on_db!(&self.pool, |db| sqlx::query("UPDATE official_incidents SET adopted_window_id = $1 WHERE provider_id = $2 AND incident_id = $3")
             .bind(window_id)
             .bind(provider)
             .bind(incident_id)
-            .execute(&self.pool)
-            .await
+            .execute(db).await.map(crate::store::Done::from))
             .context(|| "noting an adopted official maintenance")?;
         Ok(())
     }
 }
 
 async fn set_source(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut super::Tx,
     provider: &str,
     kind: &str,
     reason: Option<&str>,
     at: i64,
 ) -> Result<(), StoreError> {
     let available = reason.is_none();
-    sqlx::query(
-        "INSERT INTO official_sources (provider_id, kind, available, reason, checked_at, read_at, changed_at) VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?3 THEN ?5 END, ?5) \
+    crate::on_db!(&mut **tx, |db| sqlx::query(
+        "INSERT INTO official_sources (provider_id, kind, available, reason, checked_at, read_at, changed_at) VALUES ($1, $2, $3, $4, $5, CASE WHEN $3 THEN $5 END, $5) \
          ON CONFLICT (provider_id) DO UPDATE SET kind = excluded.kind, checked_at = excluded.checked_at, \
            read_at = COALESCE(excluded.read_at, official_sources.read_at), \
-           changed_at = CASE WHEN official_sources.available IS excluded.available AND official_sources.reason IS excluded.reason THEN official_sources.changed_at ELSE excluded.changed_at END, \
+           changed_at = CASE WHEN official_sources.available IS NOT DISTINCT FROM excluded.available AND official_sources.reason IS NOT DISTINCT FROM excluded.reason THEN official_sources.changed_at ELSE excluded.changed_at END, \
            available = excluded.available, reason = excluded.reason",
     )
     .bind(provider)
@@ -471,14 +452,13 @@ async fn set_source(
     .bind(available)
     .bind(reason)
     .bind(at)
-    .execute(&mut **tx)
-    .await
+    .execute(db).await.map(crate::store::Done::from))
     .context(|| format!("recording official source {provider}"))?;
     Ok(())
 }
 
 async fn upsert_incident(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut super::Tx,
     provider: &str,
     incident: &Incident,
     components: &[String],
@@ -487,9 +467,9 @@ async fn upsert_incident(
     at: i64,
 ) -> Result<(), StoreError> {
     let components_json = serde_json::to_string(components).unwrap_or_else(|_| "[]".into());
-    sqlx::query(
+    crate::on_db!(&mut **tx, |db| sqlx::query(
         "INSERT INTO official_incidents (provider_id, incident_id, name, url, status, impact, maintenance, components_json, published_at, first_seen_at, resolved_at, starts_at, ends_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
          ON CONFLICT (provider_id, incident_id) DO UPDATE SET name = excluded.name, url = excluded.url, status = excluded.status, \
            impact = excluded.impact, components_json = excluded.components_json, \
            resolved_at = COALESCE(official_incidents.resolved_at, excluded.resolved_at), \
@@ -509,8 +489,7 @@ async fn upsert_incident(
     .bind(incident.maintenance.map(|(s, _)| s.timestamp_millis()))
     .bind(incident.maintenance.map(|(_, e)| e.timestamp_millis()))
     .bind(at)
-    .execute(&mut **tx)
-    .await
+    .execute(db).await.map(crate::store::Done::from))
     .context(|| format!("recording official incident {}", incident.id))?;
     Ok(())
 }

@@ -45,34 +45,35 @@ pub enum OpsWrite {
 }
 
 pub(crate) async fn apply_ops(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut super::Tx,
     ops: &[OpsWrite],
     at: i64,
 ) -> Result<(), StoreError> {
     for op in ops {
         let (sql, id, what) = match op {
             OpsWrite::EndOverride { id } => (
-                "UPDATE overrides SET ended_at = ?1 WHERE id = ?2 AND ended_at IS NULL",
+                "UPDATE overrides SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL",
                 id,
                 "ending an expired override",
             ),
             OpsWrite::WindowStarted { id } => (
-                "UPDATE maintenances SET status = 'in_progress', started_announced = 1, started_at = ?1, updated_at = ?1 WHERE id = ?2 AND status = 'scheduled'",
+                "UPDATE maintenances SET status = 'in_progress', started_announced = 1, started_at = $1, updated_at = $1 WHERE id = $2 AND status = 'scheduled'",
                 id,
                 "starting a maintenance window",
             ),
             OpsWrite::WindowCompleted { id } => (
-                "UPDATE maintenances SET status = 'completed', completed_announced = 1, completed_at = ?1, updated_at = ?1 WHERE id = ?2 AND status IN ('scheduled', 'in_progress')",
+                "UPDATE maintenances SET status = 'completed', completed_announced = 1, completed_at = $1, updated_at = $1 WHERE id = $2 AND status IN ('scheduled', 'in_progress')",
                 id,
                 "completing a maintenance window",
             ),
         };
-        sqlx::query(sql)
+        crate::on_db!(&mut **tx, |db| sqlx::query(sql)
             .bind(at)
             .bind(id)
-            .execute(&mut **tx)
+            .execute(db)
             .await
-            .context(|| format!("{what} ({id})"))?;
+            .map(crate::store::Done::from))
+        .context(|| format!("{what} ({id})"))?;
     }
     Ok(())
 }
@@ -101,16 +102,11 @@ fn active(r: Row) -> ActiveOverride {
     }
 }
 
-/// Overrides not yet ended, through `db` (the pool, or a read view's transaction).
-async fn active_overrides<'e>(
-    db: impl sqlx::SqliteExecutor<'e>,
-) -> Result<Vec<ActiveOverride>, StoreError> {
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} WHERE ended_at IS NULL ORDER BY id"
-    ))
-    .fetch_all(db)
-    .await
-    .context(|| "reading active overrides")?;
+/// Overrides not yet ended, in a read view's transaction.
+async fn active_overrides(db: &mut super::TxOf) -> Result<Vec<ActiveOverride>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} WHERE ended_at IS NULL ORDER BY id");
+    let rows: Vec<Row> = crate::on_db!(db, |db| sqlx::query_as(&sql).fetch_all(db).await)
+        .context(|| "reading active overrides")?;
     Ok(rows.into_iter().map(active).collect())
 }
 
@@ -118,7 +114,7 @@ impl ReadView {
     /// [`Store::active_overrides`], as of this view (the public snapshot reads them with the
     /// model states, so an override and the decision beside it are of one instant).
     pub async fn active_overrides(&mut self) -> Result<Vec<ActiveOverride>, StoreError> {
-        active_overrides(&mut *self.tx).await
+        active_overrides(&mut self.tx).await
     }
 }
 
@@ -134,14 +130,17 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let at = now.timestamp_millis();
         let mut tx = self.begin_write("creating an override").await?;
-        sqlx::query("UPDATE overrides SET ended_at = ? WHERE model_key = ? AND ended_at IS NULL")
-            .bind(at)
-            .bind(&new.model_key)
-            .execute(&mut *tx)
-            .await
-            .context(|| format!("replacing the override of {}", new.model_key))?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO overrides (model_key, enabled, reason, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        crate::on_db!(&mut *tx, |db| sqlx::query(
+            "UPDATE overrides SET ended_at = $1 WHERE model_key = $2 AND ended_at IS NULL"
+        )
+        .bind(at)
+        .bind(&new.model_key)
+        .execute(db)
+        .await
+        .map(crate::store::Done::from))
+        .context(|| format!("replacing the override of {}", new.model_key))?;
+        let id: i64 = crate::on_db!(&mut *tx, |db| sqlx::query_scalar(
+            "INSERT INTO overrides (model_key, enabled, reason, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(&new.model_key)
         .bind(new.enabled)
@@ -149,8 +148,7 @@ impl Store {
         .bind(&new.created_by)
         .bind(at)
         .bind(new.expires_at.timestamp_millis())
-        .fetch_one(&mut *tx)
-        .await
+        .fetch_one(db).await)
         .context(|| format!("creating an override of {}", new.model_key))?;
         tx.commit().await.context(|| "committing an override")?;
         Ok(id)
@@ -158,7 +156,7 @@ impl Store {
 
     /// Overrides not yet ended (expired ones included: the evaluator ends those).
     pub async fn active_overrides(&self) -> Result<Vec<ActiveOverride>, StoreError> {
-        active_overrides(&self.pool).await
+        self.read_view().await?.active_overrides().await
     }
 
     /// The newest overrides, active or not.
@@ -167,11 +165,13 @@ impl Store {
         limit: i64,
         now: DateTime<Utc>,
     ) -> Result<Vec<OverrideRow>, StoreError> {
-        let rows: Vec<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} ORDER BY id DESC LIMIT ?"))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .context(|| "listing overrides")?;
+        let rows: Vec<Row> = crate::on_db!(&self.pool, |db| sqlx::query_as(&format!(
+            "SELECT {COLUMNS} ORDER BY id DESC LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(db)
+        .await)
+        .context(|| "listing overrides")?;
         Ok(rows
             .into_iter()
             .map(|r| {
@@ -194,13 +194,15 @@ impl Store {
 
     /// Ends an active override now; false when there is no such active override.
     pub async fn end_override(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("UPDATE overrides SET ended_at = ? WHERE id = ? AND ended_at IS NULL")
-                .bind(now.timestamp_millis())
-                .bind(id)
-                .execute(&self.pool)
-                .await
-                .context(|| format!("ending override {id}"))?;
+        let done = crate::on_db!(&self.pool, |db| sqlx::query(
+            "UPDATE overrides SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL"
+        )
+        .bind(now.timestamp_millis())
+        .bind(id)
+        .execute(db)
+        .await
+        .map(crate::store::Done::from))
+        .context(|| format!("ending override {id}"))?;
         Ok(done.rows_affected() > 0)
     }
 }

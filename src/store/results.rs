@@ -5,7 +5,7 @@
 //! and report rows they cannot convert as [`StoreError::Corrupt`] instead of panicking.
 
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::QueryBuilder;
 
 use super::{ReadView, SqlxContext, Store, StoreError};
 use crate::probe::{ProbeResult, Trigger};
@@ -208,13 +208,13 @@ impl Store {
         after_id: i64,
         limit: u32,
     ) -> Result<(Vec<KeyedSample>, i64), StoreError> {
-        let rows: Vec<SampleRow> = sqlx::query_as(&format!(
-            "SELECT {SAMPLE_COLUMNS} WHERE p.id > ? ORDER BY p.id LIMIT ?"
+        let rows: Vec<SampleRow> = crate::on_db!(&self.pool, |db| sqlx::query_as(&format!(
+            "SELECT {SAMPLE_COLUMNS} WHERE p.id > $1 ORDER BY p.id LIMIT $2"
         ))
         .bind(after_id)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(db)
+        .await)
         .context(|| format!("reading results after row {after_id}"))?;
         let last = rows.last().map_or(after_id, |r| r.id);
         Ok((
@@ -234,19 +234,21 @@ impl Store {
     ) -> Result<(Vec<KeyedSample>, i64), StoreError> {
         // The newest id first, and rows up to it only: a result written meanwhile is left
         // for the first `samples_after`, not skipped.
-        let last: i64 = sqlx::query_scalar::<_, Option<i64>>("SELECT max(id) FROM probe_results")
-            .fetch_one(&self.pool)
-            .await
-            .context(|| "reading the newest result id")?
-            .unwrap_or(0);
-        let rows: Vec<SampleRow> = sqlx::query_as(&format!(
-            "SELECT {SAMPLE_COLUMNS} WHERE p.started_at >= ? AND p.id <= ? \
+        let last: i64 = crate::on_db!(&self.pool, |db| sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT max(id) FROM probe_results"
+        )
+        .fetch_one(db)
+        .await)
+        .context(|| "reading the newest result id")?
+        .unwrap_or(0);
+        let rows: Vec<SampleRow> = crate::on_db!(&self.pool, |db| sqlx::query_as(&format!(
+            "SELECT {SAMPLE_COLUMNS} WHERE p.started_at >= $1 AND p.id <= $2 \
              ORDER BY p.started_at, p.id"
         ))
         .bind(since.timestamp_millis())
         .bind(last)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(db)
+        .await)
         .context(|| format!("reading every model's results since {since}"))?;
         Ok((
             rows.into_iter()
@@ -258,20 +260,24 @@ impl Store {
 
     /// How many raw results are stored, all models together.
     pub async fn count_results(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM probe_results")
-            .fetch_one(&self.pool)
-            .await
-            .context(|| "counting probe results")
+        crate::on_db!(&self.pool, |db| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM probe_results"
+        )
+        .fetch_one(db)
+        .await)
+        .context(|| "counting probe results")
     }
 }
 
 impl ReadView {
     /// The highest probe result id (0 without results).
     pub async fn last_result_id(&mut self) -> Result<i64, StoreError> {
-        let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM probe_results")
-            .fetch_one(&mut *self.tx)
-            .await
-            .context(|| "reading the last probe result id")?;
+        let id: Option<i64> = crate::on_db!(&mut *self.tx, |db| sqlx::query_scalar(
+            "SELECT MAX(id) FROM probe_results"
+        )
+        .fetch_one(db)
+        .await)
+        .context(|| "reading the last probe result id")?;
         Ok(id.unwrap_or(0))
     }
 
@@ -282,12 +288,11 @@ impl ReadView {
         &mut self,
         after: i64,
     ) -> Result<Vec<(i64, String, DateTime<Utc>, Outcome, Option<u32>)>, StoreError> {
-        let rows: Vec<(i64, String, i64, String, Option<i64>)> = sqlx::query_as(
-            "SELECT id, model_key, started_at, outcome, ttft_ms FROM probe_results WHERE id > ? ORDER BY id",
+        let rows: Vec<(i64, String, i64, String, Option<i64>)> = crate::on_db!(&mut *self.tx, |db| sqlx::query_as(
+            "SELECT id, model_key, started_at, outcome, ttft_ms FROM probe_results WHERE id > $1 ORDER BY id",
         )
         .bind(after)
-        .fetch_all(&mut *self.tx)
-        .await
+        .fetch_all(db).await)
         .context(|| "reading the results stored since the last read")?;
         Ok(rows
             .into_iter()
@@ -311,16 +316,16 @@ impl ReadView {
         to: DateTime<Utc>,
     ) -> Result<Vec<StoredResult>, StoreError> {
         let sql = format!(
-            "{SELECT_COLUMNS} WHERE model_key = ? AND started_at >= ? AND started_at < ? \
+            "{SELECT_COLUMNS} WHERE model_key = $1 AND started_at >= $2 AND started_at < $3 \
              ORDER BY started_at ASC, id ASC"
         );
-        let rows: Vec<ResultRow> = sqlx::query_as(&sql)
+        let rows: Vec<ResultRow> = crate::on_db!(&mut *self.tx, |db| sqlx::query_as(&sql)
             .bind(model_key)
             .bind(from.timestamp_millis())
             .bind(to.timestamp_millis())
-            .fetch_all(&mut *self.tx)
-            .await
-            .context(|| format!("reading the recent results of {model_key}"))?;
+            .fetch_all(db)
+            .await)
+        .context(|| format!("reading the recent results of {model_key}"))?;
         rows.into_iter().map(ResultRow::into_stored).collect()
     }
 
@@ -331,14 +336,14 @@ impl ReadView {
         limit: u32,
     ) -> Result<Vec<StoredResult>, StoreError> {
         let sql = format!(
-            "{SELECT_COLUMNS} WHERE model_key = ? ORDER BY started_at DESC, id DESC LIMIT ?"
+            "{SELECT_COLUMNS} WHERE model_key = $1 ORDER BY started_at DESC, id DESC LIMIT $2"
         );
-        let rows: Vec<ResultRow> = sqlx::query_as(&sql)
+        let rows: Vec<ResultRow> = crate::on_db!(&mut *self.tx, |db| sqlx::query_as(&sql)
             .bind(model_key)
             .bind(i64::from(limit))
-            .fetch_all(&mut *self.tx)
-            .await
-            .context(|| format!("reading the latest {limit} results of {model_key}"))?;
+            .fetch_all(db)
+            .await)
+        .context(|| format!("reading the latest {limit} results of {model_key}"))?;
         rows.into_iter().map(ResultRow::into_stored).collect()
     }
 }
@@ -346,7 +351,7 @@ impl ReadView {
 /// Inserts `results` probed from `vantage` (an agent's name; `None`: this server) within
 /// the caller's transaction.
 pub(crate) async fn insert_rows(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut super::Tx,
     results: &[ProbeResult],
     vantage: Option<&str>,
 ) -> Result<(), sqlx::Error> {
@@ -355,25 +360,27 @@ pub(crate) async fn insert_rows(
         .chunks(ROWS_PER_INSERT)
         .zip(keys.chunks(ROWS_PER_INSERT))
     {
-        let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO probe_results (model_key, started_at, outcome, http_status, \
+        crate::on_db!(&mut *tx, |db| {
+            let mut insert = QueryBuilder::new(
+                "INSERT INTO probe_results (model_key, started_at, outcome, http_status, \
              headers_ms, ttft_ms, total_ms, request_id, error, trigger, vantage) ",
-        );
-        insert.push_values(chunk.iter().zip(keys), |mut row, (r, key)| {
-            let rep = &r.report;
-            row.push_bind(key.as_str())
-                .push_bind(r.started_at.timestamp_millis())
-                .push_bind(rep.outcome.as_str())
-                .push_bind(rep.http_status.map(i64::from))
-                .push_bind(rep.headers_ms.map(i64::from))
-                .push_bind(rep.ttft_ms.map(i64::from))
-                .push_bind(i64::from(rep.total_ms))
-                .push_bind(rep.request_id.as_deref())
-                .push_bind(rep.error.as_deref())
-                .push_bind(r.trigger.as_str())
-                .push_bind(vantage);
-        });
-        insert.build().execute(&mut *tx).await?;
+            );
+            insert.push_values(chunk.iter().zip(keys), |mut row, (r, key)| {
+                let rep = &r.report;
+                row.push_bind(key.as_str())
+                    .push_bind(r.started_at.timestamp_millis())
+                    .push_bind(rep.outcome.as_str())
+                    .push_bind(rep.http_status.map(i64::from))
+                    .push_bind(rep.headers_ms.map(i64::from))
+                    .push_bind(rep.ttft_ms.map(i64::from))
+                    .push_bind(i64::from(rep.total_ms))
+                    .push_bind(rep.request_id.as_deref())
+                    .push_bind(rep.error.as_deref())
+                    .push_bind(r.trigger.as_str())
+                    .push_bind(vantage);
+            });
+            insert.build().execute(db).await.map(super::Done::from)
+        })?;
     }
     Ok(())
 }

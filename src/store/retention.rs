@@ -57,12 +57,13 @@ impl Store {
         let raw = match rolled_up_until {
             Some(until) => {
                 let before = cutoff(retention.raw).min(until);
-                self.delete_batched("raw probe results", before, || {
-                    sqlx::query(
-                        "DELETE FROM probe_results WHERE id IN \
-                         (SELECT id FROM probe_results WHERE started_at < ? LIMIT ?)",
-                    )
-                })
+                self.delete_batched(
+                    "raw probe results",
+                    "DELETE FROM probe_results WHERE id IN \
+                     (SELECT id FROM probe_results WHERE started_at < $1 LIMIT $2)",
+                    None,
+                    before,
+                )
                 .await?
             }
             None => 0,
@@ -78,15 +79,15 @@ impl Store {
             (Granularity::Day, retention.day),
         ] {
             let deleted = self
-                .delete_batched(&format!("{g} rollups"), cutoff(period), || {
+                .delete_batched(
+                    &format!("{g} rollups"),
                     // WITHOUT ROWID: rows are addressed by their primary key.
-                    sqlx::query(
-                        "DELETE FROM rollups WHERE (model_key, granularity, bucket_start) IN \
-                         (SELECT model_key, granularity, bucket_start FROM rollups \
-                          WHERE granularity = ? AND bucket_start < ? LIMIT ?)",
-                    )
-                    .bind(g.as_str())
-                })
+                    "DELETE FROM rollups WHERE (model_key, granularity, bucket_start) IN \
+                     (SELECT model_key, granularity, bucket_start FROM rollups \
+                      WHERE granularity = $1 AND bucket_start < $2 LIMIT $3)",
+                    Some(g.as_str()),
+                    cutoff(period),
+                )
                 .await?;
             match g {
                 Granularity::Minute => report.minute = deleted,
@@ -102,23 +103,31 @@ impl Store {
         Ok(report)
     }
 
-    /// Runs `query` (bound further with the cutoff and the batch size) until a batch deletes
-    /// fewer than [`DELETE_BATCH`] rows; returns the total deleted.
-    async fn delete_batched<'q>(
+    /// Runs `sql` (bound with `granularity` if given, then the cutoff and the batch size)
+    /// until a batch deletes fewer than [`DELETE_BATCH`] rows; returns the total deleted.
+    async fn delete_batched(
         &self,
         what: &str,
+        sql: &str,
+        granularity: Option<&str>,
         before: i64,
-        query: impl Fn() -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
     ) -> Result<u64, StoreError> {
         let mut total = 0;
         loop {
-            let deleted = query()
-                .bind(before)
-                .bind(DELETE_BATCH)
-                .execute(&self.pool)
-                .await
-                .context(|| format!("deleting old {what}"))?
-                .rows_affected();
+            let deleted = crate::on_db!(&self.pool, |db| {
+                let mut query = sqlx::query(sql);
+                if let Some(granularity) = granularity {
+                    query = query.bind(granularity);
+                }
+                query
+                    .bind(before)
+                    .bind(DELETE_BATCH)
+                    .execute(db)
+                    .await
+                    .map(super::Done::from)
+            })
+            .context(|| format!("deleting old {what}"))?
+            .rows_affected();
             total += deleted;
             if deleted < DELETE_BATCH as u64 {
                 return Ok(total);

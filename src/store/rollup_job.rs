@@ -4,7 +4,7 @@
 //! A run rolls up, per granularity, the buckets in `[watermark, floor(now))` (the first run
 //! starts at the bucket of the oldest raw result). Buckets ending after `now` are left for a
 //! later run, so each row is written once with its final values — but writes are
-//! `INSERT OR REPLACE`, so recomputing a bucket is harmless.
+//! an upsert that replaces every column, so recomputing a bucket is harmless.
 //!
 //! **Bounded work:** raw results are streamed one hour of time at a time, and each hour is
 //! read *once* for all three granularities (a day of 100 models probed every 30 s is
@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::QueryBuilder;
 
 use super::rollups::{
     count_columns, outcome_index, percentile, Granularity, Rollup, PERCENTILE_COLUMNS,
@@ -53,10 +53,12 @@ impl Store {
     /// [`super::writer::ROLLUP_SETTLE`]) so late results land before their bucket is closed.
     pub async fn compute_rollups(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let now_ms = now.timestamp_millis();
-        let oldest: Option<i64> = sqlx::query_scalar("SELECT MIN(started_at) FROM probe_results")
-            .fetch_one(&self.pool)
-            .await
-            .context(|| "finding the oldest probe result")?;
+        let oldest: Option<i64> = crate::on_db!(&self.pool, |db| sqlx::query_scalar(
+            "SELECT MIN(started_at) FROM probe_results"
+        )
+        .fetch_one(db)
+        .await)
+        .context(|| "finding the oldest probe result")?;
         let mut plans = Vec::new();
         for g in Granularity::ALL {
             let from = match (self.watermark_ms(g).await?, oldest) {
@@ -111,42 +113,51 @@ impl Store {
         plans: &mut [Plan],
     ) -> Result<usize, StoreError> {
         let context = || format!("reading probe results from {from} to {to} for rollups");
-        let mut rows = sqlx::query_as::<_, RawRow>(
+        let sql =
             "SELECT id, model_key, started_at, outcome, ttft_ms, total_ms FROM probe_results \
-             WHERE started_at >= ? AND started_at < ?",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch(&self.pool);
+             WHERE started_at >= $1 AND started_at < $2";
         let mut seen = 0;
-        while let Some((id, model_key, started_at, outcome, ttft_ms, total_ms)) =
-            rows.try_next().await.context(context)?
-        {
-            seen += 1;
-            let corrupt = |problem: String| StoreError::Corrupt {
-                table: "probe_results",
-                row: format!("id {id}"),
-                problem,
-            };
-            let outcome: Outcome = outcome.parse().map_err(|e| corrupt(format!("{e}")))?;
-            // Negative or huge latencies cannot come from a probe; clamp rather than fail the
-            // whole rollup (the raw row stays for inspection).
-            let ttft_ms = ttft_ms.map(|t| u32::try_from(t.max(0)).unwrap_or(u32::MAX));
-            let total_ms = u32::try_from(total_ms.max(0)).unwrap_or(u32::MAX);
-            for plan in plans.iter_mut().filter(|p| p.wants(started_at)) {
-                let bucket = plan.granularity.floor_ms(started_at);
-                let models = plan.open.entry(bucket).or_default();
-                // Look up by `&str` first: allocating a key for every row is measurable.
-                let samples = match models.get_mut(model_key.as_str()) {
-                    Some(samples) => samples,
-                    None => models.entry(model_key.clone()).or_default(),
-                };
-                samples.add(outcome, ttft_ms, total_ms);
+        crate::on_db!(&self.pool, |db| {
+            let mut rows = sqlx::query_as::<_, RawRow>(sql)
+                .bind(from)
+                .bind(to)
+                .fetch(db);
+            while let Some(row) = rows.try_next().await.context(context)? {
+                seen += 1;
+                add_row(plans, row)?;
             }
-        }
+        });
         Ok(seen)
     }
+}
 
+/// Feeds one raw result to every plan that wants it.
+fn add_row(plans: &mut [Plan], row: RawRow) -> Result<(), StoreError> {
+    let (id, model_key, started_at, outcome, ttft_ms, total_ms) = row;
+    let corrupt = |problem: String| StoreError::Corrupt {
+        table: "probe_results",
+        row: format!("id {id}"),
+        problem,
+    };
+    let outcome: Outcome = outcome.parse().map_err(|e| corrupt(format!("{e}")))?;
+    // Negative or huge latencies cannot come from a probe; clamp rather than fail the
+    // whole rollup (the raw row stays for inspection).
+    let ttft_ms = ttft_ms.map(|t| u32::try_from(t.max(0)).unwrap_or(u32::MAX));
+    let total_ms = u32::try_from(total_ms.max(0)).unwrap_or(u32::MAX);
+    for plan in plans.iter_mut().filter(|p| p.wants(started_at)) {
+        let bucket = plan.granularity.floor_ms(started_at);
+        let models = plan.open.entry(bucket).or_default();
+        // Look up by `&str` first: allocating a key for every row is measurable.
+        let samples = match models.get_mut(model_key.as_str()) {
+            Some(samples) => samples,
+            None => models.entry(model_key.clone()).or_default(),
+        };
+        samples.add(outcome, ttft_ms, total_ms);
+    }
+    Ok(())
+}
+
+impl Store {
     /// Writes every bucket that is complete once raw results before `upto` are read, and
     /// advances the watermarks, in one transaction. Returns the rows written.
     async fn flush(&self, plans: &mut [Plan], upto: i64) -> Result<usize, StoreError> {
@@ -189,11 +200,13 @@ impl Store {
 
     /// The start time of the first raw result at or after `at`.
     async fn next_result_at(&self, at: i64) -> Result<Option<i64>, StoreError> {
-        sqlx::query_scalar("SELECT MIN(started_at) FROM probe_results WHERE started_at >= ?")
-            .bind(at)
-            .fetch_one(&self.pool)
-            .await
-            .context(|| "finding the next probe result to roll up")
+        crate::on_db!(&self.pool, |db| sqlx::query_scalar(
+            "SELECT MIN(started_at) FROM probe_results WHERE started_at >= $1"
+        )
+        .bind(at)
+        .fetch_one(db)
+        .await)
+        .context(|| "finding the next probe result to roll up")
     }
 }
 
@@ -273,37 +286,43 @@ struct Completed {
 const ROWS_PER_INSERT: usize = 400;
 
 /// Writes (or rewrites: rollups are recomputed exactly, so replacing is idempotent) `rows`.
-async fn write_rollups(
-    conn: &mut SqliteConnection,
-    rows: Vec<Completed>,
-) -> Result<(), StoreError> {
+async fn write_rollups(conn: &mut super::Tx, rows: Vec<Completed>) -> Result<(), StoreError> {
     let head = format!(
-        "INSERT OR REPLACE INTO rollups \
+        "INSERT INTO rollups \
          (model_key, granularity, bucket_start, probes, {}, {PERCENTILE_COLUMNS}) ",
         count_columns()
+    );
+    // Every column but the key is replaced (rollups are recomputed exactly).
+    let replace = format!(
+        " ON CONFLICT (model_key, granularity, bucket_start) DO UPDATE SET {}",
+        format!("probes, {}, {PERCENTILE_COLUMNS}", count_columns())
+            .split(", ")
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Completed> = rows.by_ref().take(ROWS_PER_INSERT).collect();
-        let mut insert = QueryBuilder::<Sqlite>::new(&head);
-        insert.push_values(chunk, |mut b, c| {
-            let (probes, counts, ttft, total) = c.samples.finish();
-            b.push_bind(c.model_key)
-                .push_bind(c.granularity.as_str())
-                .push_bind(c.bucket_start_ms);
-            b.push_bind(i64::from(probes));
-            for n in counts {
-                b.push_bind(i64::from(n));
-            }
-            for p in ttft.into_iter().chain(total) {
-                b.push_bind(p.map(i64::from));
-            }
-        });
-        insert
-            .build()
-            .execute(&mut *conn)
-            .await
-            .context(|| "writing rollups")?;
+        crate::on_db!(&mut *conn, |db| {
+            let mut insert = QueryBuilder::new(&head);
+            insert.push_values(chunk, |mut b, c| {
+                let (probes, counts, ttft, total) = c.samples.finish();
+                b.push_bind(c.model_key)
+                    .push_bind(c.granularity.as_str())
+                    .push_bind(c.bucket_start_ms);
+                b.push_bind(i64::from(probes));
+                for n in counts {
+                    b.push_bind(i64::from(n));
+                }
+                for p in ttft.into_iter().chain(total) {
+                    b.push_bind(p.map(i64::from));
+                }
+            });
+            insert.push(&replace);
+            insert.build().execute(db).await.map(super::Done::from)
+        })
+        .context(|| "writing rollups")?;
     }
     Ok(())
 }
@@ -311,18 +330,20 @@ async fn write_rollups(
 /// Advances the watermark of `granularity` (inside the caller's transaction). It never moves
 /// back, so an overlapping slower run cannot undo another run's progress.
 async fn set_watermark(
-    conn: &mut SqliteConnection,
+    conn: &mut super::Tx,
     granularity: Granularity,
     ms: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO store_meta (key, value) VALUES (?, ?) \
-         ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)",
+    crate::on_db!(conn, |db| sqlx::query(
+        "INSERT INTO store_meta (key, value) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET value = CASE WHEN excluded.value > store_meta.value \
+         THEN excluded.value ELSE store_meta.value END",
     )
     .bind(granularity.watermark_key())
     .bind(ms)
-    .execute(conn)
+    .execute(db)
     .await
+    .map(crate::store::Done::from))
     .context(|| format!("advancing the {granularity} rollup watermark"))?;
     Ok(())
 }

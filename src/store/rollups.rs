@@ -13,7 +13,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
 use super::results::timestamp;
@@ -166,17 +165,27 @@ impl Store {
         &self,
         granularity: Granularity,
     ) -> Result<Option<i64>, StoreError> {
-        let value: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT value FROM store_meta WHERE key = ?")
-                .bind(granularity.watermark_key())
-                .fetch_optional(&self.pool)
-                .await
-                .context(|| format!("reading the {granularity} rollup watermark"))?;
+        let value: Option<Option<i64>> = crate::on_db!(&self.pool, |db| sqlx::query_scalar(
+            "SELECT value FROM store_meta WHERE key = $1"
+        )
+        .bind(granularity.watermark_key())
+        .fetch_optional(db)
+        .await)
+        .context(|| format!("reading the {granularity} rollup watermark"))?;
         Ok(value.flatten())
     }
 }
 
-fn rollup_from_row(row: &SqliteRow, granularity: Granularity) -> Result<Rollup, StoreError> {
+/// Reads a rollup from a row of either database.
+fn rollup_from_row<R>(row: &R, granularity: Granularity) -> Result<Rollup, StoreError>
+where
+    R: Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database>,
+    i64: sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database>,
+    String: sqlx::Type<R::Database>,
+{
     let model_key: String = row
         .try_get("model_key")
         .context(|| "decoding a rollup row")?;
@@ -330,21 +339,21 @@ impl ReadView {
     ) -> Result<Vec<Rollup>, StoreError> {
         let sql = format!(
             "SELECT model_key, bucket_start, probes, {}, {PERCENTILE_COLUMNS} FROM rollups \
-             WHERE model_key = ? AND granularity = ? AND bucket_start >= ? AND bucket_start < ? \
+             WHERE model_key = $1 AND granularity = $2 AND bucket_start >= $3 AND bucket_start < $4 \
              ORDER BY bucket_start",
             count_columns()
         );
-        let rows = sqlx::query(&sql)
+        crate::on_db!(&mut *self.tx, |db| sqlx::query(&sql)
             .bind(model_key)
             .bind(granularity.as_str())
             .bind(from.timestamp_millis())
             .bind(to.timestamp_millis())
-            .fetch_all(&mut *self.tx)
+            .fetch_all(db)
             .await
-            .context(|| format!("reading {granularity} rollups of {model_key}"))?;
-        rows.iter()
+            .context(|| format!("reading {granularity} rollups of {model_key}"))?
+            .iter()
             .map(|row| rollup_from_row(row, granularity))
-            .collect()
+            .collect())
     }
 
     /// Every model's minute rollups with a first-token median whose bucket starts in
@@ -357,23 +366,25 @@ impl ReadView {
         mut each: impl FnMut(&str, DateTime<Utc>, u32),
     ) -> Result<(), StoreError> {
         use futures::TryStreamExt;
-        let mut rows = sqlx::query_as::<_, (String, i64, i64)>(
-            "SELECT model_key, bucket_start, ttft_p50 FROM rollups \
-             WHERE granularity = 'minute' AND bucket_start >= ? AND bucket_start < ? \
-             AND ttft_p50 IS NOT NULL ORDER BY bucket_start",
-        )
-        .bind(from.timestamp_millis())
-        .bind(to.timestamp_millis())
-        .fetch(&mut *self.tx);
-        while let Some((model, start, p50)) = rows
-            .try_next()
-            .await
-            .context(|| "reading the fleet's minute medians")?
-        {
-            if let (Some(at), Ok(p50)) = (timestamp(start), u32::try_from(p50)) {
-                each(&model, at, p50);
+        crate::on_db!(&mut *self.tx, |db| {
+            let mut rows = sqlx::query_as::<_, (String, i64, i64)>(
+                "SELECT model_key, bucket_start, ttft_p50 FROM rollups \
+                 WHERE granularity = 'minute' AND bucket_start >= $1 AND bucket_start < $2 \
+                 AND ttft_p50 IS NOT NULL ORDER BY bucket_start",
+            )
+            .bind(from.timestamp_millis())
+            .bind(to.timestamp_millis())
+            .fetch(db);
+            while let Some((model, start, p50)) = rows
+                .try_next()
+                .await
+                .context(|| "reading the fleet's minute medians")?
+            {
+                if let (Some(at), Ok(p50)) = (timestamp(start), u32::try_from(p50)) {
+                    each(&model, at, p50);
+                }
             }
-        }
+        });
         Ok(())
     }
 
@@ -390,22 +401,24 @@ impl ReadView {
         use futures::TryStreamExt;
         let sql = format!(
             "SELECT model_key, bucket_start, probes, {}, {PERCENTILE_COLUMNS} FROM rollups \
-             WHERE granularity = ? AND bucket_start >= ? AND bucket_start < ? \
+             WHERE granularity = $1 AND bucket_start >= $2 AND bucket_start < $3 \
              ORDER BY bucket_start",
             count_columns()
         );
-        let mut rows = sqlx::query(&sql)
-            .bind(granularity.as_str())
-            .bind(from.timestamp_millis())
-            .bind(to.timestamp_millis())
-            .fetch(&mut *self.tx);
-        while let Some(row) = rows
-            .try_next()
-            .await
-            .context(|| format!("reading the fleet's {granularity} rollups"))?
-        {
-            each(rollup_from_row(&row, granularity)?);
-        }
+        crate::on_db!(&mut *self.tx, |db| {
+            let mut rows = sqlx::query(&sql)
+                .bind(granularity.as_str())
+                .bind(from.timestamp_millis())
+                .bind(to.timestamp_millis())
+                .fetch(db);
+            while let Some(row) = rows
+                .try_next()
+                .await
+                .context(|| format!("reading the fleet's {granularity} rollups"))?
+            {
+                each(rollup_from_row(&row, granularity)?);
+            }
+        });
         Ok(())
     }
 
@@ -415,12 +428,13 @@ impl ReadView {
         &mut self,
         granularity: Granularity,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let value: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT value FROM store_meta WHERE key = ?")
-                .bind(granularity.watermark_key())
-                .fetch_optional(&mut *self.tx)
-                .await
-                .context(|| format!("reading the {granularity} rollup watermark"))?;
+        let value: Option<Option<i64>> = crate::on_db!(&mut *self.tx, |db| sqlx::query_scalar(
+            "SELECT value FROM store_meta WHERE key = $1"
+        )
+        .bind(granularity.watermark_key())
+        .fetch_optional(db)
+        .await)
+        .context(|| format!("reading the {granularity} rollup watermark"))?;
         Ok(value.flatten().and_then(timestamp))
     }
 }

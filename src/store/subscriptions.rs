@@ -124,9 +124,9 @@ fn json(list: &[String]) -> String {
 
 impl Store {
     pub async fn insert_subscription(&self, s: &NewSubscription) -> Result<(), StoreError> {
-        sqlx::query(
+        crate::on_db!(&self.pool, |db| sqlx::query(
             "INSERT INTO subscriptions (id, kind, format, url, email, models_json, providers_json, events_json, status, secret_enc, \
-             manage_token_hash, confirm_token_hash, created_at, confirmed_at, client_addr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             manage_token_hash, confirm_token_hash, created_at, confirmed_at, client_addr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(&s.id)
         .bind(match s.kind {
@@ -146,18 +146,19 @@ impl Store {
         .bind(s.created_at.timestamp_millis())
         .bind((s.status == Status::Active).then(|| s.created_at.timestamp_millis()))
         .bind(&s.client_addr)
-        .execute(&self.pool)
-        .await
+        .execute(db).await.map(crate::store::Done::from))
         .context(|| format!("creating subscription {}", s.id))?;
         Ok(())
     }
 
     async fn one(&self, clause: &str, value: &str) -> Result<Option<Subscription>, StoreError> {
-        let row: Option<Row> = sqlx::query_as(&format!("{COLUMNS} WHERE {clause} = ?"))
-            .bind(value)
-            .fetch_optional(&self.pool)
-            .await
-            .context(|| "reading a subscription")?;
+        let row: Option<Row> = crate::on_db!(&self.pool, |db| sqlx::query_as(&format!(
+            "{COLUMNS} WHERE {clause} = $1"
+        ))
+        .bind(value)
+        .fetch_optional(db)
+        .await)
+        .context(|| "reading a subscription")?;
         row.map(Row::into_subscription).transpose()
     }
 
@@ -181,11 +182,10 @@ impl Store {
         let Some(sub) = self.one("confirm_token_hash", token_hash).await? else {
             return Ok(None);
         };
-        sqlx::query("UPDATE subscriptions SET status = 'active', confirmed_at = ?, confirm_token_hash = NULL WHERE id = ? AND status = 'pending'")
+        crate::on_db!(&self.pool, |db| sqlx::query("UPDATE subscriptions SET status = 'active', confirmed_at = $1, confirm_token_hash = NULL WHERE id = $2 AND status = 'pending'")
             .bind(now.timestamp_millis())
             .bind(&sub.id)
-            .execute(&self.pool)
-            .await
+            .execute(db).await.map(crate::store::Done::from))
             .context(|| format!("confirming subscription {}", sub.id))?;
         self.subscription(&sub.id).await
     }
@@ -199,26 +199,24 @@ impl Store {
     ) -> Result<(), StoreError> {
         let disabled = matches!(status, Status::Disabled | Status::Unsubscribed)
             .then(|| now.timestamp_millis());
-        sqlx::query("UPDATE subscriptions SET status = ?, disabled_at = ?, disabled_reason = ?, failing_since = CASE WHEN ? = 'active' THEN NULL ELSE failing_since END WHERE id = ?")
+        crate::on_db!(&self.pool, |db| sqlx::query("UPDATE subscriptions SET status = $1, disabled_at = $2, disabled_reason = $3, failing_since = CASE WHEN $4 = 'active' THEN NULL ELSE failing_since END WHERE id = $5")
             .bind(status.as_str())
             .bind(disabled)
             .bind(reason)
             .bind(status.as_str())
             .bind(id)
-            .execute(&self.pool)
-            .await
+            .execute(db).await.map(crate::store::Done::from))
             .context(|| format!("setting the status of subscription {id}"))?;
         Ok(())
     }
 
     pub async fn update_filter(&self, id: &str, filter: &Filter) -> Result<(), StoreError> {
-        sqlx::query("UPDATE subscriptions SET models_json = ?, providers_json = ?, events_json = ? WHERE id = ?")
+        crate::on_db!(&self.pool, |db| sqlx::query("UPDATE subscriptions SET models_json = $1, providers_json = $2, events_json = $3 WHERE id = $4")
             .bind(json(&filter.models))
             .bind(json(&filter.providers))
             .bind(json(&filter.events))
             .bind(id)
-            .execute(&self.pool)
-            .await
+            .execute(db).await.map(crate::store::Done::from))
             .context(|| format!("updating the filter of subscription {id}"))?;
         Ok(())
     }
@@ -231,13 +229,12 @@ impl Store {
         previous_enc: Option<&str>,
         previous_until: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE subscriptions SET secret_enc = ?, previous_secret_enc = ?, previous_secret_until = ? WHERE id = ?")
+        crate::on_db!(&self.pool, |db| sqlx::query("UPDATE subscriptions SET secret_enc = $1, previous_secret_enc = $2, previous_secret_until = $3 WHERE id = $4")
             .bind(new_enc)
             .bind(previous_enc)
             .bind(previous_until.timestamp_millis())
             .bind(id)
-            .execute(&self.pool)
-            .await
+            .execute(db).await.map(crate::store::Done::from))
             .context(|| format!("rotating the secret of subscription {id}"))?;
         Ok(())
     }
@@ -247,22 +244,18 @@ impl Store {
         &self,
         status: Status,
     ) -> Result<Vec<Subscription>, StoreError> {
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .context(|| "opening a database connection")?;
+        let mut conn = self.begin_read("reading subscriptions").await?;
         subscriptions_with_status(&mut conn, status).await
     }
 
     /// The newest `limit` subscriptions of any status, newest first (for the admin pages).
     pub async fn list_subscriptions(&self, limit: i64) -> Result<Vec<Subscription>, StoreError> {
-        let rows: Vec<Row> = sqlx::query_as(&format!(
-            "{COLUMNS} ORDER BY created_at DESC, id DESC LIMIT ?"
+        let rows: Vec<Row> = crate::on_db!(&self.pool, |db| sqlx::query_as(&format!(
+            "{COLUMNS} ORDER BY created_at DESC, id DESC LIMIT $1"
         ))
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(db)
+        .await)
         .context(|| "listing subscriptions")?;
         rows.into_iter().map(Row::into_subscription).collect()
     }
@@ -275,36 +268,34 @@ impl Store {
         ok: bool,
         now: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let mut conn = self
-            .pool
-            .acquire()
+        let mut tx = self.begin_write("noting an endpoint's result").await?;
+        let noted = note_endpoint_result(&mut tx, id, ok, now).await?;
+        tx.commit()
             .await
-            .context(|| "opening a database connection")?;
-        note_endpoint_result(&mut conn, id, ok, now).await
+            .context(|| "committing an endpoint's result")?;
+        Ok(noted)
     }
 }
 
 /// [`Store::note_endpoint_result`] on a given connection, so a delivery attempt and the
 /// endpoint's health are written in one transaction.
 pub(super) async fn note_endpoint_result(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut super::Tx,
     id: &str,
     ok: bool,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
     let since: Option<Option<i64>> = if ok {
-        sqlx::query_scalar(
-            "UPDATE subscriptions SET failing_since = NULL WHERE id = ? RETURNING failing_since",
+        crate::on_db!(&mut *conn, |db| sqlx::query_scalar(
+            "UPDATE subscriptions SET failing_since = NULL WHERE id = $1 RETURNING failing_since",
         )
         .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
+        .fetch_optional(db).await)
     } else {
-        sqlx::query_scalar("UPDATE subscriptions SET failing_since = coalesce(failing_since, ?) WHERE id = ? RETURNING failing_since")
+        crate::on_db!(&mut *conn, |db| sqlx::query_scalar("UPDATE subscriptions SET failing_since = coalesce(failing_since, $1) WHERE id = $2 RETURNING failing_since")
             .bind(now.timestamp_millis())
             .bind(id)
-            .fetch_optional(&mut *conn)
-            .await
+            .fetch_optional(db).await)
     }
     .context(|| format!("recording a delivery result of subscription {id}"))?;
     Ok(since.flatten().map(ms_to_time))
@@ -313,15 +304,15 @@ pub(super) async fn note_endpoint_result(
 /// [`Store::subscriptions_with_status`] on a given connection, so the fan-out reads the
 /// subscriptions in the same transaction as the outbox.
 pub(super) async fn subscriptions_with_status(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut super::Tx,
     status: Status,
 ) -> Result<Vec<Subscription>, StoreError> {
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "{COLUMNS} WHERE status = ? ORDER BY created_at, id"
+    let rows: Vec<Row> = crate::on_db!(&mut *conn, |db| sqlx::query_as(&format!(
+        "{COLUMNS} WHERE status = $1 ORDER BY created_at, id"
     ))
     .bind(status.as_str())
-    .fetch_all(&mut *conn)
-    .await
+    .fetch_all(db)
+    .await)
     .context(|| "listing subscriptions")?;
     rows.into_iter().map(Row::into_subscription).collect()
 }

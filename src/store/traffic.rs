@@ -54,42 +54,39 @@ impl Store {
     /// Adds minutes to the stored ones (a minute written twice, by requests that came late,
     /// adds up; its medians are those of the larger part).
     pub async fn add_traffic_minutes(&self, rows: &[MinuteRow]) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .context(|| "starting to store traffic minutes")?;
+        let mut tx = self.begin_write("storing traffic minutes").await?;
         for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let values = super::placeholders(chunk.len(), 10);
             let sql = format!(
-                "INSERT INTO traffic_minutes (model_key, source, minute, requests, failures, \
+                "INSERT INTO traffic_minutes AS t (model_key, source, minute, requests, failures, \
                  client_errors, throttled, ttft_count, ttft_p50_ms, total_p50_ms) VALUES {values} \
                  ON CONFLICT (model_key, minute, source) DO UPDATE SET \
-                 requests = requests + excluded.requests, \
-                 failures = failures + excluded.failures, \
-                 client_errors = client_errors + excluded.client_errors, \
-                 throttled = throttled + excluded.throttled, \
-                 ttft_p50_ms = CASE WHEN excluded.ttft_count > ttft_count THEN excluded.ttft_p50_ms ELSE ttft_p50_ms END, \
-                 total_p50_ms = CASE WHEN excluded.requests > requests THEN excluded.total_p50_ms ELSE total_p50_ms END, \
-                 ttft_count = ttft_count + excluded.ttft_count"
+                 requests = t.requests + excluded.requests, \
+                 failures = t.failures + excluded.failures, \
+                 client_errors = t.client_errors + excluded.client_errors, \
+                 throttled = t.throttled + excluded.throttled, \
+                 ttft_p50_ms = CASE WHEN excluded.ttft_count > t.ttft_count THEN excluded.ttft_p50_ms ELSE t.ttft_p50_ms END, \
+                 total_p50_ms = CASE WHEN excluded.requests > t.requests THEN excluded.total_p50_ms ELSE t.total_p50_ms END, \
+                 ttft_count = t.ttft_count + excluded.ttft_count"
             );
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q
-                    .bind(&r.model_key)
-                    .bind(&r.source)
-                    .bind(r.minute * 1000)
-                    .bind(r.requests)
-                    .bind(r.failures)
-                    .bind(r.client_errors)
-                    .bind(r.throttled)
-                    .bind(r.ttft_count)
-                    .bind(r.ttft_p50_ms)
-                    .bind(r.total_p50_ms);
-            }
-            q.execute(&mut *tx)
-                .await
-                .context(|| "storing traffic minutes")?;
+            crate::on_db!(&mut *tx, |db| {
+                let mut q = sqlx::query(&sql);
+                for r in chunk {
+                    q = q
+                        .bind(&r.model_key)
+                        .bind(&r.source)
+                        .bind(r.minute * 1000)
+                        .bind(i64::from(r.requests))
+                        .bind(i64::from(r.failures))
+                        .bind(i64::from(r.client_errors))
+                        .bind(i64::from(r.throttled))
+                        .bind(i64::from(r.ttft_count))
+                        .bind(r.ttft_p50_ms.map(i64::from))
+                        .bind(r.total_p50_ms.map(i64::from));
+                }
+                q.execute(db).await.map(super::Done::from)
+            })
+            .context(|| "storing traffic minutes")?;
         }
         tx.commit().await.context(|| "committing traffic minutes")?;
         Ok(())
@@ -97,12 +94,15 @@ impl Store {
 
     /// Deletes traffic minutes that started before `before`; returns how many.
     pub async fn delete_traffic_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let deleted = sqlx::query("DELETE FROM traffic_minutes WHERE minute < ?")
-            .bind(before.timestamp_millis())
-            .execute(&self.pool)
-            .await
-            .context(|| "deleting old traffic minutes")?
-            .rows_affected();
+        let deleted = crate::on_db!(&self.pool, |db| sqlx::query(
+            "DELETE FROM traffic_minutes WHERE minute < $1"
+        )
+        .bind(before.timestamp_millis())
+        .execute(db)
+        .await
+        .map(crate::store::Done::from))
+        .context(|| "deleting old traffic minutes")?
+        .rows_affected();
         Ok(deleted)
     }
 
@@ -125,13 +125,13 @@ impl ReadView {
         &mut self,
         since: DateTime<Utc>,
     ) -> Result<BTreeMap<String, TrafficSummary>, StoreError> {
-        let rows: Vec<MinuteTuple> = sqlx::query_as(
+        let rows: Vec<MinuteTuple> = crate::on_db!(&mut *self.tx, |db| sqlx::query_as(
             "SELECT model_key, source, requests, failures, client_errors, throttled, \
-             ttft_count, ttft_p50_ms FROM traffic_minutes WHERE minute >= ?",
+             ttft_count, ttft_p50_ms FROM traffic_minutes WHERE minute >= $1",
         )
         .bind(since.timestamp_millis())
-        .fetch_all(&mut *self.tx)
-        .await
+        .fetch_all(db)
+        .await)
         .context(|| "reading traffic minutes")?;
         let mut out: BTreeMap<String, TrafficSummary> = BTreeMap::new();
         let mut medians: MedianParts = BTreeMap::new();

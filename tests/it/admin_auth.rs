@@ -18,11 +18,12 @@ const PASSWORD: &str = "correct horse battery staple";
 
 /// The running service's database file.
 async fn database_of(app: &TestApp) -> PathBuf {
-    let (file,): (String,) =
-        sqlx::query_as("SELECT file FROM pragma_database_list WHERE name = 'main'")
-            .fetch_one(app.store.pool())
-            .await
-            .unwrap();
+    let (file,): (String,) = modelwatch::on_db!(app.store.pool(), |db| sqlx::query_as(
+        "SELECT file FROM pragma_database_list WHERE name = 'main'"
+    )
+    .fetch_one(db)
+    .await)
+    .unwrap();
     PathBuf::from(file)
 }
 

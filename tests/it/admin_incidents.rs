@@ -173,11 +173,13 @@ async fn sre_operates_incidents_and_hostile_text_stays_inert() {
     let event = events.last().unwrap();
     assert_eq!(event.kind, "incident.updated");
     assert_eq!(event.incident_id, Some(id));
-    let (outbox,): (i64,) = sqlx::query_as("SELECT count(*) FROM outbox WHERE event_id = ?")
-        .bind(event.id)
-        .fetch_one(app.store.pool())
-        .await
-        .unwrap();
+    let (outbox,): (i64,) = modelwatch::on_db!(app.store.pool(), |db| sqlx::query_as(
+        "SELECT count(*) FROM outbox WHERE event_id = $1"
+    )
+    .bind(event.id)
+    .fetch_one(db)
+    .await)
+    .unwrap();
     assert_eq!(outbox, 1, "the event is queued for delivery");
     let payload: Value = serde_json::from_str(&event.payload_json).unwrap();
     assert_eq!(payload["body"], json!(EVIL), "raw text in the event");

@@ -34,7 +34,9 @@ impl Sim {
     async fn new(toml: &str) -> Sim {
         let dir = tempfile::tempdir().unwrap();
         let config = config_from(toml, &[]);
-        let store = Store::open(&dir.path().join("ops.db")).await.unwrap();
+        let store =
+            crate::helpers::open_store(&crate::helpers::fresh_database(dir.path(), "ops.db").await)
+                .await;
         let engine = Engine::new(store.clone(), &config, t0()).await.unwrap();
         Sim {
             config,
@@ -154,11 +156,10 @@ async fn an_override_applies_to_routing_and_expires_by_itself_in_simulated_time(
         Some(300)
     );
     // Announced events go through the outbox.
-    let (outbox,): (i64,) = sqlx::query_as(
+    let (outbox,): (i64,) = modelwatch::on_db!(sim.store.pool(), |db| sqlx::query_as(
         "SELECT count(*) FROM outbox o JOIN events e ON e.id = o.event_id WHERE e.type IN ('model.disabled', 'model.restored')",
     )
-    .fetch_one(sim.store.pool())
-    .await
+    .fetch_one(db).await)
     .unwrap();
     assert_eq!(outbox, 2);
 }
@@ -233,11 +234,10 @@ async fn a_maintenance_window_silences_the_evaluator() {
     assert_eq!(sim.count("model.disabled").await, 1);
     assert_eq!(sim.count("model.restored").await, 1);
     assert!(sim.store.open_maintenances().await.unwrap().is_empty());
-    let (outbox,): (i64,) = sqlx::query_as(
+    let (outbox,): (i64,) = modelwatch::on_db!(sim.store.pool(), |db| sqlx::query_as(
         "SELECT count(*) FROM outbox o JOIN events e ON e.id = o.event_id WHERE e.type LIKE 'maintenance.%'",
     )
-    .fetch_one(sim.store.pool())
-    .await
+    .fetch_one(db).await)
     .unwrap();
     assert_eq!(outbox, 3);
 }
@@ -469,11 +469,13 @@ async fn overrides_and_maintenances_through_the_admin_api() {
         .find(|e| e.kind == "maintenance.cancelled")
         .expect("maintenance.cancelled announced");
     assert!(cancelled.public && cancelled.payload_json.contains("Network work"));
-    let (queued,): (i64,) = sqlx::query_as("SELECT count(*) FROM outbox WHERE event_id = ?")
-        .bind(cancelled.id)
-        .fetch_one(app.store.pool())
-        .await
-        .unwrap();
+    let (queued,): (i64,) = modelwatch::on_db!(app.store.pool(), |db| sqlx::query_as(
+        "SELECT count(*) FROM outbox WHERE event_id = $1"
+    )
+    .bind(cancelled.id)
+    .fetch_one(db)
+    .await)
+    .unwrap();
     assert_eq!(queued, 1);
 
     // Every change is in the audit log.

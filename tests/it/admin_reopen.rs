@@ -44,7 +44,10 @@ impl Sim {
     async fn new() -> Sim {
         let dir = tempfile::tempdir().unwrap();
         let config = config_from(FAILING, &[]);
-        let store = Store::open(&dir.path().join("reopen.db")).await.unwrap();
+        let store = crate::helpers::open_store(
+            &crate::helpers::fresh_database(dir.path(), "reopen.db").await,
+        )
+        .await;
         let engine = Engine::new(store.clone(), &config, t0()).await.unwrap();
         Sim {
             config,
@@ -173,7 +176,9 @@ async fn an_incident_changed_by_hand_after_it_was_read_is_left_as_the_sre_left_i
     use modelwatch::vocabulary::{Evidence, ModelState, Tracker};
 
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("race.db")).await.unwrap();
+    let store =
+        crate::helpers::open_store(&crate::helpers::fresh_database(dir.path(), "race.db").await)
+            .await;
     let opened = Round {
         at: at(0),
         incidents: vec![(

@@ -58,11 +58,13 @@ async fn push(app: &TestApp, token: &str, body: &Value) -> (u16, Value) {
 }
 
 async fn rows_from(store: &Store, agent: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM probe_results WHERE vantage = ?")
-        .bind(agent)
-        .fetch_one(store.pool())
-        .await
-        .unwrap()
+    modelwatch::on_db!(store.pool(), |db| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM probe_results WHERE vantage = $1"
+    )
+    .bind(agent)
+    .fetch_one(db)
+    .await)
+    .unwrap()
 }
 
 #[tokio::test]
@@ -278,7 +280,8 @@ fn regional(engine: &Engine, region: &str) -> Option<(ModelState, bool)> {
 async fn a_failure_seen_from_one_region_is_regional_and_from_a_quorum_is_for_everyone() {
     let dir = tempfile::tempdir().unwrap();
     let config = config_from(THREE, &[]);
-    let store = Store::open(&dir.path().join("q.db")).await.unwrap();
+    let store =
+        crate::helpers::open_store(&crate::helpers::fresh_database(dir.path(), "q.db").await).await;
     let mut engine = Engine::new(store.clone(), &config, t0()).await.unwrap();
     let healthy = [
         ("a1", "eu-west", Outcome::Ok),
@@ -494,10 +497,12 @@ models = [ { id = "big", name = "Big" } ]
     let agents = store.agents().await.unwrap();
     assert_eq!(agents[0].results, rows_from(&store, "a1").await);
     assert_eq!(files(&spool, "rejected"), 0);
-    let batches: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agent_batches")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
+    let batches: i64 = modelwatch::on_db!(store.pool(), |db| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM agent_batches"
+    )
+    .fetch_one(db)
+    .await)
+    .unwrap();
     assert_eq!(batches, agents[0].batches);
     assert!(agents[0].batches >= buffered as i64);
     // The routing table now answers per region: the agent's and this server's.
@@ -529,7 +534,8 @@ models = [ { id = "big", name = "Big" } ]
 #[tokio::test]
 async fn batch_ids_are_remembered_a_week_then_forgotten() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("b.db")).await.unwrap();
+    let store =
+        crate::helpers::open_store(&crate::helpers::fresh_database(dir.path(), "b.db").await).await;
     let at = t0();
     let from = BatchFrom {
         agent: "a1",
@@ -783,7 +789,9 @@ models = [ { id = "one", name = "One" } ]
 async fn an_agent_whose_network_is_cut_is_not_a_regional_outage_of_everything() {
     let dir = tempfile::tempdir().unwrap();
     let config = config_from(TWO_PROVIDERS, &[]);
-    let store = Store::open(&dir.path().join("cut.db")).await.unwrap();
+    let store =
+        crate::helpers::open_store(&crate::helpers::fresh_database(dir.path(), "cut.db").await)
+            .await;
     let mut engine = Engine::new(store.clone(), &config, t0()).await.unwrap();
     let keys = CUT_KEYS;
     // fra-1's results fail to connect to every provider for a minute (its own network),

@@ -60,12 +60,12 @@ async fn user_add_and_token_create_without_config_use_the_demos_database() {
     let db = dir.path().join("data/modelwatch-demo.db");
     let store = Store::open(&db).await.unwrap();
     let users: Vec<(String,)> = sqlx::query_as("SELECT email FROM users")
-        .fetch_all(store.pool())
+        .fetch_all(store.sqlite_pool())
         .await
         .unwrap();
     assert_eq!(users, vec![("newcomer@example.com".to_string(),)]);
     let (tokens,): (i64,) = sqlx::query_as("SELECT count(*) FROM api_tokens")
-        .fetch_one(store.pool())
+        .fetch_one(store.sqlite_pool())
         .await
         .unwrap();
     assert_eq!(tokens, 1);

@@ -346,25 +346,42 @@ models = [ { id = "claude-opus-4-8" } ]
 }
 
 /// A database URL is not a file name: `postgres://…` used to create a SQLite file in a folder
-/// named `postgres:`. It is refused, naming the scheme and never the password.
+/// named `postgres:`. It now selects PostgreSQL, shown without its password; any other URL
+/// is refused, naming the scheme and never the password.
 #[test]
 fn a_database_url_is_refused_not_taken_as_a_file_name() {
-    let text = "[server]\ndatabase = \"postgres://mw:hunter2@db.internal:5432/modelwatch\"\n";
+    let text = "[server]\ndatabase = \"mysql://mw:hunter2@db.internal:3306/modelwatch\"\n";
     let err = parse(text, &[]).unwrap_err();
     assert!(err.contains("conf/test.toml:2:"), "{err}");
-    assert!(err.contains("`database` is a `postgres://` URL"), "{err}");
+    assert!(err.contains("`database` is a `mysql://` URL"), "{err}");
     assert!(
         !err.contains("hunter2"),
         "the password must not be shown: {err}"
     );
     let provider = "[[providers]]\nid = \"p\"\nkind = \"simulated\"\nmodels = [ { id = \"m\" } ]\n";
+    let url = "postgres://mw:hunter2@db.internal:5432/modelwatch";
+    let pg = parse(&format!("[server]\ndatabase = \"{url}\"\n{provider}"), &[]).unwrap();
+    let shown = pg.server.database.to_string();
+    assert_eq!(shown, "postgres://mw:***@db.internal:5432/modelwatch");
+    assert!(!format!("{:?}", pg.server.database).contains("hunter2"));
+    match &pg.server.database {
+        modelwatch::config::Database::Postgres { url: secret, .. } => {
+            assert_eq!(secret.expose(), url)
+        }
+        other => panic!("expected PostgreSQL, got {other:?}"),
+    }
+    let err = parse("[server]\ndatabase = \"postgres:///modelwatch\"\n", &[]).unwrap_err();
+    assert!(err.contains("names no PostgreSQL host"), "{err}");
     for written in ["sqlite://data/x.db", "data/x.db"] {
         let ok = parse(
             &format!("[server]\ndatabase = \"{written}\"\n{provider}"),
             &[],
         )
         .unwrap();
-        assert_eq!(ok.server.database, std::path::PathBuf::from("data/x.db"));
+        assert_eq!(
+            ok.server.database,
+            modelwatch::config::Database::Sqlite(std::path::PathBuf::from("data/x.db"))
+        );
     }
     assert!(parse("[server]\ndatabase = \"\"\n", &[])
         .unwrap_err()

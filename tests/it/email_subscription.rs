@@ -33,19 +33,22 @@ pub async fn wait_mail(sink: &SmtpSink, n: usize) -> Vec<Vec<u8>> {
 /// proves "nothing is sent" without a fixed sleep, and keeps the event from being fanned
 /// out later, after the subscription has become active, on a slow machine.
 async fn fanned_out(app: &TestApp) {
-    let upto: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM outbox")
-        .fetch_one(app.store.pool())
-        .await
-        .unwrap();
+    let upto: Option<i64> = modelwatch::on_db!(app.store.pool(), |db| sqlx::query_scalar(
+        "SELECT max(id) FROM outbox"
+    )
+    .fetch_one(db)
+    .await)
+    .unwrap();
     let upto = upto.expect("the event has an outbox row");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let pending: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE id <= ? AND done_at IS NULL")
-                .bind(upto)
-                .fetch_one(app.store.pool())
-                .await
-                .unwrap();
+        let pending: i64 = modelwatch::on_db!(app.store.pool(), |db| sqlx::query_scalar(
+            "SELECT count(*) FROM outbox WHERE id <= $1 AND done_at IS NULL"
+        )
+        .bind(upto)
+        .fetch_one(db)
+        .await)
+        .unwrap();
         if pending == 0 {
             return;
         }

@@ -10,6 +10,98 @@ use std::sync::Arc;
 use modelwatch::config::Config;
 use modelwatch::probe::ProbeTarget;
 
+/// The PostgreSQL server the store tests also run against: a URL in
+/// `MODELWATCH_TEST_POSTGRES` (set by `scripts/test` from `scripts/postgres`). Without it
+/// every test runs on SQLite.
+pub fn test_postgres() -> Option<String> {
+    std::env::var("MODELWATCH_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// The environment variable a PostgreSQL-backed service reads its secret key from in tests
+/// (a PostgreSQL deployment has no file to keep one in).
+pub const TEST_KEY_ENV: &str = "MODELWATCH_TEST_SECRET_KEY";
+
+static DATABASES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A new database on the test PostgreSQL server (a copy of `template`, if given); returns
+/// its URL. Each test process names its own, so parallel tests never share one.
+async fn create_postgres_database(server: &str, template: Option<&str>) -> String {
+    use sqlx::Connection;
+    let name = format!(
+        "mw_{}_{}",
+        std::process::id(),
+        DATABASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut admin = sqlx::PgConnection::connect(server).await.unwrap();
+    let template = template
+        .map(|t| format!(" TEMPLATE {t}"))
+        .unwrap_or_default();
+    sqlx::query(&format!("CREATE DATABASE {name}{template}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(server).unwrap();
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// A fresh, empty database for one test, as the `database` setting: a database of its own
+/// on the test PostgreSQL server when there is one, else the SQLite file `file` in `dir`.
+pub async fn fresh_database(dir: &Path, file: &str) -> String {
+    match test_postgres() {
+        Some(server) => {
+            // A PostgreSQL-backed service needs its key from the environment. Each test
+            // runs in a process of its own (nextest), so setting it here is safe.
+            std::env::set_var(TEST_KEY_ENV, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+            create_postgres_database(&server, None).await
+        }
+        None => dir.join(file).display().to_string(),
+    }
+}
+
+/// The lines a `[notify]` table needs for the database in use: a PostgreSQL-backed service
+/// reads its secret key from the environment.
+pub fn notify_key_setting(database: &str) -> String {
+    if database.starts_with("postgres") {
+        format!("secret_key_env = \"{TEST_KEY_ENV}\"\n")
+    } else {
+        String::new()
+    }
+}
+
+/// `toml` (a whole configuration) with what the database in use needs added to its
+/// `[notify]` table, creating the table if there is none.
+pub fn with_database_needs(toml: &str, database: &str) -> String {
+    let key = notify_key_setting(database);
+    if key.is_empty() {
+        return toml.to_string();
+    }
+    match toml.find("[notify]\n") {
+        Some(at) => {
+            let after = at + "[notify]\n".len();
+            format!("{}{key}{}", &toml[..after], &toml[after..])
+        }
+        None => format!("{toml}\n[notify]\n{key}"),
+    }
+}
+
+/// Opens a store on `database` as [`fresh_database`] gives it.
+pub async fn open_store(database: &str) -> modelwatch::store::Store {
+    let database = if database.starts_with("postgres") {
+        modelwatch::config::Database::Postgres {
+            url: modelwatch::config::Secret::new(database),
+            shown: database.to_string(),
+        }
+    } else {
+        modelwatch::config::Database::Sqlite(database.into())
+    };
+    modelwatch::store::Store::open_database(&database)
+        .await
+        .unwrap()
+}
+
 /// Serves `router` on a fresh loopback port until the test ends; returns its address.
 pub async fn spawn_server(router: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -103,18 +195,19 @@ models = [ { id = "gpt-5", name = "GPT-5" } ]
 /// Seconds of history the fixture replays, ending now.
 pub const SEEDED_SECONDS: i64 = 1800;
 
-static SEEDED_DB: tokio::sync::OnceCell<(tempfile::TempDir, std::path::PathBuf)> =
+static SEEDED_DB: tokio::sync::OnceCell<(tempfile::TempDir, String)> =
     tokio::sync::OnceCell::const_new();
 
-/// Replays [`SEEDED_PROVIDERS`] over the last half hour into a database, once per test run.
-async fn seeded_database() -> &'static std::path::Path {
+/// Replays [`SEEDED_PROVIDERS`] over the last half hour into a database, once per test
+/// process: a SQLite file, or a PostgreSQL database used as a template.
+async fn seeded_database() -> &'static str {
     let (_, path) = SEEDED_DB
         .get_or_init(|| async {
             use chrono::Duration;
             let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("seed.db");
+            let path = fresh_database(dir.path(), "seed.db").await;
             let config = config_from(SEEDED_PROVIDERS, &[]);
-            let store = modelwatch::store::Store::open(&path).await.unwrap();
+            let store = open_store(&path).await;
             let start = chrono::Utc::now() - Duration::seconds(SEEDED_SECONDS);
             let mut engine =
                 modelwatch::evaluate::engine::Engine::new(store.clone(), &config, start)
@@ -124,10 +217,15 @@ async fn seeded_database() -> &'static std::path::Path {
                 simulate_second(&config, &store, &mut engine, start, s).await;
             }
             store.compute_rollups(chrono::Utc::now()).await.unwrap();
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(store.pool())
-                .await
-                .unwrap();
+            if store.backend() == "sqlite" {
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(store.sqlite_pool())
+                    .await
+                    .unwrap();
+            }
+            // A template database must have no connections when it is copied.
+            drop(engine);
+            store.close().await;
             (dir, path)
         })
         .await;
@@ -163,11 +261,26 @@ async fn spawn_seeded_app_from(
 ) -> TestApp {
     let seed = seeded_database().await;
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("app.db");
-    std::fs::copy(seed, &db).unwrap();
-    let toml = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\ndatabase = \"{}\"\n{extra_toml}\n{providers}",
-        db.display()
+    let db = match test_postgres() {
+        Some(server) => {
+            let template = url::Url::parse(seed)
+                .unwrap()
+                .path()
+                .trim_start_matches('/')
+                .to_string();
+            create_postgres_database(&server, Some(&template)).await
+        }
+        None => {
+            let db = dir.path().join("app.db");
+            std::fs::copy(seed, &db).unwrap();
+            db.display().to_string()
+        }
+    };
+    let toml = with_database_needs(
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndatabase = \"{db}\"\n{extra_toml}\n{providers}"
+        ),
+        &db,
     );
     let config = config_from(&toml, &[]);
     let app = modelwatch::startup::Application::build(config, clock)

@@ -5,7 +5,6 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use modelwatch::evaluate::engine::Engine;
-use modelwatch::store::Store;
 
 use crate::helpers::{config_from, simulate_second};
 
@@ -33,7 +32,9 @@ models = [
 async fn a_resolved_incident_keeps_every_model_it_affected_and_its_peak_impact() {
     let dir = tempfile::tempdir().unwrap();
     let config = config_from(TWO_FAULTS, &[]);
-    let store = Store::open(&dir.path().join("memory.db")).await.unwrap();
+    let store =
+        crate::helpers::open_store(&crate::helpers::fresh_database(dir.path(), "memory.db").await)
+            .await;
     let mut engine = Engine::new(store.clone(), &config, t0()).await.unwrap();
     let mut seen_lower_impact_after_peak = false;
     for s in 0..2400 {

@@ -157,10 +157,12 @@ async fn metrics_expose_every_family_with_consistent_per_model_series() {
     );
     assert_eq!(value(&samples, "modelwatch_scheduler_tasks", &[]), 3.0);
     assert!(value(&samples, "modelwatch_scheduler_probes_started_total", &[]) >= 9.0);
-    let open: i64 = sqlx::query_scalar("SELECT count(*) FROM incidents WHERE resolved_at IS NULL")
-        .fetch_one(app.store.pool())
-        .await
-        .unwrap();
+    let open: i64 = modelwatch::on_db!(app.store.pool(), |db| sqlx::query_scalar(
+        "SELECT count(*) FROM incidents WHERE resolved_at IS NULL"
+    )
+    .fetch_one(db)
+    .await)
+    .unwrap();
     // The seeded half hour's incident is in a settled state by now; nothing opens meanwhile.
     assert_eq!(
         value(&samples, "modelwatch_incidents_open", &[]),
@@ -221,14 +223,16 @@ async fn readyz_is_ready_until_the_database_is_closed() {
     let r = app.get("/readyz").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), "ready\n");
-    let written: i64 = sqlx::query_scalar("SELECT checked_at FROM health WHERE id = 1")
-        .fetch_one(app.store.pool())
-        .await
-        .unwrap();
+    let written: i64 = modelwatch::on_db!(app.store.pool(), |db| sqlx::query_scalar(
+        "SELECT checked_at FROM health WHERE id = 1"
+    )
+    .fetch_one(db)
+    .await)
+    .unwrap();
     assert!(written > 0, "the readiness check writes its row");
 
     // Closing the service's pool makes every write fail, as a lost database would.
-    app.store.pool().close().await;
+    app.store.sqlite_pool().close().await;
     let r = app.get("/readyz").await;
     assert_eq!(r.status(), 503);
     let body = r.text().await.unwrap();

@@ -130,7 +130,7 @@ async fn sigkill_mid_delivery_loses_nothing() {
         .await
         .unwrap();
     let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM events WHERE public = 1 ORDER BY id")
-        .fetch_all(store.pool())
+        .fetch_all(store.sqlite_pool())
         .await
         .unwrap();
 

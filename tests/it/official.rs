@@ -166,9 +166,8 @@ async fn the_poller_reads_with_etags_keeps_history_and_survives_a_broken_page() 
     let config = config_from(&providers_with_page(&url), &[]);
     let provider = Arc::clone(&config.providers[0]);
     let dir = tempfile::tempdir().unwrap();
-    let store = modelwatch::store::Store::open(&dir.path().join("o.db"))
-        .await
-        .unwrap();
+    let store =
+        crate::helpers::open_store(&crate::helpers::fresh_database(dir.path(), "o.db").await).await;
     let loopback = AddressGuard::new(vec!["127.0.0.0/8".parse().unwrap()]);
     let mut poller = SourcePoller::new(provider, store.clone(), loopback, Utc::now()).unwrap();
     // Whole milliseconds: the store keeps times to the millisecond.
@@ -305,9 +304,8 @@ async fn the_guard_refuses_a_private_page_without_connecting_to_it() {
     let url = fake_page(Arc::clone(&page)).await;
     let config = config_from(&providers_with_page(&url), &[]);
     let dir = tempfile::tempdir().unwrap();
-    let store = modelwatch::store::Store::open(&dir.path().join("o.db"))
-        .await
-        .unwrap();
+    let store =
+        crate::helpers::open_store(&crate::helpers::fresh_database(dir.path(), "o.db").await).await;
     let provider = Arc::clone(&config.providers[0]);
     let mut poller =
         SourcePoller::new(provider, store.clone(), AddressGuard::default(), Utc::now()).unwrap();
@@ -444,9 +442,9 @@ async fn a_published_maintenance_is_adopted_once_when_the_operator_says_so() {
         );
         let config = config_from(&providers, &[]);
         let dir = tempfile::tempdir().unwrap();
-        let store = modelwatch::store::Store::open(&dir.path().join("o.db"))
-            .await
-            .unwrap();
+        let store =
+            crate::helpers::open_store(&crate::helpers::fresh_database(dir.path(), "o.db").await)
+                .await;
         let loopback = AddressGuard::new(vec!["127.0.0.0/8".parse().unwrap()]);
         let provider = Arc::clone(&config.providers[0]);
         let mut poller = SourcePoller::new(provider, store.clone(), loopback, now).unwrap();

@@ -64,7 +64,9 @@ struct Setup {
 
 async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("paging.db")).await.unwrap();
+    let store =
+        crate::helpers::open_store(&crate::helpers::fresh_database(dir.path(), "paging.db").await)
+            .await;
     let (pd_addr, pd) = receiver().await;
     let (slack_addr, slack) = receiver().await;
     let paging = PagingConfig {
@@ -193,12 +195,12 @@ async fn an_automatic_incident_is_paged_repaged_acknowledged_and_resolved_once_e
         "{}",
         slack[0]
     );
-    let count: i64 = sqlx::query_scalar(
-        "SELECT count FROM pages WHERE incident_id = ? AND channel = 'pagerduty'",
+    let count: i64 = modelwatch::on_db!(s.store.pool(), |db| sqlx::query_scalar(
+        "SELECT count FROM pages WHERE incident_id = $1 AND channel = 'pagerduty'",
     )
     .bind(id)
-    .fetch_one(s.store.pool())
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap();
     assert_eq!(count, 2);
     assert!(s.pager.run_once(minutes(20)).await.unwrap().sent.is_empty());
@@ -288,10 +290,12 @@ async fn a_failed_page_is_retried_at_the_next_pass() {
     assert_eq!(report.failed.len(), 1);
     // Nothing was recorded, so the page is still due and tried again at the next pass.
     assert_eq!(failing.run_once(minutes(0)).await.unwrap().failed.len(), 1);
-    let pages: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pages")
-        .fetch_one(s.store.pool())
-        .await
-        .unwrap();
+    let pages: i64 = modelwatch::on_db!(s.store.pool(), |db| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pages"
+    )
+    .fetch_one(db)
+    .await)
+    .unwrap();
     assert_eq!(pages, 0);
 }
 

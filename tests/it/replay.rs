@@ -33,7 +33,10 @@ impl Replay {
     async fn new(toml: &str) -> Replay {
         let dir = tempfile::tempdir().unwrap();
         let config = config_from(toml, &[]);
-        let store = Store::open(&dir.path().join("replay.db")).await.unwrap();
+        let store = crate::helpers::open_store(
+            &crate::helpers::fresh_database(dir.path(), "replay.db").await,
+        )
+        .await;
         let engine = Engine::new(store.clone(), &config, t0()).await.unwrap();
         Replay {
             config,
@@ -252,11 +255,12 @@ async fn incident_replay_disables_only_the_affected_models_and_restores_them() {
     assert!(events.iter().any(|e| e.0 == "incident.updated"));
 
     // Every event has its outbox row, and every row belongs to an event.
-    let outbox: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM outbox o JOIN events e ON e.id = o.event_id")
-            .fetch_one(replay.store.pool())
-            .await
-            .unwrap();
+    let outbox: i64 = modelwatch::on_db!(replay.store.pool(), |db| sqlx::query_scalar(
+        "SELECT count(*) FROM outbox o JOIN events e ON e.id = o.event_id"
+    )
+    .fetch_one(db)
+    .await)
+    .unwrap();
     assert_eq!(outbox as usize, events.len());
 }
 
@@ -392,12 +396,11 @@ models = [
         "restored {recovery} s after the fault ended: more than two intervals"
     );
     // The extra probes are stored with their reason, and only around the fault.
-    let triggers: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT (started_at - ?) / 1000, trigger FROM probe_results WHERE model_key = 'p/down' AND trigger != 'scheduled' ORDER BY id",
+    let triggers: Vec<(i64, String)> = modelwatch::on_db!(replay.store.pool(), |db| sqlx::query_as(
+        "SELECT (started_at - $1) / 1000, trigger FROM probe_results WHERE model_key = 'p/down' AND trigger != 'scheduled' ORDER BY id",
     )
     .bind(t0().timestamp_millis())
-    .fetch_all(replay.store.pool())
-    .await
+    .fetch_all(db).await)
     .unwrap();
     assert!(triggers.iter().any(|t| t.1 == "confirm"), "{triggers:?}");
     assert!(triggers.iter().any(|t| t.1 == "recovery"), "{triggers:?}");
@@ -412,11 +415,12 @@ models = [
         triggers.len()
     );
     // The healthy model was never probed beyond its schedule.
-    let extra_up: i64 = sqlx::query_scalar(
+    let extra_up: i64 = modelwatch::on_db!(replay.store.pool(), |db| {
+        sqlx::query_scalar(
         "SELECT count(*) FROM probe_results WHERE model_key = 'p/up' AND trigger != 'scheduled'",
     )
-    .fetch_one(replay.store.pool())
-    .await
+    .fetch_one(db).await
+    })
     .unwrap();
     assert_eq!(extra_up, 0);
     // The evidence stored with the disable counts the confirmations that led to it.

@@ -34,12 +34,18 @@ fn at(hours: i64, seconds: i64) -> DateTime<Utc> {
 }
 
 async fn scalar(store: &Store, sql: &str) -> i64 {
-    let value = sqlx::query_scalar(sql).fetch_one(store.pool()).await;
+    let value = modelwatch::on_db!(store.pool(), |db| sqlx::query_scalar(sql)
+        .fetch_one(db)
+        .await);
     value.unwrap()
 }
 
 async fn exec(store: &Store, sql: &str) {
-    sqlx::query(sql).execute(store.pool()).await.unwrap();
+    modelwatch::on_db!(store.pool(), |db| sqlx::query(sql)
+        .execute(db)
+        .await
+        .map(modelwatch::store::Done::from))
+    .unwrap();
 }
 
 /// What reading `r` back must give.
@@ -165,7 +171,7 @@ type RollupRow = (String, String, i64, i64, Option<i64>, Option<i64>);
 async fn all_rollups(store: &Store) -> Vec<RollupRow> {
     let sql = "SELECT model_key, granularity, bucket_start, probes, ttft_p99, total_p99 \
                FROM rollups ORDER BY 1, 2, 3";
-    sqlx::query_as(sql).fetch_all(store.pool()).await.unwrap()
+    modelwatch::on_db!(store.pool(), |db| sqlx::query_as(sql).fetch_all(db).await).unwrap()
 }
 
 #[tokio::test]
@@ -174,9 +180,10 @@ async fn store_open_creates_file_with_wal_and_schema() {
     let path = dir.path().join("nested/dir/modelwatch.db");
     let store = Store::open(&path).await.unwrap();
     assert!(path.exists());
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(store.pool())
-        .await
+    let mode: String =
+        modelwatch::on_db!(store.pool(), |db| sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(db)
+            .await)
         .unwrap();
     assert_eq!(mode, "wal");
     let tables = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
@@ -211,7 +218,7 @@ async fn store_round_trips_every_outcome_and_survives_reopen() {
     let newest: Vec<StoredResult> = want.iter().rev().take(3).cloned().collect();
     assert_eq!(store.latest_results(A, 3).await.unwrap(), newest);
 
-    store.pool().close().await;
+    store.sqlite_pool().close().await;
     drop(store);
     let store = Store::open(&path).await.unwrap();
     assert_eq!(store.count_results().await.unwrap(), 12);

@@ -437,9 +437,8 @@ async fn a_persistently_failing_endpoint_is_disabled_and_its_owner_told() {
     ))
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let store = modelwatch::store::Store::open(&dir.path().join("d.db"))
-        .await
-        .unwrap();
+    let store =
+        crate::helpers::open_store(&crate::helpers::fresh_database(dir.path(), "d.db").await).await;
     let secrets = SecretBox::from_key(&[3u8; 32]).unwrap();
     store
         .insert_subscription(&NewSubscription {
@@ -579,9 +578,8 @@ async fn an_unreadable_stored_event_is_a_dead_delivery_with_its_reason() {
 
     let (url, got) = receiver().await;
     let dir = tempfile::tempdir().unwrap();
-    let store = modelwatch::store::Store::open(&dir.path().join("d.db"))
-        .await
-        .unwrap();
+    let store =
+        crate::helpers::open_store(&crate::helpers::fresh_database(dir.path(), "d.db").await).await;
     let secrets = SecretBox::from_key(&[4u8; 32]).unwrap();
     store
         .insert_subscription(&NewSubscription {
@@ -609,10 +607,13 @@ async fn an_unreadable_stored_event_is_a_dead_delivery_with_its_reason() {
     };
     store.commit_round(&round).await.unwrap();
     // One stored payload damaged (by hand, a bad migration, a disk): it cannot be read.
-    sqlx::query("UPDATE events SET payload_json = '{\"model\": ' WHERE model_key = 'p/broken'")
-        .execute(store.pool())
-        .await
-        .unwrap();
+    modelwatch::on_db!(store.pool(), |db| sqlx::query(
+        "UPDATE events SET payload_json = '{\"model\": ' WHERE model_key = 'p/broken'"
+    )
+    .execute(db)
+    .await
+    .map(modelwatch::store::Done::from))
+    .unwrap();
 
     let config = NotifyConfig {
         allow_internal_targets: vec!["127.0.0.0/8".parse().unwrap()],

@@ -55,7 +55,7 @@ async fn a_database_outage_keeps_the_last_snapshot_marked_stale() {
     let copy = dir.path().join("copy.db");
     sqlx::query("VACUUM INTO ?")
         .bind(copy.to_str().unwrap())
-        .execute(app.store.pool())
+        .execute(app.store.sqlite_pool())
         .await
         .unwrap();
     app.stop().await;
@@ -83,7 +83,7 @@ async fn a_database_outage_keeps_the_last_snapshot_marked_stale() {
     };
     assert!(!page(&first).contains("the database is unavailable"));
 
-    store.pool().close().await;
+    store.sqlite_pool().close().await;
     publisher.publish().await;
     let second = site.borrow().clone();
     assert_eq!(

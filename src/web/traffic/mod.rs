@@ -145,6 +145,19 @@ impl Intake {
         if n == 0 {
             return Ok(());
         }
+        if self
+            .metrics
+            .scheduler()
+            .standby
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            // Only the leader's evaluator judges traffic (see `replica`).
+            return Err(retry_later(
+                StatusCode::SERVICE_UNAVAILABLE,
+                1,
+                "this replica is a standby and the leader judges traffic: nothing of this batch was kept, send it to the leader (the reference proxy configuration retries the next replica)".into(),
+            ));
+        }
         if let Err(wait) = self.spend(token_id, n) {
             self.metrics.observations_refused("rate_limited", n as u64);
             return Err(retry_later(

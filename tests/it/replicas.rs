@@ -1,0 +1,304 @@
+//! Two `serve` replicas on one PostgreSQL database, as real processes: one leads, the other
+//! serves what the leader decides, and takes over within seconds when the leader is killed
+//! with SIGKILL in the middle of an incident and of a burst of webhook deliveries.
+//!
+//! Runs in the PostgreSQL pass of `scripts/test` (a bare `cargo test` has no server).
+
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+use serde_json::{json, Value};
+
+use crate::helpers::{fresh_database, open_store, spawn_server, test_postgres, TEST_KEY_ENV};
+
+const BIN: &str = env!("CARGO_BIN_EXE_modelwatch");
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// A replica process, killed (SIGKILL) when dropped.
+struct Replica {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start(config: &std::path::Path, log: std::path::PathBuf) -> Replica {
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(config)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env(TEST_KEY_ENV, KEY)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    // Owned at once, so a replica that never answers is still killed (on drop).
+    let replica = Replica {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        if let Ok(r) = client.get(format!("{}/healthz", replica.base)).send().await {
+            if r.status().is_success() {
+                return replica;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("replica on {} never answered", replica.base);
+}
+
+/// `Some(true)` when the replica says it leads, `Some(false)` for a standby, `None` when it
+/// does not answer.
+async fn leads(client: &reqwest::Client, base: &str) -> Option<bool> {
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("modelwatch_leader "))
+        .map(|v| v.trim() == "1")
+}
+
+/// The routing row of `acme/big`, and the answer's status.
+async fn big(client: &reqwest::Client, base: &str) -> (u16, Option<Value>) {
+    match client.get(format!("{base}/api/v1/routing")).send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            let row = body["models"]
+                .as_array()
+                .and_then(|m| m.iter().find(|r| r["id"] == "acme/big").cloned());
+            (status, row)
+        }
+        Err(_) => (0, None),
+    }
+}
+
+#[tokio::test]
+async fn a_standby_takes_over_when_the_leader_is_killed_during_an_incident() {
+    if test_postgres().is_none() {
+        eprintln!("MODELWATCH_TEST_POSTGRES is not set: replicas need a PostgreSQL server");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let database = fresh_database(dir.path(), "unused.db").await;
+
+    // A webhook receiver that answers after a second, so deliveries are in flight when the
+    // leader dies. A delivery counts as received once answered.
+    let received: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let arrived = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let log = Arc::clone(&received);
+    let arrivals = Arc::clone(&arrived);
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let log = Arc::clone(&log);
+            arrivals.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let event: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                let id = headers
+                    .get("webhook-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                let kind = event["type"].as_str().unwrap_or_default().to_string();
+                log.lock().unwrap().push((id, kind));
+                "ok"
+            }
+        }),
+    );
+    let hook = format!("http://{}/hook", spawn_server(receiver).await);
+
+    // `big` is hard down from 8 s to 38 s after each replica's start (the simulated
+    // provider counts from its own process's start).
+    let config = dir.path().join("modelwatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ndatabase = \"{database}\"\n\
+             [notify]\nsecret_key_env = \"{TEST_KEY_ENV}\"\nallow_internal_targets = [\"127.0.0.0/8\"]\n\
+             [[providers]]\nid = \"acme\"\nkind = \"simulated\"\nschedule = \"* * * * * *\"\n\
+             simulate = {{ ttft = \"50ms\", jitter = \"10ms\" }}\n\
+             models = [ {{ id = \"big\", fallback = [\"small\"], simulate = {{ faults = [ {{ after = \"8s\", duration = \"30s\", error_rate = 1.0 }} ] }} }}, {{ id = \"small\" }} ]\n"
+        ),
+    )
+    .unwrap();
+    let client = reqwest::Client::new();
+    let mut first = start(&config, dir.path().join("first.log")).await;
+    let second = start(&config, dir.path().join("second.log")).await;
+    assert_eq!(
+        leads(&client, &first.base).await,
+        Some(true),
+        "the first replica leads"
+    );
+    assert_eq!(
+        leads(&client, &second.base).await,
+        Some(false),
+        "the second waits"
+    );
+
+    // Subscriptions are written through the standby: every replica writes to one database.
+    for _ in 0..3 {
+        let r = client
+            .post(format!("{}/api/v1/subscriptions", second.base))
+            .json(&json!({"kind": "webhook", "url": hook, "models": ["acme/big"], "events": ["model.disabled", "model.restored"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+
+    // The incident: the leader disables `big`, and the standby serves that decision.
+    let mut disabled_on_standby = None;
+    for _ in 0..400 {
+        if big(&client, &second.base)
+            .await
+            .1
+            .is_some_and(|r| r["enabled"] == false)
+        {
+            disabled_on_standby = Some(Instant::now());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    disabled_on_standby.expect("the standby never served the leader's decision");
+    // Kill the leader while the (slow) deliveries of the disable are going out.
+    for _ in 0..200 {
+        if arrived.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let in_flight =
+        arrived.load(std::sync::atomic::Ordering::SeqCst) - received.lock().unwrap().len();
+    assert!(in_flight > 0, "the kill must come during a delivery");
+    first.child.kill().unwrap();
+    let _ = first.child.wait();
+    let killed = Instant::now();
+
+    // The standby keeps answering and takes over.
+    let mut failed_answers = 0;
+    let mut answers = 0;
+    let mut took_over = None;
+    while killed.elapsed() < Duration::from_secs(30) {
+        let (status, row) = big(&client, &second.base).await;
+        answers += 1;
+        if status != 200 || row.is_none() {
+            failed_answers += 1;
+        }
+        if leads(&client, &second.base).await == Some(true) {
+            took_over = Some(killed.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let took_over = took_over.expect("the standby never took over");
+    assert_eq!(
+        failed_answers, 0,
+        "the routing table must be served throughout"
+    );
+    assert!(
+        took_over < Duration::from_secs(5),
+        "took over after {took_over:?}"
+    );
+    // The new leader keeps the decision, then restores `big` once its fault ends.
+    let (_, row) = big(&client, &second.base).await;
+    assert_eq!(
+        row.unwrap()["enabled"],
+        false,
+        "the decision survives the takeover"
+    );
+    let mut restored = false;
+    for _ in 0..900 {
+        if big(&client, &second.base)
+            .await
+            .1
+            .is_some_and(|r| r["enabled"] == true)
+        {
+            restored = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(restored, "the new leader never restored big");
+
+    // Every delivery arrives at least once; each event was announced once.
+    let store = open_store(&database).await;
+    let events: Vec<(i64, String)> = modelwatch::on_db!(store.pool(), |db| sqlx::query_as(
+        "SELECT id, type FROM events WHERE model_key = 'acme/big' \
+         AND type IN ('model.disabled', 'model.restored') ORDER BY id"
+    )
+    .fetch_all(db)
+    .await)
+    .unwrap();
+    let kinds: Vec<&str> = events.iter().map(|(_, k)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["model.disabled", "model.restored"],
+        "one disable and one restore, none announced twice"
+    );
+    let mut pending = 0;
+    for _ in 0..300 {
+        pending = modelwatch::on_db!(store.pool(), |db| sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM deliveries WHERE status <> 'succeeded'"
+        )
+        .fetch_one(db)
+        .await)
+        .unwrap();
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(pending, 0, "every delivery succeeds");
+    let expected: Vec<String> = modelwatch::on_db!(store.pool(), |db| sqlx::query_scalar(
+        "SELECT message_id FROM deliveries ORDER BY message_id"
+    )
+    .fetch_all(db)
+    .await)
+    .unwrap();
+    assert!(
+        expected.len() >= 6,
+        "2 events x 3 subscriptions: {expected:?}"
+    );
+    let got = received.lock().unwrap().clone();
+    let mut ids: Vec<String> = got.iter().map(|(id, _)| id.clone()).collect();
+    ids.sort();
+    let received_total = ids.len();
+    ids.dedup();
+    assert_eq!(ids, expected, "every message arrived (at least once)");
+    eprintln!(
+        "failover: the standby led {:.1} s after the leader was killed; {answers} routing answers meanwhile, all 200; \
+         {in_flight} deliveries were in flight at the kill; {} messages arrived {} times in all ({} repeated)",
+        took_over.as_secs_f64(),
+        expected.len(),
+        received_total,
+        received_total - expected.len()
+    );
+    drop(second);
+}
