@@ -53,6 +53,9 @@ pub struct Application {
     /// The evaluator, read at build on SQLite (this process leads); on PostgreSQL it is read
     /// when this replica becomes the leader, from what the previous leader left.
     engine: Option<Engine>,
+    /// On PostgreSQL, the leader lock when it was free at build (the first replica, or the
+    /// only one, leads from its first request on); `None`: a standby, or SQLite.
+    lease: Option<Lease>,
 }
 
 impl Application {
@@ -77,13 +80,21 @@ impl Application {
         }
         .context("loading the key that protects webhook secrets")?;
         let mailer = Mailer::from_config(&config.notify).context("setting up email")?;
-        let engine = match config.server.database {
-            Database::Sqlite(_) => Some(
+        let lease = match &config.server.database {
+            Database::Sqlite(_) => None,
+            Database::Postgres { url, shown } => Lease::try_acquire(url.expose(), shown)
+                .await
+                .context("asking for the leader lock")?,
+        };
+        let leads = matches!(config.server.database, Database::Sqlite(_)) || lease.is_some();
+        let engine = if leads {
+            Some(
                 Engine::new(store.clone(), &config, clock.now())
                     .await
                     .context("loading the evaluator's state")?,
-            ),
-            Database::Postgres { .. } => None,
+            )
+        } else {
+            None
         };
         let listener = TcpListener::bind(config.server.listen)
             .await
@@ -99,6 +110,7 @@ impl Application {
             secrets,
             mailer,
             engine,
+            lease,
         })
     }
 
@@ -127,6 +139,7 @@ impl Application {
             secrets,
             mailer,
             engine,
+            lease,
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let announced = Arc::new(tokio::sync::Notify::new());
@@ -172,12 +185,18 @@ impl Application {
             traffic_queue: intake.queue(),
             traffic,
         };
-        let leading = match engine {
-            Some(engine) => {
+        let leading = match (engine, lease) {
+            // SQLite: this process leads.
+            (Some(engine), None) => {
                 let duties = duties.start(engine, stop_rx.clone());
                 tokio::spawn(async move { duties.join().await })
             }
-            None => tokio::spawn(replicate(duties, stop_rx.clone())),
+            // PostgreSQL, the lock taken at build.
+            (Some(engine), Some(lease)) => {
+                tokio::spawn(lead(duties, engine, lease, stop_rx.clone()))
+            }
+            // PostgreSQL, another replica leads.
+            (None, _) => tokio::spawn(replicate(duties, stop_rx.clone())),
         };
         info!(models = config.model_count(), listen = %local_addr, config = %config.path.display(), "modelwatch running");
 
@@ -444,12 +463,23 @@ async fn replicate(duties: Duties, stop: watch::Receiver<bool>) -> anyhow::Resul
     following
         .await
         .context("the standby's mirror ended abnormally")?;
-    let Some(mut lease) = lease else {
+    let Some(lease) = lease else {
         return Ok(());
     };
     let engine = Engine::new(duties.store.clone(), &duties.config, duties.clock.now())
         .await
         .context("loading the evaluator's state on taking over")?;
+    lead(duties, engine, lease, stop).await
+}
+
+/// The leader's duties while `lease` holds: until `stop`, or until the lock is lost (an
+/// error: the process must stop leading at once).
+async fn lead(
+    duties: Duties,
+    engine: Engine,
+    mut lease: Lease,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     info!("leading: the scheduler, evaluator and dispatcher run here");
     let running = duties.start(engine, stop.clone());
     // The lock is released only after every task stopped, so a successor never overlaps.

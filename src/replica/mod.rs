@@ -99,6 +99,22 @@ impl Lease {
         }
     }
 
+    /// Asks for the lock once: `Some` when this replica now leads.
+    pub async fn try_acquire(url: &str, shown: &str) -> Result<Option<Lease>, sqlx::Error> {
+        let mut connection = sqlx::PgConnection::connect(url).await?;
+        let got = sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
+            .bind(LOCK_KEY)
+            .fetch_one(&mut connection)
+            .await?;
+        if got {
+            info!(database = shown, "this replica leads");
+            Ok(Some(Lease { connection }))
+        } else {
+            let _ = connection.close().await;
+            Ok(None)
+        }
+    }
+
     /// Checks that this session still holds the lock.
     pub async fn check(&mut self) -> Result<(), LeaseLost> {
         let held = sqlx::query_scalar::<_, bool>(

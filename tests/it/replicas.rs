@@ -1,6 +1,7 @@
 //! Two `serve` replicas on one PostgreSQL database, as real processes: one leads, the other
-//! serves what the leader decides, and takes over within seconds when the leader is killed
-//! with SIGKILL in the middle of an incident and of a burst of webhook deliveries.
+//! serves what the leader decides (and refuses the traffic only the leader judges), and
+//! takes over within seconds when the leader is killed with SIGKILL in the middle of an
+//! incident and of a burst of webhook deliveries.
 //!
 //! Runs in the PostgreSQL pass of `scripts/test` (a bare `cargo test` has no server).
 
@@ -171,6 +172,37 @@ async fn a_standby_takes_over_when_the_leader_is_killed_during_an_incident() {
             .unwrap();
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     }
+
+    // Only the leader judges traffic: a standby refuses a batch whole, to be sent again.
+    let ingest = Command::new(BIN)
+        .args([
+            "token", "create", "--scope", "ingest", "--name", "app", "--config",
+        ])
+        .arg(&config)
+        .env(TEST_KEY_ENV, KEY)
+        .output()
+        .unwrap();
+    assert!(ingest.status.success(), "{ingest:?}");
+    let ingest = String::from_utf8(ingest.stdout).unwrap().trim().to_string();
+    let batch = json!([{"model": "acme/small", "outcome": "ok", "ttft_ms": 300, "total_ms": 900, "source": "app"}]);
+    let refused = client
+        .post(format!("{}/api/v1/observations", second.base))
+        .bearer_auth(&ingest)
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    assert!(refused.text().await.unwrap().contains("standby"));
+    let accepted = client
+        .post(format!("{}/api/v1/observations", first.base))
+        .bearer_auth(&ingest)
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 200, "{}", accepted.text().await.unwrap());
 
     // The incident: the leader disables `big`, and the standby serves that decision.
     let mut disabled_on_standby = None;
