@@ -1,7 +1,8 @@
 //! A standby's routing table: the leader's decisions as the database holds them.
 //!
 //! The leader writes each model's state, decision and first reason whenever they change
-//! (`model_states`), and overrides live in their own table; a standby reads both every
+//! (`model_states`; the standby reads those columns, not the evidence), and overrides live
+//! in their own table; a standby reads both every
 //! [`MIRROR_EVERY`] and builds the table its clients poll with the same function the
 //! evaluator uses ([`routing::table`]), so both replicas answer alike. What a standby does
 //! not have: the per-region tables (agents' vantages are judged in the leader's memory), so
@@ -32,11 +33,11 @@ pub async fn read_table(
     now: DateTime<Utc>,
 ) -> Result<RoutingTable, StoreError> {
     let mut view = store.read_view().await?;
-    let states: HashMap<String, _> = view
-        .load_model_states()
+    let decisions: HashMap<String, _> = view
+        .decisions()
         .await?
         .into_iter()
-        .map(|s| (s.model_key.clone(), s))
+        .map(|d| (d.model_key.clone(), d))
         .collect();
     let (overrides, _) = split_expired(view.active_overrides().await?, now);
     drop(view);
@@ -61,17 +62,17 @@ pub async fn read_table(
     let entries: Vec<routing::Entry<'_>> = rows
         .iter()
         .map(|(key, provider_id, provider_name, fallbacks)| {
-            let saved = states.get(key);
+            let saved = decisions.get(key);
             let o = overrides.get(key);
-            let headline = saved.and_then(|s| s.reasons.first().cloned());
+            let headline = saved.and_then(|d| d.headline.clone());
             routing::Entry {
                 key,
                 provider_id,
                 provider_name,
                 fallbacks,
-                state: saved.map_or(ModelState::Unknown, |s| s.tracker.state),
-                enabled: o.map_or(saved.is_none_or(|s| s.enabled), |o| o.enabled),
-                since: saved.map_or(now, |s| s.tracker.since),
+                state: saved.map_or(ModelState::Unknown, |d| d.state),
+                enabled: o.map_or(saved.is_none_or(|d| d.enabled), |o| o.enabled),
+                since: saved.map_or(now, |d| d.since),
                 reason: match (o, headline) {
                     (Some(o), _) => o.describe(),
                     (None, Some(h)) if !h.is_empty() => h,

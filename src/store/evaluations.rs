@@ -17,6 +17,18 @@ pub struct StoredModelState {
     pub evaluated_at: DateTime<Utc>,
 }
 
+/// What the routing table needs of a model's stored decision (a standby reads every
+/// model's each second, so not the evidence).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDecision {
+    pub model_key: String,
+    pub state: ModelState,
+    pub enabled: bool,
+    pub since: DateTime<Utc>,
+    /// The first reason: what the routing table shows.
+    pub headline: Option<String>,
+}
+
 /// One state change, for the model's history.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StateChange {
@@ -195,6 +207,38 @@ impl ReadView {
         .fetch_all(db).await)
         .context(|| "reading model states")?;
         rows.into_iter().map(StateRow::into_state).collect()
+    }
+
+    /// Every model's stored decision, without the evidence (see [`StoredDecision`]).
+    pub async fn decisions(&mut self) -> Result<Vec<StoredDecision>, StoreError> {
+        let rows: Vec<(String, String, bool, i64, String)> = crate::on_db!(&mut *self.tx, |db| {
+            sqlx::query_as(
+                "SELECT model_key, state, enabled, since, reasons_json FROM model_states \
+                 ORDER BY model_key",
+            )
+            .fetch_all(db)
+            .await
+        })
+        .context(|| "reading model decisions")?;
+        rows.into_iter()
+            .map(|(model_key, state, enabled, since, reasons)| {
+                let corrupt = |problem: String| StoreError::Corrupt {
+                    table: "model_states",
+                    row: model_key.clone(),
+                    problem,
+                };
+                let state = state.parse::<ModelState>().map_err(corrupt)?;
+                let reasons: Vec<String> = serde_json::from_str(&reasons)
+                    .map_err(|e| corrupt(format!("reasons_json: {e}")))?;
+                Ok(StoredDecision {
+                    state,
+                    enabled,
+                    since: ms_to_time(since),
+                    headline: reasons.into_iter().next(),
+                    model_key,
+                })
+            })
+            .collect()
     }
 
     /// A model's state changes since `since`, oldest first.

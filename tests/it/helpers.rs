@@ -52,9 +52,12 @@ async fn create_postgres_database(server: &str, template: Option<&str>) -> Strin
 pub async fn fresh_database(dir: &Path, file: &str) -> String {
     match test_postgres() {
         Some(server) => {
-            // A PostgreSQL-backed service needs its key from the environment. Each test
-            // runs in a process of its own (nextest), so setting it here is safe.
-            std::env::set_var(TEST_KEY_ENV, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+            // A PostgreSQL-backed service needs its key from the environment: set once per
+            // test process, before any service of it reads it.
+            static KEY: std::sync::Once = std::sync::Once::new();
+            KEY.call_once(|| {
+                std::env::set_var(TEST_KEY_ENV, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+            });
             create_postgres_database(&server, None).await
         }
         None => dir.join(file).display().to_string(),

@@ -334,3 +334,70 @@ async fn a_standby_takes_over_when_the_leader_is_killed_during_an_incident() {
     );
     drop(second);
 }
+
+/// The standby's table ([`modelwatch::replica::mirror::read_table`]) is the leader's: read
+/// from what the evaluator stored, it gives every model the state, decision, fallback and
+/// reason the leader serves, an override included. Runs on SQLite, and on PostgreSQL in
+/// that pass.
+#[tokio::test]
+async fn a_standbys_table_read_from_the_database_is_the_leaders() {
+    use crate::helpers::{config_from, spawn_seeded_app, SEEDED_PROVIDERS};
+    let app = spawn_seeded_app().await;
+    let config = config_from(SEEDED_PROVIDERS, &[]);
+    let rows = |table: &Value| -> Vec<Value> {
+        table["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                json!([
+                    m["id"],
+                    m["state"],
+                    m["enabled"],
+                    m["fallback"],
+                    m["reason"],
+                    m["since"]
+                ])
+            })
+            .collect()
+    };
+    let standby = async || {
+        let table =
+            modelwatch::replica::mirror::read_table(&app.store, &config, chrono::Utc::now())
+                .await
+                .unwrap();
+        serde_json::to_value(&table).unwrap()
+    };
+    let leader = app.get_json("/api/v1/routing").await;
+    assert_eq!(rows(&standby().await), rows(&leader));
+    assert_eq!(rows(&leader).len(), 3);
+
+    // An override the leader applies reads the same on a standby.
+    app.store
+        .create_override(
+            &modelwatch::store::overrides::NewOverride {
+                model_key: "openai/gpt-5".into(),
+                enabled: false,
+                reason: "provider asked us to stop".into(),
+                created_by: "test".into(),
+                expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let mut leader = Value::Null;
+    for _ in 0..50 {
+        leader = app.get_json("/api/v1/routing").await;
+        if leader.to_string().contains("provider asked us to stop") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        leader.to_string().contains("provider asked us to stop"),
+        "{leader}"
+    );
+    assert_eq!(rows(&standby().await), rows(&leader));
+    app.stop().await;
+}
