@@ -481,12 +481,15 @@ async fn lead(
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     info!("leading: the scheduler, evaluator and dispatcher run here");
-    let running = duties.start(engine, stop.clone());
-    // The lock is released only after every task stopped, so a successor never overlaps.
-    let held = lease.hold(stop.clone()).await;
+    // The duties stop on shutdown or as soon as the lock is lost, whichever comes first.
+    let (stop_duties, duties_stop) = watch::channel(false);
+    let running = duties.start(engine, duties_stop);
+    let held = lease.hold(stop).await;
     if let Err(lost) = &held {
         error!(error = %lost, "this replica cannot prove it leads: stopping");
     }
+    let _ = stop_duties.send(true);
+    // The lock is released only after every task stopped, so a successor never overlaps.
     running.join().await?;
     lease.release().await;
     held.map_err(anyhow::Error::from)

@@ -401,3 +401,59 @@ async fn a_standbys_table_read_from_the_database_is_the_leaders() {
     assert_eq!(rows(&standby().await), rows(&leader));
     app.stop().await;
 }
+
+/// A leader that can no longer prove it holds the lock (here its session is ended from
+/// outside, as a server restart or a broken connection would) stops leading at once and
+/// exits with an error, for its supervisor to restart it as a standby.
+#[tokio::test]
+async fn a_leader_that_loses_its_lock_stops_and_exits_with_an_error() {
+    if test_postgres().is_none() {
+        eprintln!("MODELWATCH_TEST_POSTGRES is not set: replicas need a PostgreSQL server");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let database = fresh_database(dir.path(), "unused.db").await;
+    let config = dir.path().join("modelwatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ndatabase = \"{database}\"\n[notify]\nsecret_key_env = \"{TEST_KEY_ENV}\"\n\
+             [[providers]]\nid = \"acme\"\nkind = \"simulated\"\nschedule = \"* * * * * *\"\n\
+             models = [ {{ id = \"big\" }} ]\n"
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("leader.log");
+    let mut leader = start(&config, log.clone()).await;
+    let client = reqwest::Client::new();
+    assert_eq!(leads(&client, &leader.base).await, Some(true));
+    let store = open_store(&database).await;
+    let ended: Vec<bool> =
+        modelwatch::on_db!(store.pool(), |db| {
+            sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    )
+    .fetch_all(db)
+    .await
+        })
+        .unwrap();
+    assert_eq!(ended, [true], "one session held the lock");
+    let lost = Instant::now();
+    let status = loop {
+        if let Some(status) = leader.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            lost.elapsed() < Duration::from_secs(15),
+            "the leader kept running without its lock"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(!status.success(), "{status:?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("lost the leader lock"), "{text}");
+    eprintln!(
+        "the leader exited {:.2} s after its lock session ended",
+        lost.elapsed().as_secs_f64()
+    );
+}
