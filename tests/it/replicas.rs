@@ -428,15 +428,14 @@ async fn a_leader_that_loses_its_lock_stops_and_exits_with_an_error() {
     let client = reqwest::Client::new();
     assert_eq!(leads(&client, &leader.base).await, Some(true));
     let store = open_store(&database).await;
-    let ended: Vec<bool> =
-        modelwatch::on_db!(store.pool(), |db| {
-            sqlx::query_scalar(
+    let ended: Vec<bool> = modelwatch::on_db!(store.pool(), |db| {
+        sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
     )
     .fetch_all(db)
     .await
-        })
-        .unwrap();
+    })
+    .unwrap();
     assert_eq!(ended, [true], "one session held the lock");
     let lost = Instant::now();
     let status = loop {
