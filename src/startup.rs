@@ -1,19 +1,23 @@
 //! Wiring: builds the [`Application`] from a configuration and runs it until shutdown.
 //!
+//! Every process serves; the one that leads also runs the `Duties` (scheduler, writer,
+//! evaluator, dispatcher, pager, official pollers, maintenance): at once on SQLite, and on
+//! PostgreSQL while it holds the leader lock (see [`crate::replica`]).
+//!
 //! Order of shutdown matters for "nothing finished is lost": the scheduler stops starting
 //! probes and finishes the ones in hand, then the result channel closes, then the writer
-//! drains every result into SQLite, then the maintenance loop and the HTTP server stop.
+//! drains every result into the database, then the other duties, the publisher and the
+//! HTTP server stop; a leader releases its lock last.
 
 use std::future::Future;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use std::sync::atomic::Ordering;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
-
 use tracing::{error, info};
 
 use crate::clock::Clock;
