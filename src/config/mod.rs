@@ -462,6 +462,24 @@ impl Config {
             .flat_map(|p| p.models.iter().map(move |m| (p, m)))
     }
 
+    /// Every model's fallbacks as full `provider/model` ids, in configuration order (one
+    /// list per model of [`Config::models`]); an entry naming no configured model is left
+    /// out (configuration checking refuses those).
+    pub fn resolved_fallbacks(&self) -> Vec<Vec<String>> {
+        let known: HashSet<String> = self
+            .models()
+            .map(|(p, m)| format!("{}/{}", p.id, m.id))
+            .collect();
+        self.models()
+            .map(|(p, m)| {
+                m.fallback
+                    .iter()
+                    .filter_map(|f| resolve_fallback(&known, &p.id, f))
+                    .collect()
+            })
+            .collect()
+    }
+
     pub fn model_count(&self) -> usize {
         self.providers.iter().map(|p| p.models.len()).sum()
     }

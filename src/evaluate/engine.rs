@@ -35,7 +35,7 @@ use super::overrides::{self as ops, ActiveOverride, Window, WindowStatus, Window
 use super::traffic::{self, TrafficSaid, TrafficVerdict, TrafficView};
 use super::Policy;
 use crate::clock::Clock;
-use crate::config::{resolve_fallback, AgentsConfig, Config, TrafficConfig};
+use crate::config::{AgentsConfig, Config, TrafficConfig};
 use crate::probe::Trigger;
 use crate::schedule::requests::ProbeRequests;
 use crate::store::evaluations::{StateChange, StoredModelState};
@@ -171,10 +171,6 @@ impl Engine {
         config: &Config,
         now: DateTime<Utc>,
     ) -> Result<Engine, StoreError> {
-        let known: HashSet<String> = config
-            .models()
-            .map(|(p, m)| format!("{}/{}", p.id, m.id))
-            .collect();
         let stored: HashMap<String, StoredModelState> = store
             .load_model_states()
             .await?
@@ -183,7 +179,8 @@ impl Engine {
             .collect();
         let mut models: Vec<Watched> = config
             .models()
-            .map(|(p, m)| {
+            .zip(config.resolved_fallbacks())
+            .map(|((p, m), fallbacks)| {
                 let key = format!("{}/{}", p.id, m.id);
                 let saved = stored.get(&key);
                 let interval = m.schedule.interval_at(now);
@@ -191,11 +188,7 @@ impl Engine {
                 Watched {
                     provider_id: p.id.clone(),
                     name: m.name.clone(),
-                    fallbacks: m
-                        .fallback
-                        .iter()
-                        .filter_map(|f| resolve_fallback(&known, &p.id, f))
-                        .collect(),
+                    fallbacks,
                     interval,
                     detector: Detector::new(&m.policy),
                     traffic: TrafficView::default(),

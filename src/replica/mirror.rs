@@ -8,7 +8,7 @@
 //! not have: the per-region tables (agents' vantages are judged in the leader's memory), so
 //! `?region=` on a standby answers with the table for everyone.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tracing::warn;
 
 use crate::clock::Clock;
-use crate::config::{resolve_fallback, Config};
+use crate::config::Config;
 use crate::evaluate::engine::routing::{self, RoutingTable};
 use crate::evaluate::overrides::split_expired;
 use crate::store::{Store, StoreError};
@@ -41,21 +41,15 @@ pub async fn read_table(
         .collect();
     let (overrides, _) = split_expired(view.active_overrides().await?, now);
     drop(view);
-    let known: HashSet<String> = config
-        .models()
-        .map(|(p, m)| format!("{}/{}", p.id, m.id))
-        .collect();
     let rows: Vec<(String, &str, &str, Vec<String>)> = config
         .models()
-        .map(|(p, m)| {
+        .zip(config.resolved_fallbacks())
+        .map(|((p, m), fallbacks)| {
             (
                 format!("{}/{}", p.id, m.id),
                 p.id.as_str(),
                 p.name.as_str(),
-                m.fallback
-                    .iter()
-                    .filter_map(|f| resolve_fallback(&known, &p.id, f))
-                    .collect(),
+                fallbacks,
             )
         })
         .collect();

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::helpers::free_port;
 use modelwatch::store::Store;
 
 const BIN: &str = env!("CARGO_BIN_EXE_modelwatch");
@@ -103,14 +104,6 @@ fn check_config_names_file_and_line() {
         err.contains("bad.toml:5:") && err.contains("cron expressions have 6 fields"),
         "{err}"
     );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]

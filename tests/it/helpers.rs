@@ -105,6 +105,15 @@ pub async fn open_store(database: &str) -> modelwatch::store::Store {
         .unwrap()
 }
 
+/// A loopback port free now (for a process the test starts, which binds it itself).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Serves `router` on a fresh loopback port until the test ends; returns its address.
 pub async fn spawn_server(router: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

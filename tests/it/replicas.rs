@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use axum::http::HeaderMap;
 use serde_json::{json, Value};
 
-use crate::helpers::{fresh_database, open_store, spawn_server, test_postgres, TEST_KEY_ENV};
+use crate::helpers::{
+    free_port, fresh_database, open_store, spawn_server, test_postgres, TEST_KEY_ENV,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_modelwatch");
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -28,14 +30,6 @@ impl Drop for Replica {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn start(config: &std::path::Path, log: std::path::PathBuf) -> Replica {
