@@ -216,6 +216,10 @@ impl Application {
             mailer,
             clock,
         ));
+        let front_door: crate::web::server::FrontDoor = {
+            let site = site.clone();
+            Arc::new(move |request| crate::web::front_door::answer(&site, request))
+        };
         let app = router(AppState {
             config: Arc::clone(&config),
             store: store.clone(),
@@ -234,6 +238,7 @@ impl Application {
         let server = tokio::spawn(crate::web::server::serve(
             listener,
             app,
+            Some(front_door),
             limits,
             async move {
                 let _ = server_stop.wait_for(|stop| *stop).await;

@@ -22,6 +22,7 @@ pub mod badges;
 pub mod client_ip;
 pub mod feeds;
 pub mod figure_cache;
+pub mod front_door;
 pub mod heap;
 pub mod http;
 pub mod metrics;
@@ -202,10 +203,7 @@ pub fn router(state: AppState) -> Router {
             any_service(api).layer(from_fn(http::rejections::json_errors)),
         )
         .fallback_service(any(site::serve).with_state(site))
-        .layer(axum::middleware::from_fn_with_state(
-            site_origin,
-            http::security::guard,
-        ))
+        .layer(http::security::GuardLayer::new(site_origin))
 }
 
 /// Liveness: the process is up and answering.

@@ -13,36 +13,42 @@
 //!
 //! Shutdown stops accepting, lets requests in hand finish (at most [`DRAIN`]), then returns.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
+use axum::response::Response;
 use axum::Router;
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 use tracing::{debug, warn};
 
 use body_deadline::{request_timeout, DeadlineBody};
-use std::sync::atomic::Ordering;
 
 pub use crate::config::HttpLimits;
 
 /// How long shutdown waits for requests in hand.
 pub const DRAIN: Duration = Duration::from_secs(10);
 
-/// Serves `app` on `listener` until `shutdown` resolves. Handlers may extract
-/// `ConnectInfo<SocketAddr>` (the peer address).
+/// Answers a request before routing, or leaves it to the router (`None`); see
+/// [`super::front_door`].
+pub type FrontDoor = Arc<dyn Fn(&hyper::Request<Incoming>) -> Option<Response> + Send + Sync>;
+
+/// Serves `app` on `listener` until `shutdown` resolves, asking `front_door` first. Handlers
+/// may extract `ConnectInfo<SocketAddr>` (the peer address).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    front_door: Option<FrontDoor>,
     limits: HttpLimits,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -89,28 +95,25 @@ pub async fn serve(
             debug!(error = %e, "could not set TCP_NODELAY on a connection");
         }
         let app = app.clone();
+        let front_door = front_door.clone();
         let body_timeout = limits.body_timeout;
-        let service = tower::service_fn(move |request: hyper::Request<Incoming>| {
-            let app = app.clone();
+        // hyper's own `service_fn` is called by reference: nothing is cloned per request
+        // but the router, and that only for a request the front door leaves to it.
+        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            let answered = front_door.as_ref().and_then(|answer| answer(&request));
+            let routed = match answered {
+                Some(_) => None,
+                None => Some((app.clone(), request)),
+            };
             async move {
-                let (mut parts, body) = request.into_parts();
-                parts.extensions.insert(ConnectInfo::<SocketAddr>(peer));
-                let (body, timed_out) = DeadlineBody::new(body, body_timeout);
-                let response = app
-                    .oneshot(hyper::Request::from_parts(
-                        parts,
-                        axum::body::Body::new(body),
-                    ))
-                    .await?;
-                // Whatever the handler made of the failed read, the client was too slow.
-                if timed_out.load(Ordering::Relaxed) {
-                    return Ok(request_timeout());
+                match routed {
+                    Some((app, request)) => route(app, request, peer, body_timeout).await,
+                    None => Ok(answered.unwrap_or_default()),
                 }
-                Ok::<_, std::convert::Infallible>(response)
             }
         });
         let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
@@ -128,6 +131,36 @@ pub async fn serve(
             warn!("requests still in hand after {DRAIN:?}; stopping anyway");
         }
     }
+}
+
+/// A request through the router, with the peer's address for handlers that key on it, and
+/// its body (if any) under the body deadline.
+async fn route(
+    app: Router,
+    request: hyper::Request<Incoming>,
+    peer: SocketAddr,
+    body_timeout: Duration,
+) -> Result<Response, Infallible> {
+    let (mut parts, body) = request.into_parts();
+    parts.extensions.insert(ConnectInfo::<SocketAddr>(peer));
+    // A request without a body (most of them: page and API reads) has nothing to time, so
+    // it pays for no timer.
+    if body.is_end_stream() {
+        let request = hyper::Request::from_parts(parts, axum::body::Body::new(body));
+        return app.oneshot(request).await;
+    }
+    let (body, timed_out) = DeadlineBody::new(body, body_timeout);
+    let response = app
+        .oneshot(hyper::Request::from_parts(
+            parts,
+            axum::body::Body::new(body),
+        ))
+        .await?;
+    // Whatever the handler made of the failed read, the client was too slow.
+    if timed_out.load(Ordering::Relaxed) {
+        return Ok(request_timeout());
+    }
+    Ok(response)
 }
 
 /// A request body that must arrive whole before a deadline.
@@ -211,5 +244,49 @@ mod body_deadline {
             "request body not received in time\n",
         )
             .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The front door's answer is served as it is, and what it declines reaches the router.
+    #[tokio::test]
+    async fn the_front_door_is_asked_first() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new().fallback(|| async { "from the router" });
+        let front_door: FrontDoor = Arc::new(|request| {
+            (request.uri().path() == "/front").then(|| Response::new("from the front door".into()))
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listener,
+            app,
+            Some(front_door),
+            HttpLimits::default(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let client = reqwest::Client::new();
+        for (path, expected) in [
+            ("/front", "from the front door"),
+            ("/front?x=1", "from the front door"),
+            ("/elsewhere", "from the router"),
+        ] {
+            let text = client
+                .get(format!("http://{addr}{path}"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert_eq!(text, expected, "{path}");
+        }
+        let _ = stop.send(());
+        server.await.unwrap();
     }
 }

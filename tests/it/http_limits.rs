@@ -25,7 +25,7 @@ async fn server() -> SocketAddr {
     let app = Router::new()
         .route("/", get(|| async { "ok" }))
         .route("/echo", post(|body: String| async move { body }));
-    tokio::spawn(serve(listener, app, LIMITS, std::future::pending()));
+    tokio::spawn(serve(listener, app, None, LIMITS, std::future::pending()));
     addr
 }
 

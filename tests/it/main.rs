@@ -20,6 +20,7 @@ mod email;
 mod email_subscription;
 mod examples_python;
 mod feeds_badges;
+mod front_door;
 mod helpers;
 mod http_limits;
 mod incident_memory;

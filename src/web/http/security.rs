@@ -12,10 +12,17 @@
 //! The read-only status pages may still be framed: teams embed their status page, and a page
 //! without a form offers nothing to click on a victim's behalf.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue};
-use axum::middleware::Next;
 use axum::response::Response;
+
+use super::origin::{refuse_cross_site, SiteOrigin};
 
 /// The Content-Security-Policy of every HTML page: nothing but its own stylesheet, script
 /// and images, so an injected tag that slipped past escaping could load or run nothing.
@@ -59,25 +66,102 @@ impl Surface {
     }
 }
 
-/// The one middleware around every route: refuses a cross-site change on the admin
-/// surface ([`super::origin`]), runs the request, and sets the surface's headers. One layer
-/// instead of two, since every request of a status page under outage traffic passes it.
-pub async fn guard(
-    axum::extract::State(site): axum::extract::State<super::origin::SiteOrigin>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let surface = Surface::of(request.uri().path());
-    if surface == Surface::Admin {
-        if let Some(refused) = super::origin::refuse_cross_site(&site, &request) {
-            let mut response = refused;
-            apply(surface, response.headers_mut());
-            return response;
+/// The one layer around every route: refuses a cross-site change on the admin surface
+/// ([`super::origin`]), runs the request, and sets the surface's headers. One layer instead
+/// of two, since every request of a status page under outage traffic passes it, and a
+/// hand-written [`tower::Layer`] rather than `axum::middleware::from_fn`, whose boxed `Next`
+/// and moved futures showed in the profile of the front page's serving (BENCHMARKS f).
+#[derive(Debug, Clone)]
+pub struct GuardLayer {
+    site: Arc<SiteOrigin>,
+}
+
+impl GuardLayer {
+    pub fn new(site: SiteOrigin) -> GuardLayer {
+        GuardLayer {
+            site: Arc::new(site),
         }
     }
-    let mut response = next.run(request).await;
-    apply(surface, response.headers_mut());
-    response
+}
+
+impl<S> tower::Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard {
+            inner,
+            site: Arc::clone(&self.site),
+        }
+    }
+}
+
+/// [`GuardLayer`]'s service around one route.
+#[derive(Debug, Clone)]
+pub struct Guard<S> {
+    inner: S,
+    site: Arc<SiteOrigin>,
+}
+
+impl<S> tower::Service<Request> for Guard<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Guarded<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let surface = Surface::of(request.uri().path());
+        if surface == Surface::Admin {
+            if let Some(refused) = refuse_cross_site(&self.site, &request) {
+                return Guarded::Refused {
+                    response: Some(refused),
+                    surface,
+                };
+            }
+        }
+        Guarded::Running {
+            inner: self.inner.call(request),
+            surface,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response of [`Guard`]: the route's, or the refusal, with the surface's headers.
+    #[project = GuardedProjection]
+    pub enum Guarded<F> {
+        Refused { response: Option<Response>, surface: Surface },
+        Running { #[pin] inner: F, surface: Surface },
+    }
+}
+
+impl<F> Future for Guarded<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (mut response, surface) = match self.project() {
+            GuardedProjection::Refused { response, surface } => {
+                // Polled once: a refusal is ready at once, and a future is not polled again
+                // after it is ready.
+                (response.take().unwrap_or_default(), *surface)
+            }
+            GuardedProjection::Running { inner, surface } => match inner.poll(cx) {
+                Poll::Ready(Ok(response)) => (response, *surface),
+                Poll::Ready(Err(never)) => match never {},
+                Poll::Pending => return Poll::Pending,
+            },
+        };
+        apply(surface, response.headers_mut());
+        Poll::Ready(Ok(response))
+    }
 }
 
 /// Sets the headers of `surface` on a response's `headers`.
