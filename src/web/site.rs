@@ -231,12 +231,11 @@ pub async fn serve(State(site): State<SiteHandle>, request: Request) -> Response
     respond(&body, headers, method == Method::HEAD)
 }
 
-pub use super::http::security::PAGE_CSP;
-
 /// Builds the response for `body`, honouring If-None-Match and Accept-Encoding.
 pub fn respond(body: &Body, headers: &HeaderMap, head: bool) -> Response {
     // Every header value is static or already made per body: the hot path under outage
-    // traffic parses and allocates no header value.
+    // traffic parses and allocates no header value. The security headers are the caller's
+    // (both callers, the router's layer and the front door, set them with one function).
     let mut response = Response::new(AxumBody::empty());
     let out = response.headers_mut();
     out.reserve(10);
@@ -246,22 +245,6 @@ pub fn respond(body: &Body, headers: &HeaderMap, head: bool) -> Response {
         HeaderValue::from_static("public, max-age=5, stale-while-revalidate=30"),
     );
     out.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    out.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    out.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("strict-origin-when-cross-origin"),
-    );
-    if body.content_type.as_bytes().starts_with(b"text/html") {
-        // Set here too (the security layer sets it for every HTML answer) so that a body
-        // served outside the router keeps it.
-        out.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(PAGE_CSP),
-        );
-    }
     let accept = headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
