@@ -3,7 +3,7 @@
 //!
 //! Under outage traffic nearly every request is one of these, and the router's work per
 //! request (matching, the fallback's boxed handler future, the services and state it clones)
-//! cost about a sixth of serving the front page (BENCHMARKS f). The answer is the router's
+//! took a fifth of the server's CPU serving the front page (BENCHMARKS f). The answer is the router's
 //! answer: the same [`site::respond`] and the same security headers ([`security::apply`]).
 //! Anything else goes to the router: another method, any query string (`?period=`, a cache
 //! buster), a path with no prebuilt body (a model's own pages, the live and admin routes).

@@ -100,15 +100,14 @@ pub async fn serve(
         // hyper's own `service_fn` is called by reference: nothing is cloned per request
         // but the router, and that only for a request the front door leaves to it.
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-            let answered = front_door.as_ref().and_then(|answer| answer(&request));
-            let routed = match answered {
-                Some(_) => None,
-                None => Some((app.clone(), request)),
+            let next = match front_door.as_ref().and_then(|answer| answer(&request)) {
+                Some(response) => Next::Answered(response),
+                None => Next::Route(app.clone(), request),
             };
             async move {
-                match routed {
-                    Some((app, request)) => route(app, request, peer, body_timeout).await,
-                    None => Ok(answered.unwrap_or_default()),
+                match next {
+                    Next::Answered(response) => Ok(response),
+                    Next::Route(app, request) => route(app, request, peer, body_timeout).await,
                 }
             }
         });
@@ -131,6 +130,12 @@ pub async fn serve(
             warn!("requests still in hand after {DRAIN:?}; stopping anyway");
         }
     }
+}
+
+/// What becomes of a request: answered at the front door, or routed.
+enum Next {
+    Answered(Response),
+    Route(Router, hyper::Request<Incoming>),
 }
 
 /// A request through the router, with the peer's address for handlers that key on it, and
