@@ -392,6 +392,25 @@ mod tests {
     }
 
     #[test]
+    fn a_304_and_a_head_carry_the_length_the_200_would_have() {
+        let body = Body::new("text/plain", "hello ".repeat(100).into_bytes());
+        let length = |r: &Response| r.headers()[header::CONTENT_LENGTH].clone();
+        let mut asked = HeaderMap::new();
+        asked.insert(header::IF_NONE_MATCH, body.etag.clone());
+        let not_modified = respond(&body, &asked, false);
+        assert_eq!(not_modified.status(), StatusCode::NOT_MODIFIED);
+        // Never `0`: RFC 9110 §8.6 allows only the 200's own length.
+        assert_eq!(length(&not_modified), body.identity.len().to_string());
+        asked.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("br"));
+        let in_brotli = respond(&body, &asked, true);
+        assert_eq!(in_brotli.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(length(&in_brotli), body.br().len().to_string());
+        let head = respond(&body, &HeaderMap::new(), true);
+        assert_eq!(head.status(), StatusCode::OK);
+        assert_eq!(length(&head), body.identity.len().to_string());
+    }
+
+    #[test]
     fn bodies_compress_and_tag_by_content() {
         let a = Body::new("text/plain", "hello ".repeat(100).into_bytes());
         let b = Body::new("text/plain", "hello ".repeat(100).into_bytes());

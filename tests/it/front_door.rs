@@ -137,7 +137,7 @@ async fn the_front_door_answers_as_the_router_does() {
             }
         }
     }
-    // Most pairs are bodies the front door itself answers.
+    // Pairs that served a body for a path without a query: mostly front-door answers.
     assert!(answered > 100, "only {answered} answered pairs");
     app.stop().await;
 }
