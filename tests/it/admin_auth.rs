@@ -2,9 +2,11 @@
 //! create`) on the database of a running service, then sign-in, CSRF refusals, lock-out,
 //! scopes and the audit log through real HTTP.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
 
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
@@ -38,7 +40,10 @@ fn config_for(dir: &Path, db: &Path) -> PathBuf {
     path
 }
 
-fn run(args: &[&str], config: &Path, stdin: &str) -> Output {
+/// Runs the real binary without blocking this runtime: the service under test shares the
+/// test's single thread, and a service frozen inside a write transaction would hold the
+/// lock the command waits for.
+async fn run(args: &[&str], config: &Path, stdin: &str) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
         .arg("--config")
@@ -53,25 +58,28 @@ fn run(args: &[&str], config: &Path, stdin: &str) -> Output {
         .take()
         .unwrap()
         .write_all(stdin.as_bytes())
+        .await
         .unwrap();
-    child.wait_with_output().unwrap()
+    child.wait_with_output().await.unwrap()
 }
 
-fn add_user(config: &Path, password: &str) -> Output {
+async fn add_user(config: &Path, password: &str) -> Output {
     run(
         &["user", "add", "--email", EMAIL],
         config,
         &format!("{password}\n"),
     )
+    .await
 }
 
 /// `token create`: the token must be the only thing on standard output.
-fn create_token(config: &Path, scope: &str) -> String {
+async fn create_token(config: &Path, scope: &str) -> String {
     let out = run(
         &["token", "create", "--scope", scope, "--name", "ci"],
         config,
         "",
-    );
+    )
+    .await;
     assert!(
         out.status.success(),
         "{}",
@@ -171,11 +179,11 @@ async fn sign_in_csrf_scopes_and_the_audit_log() {
     let config = config_for(dir.path(), &db);
 
     // The command line refuses a short password, clearly, and stores nothing.
-    let short = add_user(&config, "too short");
+    let short = add_user(&config, "too short").await;
     assert!(!short.status.success());
     let err = String::from_utf8_lossy(&short.stderr);
     assert!(err.contains("at least 12"), "{err}");
-    let added = add_user(&config, PASSWORD);
+    let added = add_user(&config, PASSWORD).await;
     assert!(
         added.status.success(),
         "{}",
@@ -260,7 +268,7 @@ async fn sign_in_csrf_scopes_and_the_audit_log() {
     assert!(shown.contains("<code>mw_"), "the page shows the token once");
 
     // Scopes: a read token may read but not create tokens; an admin token may.
-    let read = create_token(&config, "read");
+    let read = create_token(&config, "read").await;
     let (status, who) = api(
         &app,
         reqwest::Method::GET,
@@ -293,7 +301,7 @@ async fn sign_in_csrf_scopes_and_the_audit_log() {
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let admin = create_token(&config, "admin");
+    let admin = create_token(&config, "admin").await;
     let (status, made) = api(
         &app,
         reqwest::Method::POST,
@@ -471,7 +479,7 @@ async fn repeated_failures_lock_sign_in_even_with_the_right_password() {
     let app = spawn_seeded_app_with("").await;
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &database_of(&app).await);
-    assert!(add_user(&config, PASSWORD).status.success());
+    assert!(add_user(&config, PASSWORD).await.status.success());
     let (cookie, csrf) = login_form(&app).await;
     for _ in 0..5 {
         let r = post_login(&app, &cookie, &csrf, "not the password at all").await;
@@ -484,7 +492,7 @@ async fn repeated_failures_lock_sign_in_even_with_the_right_password() {
     assert!(set_cookie(&r, "mw_session").is_none());
     let page = r.text().await.unwrap();
     assert!(page.contains("too many failed sign-ins"), "{page}");
-    let admin = create_token(&config, "admin");
+    let admin = create_token(&config, "admin").await;
     let (_, audit) = api(
         &app,
         reqwest::Method::GET,

@@ -177,7 +177,13 @@ impl TestApp {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await.unwrap().unwrap();
+            // The error's chain, not its Debug form: that one carries a backtrace long
+            // enough to push the message out of a truncated CI log.
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => panic!("the service stopped with an error: {e:#}"),
+                Err(e) => panic!("the service's task panicked: {e}"),
+            }
         }
     }
 }
