@@ -2,7 +2,8 @@
 //! read off them. O(1) time per result, a few hundred bytes per model, no IO.
 //!
 //! - **Errors.** Three [`Alarm`]s on "the probe failed", one per impaired state (degraded,
-//!   partial outage, major outage), against the model's own healthy failure rate. A worse
+//!   partial outage, major outage), against the model's own healthy failure rate, or, to
+//!   escalate from a level already held, against that level's threshold. A worse
 //!   level held implies the milder ones; a level clears only when the leaving test shows the
 //!   fault is over (worst first), so moving between impaired states never flips the routing
 //!   decision back on while the model still fails.
@@ -170,8 +171,16 @@ impl Detector {
         }
         let hold = self.hold();
         let in_episode = self.errors[0].held;
+        let nulls = self.escalation_nulls(policy);
         for (i, (_, threshold)) in levels.into_iter().enumerate() {
-            match self.errors[i].observe(failed, self.healthy, threshold, bounds, at, hold) {
+            // A held level's leaving test compares the fault with the healthy rate; a level
+            // not held yet is entered against the null of `escalation_nulls`.
+            let p0 = if self.errors[i].held {
+                self.healthy
+            } else {
+                nulls[i]
+            };
+            match self.errors[i].observe(failed, p0, threshold, bounds, at, hold) {
                 Some(Transition::Raised) => {
                     // A worse level implies the milder ones, on the same evidence.
                     let (seen, bad) = (self.errors[i].fault_seen, self.errors[i].fault_bad);
@@ -200,6 +209,28 @@ impl Detector {
             (true, false) => self.episode_ended = Some(at),
             _ => {}
         }
+    }
+
+    /// The rate each error level's entering test takes as "nothing worse is going on": the
+    /// healthy rate, or, while a milder level is held, that level's threshold.
+    ///
+    /// Why: against the healthy rate (2%) five failures in a row are a hard-down signature,
+    /// but a model already failing 30% produces such runs every few hundred probes, so a
+    /// partial outage was called a major one within the hour, and a 15% fault (degraded,
+    /// enabled) was disabled as a partial outage. Escalating is judged against the milder
+    /// level instead, with the same bound: a fault that stays at that level escalates at
+    /// most once per `false_alarm_probes` probes. A hard-down model is unaffected: from
+    /// healthy the worst level crosses first (after five failures) and implies the others.
+    /// Computed before the observation, so levels raised by it change nothing until the next.
+    fn escalation_nulls(&self, policy: &Policy) -> [f64; 3] {
+        let levels = policy.levels();
+        let mut nulls = [self.healthy; 3];
+        for (i, null) in nulls.iter_mut().enumerate() {
+            if let Some(milder) = self.errors[..i].iter().rposition(|a| a.held) {
+                *null = self.healthy.max(levels[milder].1);
+            }
+        }
+        nulls
     }
 
     fn observe_latency(&mut self, sample: &Sample, policy: &Policy) {

@@ -159,6 +159,72 @@ fn a_thirty_percent_fault_is_caught_and_held_until_it_is_over() {
     assert_eq!(moves.last().map(|m| m.1), Some(Operational), "{moves:?}");
 }
 
+/// The worst state `moves` reached after the result at position `from`.
+fn worst_after(moves: &[(usize, ModelState)], from: usize) -> Option<ModelState> {
+    moves
+        .iter()
+        .filter(|m| m.0 > from)
+        .map(|m| m.1)
+        .max_by_key(|s| s.severity().unwrap_or(0))
+}
+
+#[test]
+fn runs_of_failures_in_a_thirty_percent_fault_do_not_make_it_a_major_outage() {
+    use crate::vocabulary::ModelState::*;
+    let policy = Policy::default();
+    // 30% without runs until the model is held in partial outage, then 30% in runs of five
+    // (5 of 17), which against the healthy rate look like a hard-down model every time.
+    let onset = "x..x.x...x".replace('x', "5").repeat(5);
+    let runs = format!("55555{}", healthy(12)).repeat(40);
+    let (_, moves) = run(&format!("{}{onset}{runs}", healthy(10)), &policy);
+    let partial = moves
+        .iter()
+        .find(|m| m.1 == PartialOutage)
+        .unwrap_or_else(|| panic!("{moves:?}"));
+    assert!(partial.0 <= 60, "{moves:?}");
+    assert!(
+        !moves.iter().any(|m| m.1 == MajorOutage),
+        "a 30% fault was called a major outage: {moves:?}"
+    );
+    // Held in partial outage (disabled) throughout: no move back while it lasts.
+    assert_eq!(moves.last(), Some(partial), "{moves:?}");
+}
+
+#[test]
+fn runs_of_failures_in_a_fifteen_percent_fault_keep_it_degraded_and_enabled() {
+    use crate::vocabulary::ModelState::*;
+    let policy = Policy::default();
+    // 17% spread out until the model is held degraded, then 15% in clumps of nine failures
+    // in ten probes (9 of 60), each of which is beyond chance for a healthy model.
+    let onset = format!("5{}", healthy(5)).repeat(30);
+    let clumps = format!("55555.5555{}", healthy(50)).repeat(20);
+    let (_, moves) = run(&format!("{}{onset}{clumps}", healthy(10)), &policy);
+    assert!(
+        moves.iter().any(|m| m.1 == DegradedPerformance),
+        "{moves:?}"
+    );
+    let worst = worst_after(&moves, 0);
+    assert_eq!(worst, Some(DegradedPerformance), "{moves:?}");
+    assert!(!policy.disables(worst.unwrap()));
+}
+
+#[test]
+fn a_degraded_model_that_goes_hard_down_escalates_within_ten_failures() {
+    use crate::vocabulary::ModelState::*;
+    let policy = Policy::default();
+    let degraded = format!("555{}", healthy(17)).repeat(20);
+    let before = 10 + degraded.len();
+    let (_, moves) = run(
+        &format!("{}{degraded}{}", healthy(10), "5".repeat(30)),
+        &policy,
+    );
+    let major = moves
+        .iter()
+        .find(|m| m.1 == MajorOutage)
+        .unwrap_or_else(|| panic!("{moves:?}"));
+    assert!(major.0 > before && major.0 <= before + 10, "{moves:?}");
+}
+
 #[test]
 fn throttling_and_misconfiguration_are_not_outages() {
     use crate::vocabulary::ModelState::*;
