@@ -6,7 +6,8 @@
 //! [`MIRROR_EVERY`] and builds the table its clients poll with the same function the
 //! evaluator uses ([`routing::table`]), so both replicas answer alike. What a standby does
 //! not have: the per-region tables (agents' vantages are judged in the leader's memory), so
-//! `?region=` on a standby answers with the table for everyone.
+//! `?region=` on a standby answers 503 with `Retry-After` (see `web::routing`): the table
+//! for everyone would route a region's clients to a model that fails from there.
 
 use std::collections::HashMap;
 use std::sync::Arc;

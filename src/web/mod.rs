@@ -41,6 +41,7 @@ pub mod subscriptions;
 pub mod traffic;
 pub mod uptime;
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
@@ -217,7 +218,7 @@ async fn healthz() -> &'static str {
 async fn routing(
     State(state): State<AppState>,
     Query(query): Query<RoutingQuery>,
-) -> Result<impl IntoResponse, http::ApiError> {
+) -> Result<axum::response::Response, http::ApiError> {
     let table = state.routing.borrow().clone();
     let table = match query.region.as_deref() {
         None => table,
@@ -226,6 +227,21 @@ async fn routing(
                 axum::http::StatusCode::BAD_REQUEST,
                 format!("`region` = {region:?} must be 1 to 63 of a-z, 0-9, '.', '_', '-'"),
             ));
+        }
+        // Agents' vantages are judged in the leader's memory only: a standby has no region's
+        // table, and answering with the table for everyone would route a region's clients to
+        // a model that fails from there. Like the traffic endpoints, it asks to be retried.
+        Some(_) if state.metrics.scheduler().standby.load(Ordering::Relaxed) => {
+            let mut refused = http::ApiError::status(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "this replica is a standby and per-region tables are the leader's: ask the leader (the reference proxy configuration retries the next replica), or ask without `region` for the table for everyone",
+            )
+            .into_response();
+            refused.headers_mut().insert(
+                header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+            return Ok(refused);
         }
         Some(region) => match table.regions.get(region) {
             Some(regional) => Arc::clone(regional),
@@ -252,7 +268,8 @@ async fn routing(
             (header::CACHE_CONTROL, "no-cache"),
         ],
         body,
-    ))
+    )
+        .into_response())
 }
 
 /// `GET /api/v1/routing` query.

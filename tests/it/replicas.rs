@@ -189,6 +189,26 @@ async fn a_standby_takes_over_when_the_leader_is_killed_during_an_incident() {
     assert_eq!(refused.status(), 503);
     assert_eq!(refused.headers()["retry-after"], "1");
     assert!(refused.text().await.unwrap().contains("standby"));
+    // A region's table is the leader's too: a standby refuses it rather than answering
+    // with the table for everyone.
+    let regional = client
+        .get(format!("{}/api/v1/routing?region=eu-west", second.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(regional.status(), 503);
+    assert_eq!(regional.headers()["retry-after"], "1");
+    let text = regional.text().await.unwrap();
+    assert!(
+        text.contains("standby") && text.contains("region"),
+        "{text}"
+    );
+    let everyone = client
+        .get(format!("{}/api/v1/routing", second.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(everyone.status(), 200);
     let accepted = client
         .post(format!("{}/api/v1/observations", first.base))
         .bearer_auth(&ingest)

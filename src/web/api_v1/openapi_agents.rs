@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::openapi::{object, object_opt, reference, typed};
+use super::openapi::{error_response, object, object_opt, reference, typed};
 use crate::vocabulary::Outcome;
 
 /// Adds the agent API to `doc`.
@@ -37,14 +37,23 @@ pub(super) fn extend(doc: &mut Value) {
                 "name": "region",
                 "in": "query",
                 "required": false,
-                "description": "Answer as this region's agents see each model (404 when no vantage reports from it).",
+                "description": "Answer as this region's agents see each model (404 when no vantage reports from it; 503 from a standby replica, which has no region's table).",
                 "schema": { "type": "string", "pattern": NAME, "maxLength": 63 },
             }]),
         );
         let responses = &mut params.entry("responses").or_insert_with(|| json!({}));
         responses["404"] = json!({ "$ref": "#/components/responses/NotFound" });
         responses["400"] = json!({ "$ref": "#/components/responses/BadRequest" });
+        responses["503"] = json!({ "$ref": "#/components/responses/RegionOnStandby" });
     }
+    let mut standby = error_response(
+        "`region` was asked of a standby replica: per-region tables are the leader's. Ask again (the next replica), or without `region` for the table for everyone.",
+    );
+    standby["headers"] = json!({ "Retry-After": {
+        "description": "Seconds to wait before asking again.",
+        "schema": { "type": "integer" },
+    }});
+    doc["components"]["responses"]["RegionOnStandby"] = standby;
 }
 
 /// What agent and region names may be.

@@ -16,7 +16,7 @@ pub(super) fn extend(doc: &mut Value) {
     schemas["ObservationsAccepted"] = accepted();
     let responses = &mut doc["components"]["responses"];
     let mut busy = error_response(
-        "The evaluator's queue is full (or the service is stopping): nothing of the batch was kept; send it again.",
+        "The evaluator's queue is full, the service is stopping, or this replica is a standby (only the leader judges traffic): nothing of the batch was kept; send it again (to the next replica).",
     );
     busy["headers"] = retry_after();
     responses["IngestBusy"] = busy;
