@@ -159,13 +159,17 @@ fn a_thirty_percent_fault_is_caught_and_held_until_it_is_over() {
     assert_eq!(moves.last().map(|m| m.1), Some(Operational), "{moves:?}");
 }
 
-/// The worst state `moves` reached after the result at position `from`.
-fn worst_after(moves: &[(usize, ModelState)], from: usize) -> Option<ModelState> {
+/// The worst state `moves` reached.
+fn worst(moves: &[(usize, ModelState)]) -> Option<ModelState> {
     moves
         .iter()
-        .filter(|m| m.0 > from)
         .map(|m| m.1)
         .max_by_key(|s| s.severity().unwrap_or(0))
+}
+
+/// The state `moves` had reached by the result at position `at`.
+fn state_at(moves: &[(usize, ModelState)], at: usize) -> Option<ModelState> {
+    moves.iter().take_while(|m| m.0 <= at).last().map(|m| m.1)
 }
 
 #[test]
@@ -203,7 +207,7 @@ fn runs_of_failures_in_a_fifteen_percent_fault_keep_it_degraded_and_enabled() {
         moves.iter().any(|m| m.1 == DegradedPerformance),
         "{moves:?}"
     );
-    let worst = worst_after(&moves, 0);
+    let worst = worst(&moves);
     assert_eq!(worst, Some(DegradedPerformance), "{moves:?}");
     assert!(!policy.disables(worst.unwrap()));
 }
@@ -218,6 +222,13 @@ fn a_degraded_model_that_goes_hard_down_escalates_within_ten_failures() {
         &format!("{}{degraded}{}", healthy(10), "5".repeat(30)),
         &policy,
     );
+    // Degraded (not worse) when the last failure run begins...
+    assert_eq!(
+        state_at(&moves, before),
+        Some(DegradedPerformance),
+        "{moves:?}"
+    );
+    // ...and a major outage, disabled, within ten failures of it.
     let major = moves
         .iter()
         .find(|m| m.1 == MajorOutage)
