@@ -232,16 +232,12 @@ async fn routing(
         // table, and answering with the table for everyone would route a region's clients to
         // a model that fails from there. Like the traffic endpoints, it asks to be retried.
         Some(_) if state.metrics.scheduler().standby.load(Ordering::Relaxed) => {
-            let mut refused = http::ApiError::status(
+            return Ok(http::retry_later(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                1,
                 "this replica is a standby and per-region tables are the leader's: ask the leader (the reference proxy configuration retries the next replica), or ask without `region` for the table for everyone",
             )
-            .into_response();
-            refused.headers_mut().insert(
-                header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("1"),
-            );
-            return Ok(refused);
+            .into_response());
         }
         Some(region) => match table.regions.get(region) {
             Some(regional) => Arc::clone(regional),

@@ -430,8 +430,11 @@ async fn a_leader_that_loses_its_lock_stops_and_exits_with_an_error() {
     assert_eq!(leads(&client, &leader.base).await, Some(true));
     let store = open_store(&database).await;
     let ended: Vec<bool> = modelwatch::on_db!(store.pool(), |db| {
+        // pg_locks spans the whole server: only this test's database, or the session of a
+        // leader of another test running beside it would be ended too.
         sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     )
     .fetch_all(db)
     .await

@@ -49,10 +49,7 @@ pub(super) fn extend(doc: &mut Value) {
     let mut standby = error_response(
         "`region` was asked of a standby replica: per-region tables are the leader's. Ask again (the next replica), or without `region` for the table for everyone.",
     );
-    standby["headers"] = json!({ "Retry-After": {
-        "description": "Seconds to wait before asking again.",
-        "schema": { "type": "integer" },
-    }});
+    standby["headers"] = super::openapi_ingest::retry_after("asking again");
     doc["components"]["responses"]["RegionOnStandby"] = standby;
 }
 

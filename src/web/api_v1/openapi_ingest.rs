@@ -18,12 +18,12 @@ pub(super) fn extend(doc: &mut Value) {
     let mut busy = error_response(
         "The evaluator's queue is full, the service is stopping, or this replica is a standby (only the leader judges traffic): nothing of the batch was kept; send it again (to the next replica).",
     );
-    busy["headers"] = retry_after();
+    busy["headers"] = retry_after("sending the batch again");
     responses["IngestBusy"] = busy;
     let mut throttled = error_response(
         "Over the token's `traffic.rate_per_token` observations a second: nothing of the batch was kept.",
     );
-    throttled["headers"] = retry_after();
+    throttled["headers"] = retry_after("sending the batch again");
     responses["IngestThrottled"] = throttled;
     responses["UnsupportedMediaType"] = error_response(
         "Content-Type is neither application/json nor application/x-ndjson, or Content-Encoding is not gzip.",
@@ -38,9 +38,10 @@ pub(super) fn extend(doc: &mut Value) {
     );
 }
 
-fn retry_after() -> Value {
+/// The `Retry-After` header of a refusal for now: seconds to wait before `then`.
+pub(super) fn retry_after(then: &str) -> Value {
     json!({ "Retry-After": {
-        "description": "Seconds to wait before sending the batch again.",
+        "description": format!("Seconds to wait before {then}."),
         "schema": { "type": "integer" },
     }})
 }

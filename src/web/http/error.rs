@@ -6,7 +6,7 @@
 //! wrong; try again later", so no internal detail leaks. Admin pages show the same status
 //! and message as a page (`web::admin::page`).
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -84,5 +84,33 @@ mod tests {
         let (status, json) = body(ApiError::internal("test failed", "disk on fire")).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!json.to_string().contains("disk"), "{json}");
+    }
+}
+
+/// A refusal for now, to be tried again: 429 or 503 with `Retry-After` (a batch of traffic
+/// over its rate or with the queue full, or what only the leader answers asked of a standby).
+#[derive(Debug)]
+pub struct RetryLater {
+    pub status: StatusCode,
+    pub seconds: u64,
+    pub message: String,
+}
+
+/// [`RetryLater`]: `status`, and `message` saying what to do, after `seconds`.
+pub fn retry_later(status: StatusCode, seconds: u64, message: impl Into<String>) -> RetryLater {
+    RetryLater {
+        status,
+        seconds,
+        message: message.into(),
+    }
+}
+
+impl IntoResponse for RetryLater {
+    fn into_response(self) -> Response {
+        let mut response = ApiError::status(self.status, self.message).into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(self.seconds));
+        response
     }
 }

@@ -20,5 +20,5 @@ pub mod rejections;
 pub mod scoped_token;
 pub mod security;
 
-pub use error::ApiError;
+pub use error::{retry_later, ApiError, RetryLater};
 pub use rate_limit::RateLimiter;

@@ -40,7 +40,7 @@ use crate::config::TrafficConfig;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::vocabulary::Observation;
-use crate::web::http::{scoped_token, ApiError};
+use crate::web::http::{retry_later, scoped_token, ApiError, RetryLater};
 use names::ModelNames;
 
 /// Bytes a row may take on average before a body counts as too large: generous for the
@@ -155,7 +155,7 @@ impl Intake {
             return Err(retry_later(
                 StatusCode::SERVICE_UNAVAILABLE,
                 1,
-                "this replica is a standby and the leader judges traffic: nothing of this batch was kept, send it to the leader (the reference proxy configuration retries the next replica)".into(),
+                "this replica is a standby and the leader judges traffic: nothing of this batch was kept, send it to the leader (the reference proxy configuration retries the next replica)",
             ));
         }
         if let Err(wait) = self.spend(token_id, n) {
@@ -206,31 +206,6 @@ impl Intake {
             self.metrics.observations_accepted(&model, via, outcome, n);
         }
         Ok(())
-    }
-}
-
-/// A whole batch refused for now: 429 or 503 with `Retry-After`.
-struct RetryLater {
-    status: StatusCode,
-    seconds: u64,
-    message: String,
-}
-
-fn retry_later(status: StatusCode, seconds: u64, message: String) -> RetryLater {
-    RetryLater {
-        status,
-        seconds,
-        message,
-    }
-}
-
-impl IntoResponse for RetryLater {
-    fn into_response(self) -> Response {
-        let mut response = ApiError::status(self.status, self.message).into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(self.seconds));
-        response
     }
 }
 
