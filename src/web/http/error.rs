@@ -4,7 +4,8 @@
 //! The policy, written once: a refusal of the caller's input says what was wrong and which
 //! field; a failure of ours is logged with its cause and answered only "something went
 //! wrong; try again later", so no internal detail leaks. Admin pages show the same status
-//! and message as a page (`web::admin::page`).
+//! and message as a page (`web::admin::page`). [`RetryLater`] is the same answer with
+//! `Retry-After`, for a refusal that holds only for now.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -59,34 +60,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn body(e: ApiError) -> (StatusCode, serde_json::Value) {
-        let r = e.into_response();
-        let status = r.status();
-        let bytes = axum::body::to_bytes(r.into_body(), 4096).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap())
-    }
-
-    #[tokio::test]
-    async fn errors_name_their_field_and_hide_internal_causes() {
-        let (status, json) = body(ApiError::field("url", "too long")).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(
-            json,
-            json!({ "error": { "status": 422, "message": "too long", "field": "url" } })
-        );
-        let (status, json) = body(ApiError::status(StatusCode::NOT_FOUND, "no such")).await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        assert!(json["error"].get("field").is_none(), "{json}");
-        let (status, json) = body(ApiError::internal("test failed", "disk on fire")).await;
-        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert!(!json.to_string().contains("disk"), "{json}");
-    }
-}
-
 /// A refusal for now, to be tried again: 429 or 503 with `Retry-After` (a batch of traffic
 /// over its rate or with the queue full, or what only the leader answers asked of a standby).
 #[derive(Debug)]
@@ -112,5 +85,33 @@ impl IntoResponse for RetryLater {
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(self.seconds));
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body(e: ApiError) -> (StatusCode, serde_json::Value) {
+        let r = e.into_response();
+        let status = r.status();
+        let bytes = axum::body::to_bytes(r.into_body(), 4096).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn errors_name_their_field_and_hide_internal_causes() {
+        let (status, json) = body(ApiError::field("url", "too long")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            json,
+            json!({ "error": { "status": 422, "message": "too long", "field": "url" } })
+        );
+        let (status, json) = body(ApiError::status(StatusCode::NOT_FOUND, "no such")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(json["error"].get("field").is_none(), "{json}");
+        let (status, json) = body(ApiError::internal("test failed", "disk on fire")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!json.to_string().contains("disk"), "{json}");
     }
 }
